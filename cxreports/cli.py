@@ -1,0 +1,102 @@
+"""The ``cxreports`` command: parse arguments, call one library function, map errors to exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cxreports import __version__
+from cxreports.exceptions import CxReportsError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CxReportsError as exc:
+        print(f"cxreports {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cxreports: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one sub-command per step of the weekly job."""
+    parser = argparse.ArgumentParser(
+        prog="cxreports",
+        description="Weekly agent-performance and CSAT/SLA reports from contact-center logs.",
+    )
+    parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in (_add_sample, _add_load):
+        register(sub)
+    return parser
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="write the deterministic sample data set (API pages)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the page files")
+    p.add_argument("--records", type=int, default=6000, help="interactions (default 6000)")
+    p.add_argument("--weeks", type=int, default=10, help="weeks of data (default 10)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--end", type=_date, default=None, help="Monday the data ends (2026-03-30)")
+    p.add_argument("--page-size", type=int, default=100, help="records per page (default 100)")
+    p.set_defaults(handler=_run_sample)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from cxreports.sample import DEFAULT_END, generate
+
+    pages = generate(
+        args.out,
+        records=args.records,
+        weeks=args.weeks,
+        seed=args.seed,
+        end=args.end or DEFAULT_END,
+        page_size=args.page_size,
+    )
+    print(f"wrote {len(pages)} pages ({args.records} interactions) to {args.out}")
+    return 0
+
+
+def _add_load(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
+    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
+    p.add_argument("--out", type=Path, help="folder for the Parquet tables")
+    p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    p.add_argument("--strict", action="store_true", help="fail on the first bad record")
+    p.set_defaults(handler=_run_load)
+
+
+def _run_load(args: argparse.Namespace) -> int:
+    from cxreports.load import format_summary, load, require_records
+    from cxreports.store import write_tables
+
+    logs = load(*args.sources, csat_score_field=args.csat_score_field, strict=args.strict)
+    print(format_summary(logs))
+    require_records(logs)
+    if args.out:
+        written = write_tables(logs, args.out)
+        print(f"\nwrote {len(written)} Parquet tables to {args.out}")
+    return 0
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-03-30, got {text!r}") from exc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""The errors cxreports raises; the CLI maps each to a message and an exit code."""
+
+from __future__ import annotations
+
+
+class CxReportsError(Exception):
+    """Base class of every expected cxreports failure."""
+
+    exit_code: int = 1
+
+
+class SourceNotFoundError(CxReportsError):
+    """A source path, directory or glob matched no readable file."""
+
+    exit_code = 3
+
+
+class InvalidRecordError(CxReportsError):
+    """A record (or a whole file) could not be loaded; raised under ``strict=True``."""
+
+    exit_code = 4
+
+
+class ParameterError(CxReportsError):
+    """A report parameter (week, time zone, threshold...) is not valid."""
+
+    exit_code = 2
+
+
+class EmptyDataError(CxReportsError):
+    """The sources hold no loadable interaction at all."""
+
+    exit_code = 5

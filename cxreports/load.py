@@ -1,0 +1,671 @@
+"""Sources -> CxLogs: typed polars tables, a quarantine of what could not be loaded, and counts.
+
+A good page is parsed by polars' own JSON reader against the explicit record schema, in one
+call. Only when that fails does the loader look at the page record by record (with orjson) to
+name the bad records and keep the good ones. Records are normalised in batches, so raw records
+never pile up as Python objects and memory stays bounded by the batch size.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from cxreports import schema as S
+from cxreports.exceptions import EmptyDataError, InvalidRecordError, SourceNotFoundError
+
+#: File endings the loader reads; ``.gz`` may follow any of them.
+SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+#: Records normalised together; bounds memory while keeping per-batch overhead small.
+BATCH_RECORDS = 50_000
+
+_RAW_EXTRA = {"_source": pl.String, "_position": pl.Int64}
+
+
+@dataclass(frozen=True)
+class CxLogs:
+    """The loaded tables and the counts that account for every record read.
+
+    ``records_read == loaded + superseded + quarantined`` always holds; an unreadable file
+    (malformed JSON, not an API page) counts as one quarantined item.
+    """
+
+    interactions: pl.DataFrame
+    holds: pl.DataFrame
+    labels: pl.DataFrame
+    wrap_up_categories: pl.DataFrame
+    wrap_up_tags: pl.DataFrame
+    custom_fields: pl.DataFrame
+    quarantine: pl.DataFrame
+    files: tuple[str, ...] = ()
+    records_read: int = 0
+    superseded: int = 0
+    fingerprint: str = ""
+    csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> int:
+        """Unique interactions loaded (soft-deleted ones included)."""
+        return self.interactions.height
+
+    @property
+    def quarantined(self) -> int:
+        """Records or files that could not be loaded."""
+        return self.quarantine.height
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """The tables by name, in the order of ``schema.TABLES``."""
+        return {name: getattr(self, name) for name in S.TABLES}
+
+    def summary(self) -> dict[str, Any]:
+        """A small dict describing the load, for the CLI and report footers."""
+        it = self.interactions
+        return {
+            "files": len(self.files),
+            "records_read": self.records_read,
+            "loaded": self.loaded,
+            "superseded": self.superseded,
+            "quarantined": self.quarantined,
+            "deleted": it.filter(pl.col("deleted_at").is_not_null()).height,
+            "bot_rooms": it.filter(pl.col("is_bot")).height,
+            "agents": it["agent_id"].drop_nulls().n_unique(),
+            "queues": it["queue_name"].drop_nulls().n_unique(),
+            "channels": it["channel"].drop_nulls().n_unique(),
+            "first_started_at": it["started_at"].min(),
+            "last_started_at": it["started_at"].max(),
+            "fingerprint": self.fingerprint,
+        }
+
+
+def format_summary(logs: CxLogs) -> str:
+    """A one-screen, human-readable account of a load."""
+    s = logs.summary()
+    first, last = s["first_started_at"], s["last_started_at"]
+    span = (
+        "no interactions"
+        if first is None
+        else f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    )
+    lines = [
+        f"files read            {s['files']:>10,}",
+        f"records read          {s['records_read']:>10,}",
+        f"  loaded (unique)     {s['loaded']:>10,}",
+        f"  older duplicates    {s['superseded']:>10,}   (superseded by a later updatedAt)",
+        f"  quarantined         {s['quarantined']:>10,}",
+        f"soft-deleted          {s['deleted']:>10,}   (kept, flagged by deleted_at)",
+        f"bot / AI-agent rooms  {s['bot_rooms']:>10,}",
+        f"agents                {s['agents']:>10,}",
+        f"queues                {s['queues']:>10,}",
+        f"channels              {s['channels']:>10,}",
+        f"started               {span}",
+        f"fingerprint           {s['fingerprint']}",
+    ]
+    if logs.quarantined:
+        lines.append("")
+        lines.append(f"quarantined records (first {min(10, logs.quarantined)}):")
+        for row in logs.quarantine.head(10).iter_rows(named=True):
+            lines.append(f"  {row['source_file']}: {row['reason']}")
+    return "\n".join(lines)
+
+
+def load(
+    *sources: str | Path,
+    csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
+    strict: bool = False,
+    progress: bool | None = None,
+) -> CxLogs:
+    """Load CX-log API pages into typed tables.
+
+    Parameters
+    ----------
+    *sources
+        Files (``.json`` API pages, ``.jsonl``/``.ndjson`` one record per line, any of them
+        ``.gz``), directories (read recursively) or glob patterns.
+    csat_score_field
+        Dotted path of the CSAT rating (1-5) inside a record; tenants differ.
+    strict
+        Raise :class:`InvalidRecordError` on the first bad record instead of quarantining it.
+    progress
+        Show a progress bar; by default only when stderr is a terminal and there are many files.
+
+    Examples
+    --------
+    >>> logs = load("tests/data/seed_page.json")
+    >>> logs.interactions.select("queue_name", "handled_time_s").row(0)
+    ('Tier 2 Technical Support', 2720.0)
+    """
+    files = resolve_sources(sources)
+    record_schema = S.record_schema(csat_score_field)
+    csat = S.csat_expr(csat_score_field)
+    digest = hashlib.blake2b(digest_size=16)
+    parts: list[dict[str, pl.DataFrame]] = []
+    quarantine: list[pl.DataFrame] = []
+    batch: list[pl.DataFrame] = []
+    batch_rows = 0
+    offset = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_rows, offset
+        if not batch:
+            return
+        raw = pl.concat(batch, how="vertical").with_row_index("_rid", offset=offset)
+        offset += raw.height
+        tables, bad = normalize(raw, csat)
+        parts.append(tables)
+        quarantine.append(bad)
+        batch, batch_rows = [], 0
+
+    for path in _progress(files, progress):
+        data, error = _read_bytes(path)
+        digest.update(path.name.encode())
+        digest.update(data)
+        if error:
+            quarantine.append(_frame([_problem(str(path), None, None, error)]))
+            continue
+        raw, bad = read_records(data, str(path), record_schema)
+        quarantine.append(bad)
+        if raw.height:
+            batch.append(raw)
+            batch_rows += raw.height
+        if batch_rows >= BATCH_RECORDS:
+            flush()
+    flush()
+
+    q = pl.concat([_typed(S.QUARANTINE), *quarantine], how="vertical")
+    if strict and q.height:
+        first = q.row(0, named=True)
+        raise InvalidRecordError(
+            f"{first['source_file']}: {_where(first['source_file'], first['position'])}"
+            f"{'' if first['record_id'] is None else ' (id ' + first['record_id'] + ')'}: "
+            f"{first['reason']}. {q.height} bad record(s) in all; load without strict "
+            f"to quarantine them and continue."
+        )
+    tables = _combine(parts)
+    interactions, superseded = deduplicate(tables["interactions"])
+    winners = interactions.select("_rid")
+    out = {"interactions": interactions.drop("_rid")}
+    for name in ("holds", "labels", "wrap_up_categories", "wrap_up_tags", "custom_fields"):
+        out[name] = tables[name].join(winners, on="_rid", how="semi").drop("_rid")
+    loaded_and_superseded = tables["interactions"].height
+    return CxLogs(
+        **out,
+        quarantine=q,
+        files=tuple(str(f) for f in files),
+        records_read=loaded_and_superseded + q.height,
+        superseded=superseded,
+        fingerprint=digest.hexdigest(),
+        csat_score_field=csat_score_field,
+    )
+
+
+def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
+    """Expand files, directories and globs into a sorted, de-duplicated list of files."""
+    found: dict[Path, None] = {}
+    for source in sources:
+        text = str(source)
+        path = Path(text)
+        if path.is_dir():
+            matches = sorted(p for p in path.rglob("*") if p.is_file() and _readable(p))
+            if not matches:
+                raise SourceNotFoundError(
+                    f"{text}: directory holds no {', '.join(SUFFIXES)} files (or .gz of them)"
+                )
+        elif path.is_file():
+            matches = [path]
+        elif glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+            matches = [p for p in matches if _readable(p)]
+            if not matches:
+                raise SourceNotFoundError(f"{text}: the pattern matches no readable file")
+        else:
+            raise SourceNotFoundError(f"{text}: no such file or directory")
+        for match in matches:
+            found[match] = None
+    if not found:
+        raise SourceNotFoundError("no source given: name a file, directory or glob of CX logs")
+    return list(found)
+
+
+def read_records(
+    data: bytes, source: str, record_schema: pl.Schema
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse one file's bytes into raw records (plus ``_source``, ``_position``) and quarantine."""
+    kind = _kind(source)
+    try:
+        raw = _fast_read(data, kind, record_schema)
+    except (pl.exceptions.PolarsError, ValueError, OverflowError):
+        return _careful_read(data, kind, source, record_schema)
+    return _with_origin(raw, source), _typed(S.QUARANTINE)
+
+
+def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Raw records (with ``_rid``) -> typed tables keyed by ``_rid``, and the rows that fail."""
+    ts = {name: parse_timestamp(pl.col(name)) for name in S.RAW_TIMESTAMPS}
+    room = pl.col("room")
+    holds_raw = (
+        raw.select("_rid", pl.col("id").alias("_iid"), "holdLogs")
+        .explode("holdLogs")
+        .drop_nulls("holdLogs")
+        .unnest("holdLogs")
+    )
+    holds = holds_raw.select(
+        "_rid",
+        pl.col("_iid").alias("id"),
+        pl.col("id").alias("hold_id"),
+        parse_timestamp(pl.col("started_at")).alias("started_at"),
+        parse_timestamp(pl.col("ended_at")).alias("ended_at"),
+        pl.col("duration").alias("duration_s"),
+        "hold_label_id",
+    )
+    hold_problems = (
+        holds_raw.with_columns(
+            _st=parse_timestamp(pl.col("started_at")),
+            _en=parse_timestamp(pl.col("ended_at")),
+        )
+        .select(
+            "_rid",
+            pl.coalesce(
+                _bad_timestamp("holdLogs.started_at", pl.col("started_at"), pl.col("_st")),
+                _bad_timestamp("holdLogs.ended_at", pl.col("ended_at"), pl.col("_en")),
+                pl.when(pl.col("duration") < 0).then(
+                    pl.format("negative holdLogs.duration: {}", pl.col("duration"))
+                ),
+            ).alias("_hold_reason"),
+        )
+        .drop_nulls("_hold_reason")
+        .unique("_rid", keep="first", maintain_order=True)
+    )
+
+    csat_raw = csat.alias("_csat")
+    staged = raw.with_columns(
+        **{f"_{name}": expr for name, expr in ts.items()}, _csat=csat_raw
+    ).join(hold_problems, on="_rid", how="left")
+    reason = pl.coalesce(
+        pl.when(pl.col("id").is_null() | (pl.col("id").str.strip_chars() == "")).then(
+            pl.lit("missing id")
+        ),
+        pl.when(pl.col("startedDate").is_null()).then(pl.lit("missing startedDate")),
+        *(_bad_timestamp(name, pl.col(name), pl.col(f"_{name}")) for name in S.RAW_TIMESTAMPS),
+        *(
+            pl.when(pl.col(name) < 0).then(pl.format(f"negative {name}: {{}}", pl.col(name)))
+            for name in S.RAW_DURATIONS
+        ),
+        pl.when(
+            pl.col("_csat").is_not_null()
+            & ((pl.col("_csat") % 1 != 0) | ~pl.col("_csat").is_between(1, 5))
+        ).then(pl.format("CSAT score {} is not a whole number from 1 to 5", pl.col("_csat"))),
+        pl.col("_hold_reason"),
+    )
+    staged = staged.with_columns(_reason=reason)
+    bad = staged.filter(pl.col("_reason").is_not_null())
+    quarantine = bad.select(
+        pl.col("_source").alias("source_file"),
+        pl.col("_position").alias("position"),
+        pl.col("id").alias("record_id"),
+        pl.format(
+            "{}: {}", _where_expr(pl.col("_source"), pl.col("_position")), pl.col("_reason")
+        ).alias("reason"),
+    )
+    good = staged.filter(pl.col("_reason").is_null())
+    keep = good.select("_rid")
+
+    hold_count = pl.col("holdLogs").list.len().fill_null(0).cast(pl.UInt32)
+    started = pl.col("_startedDate")
+    interactions = good.select(
+        "_rid",
+        pl.col("id"),
+        pl.col("caseId").alias("case_id"),
+        pl.coalesce("agentId", pl.col("agent").struct.field("id")).alias("agent_id"),
+        pl.col("agent").struct.field("name").alias("agent_name"),
+        pl.coalesce("firstAssigneeId", pl.col("firstAssignee").struct.field("id")).alias(
+            "first_assignee_id"
+        ),
+        pl.coalesce("closedAssigneeId", pl.col("closedAssignee").struct.field("id")).alias(
+            "closed_assignee_id"
+        ),
+        pl.col("queueId").alias("queue_id"),
+        pl.col("queueName").alias("queue_name"),
+        pl.coalesce("channel", "channelType", room.struct.field("channel").struct.field("type"))
+        .str.to_lowercase()
+        .alias("channel"),
+        room.struct.field("channel").struct.field("name").alias("channel_name"),
+        pl.col("direction").str.to_lowercase().alias("direction"),
+        pl.col("contactId").alias("contact_id"),
+        started.alias("started_at"),
+        pl.col("_closedAt").alias("closed_at"),
+        pl.col("_createdAt").alias("created_at"),
+        pl.col("_updatedAt").alias("updated_at"),
+        pl.col("_deletedAt").alias("deleted_at"),
+        pl.coalesce("handledTime", room.struct.field("handled_time")).alias("handled_time_s"),
+        pl.col("fullHandledTime").alias("full_handled_time_s"),
+        pl.coalesce("totalHoldDuration", room.struct.field("holding_time")).alias("hold_time_s"),
+        hold_count.alias("hold_count"),
+        pl.col("wrapUpDuration").alias("wrap_up_time_s"),
+        pl.coalesce("firstResponseTime", room.struct.field("first_response_time")).alias(
+            "first_response_time_s"
+        ),
+        pl.col("resolutionTime").alias("resolution_time_s"),
+        pl.col("fullResolutionTime").alias("full_resolution_time_s"),
+        pl.coalesce("disposition", pl.col("wrapUpForm").struct.field("disposition")).alias(
+            "disposition"
+        ),
+        pl.col("slaStatus").str.to_lowercase().alias("sla_status"),
+        room.struct.field("csat_status").str.to_lowercase().alias("csat_status"),
+        pl.col("_csat").cast(pl.Int8).alias("csat_score"),
+        (
+            room.struct.field("is_bot_room").fill_null(False)
+            | room.struct.field("is_ai_agent_room").fill_null(False)
+        ).alias("is_bot"),
+        room.struct.field("is_ai_agent_room").fill_null(False).alias("is_ai_agent"),
+        pl.coalesce(room.struct.field("cx_log_partition_key"), started.dt.strftime("%Y_%m")).alias(
+            "partition_key"
+        ),
+        pl.col("_source").alias("source_file"),
+        pl.col("_position").alias("source_position"),
+    )
+
+    form = pl.col("wrapUpForm")
+    tables = {
+        "interactions": interactions,
+        "holds": holds.join(keep, on="_rid", how="semi"),
+        "labels": _child(good, pl.col("contactLabel"), {"label": ""}),
+        "wrap_up_categories": _child(
+            good,
+            form.struct.field("categories"),
+            {"category_id": "id", "value": "value", "parent_id": "parentId", "level": "level"},
+        ),
+        "wrap_up_tags": _child(good, form.struct.field("tags"), {"tag_id": "id", "name": "name"}),
+        "custom_fields": _child(
+            good,
+            form.struct.field("customFields"),
+            {
+                "field_id": "id",
+                "system_name": "attribute.systemName",
+                "display_name": "attribute.displayName",
+                "type": "attribute.type",
+                "value": "textValue",
+            },
+        ),
+    }
+    return tables, quarantine
+
+
+def deduplicate(interactions: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Keep the latest version of each ``id``: greatest ``updated_at``, then the later record.
+
+    Returns the unique rows (in ``_rid`` order) and how many older versions were superseded.
+    """
+    unique = (
+        interactions.sort("updated_at", "_rid", nulls_last=False)
+        .unique("id", keep="last")
+        .sort("_rid")
+    )
+    return unique, interactions.height - unique.height
+
+
+def parse_timestamp(text: pl.Expr) -> pl.Expr:
+    """Parse the API's mixed timestamp formats to UTC datetimes; unknown formats give null.
+
+    Accepts ``2026-03-30 08:30:00.000+00``, ``2026-03-30 09:15:20+00``,
+    ``2026-03-30T08:30:05.123Z``, any ``+HH:MM``/``+HHMM``/``+HH`` offset, and a missing offset
+    (read as UTC). Callers compare nulls in and out to reject what did not parse.
+    """
+    clock = r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)"
+    normal = (
+        text.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]", "${1} ")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(clock + r"([+-]\d{2})$", "${1}${2}:00")
+        .str.replace(clock + r"([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
+        .str.replace(clock + r"$", "${1}+00:00")
+    )
+    return normal.str.to_datetime(
+        "%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
+    )
+
+
+def _bad_timestamp(name: str, text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    return pl.when(text.is_not_null() & parsed.is_null()).then(
+        pl.format(f"unparseable timestamp in {name}: '{{}}'", text)
+    )
+
+
+def _child(good: pl.DataFrame, items: pl.Expr, columns: dict[str, str]) -> pl.DataFrame:
+    """Explode a list column into a child table; ``columns`` maps name -> dotted field path."""
+    exploded = good.select("_rid", "id", items.alias("_item")).explode("_item").drop_nulls("_item")
+    exprs = []
+    for dst, path in columns.items():
+        expr = pl.col("_item")
+        for part in filter(None, path.split(".")):
+            expr = expr.struct.field(part)
+        exprs.append(expr.alias(dst))
+    return exploded.select("_rid", "id", *exprs)
+
+
+def _combine(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    names = ("interactions", "holds", "labels", "wrap_up_categories", "wrap_up_tags")
+    out = {}
+    for name in (*names, "custom_fields"):
+        frames = [p[name] for p in parts]
+        target = pl.Schema({"_rid": pl.UInt32, **S.TABLES[name]})
+        frames = [f.select(pl.col(c).cast(t) for c, t in target.items()) for f in frames]
+        out[name] = pl.concat([_typed(target), *frames], how="vertical")
+    return out
+
+
+def _typed(schema: pl.Schema) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame:
+    if kind == "ndjson":
+        if not data.strip():
+            return pl.DataFrame(schema=record_schema)
+        return pl.read_ndjson(io.BytesIO(data), schema=record_schema)
+    if data.lstrip()[:1] == b"[":
+        return pl.read_json(io.BytesIO(data), schema=record_schema)
+    page_schema = {"cxLogs": pl.Struct({"data": pl.List(pl.Struct(record_schema))})}
+    page = pl.read_json(io.BytesIO(data), schema=page_schema)
+    records = page.select(pl.col("cxLogs").struct.field("data"))
+    if page.height != 1 or records.item() is None:
+        raise ValueError("not an API page")
+    return records.explode("data").drop_nulls("data").unnest("data")
+
+
+def _careful_read(
+    data: bytes, kind: str, source: str, record_schema: pl.Schema
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The slow path for a file the fast reader rejected: find and name each bad record."""
+    problems: list[dict[str, Any]] = []
+    records: list[tuple[int, Any]] = []
+    if kind == "ndjson":
+        for i, line in enumerate(data.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                records.append((i, orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                problems.append(_problem(source, i, None, f"malformed JSON: {exc}"))
+    else:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            truncated = (
+                " (the file looks truncated)" if "EOF" in str(exc) or "end" in str(exc) else ""
+            )
+            problems.append(_problem(source, None, None, f"malformed JSON{truncated}: {exc}"))
+            return pl.DataFrame(schema={**record_schema, **_RAW_EXTRA}), _frame(problems)
+        items = doc if isinstance(doc, list) else _page_items(doc)
+        if items is None:
+            keys = ", ".join(list(doc)[:6]) if isinstance(doc, dict) else type(doc).__name__
+            problems.append(
+                _problem(
+                    source,
+                    None,
+                    None,
+                    "not a CX-log API page: expected {'cxLogs': {'data': [...]}} or a list of "
+                    f"records, got {keys}",
+                )
+            )
+            return pl.DataFrame(schema={**record_schema, **_RAW_EXTRA}), _frame(problems)
+        records = list(enumerate(items))
+
+    good: list[tuple[int, Any]] = []
+    for position, record in records:
+        if not isinstance(record, dict):
+            reason = f"record is a JSON {type(record).__name__}, not an object"
+        else:
+            reason = _type_error(record, pl.Struct(record_schema), "")
+        if reason:
+            rid = record.get("id") if isinstance(record, dict) else None
+            problems.append(
+                _problem(source, position, rid if isinstance(rid, str) else None, reason)
+            )
+        else:
+            good.append((position, record))
+    if good:
+        raw = pl.read_json(io.BytesIO(orjson.dumps([r for _, r in good])), schema=record_schema)
+        raw = raw.with_columns(
+            _source=pl.lit(source), _position=pl.Series([p for p, _ in good], dtype=pl.Int64)
+        )
+    else:
+        raw = pl.DataFrame(schema={**record_schema, **_RAW_EXTRA})
+    return raw, _frame(problems)
+
+
+def _page_items(doc: Any) -> list | None:
+    if not isinstance(doc, dict):
+        return None
+    logs = doc.get("cxLogs")
+    if not isinstance(logs, dict):
+        return None
+    data = logs.get("data")
+    return data if isinstance(data, list) else None
+
+
+_KIND_WORDS = {
+    pl.String: "a string",
+    pl.Boolean: "true or false",
+    pl.Int64: "a whole number",
+    pl.Float64: "a number",
+}
+
+
+def _type_error(value: Any, dtype: pl.DataType, path: str) -> str | None:
+    """Name the first field of ``value`` that does not fit ``dtype`` (None if all fit)."""
+    if value is None:
+        return None
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return _mismatch(path, "an object", value)
+        for f in dtype.fields:
+            problem = _type_error(value.get(f.name), f.dtype, f"{path}.{f.name}".lstrip("."))
+            if problem:
+                return problem
+        return None
+    if isinstance(dtype, pl.List):
+        if not isinstance(value, list):
+            return _mismatch(path, "a list", value)
+        for i, item in enumerate(value):
+            problem = _type_error(item, dtype.inner, f"{path}[{i}]")
+            if problem:
+                return problem
+        return None
+    ok = {
+        pl.String: isinstance(value, str | int) and not isinstance(value, bool),
+        pl.Boolean: isinstance(value, bool),
+        pl.Int64: isinstance(value, int) and not isinstance(value, bool),
+        pl.Float64: isinstance(value, int | float) and not isinstance(value, bool),
+    }.get(dtype.base_type(), True)
+    return None if ok else _mismatch(path, _KIND_WORDS.get(dtype.base_type(), str(dtype)), value)
+
+
+def _mismatch(path: str, expected: str, value: Any) -> str:
+    shown = orjson.dumps(value).decode()
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"wrong type in {path}: expected {expected}, got {shown}"
+
+
+def _problem(source: str, position: int | None, rid: str | None, reason: str) -> dict[str, Any]:
+    return {
+        "source_file": source,
+        "position": position,
+        "record_id": rid,
+        "reason": f"{_where(source, position)}: {reason}" if position is not None else reason,
+    }
+
+
+def _frame(problems: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(problems, schema=S.QUARANTINE)
+
+
+def _where(source: str, position: int | None) -> str:
+    if position is None:
+        return "whole file"
+    return f"line {position + 1}" if _kind(source) == "ndjson" else f"record data[{position}]"
+
+
+def _where_expr(source: pl.Expr, position: pl.Expr) -> pl.Expr:
+    is_lines = source.str.contains(r"\.(jsonl|ndjson)(\.gz)?$")
+    return (
+        pl.when(is_lines)
+        .then(pl.format("line {}", position + 1))
+        .otherwise(pl.format("record data[{}]", position))
+    )
+
+
+def _with_origin(raw: pl.DataFrame, source: str) -> pl.DataFrame:
+    return raw.with_columns(
+        _source=pl.lit(source, dtype=pl.String),
+        _position=pl.int_range(pl.len(), dtype=pl.Int64),
+    )
+
+
+def _kind(source: str) -> str:
+    name = source.lower().removesuffix(".gz")
+    return "ndjson" if name.endswith((".jsonl", ".ndjson")) else "json"
+
+
+def _readable(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(SUFFIXES)
+
+
+def _read_bytes(path: Path) -> tuple[bytes, str | None]:
+    """The file's (decompressed) bytes, or an error text when it cannot be read."""
+    try:
+        data = path.read_bytes()
+        return (gzip.decompress(data) if path.suffix.lower() == ".gz" else data), None
+    except (OSError, EOFError) as exc:
+        return b"", f"cannot read file: {exc}"
+
+
+def _progress(files: list[Path], progress: bool | None) -> Iterator[Path]:
+    show = progress if progress is not None else (len(files) >= 20 and sys.stderr.isatty())
+    if not show:
+        yield from files
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(files, desc="Loading pages", unit="page", file=sys.stderr)
+
+
+def require_records(logs: CxLogs) -> CxLogs:
+    """Raise :class:`EmptyDataError` when nothing at all was loaded."""
+    if logs.loaded == 0:
+        raise EmptyDataError(
+            f"no interaction could be loaded from {len(logs.files)} file(s); "
+            f"{logs.quarantined} quarantined: " + "; ".join(logs.quarantine["reason"].head(3))
+        )
+    return logs

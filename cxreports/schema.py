@@ -1,0 +1,277 @@
+"""Every schema in one place: the API record as read, and the tables cxreports produces.
+
+The raw schemas name only the fields cxreports uses. Fields not named here (customer names,
+phone numbers, message text, ...) are never read into memory, which keeps loading fast and keeps
+personal data out of every table and report.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cxreports.exceptions import ParameterError
+
+_ID = pl.String
+_TS = pl.String  # timestamps arrive in mixed text formats; load.parse_timestamp types them
+_SECONDS = pl.Float64
+
+_PERSON = pl.Struct({"id": _ID, "name": pl.String})
+
+RAW_ROOM = pl.Struct(
+    {
+        "id": _ID,
+        "handled_time": _SECONDS,
+        "holding_time": _SECONDS,
+        "first_response_time": _SECONDS,
+        "is_bot_room": pl.Boolean,
+        "is_ai_agent_room": pl.Boolean,
+        "csat_status": pl.String,
+        "cx_log_partition_key": pl.String,
+        "channel": pl.Struct({"id": _ID, "name": pl.String, "type": pl.String}),
+    }
+)
+
+RAW_WRAP_UP_FORM = pl.Struct(
+    {
+        "id": _ID,
+        "disposition": pl.String,
+        "categories": pl.List(
+            pl.Struct({"id": _ID, "value": pl.String, "parentId": _ID, "level": pl.Int64})
+        ),
+        "tags": pl.List(pl.Struct({"id": _ID, "name": pl.String})),
+        "customFields": pl.List(
+            pl.Struct(
+                {
+                    "id": _ID,
+                    "textValue": pl.String,
+                    "attribute": pl.Struct(
+                        {
+                            "id": _ID,
+                            "displayName": pl.String,
+                            "systemName": pl.String,
+                            "type": pl.String,
+                        }
+                    ),
+                }
+            )
+        ),
+    }
+)
+
+RAW_HOLD_LOG = pl.Struct(
+    {
+        "id": _ID,
+        "started_at": _TS,
+        "ended_at": _TS,
+        "duration": _SECONDS,
+        "hold_label_id": _ID,
+    }
+)
+
+#: One CX-log record as the API sends it (only the fields cxreports reads).
+RAW_RECORD = pl.Schema(
+    {
+        "id": _ID,
+        "caseId": pl.Int64,
+        "contactId": _ID,
+        "channel": pl.String,
+        "channelType": pl.String,
+        "queueId": _ID,
+        "queueName": pl.String,
+        "agentId": _ID,
+        "direction": pl.String,
+        "startedDate": _TS,
+        "closedAt": _TS,
+        "createdAt": _TS,
+        "updatedAt": _TS,
+        "deletedAt": _TS,
+        "handledTime": _SECONDS,
+        "fullHandledTime": _SECONDS,
+        "totalHoldDuration": _SECONDS,
+        "firstResponseTime": _SECONDS,
+        "wrapUpDuration": _SECONDS,
+        "resolutionTime": _SECONDS,
+        "fullResolutionTime": _SECONDS,
+        "disposition": pl.String,
+        "slaStatus": pl.String,
+        "firstAssigneeId": _ID,
+        "closedAssigneeId": _ID,
+        "contactLabel": pl.List(pl.String),
+        "agent": _PERSON,
+        "firstAssignee": _PERSON,
+        "closedAssignee": _PERSON,
+        "room": RAW_ROOM,
+        "wrapUpForm": RAW_WRAP_UP_FORM,
+        "holdLogs": pl.List(RAW_HOLD_LOG),
+    }
+)
+
+#: Timestamp fields of a raw record, parsed to UTC datetimes by the loader.
+RAW_TIMESTAMPS = ("startedDate", "closedAt", "createdAt", "updatedAt", "deletedAt")
+
+#: Duration fields of a raw record, in seconds; negative values are rejected.
+RAW_DURATIONS = (
+    "handledTime",
+    "fullHandledTime",
+    "totalHoldDuration",
+    "firstResponseTime",
+    "wrapUpDuration",
+    "resolutionTime",
+    "fullResolutionTime",
+)
+
+UTC = pl.Datetime("us", "UTC")
+
+#: One row per unique interaction: the latest version of each ``id``.
+INTERACTIONS = pl.Schema(
+    {
+        "id": pl.String,
+        "case_id": pl.Int64,
+        "agent_id": pl.String,
+        "agent_name": pl.String,
+        "first_assignee_id": pl.String,
+        "closed_assignee_id": pl.String,
+        "queue_id": pl.String,
+        "queue_name": pl.String,
+        "channel": pl.String,
+        "channel_name": pl.String,
+        "direction": pl.String,
+        "contact_id": pl.String,
+        "started_at": UTC,
+        "closed_at": UTC,
+        "created_at": UTC,
+        "updated_at": UTC,
+        "deleted_at": UTC,
+        "handled_time_s": pl.Float64,
+        "full_handled_time_s": pl.Float64,
+        "hold_time_s": pl.Float64,
+        "hold_count": pl.UInt32,
+        "wrap_up_time_s": pl.Float64,
+        "first_response_time_s": pl.Float64,
+        "resolution_time_s": pl.Float64,
+        "full_resolution_time_s": pl.Float64,
+        "disposition": pl.String,
+        "sla_status": pl.String,
+        "csat_status": pl.String,
+        "csat_score": pl.Int8,
+        "is_bot": pl.Boolean,
+        "is_ai_agent": pl.Boolean,
+        "partition_key": pl.String,
+        "source_file": pl.String,
+        "source_position": pl.Int64,
+    }
+)
+
+#: One row per hold log of a loaded interaction.
+HOLDS = pl.Schema(
+    {
+        "id": pl.String,
+        "hold_id": pl.String,
+        "started_at": UTC,
+        "ended_at": UTC,
+        "duration_s": pl.Float64,
+        "hold_label_id": pl.String,
+    }
+)
+
+#: One row per contact label (``contactLabel``) of a loaded interaction.
+LABELS = pl.Schema({"id": pl.String, "label": pl.String})
+
+#: One row per wrap-up category; ``parent_id`` links level-2 categories to level 1.
+WRAP_UP_CATEGORIES = pl.Schema(
+    {
+        "id": pl.String,
+        "category_id": pl.String,
+        "value": pl.String,
+        "parent_id": pl.String,
+        "level": pl.Int64,
+    }
+)
+
+#: One row per wrap-up tag.
+WRAP_UP_TAGS = pl.Schema({"id": pl.String, "tag_id": pl.String, "name": pl.String})
+
+#: One row per wrap-up custom field, its value kept as text.
+CUSTOM_FIELDS = pl.Schema(
+    {
+        "id": pl.String,
+        "field_id": pl.String,
+        "system_name": pl.String,
+        "display_name": pl.String,
+        "type": pl.String,
+        "value": pl.String,
+    }
+)
+
+#: One row per record (or unreadable file) that could not be loaded, and why.
+QUARANTINE = pl.Schema(
+    {
+        "source_file": pl.String,
+        "position": pl.Int64,
+        "record_id": pl.String,
+        "reason": pl.String,
+    }
+)
+
+TABLES: dict[str, pl.Schema] = {
+    "interactions": INTERACTIONS,
+    "holds": HOLDS,
+    "labels": LABELS,
+    "wrap_up_categories": WRAP_UP_CATEGORIES,
+    "wrap_up_tags": WRAP_UP_TAGS,
+    "custom_fields": CUSTOM_FIELDS,
+    "quarantine": QUARANTINE,
+}
+
+DEFAULT_CSAT_SCORE_FIELD = "room.csat_score"
+
+
+def record_schema(csat_score_field: str = DEFAULT_CSAT_SCORE_FIELD) -> pl.Schema:
+    """The raw record schema with the tenant's CSAT score field added at its dotted path.
+
+    Examples
+    --------
+    >>> record_schema("room.csat_score")["room"].to_schema()["csat_score"]
+    Float64
+    """
+    parts = csat_score_field.split(".")
+    if not all(parts):
+        raise ParameterError(
+            f"csat_score_field must be a dotted path such as 'room.csat_score', "
+            f"got {csat_score_field!r}"
+        )
+    return pl.Schema(_insert(dict(RAW_RECORD), parts, pl.Float64))
+
+
+def _insert(fields: dict[str, pl.DataType], path: list[str], dtype: pl.DataType) -> dict:
+    head, rest = path[0], path[1:]
+    out = dict(fields)
+    if not rest:
+        out[head] = dtype
+        return out
+    current = out.get(head)
+    if current is None:
+        inner: dict[str, pl.DataType] = {}
+    elif isinstance(current, pl.Struct):
+        inner = dict(current.to_schema())
+    else:
+        raise ParameterError(
+            f"csat_score_field path {'.'.join(path)!r} goes through {head!r}, which is a "
+            f"{current} field, not an object"
+        )
+    out[head] = pl.Struct(_insert(inner, rest, dtype))
+    return out
+
+
+def csat_expr(csat_score_field: str = DEFAULT_CSAT_SCORE_FIELD) -> pl.Expr:
+    """The expression that reads the CSAT score field out of a raw record frame."""
+    head, *rest = csat_score_field.split(".")
+    expr = pl.col(head)
+    for part in rest:
+        expr = expr.struct.field(part)
+    return expr
+
+
+def empty(schema: pl.Schema) -> pl.DataFrame:
+    """An empty frame with ``schema``, for empty weeks and empty sources."""
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Set-up and everyday tasks for cxreports. Every task first makes sure .venv/ is ready.
+#   ./dev.sh reports   set up, generate the sample data, build the weekly reports in outputs/
+#   ./dev.sh test      set up, then lint and run the whole test suite
+#   ./dev.sh setup     only set up (system libraries, .venv/, the package and its tools)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+
+need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+system_packages() {
+  # WeasyPrint (PDF) needs Pango; fonts make the PDF readable on a bare machine.
+  local missing=()
+  ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+  fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dev.sh: installing system packages: ${missing[*]}"
+    need_root apt-get update -qq
+    need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+setup() {
+  system_packages
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.cxreports-installed"
+  local want
+  want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+      -c requirements.lock -e '.[test]'
+    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    echo "$want" > "$stamp"
+  fi
+}
+
+reports() {
+  setup
+  local data=data/sample
+  if [ ! -d "$data" ]; then
+    "$VENV/bin/cxreports" sample --out "$data"
+  fi
+  "$VENV/bin/cxreports" load "$data" --out data/tables
+}
+
+tests() {
+  setup
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  "$VENV/bin/python" -m pytest "$@"
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  reports) reports ;;
+  test) shift; tests "$@" ;;
+  *) echo "usage: ./dev.sh {reports|test|setup}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,49 @@
+"""Shared fixtures: the seed API page, a page writer, and the generated sample data set."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+SEED_PAGE = DATA / "seed_page.json"
+
+
+@pytest.fixture
+def seed_record() -> dict[str, Any]:
+    """A fresh deep copy of the single record in the seed API page."""
+    return copy.deepcopy(json.loads(SEED_PAGE.read_text())["cxLogs"]["data"][0])
+
+
+@pytest.fixture
+def write_page(tmp_path: Path) -> Callable[..., Path]:
+    """Write records as an API page (``name.json``) or NDJSON (``name.jsonl``) under tmp_path."""
+
+    def write(records: list[Any], name: str = "page.json") -> Path:
+        path = tmp_path / name
+        if name.endswith((".jsonl", ".ndjson")):
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        else:
+            page = {
+                "requestId": "r",
+                "cxLogs": {"data": records, "total": 99, "page": 1, "pageSize": 100, "lastPage": 1},
+            }
+            path.write_text(json.dumps(page))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default sample data set, generated once per test session (a smaller copy)."""
+    from cxreports.sample import generate
+
+    out = tmp_path_factory.mktemp("sample")
+    generate(out, records=3000, weeks=10, seed=7)
+    return out
