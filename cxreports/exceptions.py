@@ -31,3 +31,9 @@ class EmptyDataError(CxReportsError):
     """The sources hold no loadable interaction at all."""
 
     exit_code = 5
+
+
+class FetchError(CxReportsError):
+    """The CX API could not be read: bad token, refused request, or retries used up."""
+
+    exit_code = 7
