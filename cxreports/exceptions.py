@@ -37,3 +37,9 @@ class FetchError(CxReportsError):
     """The CX API could not be read: bad token, refused request, or retries used up."""
 
     exit_code = 7
+
+
+class ReportError(CxReportsError):
+    """A report notebook failed to run, timed out, or could not be converted to HTML or PDF."""
+
+    exit_code = 6
