@@ -1,0 +1,379 @@
+"""The CX API client: page through the CX-log endpoint and keep every page exactly as received.
+
+Pages land gzip-compressed as ``OUT/<since>_<until>/page_0001.json.gz``, the layout
+:func:`cxreports.load` reads, so a load can be repeated and audited against what the API sent.
+Each page and the folder's ``manifest`` are written atomically (temp file, then ``os.replace``),
+so an interrupted fetch resumes where it stopped: pages already on disk are not asked for again.
+
+The API token is read from the environment at call time and only ever sent in the
+``Authorization`` header; it is never a parameter, never logged and never part of an error.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import logging
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cxreports.exceptions import FetchError, ParameterError
+
+#: Environment variable the CLI reads the endpoint from when ``--base-url`` is not given.
+BASE_URL_ENV = "CXREPORTS_API_BASE_URL"
+
+#: The folder's record of the fetch. No ``.json`` ending: the loader must not read it as a page.
+MANIFEST_NAME = "manifest"
+
+#: Longest wait between two attempts, whatever ``Retry-After`` asks for.
+MAX_WAIT_S = 60.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where and how to ask the CX-log endpoint for pages.
+
+    ``base_url`` is the full endpoint URL (``https://api.example.com/v1/cx-logs``); the query
+    parameters are added to it. ``token_env`` names the environment variable holding the
+    bearer token, read at call time so the token never lives in settings, reprs or logs.
+    """
+
+    base_url: str
+    page_param: str = "page"
+    page_size_param: str = "pageSize"
+    since_param: str = "startDate"
+    until_param: str = "endDate"
+    page_size: int = 100
+    timeout_s: float = 30
+    max_retries: int = 5
+    backoff_base_s: float = 1.0
+    token_env: str = "CXREPORTS_API_TOKEN"
+
+    def page_url(self, since: date, until: date, page: int) -> str:
+        """The URL of one page of the CX logs started between ``since`` and ``until``."""
+        query = urllib.parse.urlencode(
+            {
+                self.since_param: since.isoformat(),
+                self.until_param: until.isoformat(),
+                self.page_param: page,
+                self.page_size_param: self.page_size,
+            }
+        )
+        return f"{self.base_url}{'&' if '?' in self.base_url else '?'}{query}"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a fetch did: the folder of pages and how they got there."""
+
+    folder: Path
+    pages_fetched: int
+    pages_reused: int
+    records: int
+    seconds: float
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """The endpoint URL given, else the one in ``CXREPORTS_API_BASE_URL``; it must be http(s)."""
+    url = (base_url or os.environ.get(BASE_URL_ENV, "")).strip()
+    if not url:
+        raise ParameterError(
+            f"no CX API endpoint: pass --base-url or set {BASE_URL_ENV} "
+            "(for example https://api.example.com/v1/cx-logs)"
+        )
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ParameterError(f"expected an http:// or https:// API URL, got {url!r}")
+    return url
+
+
+def fetch(
+    settings: ApiSettings,
+    since: date,
+    until: date,
+    out: str | Path,
+    *,
+    progress: bool | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FetchResult:
+    """Download every page of the CX logs between ``since`` and ``until`` into ``out``.
+
+    Parameters
+    ----------
+    settings
+        The endpoint, parameter names, page size, timeout and retry policy.
+    since, until
+        The dates sent as ``startDate`` and ``endDate``; they also name the folder.
+    out
+        Parent folder; pages go to ``out/<since>_<until>/page_0001.json.gz``...
+    progress
+        Show a progress bar on stderr; by default only when stderr is a terminal.
+    sleep
+        Called with the seconds to wait before a retry; tests pass a recorder.
+
+    Pages follow ``lastPage`` (and stop early on an empty ``data``). 429 and 5xx answers,
+    timeouts, dropped connections and bodies that are not a CX-log page are retried with
+    exponential backoff (``Retry-After`` wins when the server sends it); a rejected token
+    fails at once. Running the same fetch again reuses the pages already saved.
+
+    Examples
+    --------
+    >>> settings = ApiSettings("https://api.example.com/v1/cx-logs")  # doctest: +SKIP
+    >>> fetch(settings, date(2026, 3, 23), date(2026, 3, 30), "data/raw")  # doctest: +SKIP
+    FetchResult(folder=PosixPath('data/raw/2026-03-23_2026-03-30'), pages_fetched=12, ...)
+    """
+    if since > until:
+        raise ParameterError(f"expected --since on or before --until, got {since} > {until}")
+    if settings.page_size < 1:
+        raise ParameterError(f"expected a page size of at least 1, got {settings.page_size}")
+    token = _token(settings)
+    started = time.monotonic()
+    folder = Path(out) / f"{since.isoformat()}_{until.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = _open_manifest(folder, settings, since, until)
+    done: list[int] = manifest["pages_done"]
+    fetched = reused = records = 0
+    page = 1
+    with _progress_bar(progress) as bar:
+        while True:
+            path = folder / _page_name(page)
+            envelope = _saved_page(path, page) if page in done else None
+            if envelope is not None:
+                reused += 1
+            else:
+                body, envelope = _get_page(settings, token, since, until, page, sleep)
+                _write_atomic(path, gzip.compress(body, mtime=0))
+                fetched += 1
+                if page not in done:
+                    done.append(page)
+            last_page = envelope["lastPage"]
+            manifest["last_page"] = last_page
+            _write_atomic(
+                folder / MANIFEST_NAME, orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+            )
+            records += len(envelope["data"])
+            bar.total = max(last_page, page)
+            bar.update(1)
+            if page >= last_page or not envelope["data"]:
+                break
+            page += 1
+    return FetchResult(
+        folder=folder,
+        pages_fetched=fetched,
+        pages_reused=reused,
+        records=records,
+        seconds=time.monotonic() - started,
+    )
+
+
+def retry_delay(settings: ApiSettings, attempt: int, retry_after: str | None = None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1, 2...); never more than a minute.
+
+    A ``Retry-After`` in seconds wins over the exponential backoff (``backoff_base_s`` doubled
+    each attempt). The HTTP-date form is not honoured; the backoff applies instead.
+
+    Examples
+    --------
+    >>> s = ApiSettings("http://x", backoff_base_s=1.0)
+    >>> retry_delay(s, 1), retry_delay(s, 3), retry_delay(s, 1, "7"), retry_delay(s, 1, "9999")
+    (1.0, 4.0, 7.0, 60.0)
+    """
+    wait = settings.backoff_base_s * 2 ** (attempt - 1)
+    if retry_after is not None:
+        try:
+            asked = float(retry_after.strip())
+        except ValueError:
+            asked = None
+        if asked is not None and asked >= 0:
+            wait = asked
+    return min(wait, MAX_WAIT_S)
+
+
+def validate_page(body: bytes, page: int | None = None) -> dict[str, Any]:
+    """The ``cxLogs`` part of an API page; raises ``ValueError`` saying what is wrong.
+
+    With ``page``, a page that says it is another page is wrong too: a server that ignores
+    the page parameter would otherwise be read as the same page over and over.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        start = body[:60].decode("utf-8", "replace")
+        raise ValueError(f"the body is not JSON ({exc}); it starts {start!r}") from None
+    logs = doc.get("cxLogs") if isinstance(doc, dict) else None
+    if not isinstance(logs, dict):
+        got = ", ".join(list(doc)[:6]) if isinstance(doc, dict) else type(doc).__name__
+        raise ValueError(f"expected a page like {{'cxLogs': {{'data': [...], ...}}}}, got {got}")
+    if not isinstance(logs.get("data"), list):
+        raise ValueError("expected cxLogs.data to be a list of records")
+    last = logs.get("lastPage")
+    if not isinstance(last, int) or isinstance(last, bool):
+        raise ValueError(f"expected cxLogs.lastPage to be a whole number, got {last!r}")
+    if page is not None and logs.get("page", page) != page:
+        raise ValueError(f"expected page {page}, got a page numbered {logs.get('page')!r}")
+    return logs
+
+
+def _get_page(
+    settings: ApiSettings,
+    token: str,
+    since: date,
+    until: date,
+    page: int,
+    sleep: Callable[[float], None],
+) -> tuple[bytes, dict[str, Any]]:
+    """One page's body and envelope, retrying what a retry can fix."""
+    url = settings.page_url(since, until, page)
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    # an unredirected header is not copied onto a redirect, so the token never follows one
+    request.add_unredirected_header("Authorization", f"Bearer {token}")
+    attempts = settings.max_retries + 1
+    problem = ""
+    for attempt in range(1, attempts + 1):
+        retry_after = None
+        try:
+            with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
+                body = response.read()
+        except urllib.error.HTTPError as exc:
+            status, retry_after = exc.code, exc.headers.get("Retry-After")
+            detail = _error_detail(exc)
+            exc.close()
+            if status in (401, 403):
+                raise FetchError(
+                    f"the API rejected the token in {settings.token_env} (HTTP {status}); "
+                    "check it" + (" and its permissions" if status == 403 else "")
+                ) from None
+            problem = f"HTTP {status} {exc.reason}{detail}"
+            if status != 429 and status < 500:
+                raise FetchError(
+                    _scrub(f"page {page}: the API refused the request: {problem} ({url})", token)
+                ) from None
+        except TimeoutError:
+            problem = f"no answer within {settings.timeout_s:g} s"
+        except (ConnectionError, http.client.HTTPException) as exc:
+            problem = f"the connection failed ({type(exc).__name__}: {exc})"
+        except urllib.error.URLError as exc:
+            problem = (
+                f"no answer within {settings.timeout_s:g} s"
+                if isinstance(exc.reason, TimeoutError)
+                else f"cannot reach the API: {exc.reason}"
+            )
+        else:
+            try:
+                return body, validate_page(body, page)
+            except ValueError as exc:
+                problem = str(exc)
+        problem = _scrub(problem, token)
+        if attempt < attempts:
+            wait = retry_delay(settings, attempt, retry_after)
+            log.warning(
+                "page %d: %s; retrying in %.1f s (attempt %d of %d)",
+                page,
+                problem,
+                wait,
+                attempt + 1,
+                attempts,
+            )
+            sleep(wait)
+    raise FetchError(
+        f"page {page}: gave up after {attempts} attempts; last problem: {problem}. "
+        f"Run the same fetch again to resume: the pages already saved are kept ({url})"
+    )
+
+
+def _token(settings: ApiSettings) -> str:
+    token = os.environ.get(settings.token_env, "").strip()
+    if not token:
+        raise FetchError(
+            f"no API token: set the environment variable {settings.token_env} "
+            "(it is read from the environment only, never from the command line)"
+        )
+    return token
+
+
+def _scrub(text: str, token: str) -> str:
+    """Servers sometimes echo request headers back; keep the token out of any message."""
+    return text.replace(token, "***")
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = exc.read(300).decode("utf-8", "replace").strip()
+    except (OSError, http.client.HTTPException):
+        return ""
+    return f": {' '.join(body.split())[:200]}" if body else ""
+
+
+def _page_name(page: int) -> str:
+    return f"page_{page:04d}.json.gz"
+
+
+def _saved_page(path: Path, page: int) -> dict[str, Any] | None:
+    """The envelope of a page saved by an earlier run, or None when it must be fetched again."""
+    try:
+        return validate_page(gzip.decompress(path.read_bytes()), page)
+    except (OSError, EOFError, ValueError):
+        return None
+
+
+def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date) -> dict[str, Any]:
+    fresh = {
+        "base_url": settings.base_url,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "page_size": settings.page_size,
+        "last_page": None,
+        "pages_done": [],
+    }
+    path = folder / MANIFEST_NAME
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return fresh
+    except (OSError, orjson.JSONDecodeError):
+        log.warning("%s is unreadable; fetching every page again", path)
+        return fresh
+    for key in ("base_url", "page_size"):
+        if manifest.get(key) != fresh[key]:
+            raise FetchError(
+                f"{folder} holds pages fetched with {key} {manifest.get(key)!r}, not "
+                f"{fresh[key]!r}; use the same settings to resume, or another --out folder"
+            )
+    return {**fresh, **manifest, "pages_done": list(manifest.get("pages_done", []))}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _progress_bar(progress: bool | None) -> Iterator[Any]:
+    from tqdm import tqdm
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    with tqdm(desc="Fetching pages", unit="page", file=sys.stderr, disable=not show) as bar:
+        yield bar
