@@ -1,0 +1,18 @@
+"""Metrics of the weekly reports, one module per family; :func:`weekly` computes them all."""
+
+from __future__ import annotations
+
+from cxreports.metrics.core import ratio, wilson
+from cxreports.metrics.data_quality import NOT_AVAILABLE
+from cxreports.metrics.weekly import KPIS, WeeklyMetrics, breakdown, metric_expressions, weekly
+
+__all__ = [
+    "KPIS",
+    "NOT_AVAILABLE",
+    "WeeklyMetrics",
+    "breakdown",
+    "metric_expressions",
+    "ratio",
+    "weekly",
+    "wilson",
+]

@@ -1,0 +1,60 @@
+"""CSAT family: surveys sent, responses, mean score and the 4-or-5 share on the 1-5 scale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from cxreports.metrics.core import ratio, wilson
+
+#: csat_status values that mean no survey went out.
+NOT_SENT = ("not_sent", "none", "")
+#: csat_status values the platform is known to send.
+KNOWN_CSAT_STATUS = ("not_sent", "sent", "completed")
+
+score = pl.col("csat_score")
+survey_sent = (
+    pl.col("csat_status").is_not_null() & ~pl.col("csat_status").is_in(NOT_SENT)
+) | score.is_not_null()
+
+
+def expressions() -> list[pl.Expr]:
+    """CSAT aggregations; rates are null (not 0) when there is nothing to divide by.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"csat_status": ["sent", "completed", "completed", "not_sent"],
+    ...                    "csat_score": [None, 5, 3, None]}, schema_overrides={"csat_score": pl.Int8})
+    >>> df.select(expressions()).select("csat_sent", "csat_responses", "csat_rate").row(0)
+    (3, 2, 0.5)
+    """
+    responses = score.is_not_null().sum()
+    satisfied = (score >= 4).sum()
+    low, high = wilson(satisfied, responses)
+    sent = survey_sent.sum()
+    return [
+        sent.alias("csat_sent"),
+        responses.alias("csat_responses"),
+        ratio(responses, sent).alias("csat_response_rate"),
+        score.cast(pl.Float64).mean().alias("csat_score_mean"),
+        ratio(satisfied, responses).alias("csat_rate"),
+        low.alias("csat_rate_low"),
+        high.alias("csat_rate_high"),
+    ]
+
+
+def distribution(frame: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """Responses per rating 1-5 (every rating present, zeros included) and their share."""
+    keys = list(by)
+    rated = frame.filter(score.is_not_null())
+    ratings = pl.LazyFrame({"csat_score": [1, 2, 3, 4, 5]}, schema={"csat_score": pl.Int8})
+    groups = rated.select(keys).unique() if keys else pl.LazyFrame({"_all": [0]})
+    grid = groups.join(ratings, how="cross")
+    counts = rated.group_by([*keys, "csat_score"]).agg(pl.len().alias("responses"))
+    out = grid.join(counts, on=[*keys, "csat_score"], how="left").with_columns(
+        pl.col("responses").fill_null(0).cast(pl.UInt32)
+    )
+    total = pl.col("responses").sum()
+    out = out.with_columns(share=ratio(pl.col("responses"), total.over(keys) if keys else total))
+    return out.drop("_all", strict=False).sort([*keys, "csat_score"])

@@ -1,0 +1,72 @@
+"""Outcome family: resolved, transferred and first-contact-resolved interactions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from cxreports.metrics.core import ratio, wilson
+
+#: How long a contact must stay away for a resolved interaction to count as FCR.
+FCR_WINDOW = timedelta(days=7)
+
+resolved = pl.col("disposition") == "Resolved"
+transferred = (
+    pl.col("first_assignee_id").is_not_null()
+    & pl.col("closed_assignee_id").is_not_null()
+    & (pl.col("first_assignee_id") != pl.col("closed_assignee_id"))
+)
+
+
+def add_fcr_columns(interactions: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``repeat_within_7d``, ``fcr`` and ``fcr_window_complete`` to every interaction.
+
+    A contact's next interaction is looked for in the whole data set (any queue, channel or
+    week, bot rooms included, soft-deleted ones left out), so call this before scoping a week.
+    ``fcr_window_complete`` is false when the data ends less than seven days after the start:
+    a later repeat could exist that the data does not show yet.
+    """
+    live = interactions.filter(pl.col("deleted_at").is_null())
+    data_end = pl.col("started_at").max()
+    return (
+        live.with_columns(
+            _next=pl.when(pl.col("contact_id").is_not_null()).then(
+                pl.col("started_at").shift(-1).over("contact_id", order_by="started_at")
+            ),
+            fcr_window_complete=(pl.col("started_at") + FCR_WINDOW) <= data_end,
+        )
+        .with_columns(
+            repeat_within_7d=(pl.col("_next") - pl.col("started_at") <= FCR_WINDOW).fill_null(False)
+        )
+        .with_columns(fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")))
+        .drop("_next")
+    )
+
+
+def expressions() -> list[pl.Expr]:
+    """Resolved, transfer and FCR rates over handled interactions, with Wilson bounds.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"disposition": ["Resolved", "Resolved", "Escalated"],
+    ...                    "first_assignee_id": ["a", "a", "a"], "closed_assignee_id": ["a", "b", "a"],
+    ...                    "fcr": [True, False, False], "fcr_window_complete": [True, True, False]})
+    >>> df.select(expressions()).select("resolved_rate", "transfer_rate", "fcr_rate").row(0)
+    (0.6666666666666666, 0.3333333333333333, 0.3333333333333333)
+    """
+    n = pl.len()
+    n_resolved = resolved.fill_null(False).sum()
+    n_fcr = pl.col("fcr").sum()
+    r_low, r_high = wilson(n_resolved, n)
+    f_low, f_high = wilson(n_fcr, n)
+    return [
+        ratio(n_resolved, n).alias("resolved_rate"),
+        r_low.alias("resolved_rate_low"),
+        r_high.alias("resolved_rate_high"),
+        ratio(transferred.sum(), n).alias("transfer_rate"),
+        ratio(n_fcr, n).alias("fcr_rate"),
+        f_low.alias("fcr_rate_low"),
+        f_high.alias("fcr_rate_high"),
+        (~pl.col("fcr_window_complete")).sum().alias("fcr_window_incomplete"),
+    ]

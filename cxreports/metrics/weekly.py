@@ -1,0 +1,342 @@
+"""Every number of the weekly reports, computed once from a load: :func:`weekly`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import polars as pl
+
+from cxreports.load import CxLogs
+from cxreports.metrics import csat, handle_time, quality, sla, volume
+from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
+from cxreports.metrics.data_quality import data_quality
+from cxreports.period import Week
+
+Breakdown = Literal["agents", "queues", "channels", "daily", "hourly", "summary"]
+
+#: Headline KPIs: column, label, unit, which direction is better.
+KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("handled", "Handled", "count", "neutral"),
+    ("aht_s", "Avg handle time", "seconds", "lower"),
+    ("frt_mean_s", "Avg first response", "seconds", "lower"),
+    ("resolved_rate", "Resolved", "rate", "higher"),
+    ("fcr_rate", "First-contact resolution", "rate", "higher"),
+    ("sla_met_rate", "SLA met", "rate", "higher"),
+    ("csat_rate", "CSAT (4-5 of 5)", "rate", "higher"),
+    ("csat_score_mean", "CSAT mean score", "score", "higher"),
+    ("transfer_rate", "Transferred", "rate", "lower"),
+    ("hold_rate", "Put on hold", "rate", "lower"),
+)
+
+#: Per-agent columns compared with the previous week (``<name>_prev``).
+AGENT_COMPARED = ("handled", "aht_s", "frt_mean_s", "resolved_rate", "sla_met_rate", "csat_rate")
+
+_N_FOR = {
+    "resolved_rate": "handled",
+    "fcr_rate": "handled",
+    "transfer_rate": "handled",
+    "hold_rate": "handled",
+    "sla_met_rate": "sla_eligible",
+    "csat_rate": "csat_responses",
+    "csat_score_mean": "csat_responses",
+}
+
+
+def metric_expressions(frt_target_s: float = 60.0) -> list[pl.Expr]:
+    """All per-group aggregations, in report column order."""
+    return [
+        *volume.expressions(),
+        *handle_time.expressions(),
+        *quality.expressions(),
+        *sla.expressions(frt_target_s),
+        *csat.expressions(),
+    ]
+
+
+def breakdown(
+    frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str] = (), frt_target_s: float = 60.0
+) -> pl.DataFrame:
+    """Aggregate counted interactions by ``by`` (empty: one row for the whole frame).
+
+    ``frame`` needs the loader's columns plus ``fcr``/``fcr_window_complete``
+    (:func:`quality.add_fcr_columns`) and, for ``day``/``hour``, :func:`core.localize`.
+    An agent's name is the latest non-null one seen; rows are sorted by the keys.
+
+    Examples
+    --------
+    >>> from cxreports import load
+    >>> m = weekly(load("tests/data/seed_page.json"), "2026-W14")
+    >>> breakdown(m.rows, ["channel"]).select("channel", "handled", "aht_s").rows()
+    [('messenger', 1, 2720.0)]
+    """
+    keys = [k for k in by if k != "agent_name"]
+    aggs = metric_expressions(frt_target_s)
+    if "agent_name" in by:
+        name = pl.col("agent_name").sort_by("started_at").drop_nulls().last()
+        aggs = [name.alias("agent_name"), *aggs]
+    lazy = frame.lazy()
+    if not keys:
+        return lazy.select(aggs).collect()
+    return lazy.group_by(keys).agg(aggs).sort(keys, nulls_last=True).collect()
+
+
+@dataclass(frozen=True)
+class WeeklyMetrics:
+    """The numbers of one report week; every table is a finished polars frame.
+
+    ``rows`` are the week's counted interactions (not deleted, not bot rooms) with local-time
+    columns; they hold no customer data beyond opaque ids.
+    """
+
+    week: Week
+    params: dict[str, Any]
+    summary: pl.DataFrame
+    previous_summary: pl.DataFrame
+    kpis: pl.DataFrame
+    agents: pl.DataFrame
+    queues: pl.DataFrame
+    channels: pl.DataFrame
+    daily: pl.DataFrame
+    hourly: pl.DataFrame
+    trend: pl.DataFrame
+    heatmap: pl.DataFrame
+    dispositions: pl.DataFrame
+    categories: pl.DataFrame
+    bots: pl.DataFrame
+    csat_by_queue: pl.DataFrame
+    csat_by_channel: pl.DataFrame
+    csat_ratings: pl.DataFrame
+    rows: pl.DataFrame
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def handled(self) -> int:
+        """Counted interactions in the week."""
+        return int(self.summary["handled"].item())
+
+    @property
+    def has_csat(self) -> bool:
+        """Whether any CSAT score was given in the week."""
+        return bool(self.summary["csat_responses"].item())
+
+    @property
+    def fcr_incomplete(self) -> int:
+        """Interactions whose 7-day FCR window reaches past the end of the data."""
+        return int(self.summary["fcr_window_incomplete"].item())
+
+    def table(self, name: Breakdown) -> pl.DataFrame:
+        """A breakdown by name (``agents``, ``queues``, ``channels``, ``daily``, ...)."""
+        return getattr(self, name)
+
+
+def weekly(
+    logs: CxLogs,
+    week: str | Week | None = None,
+    tz: str = "UTC",
+    *,
+    queues: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+    min_volume: int = 20,
+    frt_target_s: float = 60.0,
+    trend_weeks: int = 8,
+) -> WeeklyMetrics:
+    """Compute every metric of the weekly reports.
+
+    Parameters
+    ----------
+    logs
+        The loaded data (:func:`cxreports.load`); the weeks before and after ``week`` are used
+        for the comparison, the trend and first-contact resolution.
+    week
+        ``2026-W13`` (ISO week in ``tz``); None means the last complete week.
+    tz
+        IANA time zone of the report; weeks, days and hours are local to it.
+    queues, channels
+        Restrict every number to these queues / channels.
+    min_volume
+        Agents with fewer handled interactions are shown but not ranked or flagged.
+    frt_target_s
+        Threshold of the first-response proxy (``frt_within_target_rate``).
+    trend_weeks
+        Weeks in the trend, ending with ``week``.
+    """
+    wk = Week.resolve(week, tz)
+    prev = wk.previous()
+    base = filtered(quality.add_fcr_columns(logs.interactions.lazy()), queues, channels)
+    base = localize(base, tz)
+    all_rows = localize(filtered(logs.interactions.lazy(), queues, channels), tz)
+    week_all = in_week(all_rows, wk).collect()
+    rows = counted(in_week(base, wk)).collect()
+    prev_rows = counted(in_week(base, prev)).collect()
+
+    by = BREAKDOWNS
+    summary = breakdown(rows, by["summary"], frt_target_s)
+    previous_summary = breakdown(prev_rows, by["summary"], frt_target_s)
+    agents = breakdown(rows, by["agents"], frt_target_s)
+    prev_agents = breakdown(prev_rows, by["agents"], frt_target_s)
+    agents = _compare_agents(agents, prev_agents)
+    agents = _rank_and_flag(agents, summary, min_volume)
+
+    days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
+    daily = days.join(
+        breakdown(rows, by["daily"], frt_target_s), on="day", how="left"
+    ).with_columns(pl.col("handled").fill_null(0))
+    trend = _trend(base, wk, trend_weeks, frt_target_s)
+    lazy_rows = rows.lazy()
+    cats = (
+        logs.wrap_up_categories.lazy()
+        .filter(pl.col("level") == 1)
+        .join(lazy_rows.select("id"), on="id", how="semi")
+        .unique(["id", "value"])
+    )
+    return WeeklyMetrics(
+        week=wk,
+        params={
+            "week": wk.label,
+            "tz": tz,
+            "queues": list(queues or []),
+            "channels": list(channels or []),
+            "min_volume": min_volume,
+            "frt_target_s": frt_target_s,
+            "trend_weeks": trend_weeks,
+            "csat_score_field": logs.csat_score_field,
+        },
+        summary=summary,
+        previous_summary=previous_summary,
+        kpis=_kpis(summary, previous_summary),
+        agents=agents,
+        queues=breakdown(rows, by["queues"], frt_target_s),
+        channels=breakdown(rows, by["channels"], frt_target_s),
+        daily=daily,
+        hourly=breakdown(rows, by["hourly"], frt_target_s),
+        trend=trend,
+        heatmap=volume.heatmap(lazy_rows).collect(),
+        dispositions=volume.mix(lazy_rows, "disposition").collect(),
+        categories=volume.mix(cats, "value").rename({"value": "category"}).collect(),
+        bots=volume.bots(week_all.lazy()).collect(),
+        csat_by_queue=csat.distribution(lazy_rows, ["queue_name"]).collect(),
+        csat_by_channel=csat.distribution(lazy_rows, ["channel"]).collect(),
+        csat_ratings=csat.distribution(lazy_rows).collect(),
+        rows=rows.select(
+            "id",
+            "agent_id",
+            "agent_name",
+            "queue_name",
+            "channel",
+            "day",
+            "weekday",
+            "hour",
+            "handled_time_s",
+            "first_response_time_s",
+            "hold_time_s",
+            "wrap_up_time_s",
+            "disposition",
+            "sla_status",
+            "csat_score",
+        ),  # fmt: skip
+        quality=data_quality(logs, week_all),
+    )
+
+
+def _compare_agents(agents: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    prev = previous.select("agent_id", *(pl.col(c).alias(f"{c}_prev") for c in AGENT_COMPARED))
+    return agents.join(prev, on="agent_id", how="left", nulls_equal=True)
+
+
+def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) -> pl.DataFrame:
+    """Rank agents with at least ``min_volume`` handled and flag clear outliers among them.
+
+    An agent is flagged below the team on a rate only when the whole 95% Wilson interval of
+    their rate lies below the team's rate, so a handful of interactions never raise a flag.
+    """
+    t = team.row(0, named=True) if team.height else {}
+    ranked = pl.col("handled") >= min_volume
+    checks: list[tuple[pl.Expr, str]] = []
+    if t.get("aht_s"):
+        checks.append((pl.col("aht_s") > 1.5 * t["aht_s"], "AHT over 1.5x team"))
+        checks.append((pl.col("aht_s") < 0.5 * t["aht_s"], "AHT under half of team"))
+    if t.get("frt_mean_s"):
+        checks.append((pl.col("frt_mean_s") > 2 * t["frt_mean_s"], "first response over 2x team"))
+    for rate, label in (
+        ("resolved_rate", "resolved"),
+        ("sla_met_rate", "SLA met"),
+        ("csat_rate", "CSAT"),
+    ):
+        if t.get(rate) is not None:
+            checks.append((pl.col(f"{rate}_high") < t[rate], f"{label} below team"))
+    flags = pl.concat_list(
+        [pl.when(cond.fill_null(False)).then(pl.lit(text)) for cond, text in checks]
+        or [pl.lit(None, dtype=pl.String)]
+    ).list.drop_nulls()
+    return agents.with_columns(
+        ranked=ranked,
+        rank=pl.when(ranked).then(
+            pl.col("handled").rank("min", descending=True).over(ranked).cast(pl.UInt32)
+        ),
+        flags=pl.when(ranked & (flags.list.len() > 0)).then(flags.list.join("; ")),
+    )
+
+
+def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    now = current.row(0, named=True)
+    before = previous.row(0, named=True)
+    rows = []
+    for column, label, unit, better in KPIS:
+        value, prior = now[column], before[column]
+        low = now.get(f"{column}_low")
+        high = now.get(f"{column}_high")
+        rows.append(
+            {
+                "metric": column,
+                "label": label,
+                "unit": unit,
+                "better": better,
+                "value": None if value is None else float(value),
+                "previous": None if prior is None else float(prior),
+                "change": None if value is None or prior is None else float(value - prior),
+                "n": int(now[_N_FOR.get(column, "handled")] or 0),
+                "low": low,
+                "high": high,
+                "outside_interval": None
+                if low is None or prior is None
+                else bool(prior < low or prior > high),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "metric": pl.String,
+            "label": pl.String,
+            "unit": pl.String,
+            "better": pl.String,
+            "value": pl.Float64,
+            "previous": pl.Float64,
+            "change": pl.Float64,
+            "n": pl.Int64,
+            "low": pl.Float64,
+            "high": pl.Float64,
+            "outside_interval": pl.Boolean,
+        },
+    )
+
+
+def _trend(base: pl.LazyFrame, week: Week, weeks: int, frt_target_s: float) -> pl.DataFrame:
+    labels = [week.previous(n).label for n in reversed(range(weeks))]
+    first = week.previous(weeks - 1)
+    span = Week(first.year, first.number, week.tz)
+    rows = counted(
+        base.filter(
+            pl.col("started_at").is_between(
+                pl.lit(span.start_utc).dt.convert_time_zone("UTC"),
+                pl.lit(week.end_utc).dt.convert_time_zone("UTC"),
+                closed="left",
+            )
+        )
+    )
+    per_week = breakdown(rows, ["iso_week"], frt_target_s)
+    frame = pl.DataFrame({"iso_week": labels}, schema={"iso_week": pl.String})
+    return frame.join(per_week, on="iso_week", how="left").with_columns(
+        pl.col("handled").fill_null(0)
+    )

@@ -1,0 +1,114 @@
+"""Report weeks: ISO weeks (Monday 00:00 to the next Monday 00:00) in the report's time zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cxreports.exceptions import ParameterError
+
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
+
+
+def zone(tz: str) -> ZoneInfo:
+    """The IANA time zone ``tz``, or a :class:`ParameterError` that says what is expected."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ParameterError(
+            f"unknown time zone {tz!r}: expected an IANA name such as 'UTC' or 'Asia/Singapore'"
+        ) from exc
+
+
+@dataclass(frozen=True, order=True)
+class Week:
+    """One ISO week in a time zone.
+
+    Examples
+    --------
+    >>> w = Week.parse("2026-W13", "Asia/Singapore")
+    >>> w.start_utc.isoformat(), w.end_utc.isoformat()
+    ('2026-03-22T16:00:00+00:00', '2026-03-29T16:00:00+00:00')
+    >>> w.previous().label
+    '2026-W12'
+    """
+
+    year: int
+    number: int
+    tz: str = "UTC"
+
+    @classmethod
+    def parse(cls, text: str, tz: str = "UTC") -> Week:
+        """Read ``2026-W13`` (or ``2026W13``); the week must exist in that ISO year."""
+        zone(tz)
+        match = _WEEK.match(str(text).strip())
+        if not match:
+            raise ParameterError(f"week must look like 2026-W13, got {text!r}")
+        year, number = int(match[1]), int(match[2])
+        try:
+            date.fromisocalendar(year, number, 1)
+        except ValueError as exc:
+            raise ParameterError(
+                f"week {text!r} does not exist: {year} has no ISO week {number}"
+            ) from exc
+        return cls(year, number, tz)
+
+    @classmethod
+    def containing(cls, day: date, tz: str = "UTC") -> Week:
+        """The week that ``day`` (a local date) falls in."""
+        iso = day.isocalendar()
+        return cls(iso.year, iso.week, tz)
+
+    @classmethod
+    def last_complete(cls, tz: str = "UTC", now: datetime | None = None) -> Week:
+        """The last week that has fully ended in ``tz`` at ``now`` (default: the clock)."""
+        now = now or datetime.now(UTC)
+        local_today = now.astimezone(zone(tz)).date()
+        return cls.containing(local_today, tz).previous()
+
+    @classmethod
+    def resolve(cls, week: str | Week | None, tz: str = "UTC") -> Week:
+        """A week from a string, a Week (re-zoned to ``tz``) or None (the last complete week)."""
+        if week is None or week == "":
+            return cls.last_complete(tz)
+        if isinstance(week, Week):
+            return cls(week.year, week.number, tz)
+        return cls.parse(week, tz)
+
+    @property
+    def monday(self) -> date:
+        """The local date the week starts on."""
+        return date.fromisocalendar(self.year, self.number, 1)
+
+    @property
+    def start_utc(self) -> datetime:
+        """Monday 00:00 local time, as a UTC datetime."""
+        local = datetime.combine(self.monday, datetime.min.time(), zone(self.tz))
+        return local.astimezone(UTC)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The next Monday 00:00 local time, as a UTC datetime (exclusive)."""
+        local = datetime.combine(
+            self.monday + timedelta(weeks=1), datetime.min.time(), zone(self.tz)
+        )
+        return local.astimezone(UTC)
+
+    @property
+    def label(self) -> str:
+        """``2026-W13``."""
+        return f"{self.year}-W{self.number:02d}"
+
+    @property
+    def days(self) -> list[date]:
+        """The seven local dates of the week."""
+        return [self.monday + timedelta(days=i) for i in range(7)]
+
+    def previous(self, n: int = 1) -> Week:
+        """The week ``n`` weeks earlier, in the same time zone."""
+        return Week.containing(self.monday - timedelta(weeks=n), self.tz)
+
+    def __str__(self) -> str:
+        return self.label
