@@ -43,3 +43,9 @@ class ReportError(CxReportsError):
     """A report notebook failed to run, timed out, or could not be converted to HTML or PDF."""
 
     exit_code = 6
+
+
+class MailError(CxReportsError):
+    """A report email could not be built, written or sent."""
+
+    exit_code = 8
