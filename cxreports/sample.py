@@ -105,7 +105,7 @@ def generate(
     --------
     >>> pages = generate("/tmp/cx-sample", records=200, weeks=2)
     >>> len(pages)
-    3
+    2
     """
     if records < 0 or weeks < 1 or page_size < 1:
         raise ValueError("records must be >= 0, weeks and page_size >= 1")

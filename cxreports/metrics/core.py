@@ -42,7 +42,7 @@ def wilson(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.
     Examples
     --------
     >>> lo, hi = wilson(pl.lit(5), pl.lit(6))
-    >>> [round(v, 3) for v in pl.select(lo, hi).row(0)]
+    >>> [round(v, 3) for v in pl.select(lo.alias("low"), hi.alias("high")).row(0)]
     [0.436, 0.97]
     """
     n_f = n.cast(pl.Float64)

@@ -25,8 +25,9 @@ def expressions() -> list[pl.Expr]:
     Examples
     --------
     >>> df = pl.DataFrame({"csat_status": ["sent", "completed", "completed", "not_sent"],
-    ...                    "csat_score": [None, 5, 3, None]}, schema_overrides={"csat_score": pl.Int8})
-    >>> df.select(expressions()).select("csat_sent", "csat_responses", "csat_rate").row(0)
+    ...                    "csat_score": [None, 5, 3, None]})
+    >>> out = df.select(expressions())
+    >>> out.select("csat_sent", "csat_responses", "csat_rate").row(0)
     (3, 2, 0.5)
     """
     responses = score.is_not_null().sum()

@@ -50,7 +50,8 @@ def expressions() -> list[pl.Expr]:
     Examples
     --------
     >>> df = pl.DataFrame({"disposition": ["Resolved", "Resolved", "Escalated"],
-    ...                    "first_assignee_id": ["a", "a", "a"], "closed_assignee_id": ["a", "b", "a"],
+    ...                    "first_assignee_id": ["a", "a", "a"],
+    ...                    "closed_assignee_id": ["a", "b", "a"],
     ...                    "fcr": [True, False, False], "fcr_window_complete": [True, True, False]})
     >>> df.select(expressions()).select("resolved_rate", "transfer_rate", "fcr_rate").row(0)
     (0.6666666666666666, 0.3333333333333333, 0.3333333333333333)

@@ -17,7 +17,8 @@ def expressions(frt_target_s: float = 60.0) -> list[pl.Expr]:
     --------
     >>> df = pl.DataFrame({"sla_status": ["meet", "breach", None, "paused"],
     ...                    "first_response_time_s": [30.0, 90.0, None, 50.0]})
-    >>> df.select(expressions(60)).select("sla_met_rate", "sla_breaches", "frt_within_target_rate").row(0)
+    >>> out = df.select(expressions(60))
+    >>> out.select("sla_met_rate", "sla_breaches", "frt_within_target_rate").row(0)
     (0.3333333333333333, 2, 0.6666666666666666)
     """
     status = pl.col("sla_status")

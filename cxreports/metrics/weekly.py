@@ -33,6 +33,13 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
 #: Per-agent columns compared with the previous week (``<name>_prev``).
 AGENT_COMPARED = ("handled", "aht_s", "frt_mean_s", "resolved_rate", "sla_met_rate", "csat_rate")
 
+#: Columns of ``WeeklyMetrics.rows``: per-interaction values for distributions, no customer data.
+ROW_COLUMNS = (
+    "id", "agent_id", "agent_name", "queue_name", "channel", "day", "weekday", "hour",
+    "handled_time_s", "first_response_time_s", "hold_time_s", "wrap_up_time_s",
+    "disposition", "sla_status", "csat_score",
+)  # fmt: skip
+
 _N_FOR = {
     "resolved_rate": "handled",
     "fcr_rate": "handled",
@@ -67,9 +74,9 @@ def breakdown(
     Examples
     --------
     >>> from cxreports import load
-    >>> m = weekly(load("tests/data/seed_page.json"), "2026-W14")
-    >>> breakdown(m.rows, ["channel"]).select("channel", "handled", "aht_s").rows()
-    [('messenger', 1, 2720.0)]
+    >>> frame = quality.add_fcr_columns(load("tests/data/seed_page.json").interactions.lazy())
+    >>> breakdown(frame, ["channel"]).select("channel", "handled", "aht_s", "fcr_rate").rows()
+    [('messenger', 1, 2720.0, 1.0)]
     """
     keys = [k for k in by if k != "agent_name"]
     aggs = metric_expressions(frt_target_s)
@@ -219,23 +226,7 @@ def weekly(
         csat_by_queue=csat.distribution(lazy_rows, ["queue_name"]).collect(),
         csat_by_channel=csat.distribution(lazy_rows, ["channel"]).collect(),
         csat_ratings=csat.distribution(lazy_rows).collect(),
-        rows=rows.select(
-            "id",
-            "agent_id",
-            "agent_name",
-            "queue_name",
-            "channel",
-            "day",
-            "weekday",
-            "hour",
-            "handled_time_s",
-            "first_response_time_s",
-            "hold_time_s",
-            "wrap_up_time_s",
-            "disposition",
-            "sla_status",
-            "csat_score",
-        ),  # fmt: skip
+        rows=rows.select(ROW_COLUMNS),
         quality=data_quality(logs, week_all),
     )
 
