@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (_add_sample, _add_load):
+    for register in (_add_sample, _add_load, _add_fetch):
         register(sub)
     return parser
 
@@ -86,6 +86,31 @@ def _run_load(args: argparse.Namespace) -> int:
     if args.out:
         written = write_tables(logs, args.out)
         print(f"\nwrote {len(written)} Parquet tables to {args.out}")
+    return 0
+
+
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fetch",
+        help="download CX-log pages from the API (token from $CXREPORTS_API_TOKEN)",
+    )
+    p.add_argument("--since", required=True, type=_date, help="first date (2026-03-23)")
+    p.add_argument("--until", required=True, type=_date, help="last date (2026-03-30)")
+    p.add_argument("--out", required=True, type=Path, help="folder for <since>_<until>/ pages")
+    p.add_argument("--base-url", help="CX-log endpoint URL (default $CXREPORTS_API_BASE_URL)")
+    p.add_argument("--page-size", type=int, default=100, help="records per page (default 100)")
+    p.set_defaults(handler=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from cxreports.fetch import ApiSettings, fetch, resolve_base_url
+
+    settings = ApiSettings(resolve_base_url(args.base_url), page_size=args.page_size)
+    result = fetch(settings, args.since, args.until, args.out)
+    print(
+        f"fetched {result.pages_fetched} pages, reused {result.pages_reused} already saved "
+        f"({result.records:,} records) in {result.seconds:.1f} s to {result.folder}"
+    )
     return 0
 
 

@@ -1,0 +1,414 @@
+"""The CX API client against a real HTTP server on 127.0.0.1 serving generated pages."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import orjson
+import pytest
+
+import cxreports
+from cxreports.cli import main
+from cxreports.exceptions import FetchError, ParameterError
+from cxreports.fetch import MANIFEST_NAME, ApiSettings, fetch, retry_delay, validate_page
+from cxreports.sample import generate
+
+TOKEN = "tok-5ecr3t-abc123"
+SINCE, UNTIL = date(2026, 3, 16), date(2026, 3, 30)
+PAGE_SIZE = 50
+
+
+@dataclass
+class Fault:
+    """One scripted answer instead of the page: a status, a stall, or a body."""
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    stall_s: float = 0.0
+
+
+@dataclass
+class FakeApi:
+    """The server's pages, scripted faults per page, and every request it saw."""
+
+    url: str
+    pages: dict[int, bytes]
+    faults: dict[int, list[Fault]] = field(default_factory=dict)
+    always: dict[int, Fault] = field(default_factory=dict)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    auth: list[str | None] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def count(self) -> Counter[int]:
+        return Counter(int(r["page"]) for r in self.requests)
+
+
+@pytest.fixture(scope="module")
+def served_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("served")
+    generate(folder, records=300, weeks=2, seed=11, end=UNTIL, page_size=PAGE_SIZE)
+    return folder
+
+
+@pytest.fixture
+def api(served_pages: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    pages = {
+        int(p.stem.rsplit("_", 1)[1]): p.read_bytes()
+        for p in sorted(served_pages.glob("cx_logs_page_*.json"))
+    }
+    state = FakeApi(url="", pages=pages)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+            state.requests.append(query)
+            state.auth.append(self.headers.get("Authorization"))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._send(401, b'{"message": "invalid token"}')
+            expected = {"startDate": SINCE.isoformat(), "endDate": UNTIL.isoformat()}
+            page = int(query.get("page", "0"))
+            if (
+                any(query.get(k) != v for k, v in expected.items())
+                or query.get("pageSize") != str(PAGE_SIZE)
+                or page not in state.pages
+            ):
+                return self._send(400, b'{"message": "bad query"}')
+            scripted = state.faults.get(page)
+            fault = scripted.pop(0) if scripted else state.always.get(page)
+            if fault is None:
+                return self._send(200, state.pages[page])
+            if fault.stall_s:
+                state.release.wait(fault.stall_s)
+            body = state.pages[page] if fault.body is None else fault.body
+            return self._send(fault.status, body, fault.headers)
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        block_on_close = False
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a stalled answer finds its client gone; that is the point of the test
+
+    server = Server(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1/cx-logs"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def settings(api: FakeApi, **changes: object) -> ApiSettings:
+    return ApiSettings(api.url, page_size=PAGE_SIZE, **changes)
+
+
+def saved(folder: Path) -> dict[int, bytes]:
+    return {
+        int(p.name.split("_")[1].split(".")[0]): gzip.decompress(p.read_bytes())
+        for p in sorted(folder.glob("page_*.json.gz"))
+    }
+
+
+def test_full_fetch_keeps_every_page_byte_for_byte(
+    api: FakeApi, served_pages: Path, tmp_path: Path
+) -> None:
+    result = fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+
+    assert result.folder == tmp_path / "2026-03-16_2026-03-30"
+    assert saved(result.folder) == api.pages
+    assert (result.pages_fetched, result.pages_reused) == (len(api.pages), 0)
+    assert result.records == sum(len(orjson.loads(b)["cxLogs"]["data"]) for b in api.pages.values())
+    assert set(api.auth) == {f"Bearer {TOKEN}"}
+    assert [r["page"] for r in api.requests] == [str(n) for n in sorted(api.pages)]
+    manifest = orjson.loads((result.folder / MANIFEST_NAME).read_bytes())
+    assert manifest["pages_done"] == sorted(api.pages)
+    assert manifest["last_page"] == len(api.pages)
+    assert TOKEN not in (result.folder / MANIFEST_NAME).read_text()
+    assert not list(result.folder.glob("*.part"))
+
+    fetched, direct = cxreports.load(result.folder), cxreports.load(served_pages)
+    assert fetched.summary() | {"fingerprint": ""} == direct.summary() | {"fingerprint": ""}
+    assert fetched.quarantined == 0
+
+
+def test_429_and_500_are_retried_honouring_retry_after(api: FakeApi, tmp_path: Path) -> None:
+    api.faults[2] = [Fault(429, {"Retry-After": "7"}), Fault(500), Fault(503)]
+    api.faults[4] = [Fault(429, {"Retry-After": "86400"})]
+    sleeps: list[float] = []
+
+    result = fetch(settings(api, backoff_base_s=0.5), SINCE, UNTIL, tmp_path, sleep=sleeps.append)
+
+    assert api.count()[2] == 4
+    assert api.count()[4] == 2
+    # Retry-After wins, then the backoff doubles per attempt; a day-long wait is capped
+    assert sleeps == [7.0, 1.0, 2.0, 60.0]
+    assert saved(result.folder) == api.pages
+
+
+def test_a_stalled_answer_times_out_and_is_retried(api: FakeApi, tmp_path: Path) -> None:
+    api.faults[1] = [Fault(stall_s=5)]
+    sleeps: list[float] = []
+    started = time.monotonic()
+
+    result = fetch(settings(api, timeout_s=0.5), SINCE, UNTIL, tmp_path, sleep=sleeps.append)
+
+    assert time.monotonic() - started < 4
+    assert api.count()[1] == 2
+    assert sleeps == [1.0]
+    assert saved(result.folder) == api.pages
+
+
+@pytest.mark.parametrize(
+    ("fault", "retried", "message"),
+    [
+        (Fault(body=b"<html>maintenance</html>"), True, "page 3: gave up after 3 attempts"),
+        (Fault(body=b'{"error": "oops"}'), True, "expected a page like"),
+        (
+            Fault(body=b'{"cxLogs": {"data": [], "page": 1, "lastPage": 5}}'),
+            True,
+            "expected page 3",
+        ),
+        (Fault(502), True, "HTTP 502"),
+        (Fault(404, body=b'{"message": "no such route"}'), False, "HTTP 404 Not Found"),
+        (Fault(403), False, "rejected the token in CXREPORTS_API_TOKEN (HTTP 403)"),
+    ],
+)
+def test_a_page_that_keeps_failing_names_the_page_and_the_problem(
+    api: FakeApi, tmp_path: Path, fault: Fault, retried: bool, message: str
+) -> None:
+    api.always[3] = fault
+
+    with pytest.raises(FetchError, match=r"page 3|HTTP 403") as info:
+        fetch(settings(api, max_retries=2), SINCE, UNTIL, tmp_path, sleep=lambda s: None)
+
+    assert message in str(info.value)
+    assert api.count()[3] == (3 if retried else 1)
+    assert TOKEN not in str(info.value)
+
+
+def test_a_non_json_answer_is_retried_then_saved_when_good(api: FakeApi, tmp_path: Path) -> None:
+    api.faults[2] = [Fault(body=b"<html>Bad gateway</html>")]
+
+    result = fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=lambda s: None)
+
+    assert api.count()[2] == 2
+    assert saved(result.folder) == api.pages
+
+
+def test_a_wrong_token_fails_at_once_without_showing_it(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", "wrong-" + TOKEN)
+
+    with pytest.raises(FetchError) as info:
+        fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+
+    assert str(info.value) == (
+        "the API rejected the token in CXREPORTS_API_TOKEN (HTTP 401); check it"
+    )
+    assert len(api.requests) == 1
+    assert TOKEN not in repr(info.value)
+
+
+def test_a_missing_token_names_the_variable(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CXREPORTS_API_TOKEN")
+
+    with pytest.raises(FetchError, match="CXREPORTS_API_TOKEN"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path)
+
+    assert api.requests == []
+
+
+def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    api.always[3] = Fault(500)
+    with pytest.raises(FetchError, match="page 3: gave up"):
+        fetch(settings(api, max_retries=1), SINCE, UNTIL, tmp_path, sleep=lambda s: None)
+    folder = tmp_path / "2026-03-16_2026-03-30"
+    assert sorted(saved(folder)) == [1, 2]
+    assert orjson.loads((folder / MANIFEST_NAME).read_bytes())["pages_done"] == [1, 2]
+
+    del api.always[3]
+    result = fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+
+    last = len(api.pages)
+    assert api.count() == Counter({1: 1, 2: 1, 3: 3, **{n: 1 for n in range(4, last + 1)}})
+    assert (result.pages_reused, result.pages_fetched) == (2, last - 2)
+    assert saved(folder) == api.pages
+
+    again = fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+    assert (again.pages_reused, again.pages_fetched, again.records) == (last, 0, result.records)
+    assert len(api.requests) == last + 2
+
+
+def test_a_damaged_saved_page_is_fetched_again(api: FakeApi, tmp_path: Path) -> None:
+    first = fetch(settings(api), SINCE, UNTIL, tmp_path)
+    (first.folder / "page_0002.json.gz").write_bytes(b"not gzip")
+
+    again = fetch(settings(api), SINCE, UNTIL, tmp_path)
+
+    assert (again.pages_fetched, again.pages_reused) == (1, len(api.pages) - 1)
+    assert saved(again.folder) == api.pages
+
+
+def test_resuming_with_another_page_size_is_refused(api: FakeApi, tmp_path: Path) -> None:
+    fetch(settings(api), SINCE, UNTIL, tmp_path)
+
+    with pytest.raises(FetchError, match="page_size 50, not 100"):
+        fetch(ApiSettings(api.url), SINCE, UNTIL, tmp_path)
+
+
+def test_an_empty_page_ends_the_fetch(api: FakeApi, tmp_path: Path) -> None:
+    empty = b'{"requestId": "r", "cxLogs": {"data": [], "page": 2, "lastPage": 99}}'
+    api.faults[2] = [Fault(body=empty)]
+
+    result = fetch(settings(api), SINCE, UNTIL, tmp_path)
+
+    assert result.pages_fetched == 2
+    assert [r["page"] for r in api.requests] == ["1", "2"]
+
+
+def test_the_cli_fetches_then_loads(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "raw"
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(out)]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert f"fetched {len(api.pages)} pages" in printed
+    assert "2026-03-16_2026-03-30" in printed
+    assert main(["load", str(out / "2026-03-16_2026-03-30")]) == 0
+
+
+def test_the_cli_takes_the_base_url_from_the_environment(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXREPORTS_API_BASE_URL", api.url)
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path)]
+
+    assert main(["fetch", *argv, "--page-size", str(PAGE_SIZE)]) == 0
+    assert len(api.requests) == len(api.pages)
+
+
+def test_the_cli_reports_a_rejected_token_without_printing_it(
+    api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "wrong-" + TOKEN
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", wrong)
+    caplog.set_level(logging.DEBUG)
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path)]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == FetchError.exit_code == 7
+    captured = capsys.readouterr()
+    assert "HTTP 401" in captured.err
+    for text in (captured.out, captured.err, caplog.text):
+        assert wrong not in text
+        assert TOKEN not in text
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not any(wrong.encode() in p.read_bytes() for p in files)
+
+
+def test_retry_warnings_do_not_show_an_echoed_token(
+    api: FakeApi, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.faults[1] = [Fault(500, body=f"debug: Authorization: Bearer {TOKEN}".encode())]
+
+    fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=lambda s: None)
+
+    assert "page 1: HTTP 500" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--since", "2026-03-30", "--until", "2026-03-16"], "on or before --until"),
+        (["--since", "2026-03-16", "--until", "2026-03-30", "--base-url", "ftp://x"], "http"),
+        (["--since", "2026-03-16", "--until", "2026-03-30", "--page-size", "0"], "at least 1"),
+    ],
+)
+def test_the_cli_rejects_bad_parameters(
+    api: FakeApi,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    base = [] if "--base-url" in argv else ["--base-url", api.url]
+    code = main(["fetch", *argv, *base, "--out", str(tmp_path)])
+
+    assert code == ParameterError.exit_code
+    assert message in capsys.readouterr().err
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("attempt", "retry_after", "expected"),
+    [
+        (1, None, 1.0),
+        (2, None, 2.0),
+        (4, None, 8.0),
+        (10, None, 60.0),
+        (1, "3", 3.0),
+        (3, "0", 0.0),
+        (1, "2.5", 2.5),
+        (1, "100000", 60.0),
+        (2, "Wed, 21 Oct 2026 07:28:00 GMT", 2.0),
+        (2, "-4", 2.0),
+    ],
+)
+def test_retry_delay(attempt: int, retry_after: str | None, expected: float) -> None:
+    assert retry_delay(ApiSettings("http://x"), attempt, retry_after) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "not JSON"),
+        (b"[1, 2]", "got list"),
+        (b'{"cxLogs": {"data": {}}}', "cxLogs.data to be a list"),
+        (b'{"cxLogs": {"data": []}}', "lastPage to be a whole number"),
+        (b'{"cxLogs": {"data": [], "lastPage": true}}', "lastPage to be a whole number"),
+    ],
+)
+def test_validate_page_says_what_is_wrong(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_page(body)
