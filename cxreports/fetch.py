@@ -41,6 +41,8 @@ MANIFEST_NAME = "manifest"
 #: Longest wait between two attempts, whatever ``Retry-After`` asks for.
 MAX_WAIT_S = 60.0
 
+_JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
 log = logging.getLogger(__name__)
 
 
@@ -152,6 +154,7 @@ def fetch(
         while True:
             path = folder / _page_name(page)
             envelope = _saved_page(path, page) if page in done else None
+            changed = envelope is None
             if envelope is not None:
                 reused += 1
             else:
@@ -161,14 +164,15 @@ def fetch(
                 if page not in done:
                     done.append(page)
             last_page = envelope["lastPage"]
-            manifest["last_page"] = last_page
-            _write_atomic(
-                folder / MANIFEST_NAME, orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
-            )
+            finished = page >= last_page or not envelope["data"]
+            now = {"last_page": last_page, "complete": finished}
+            if changed or any(manifest.get(k) != v for k, v in now.items()):
+                manifest.update(now)
+                _write_atomic(folder / MANIFEST_NAME, orjson.dumps(manifest, option=_JSON_OPTS))
             records += len(envelope["data"])
             bar.total = max(last_page, page)
             bar.update(1)
-            if page >= last_page or not envelope["data"]:
+            if finished:
                 break
             page += 1
     return FetchResult(
@@ -337,6 +341,7 @@ def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date
         "until": until.isoformat(),
         "page_size": settings.page_size,
         "last_page": None,
+        "complete": False,
         "pages_done": [],
     }
     path = folder / MANIFEST_NAME

@@ -149,6 +149,7 @@ def test_full_fetch_keeps_every_page_byte_for_byte(
     manifest = orjson.loads((result.folder / MANIFEST_NAME).read_bytes())
     assert manifest["pages_done"] == sorted(api.pages)
     assert manifest["last_page"] == len(api.pages)
+    assert manifest["complete"] is True
     assert TOKEN not in (result.folder / MANIFEST_NAME).read_text()
     assert not list(result.folder.glob("*.part"))
 
@@ -255,7 +256,8 @@ def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
         fetch(settings(api, max_retries=1), SINCE, UNTIL, tmp_path, sleep=lambda s: None)
     folder = tmp_path / "2026-03-16_2026-03-30"
     assert sorted(saved(folder)) == [1, 2]
-    assert orjson.loads((folder / MANIFEST_NAME).read_bytes())["pages_done"] == [1, 2]
+    manifest = orjson.loads((folder / MANIFEST_NAME).read_bytes())
+    assert (manifest["pages_done"], manifest["complete"]) == ([1, 2], False)
 
     del api.always[3]
     result = fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
@@ -278,6 +280,23 @@ def test_a_damaged_saved_page_is_fetched_again(api: FakeApi, tmp_path: Path) -> 
 
     assert (again.pages_fetched, again.pages_reused) == (1, len(api.pages) - 1)
     assert saved(again.folder) == api.pages
+
+
+def test_a_redirect_does_not_carry_the_token(api: FakeApi, tmp_path: Path) -> None:
+    api.faults[1] = [Fault(302, {"Location": api.url + "?moved=1"})]
+
+    with pytest.raises(FetchError, match=r"HTTP 401"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+
+    assert api.auth == [f"Bearer {TOKEN}", None]
+
+
+def test_the_progress_bar_counts_pages(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fetch(settings(api), SINCE, UNTIL, tmp_path, progress=True)
+
+    assert f"{len(api.pages)}/{len(api.pages)}" in capsys.readouterr().err
 
 
 def test_resuming_with_another_page_size_is_refused(api: FakeApi, tmp_path: Path) -> None:
