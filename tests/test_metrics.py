@@ -1,0 +1,260 @@
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cxreports import ParameterError
+from cxreports.metrics import weekly
+from cxreports.period import Week
+
+from .metrics_fixtures import make_logs, utc
+
+SGT = "Asia/Singapore"
+
+# Week 2026-W13 in Singapore runs from 2026-03-22 16:00 UTC to 2026-03-29 16:00 UTC.
+HAND_ROWS = [
+    # Sunday 23:59 local: the week before
+    {"agent_id": "A", "started_at": utc(2026, 3, 22, 15, 59), "handled_time_s": 100.0},
+    # Monday 00:00 local: first instant of the week
+    {"agent_id": "A", "started_at": utc(2026, 3, 22, 16, 0), "handled_time_s": 200.0,
+     "first_response_time_s": 30.0, "sla_status": "meet", "csat_status": "completed",
+     "csat_score": 5, "contact_id": "c1"},
+    # Sunday 23:59 local: last minute of the week; transferred B -> A, on hold, escalated
+    {"agent_id": "A", "first_assignee_id": "B", "started_at": utc(2026, 3, 29, 15, 59),
+     "handled_time_s": 400.0, "first_response_time_s": 90.0, "hold_count": 1,
+     "hold_time_s": 60.0, "disposition": "Escalated", "sla_status": "breach",
+     "csat_status": "sent"},
+    # Monday 00:00 local of the next week
+    {"agent_id": "A", "started_at": utc(2026, 3, 29, 16, 0), "handled_time_s": 999.0},
+    # Tuesday 10:00 local; the same contact as the Monday one, 34 hours later
+    {"agent_id": "B", "started_at": utc(2026, 3, 24, 2, 0), "handled_time_s": 300.0,
+     "csat_status": "completed", "csat_score": 3, "contact_id": "c1"},
+    # soft-deleted and bot rooms: never counted for agents
+    {"agent_id": "B", "started_at": utc(2026, 3, 25, 3, 0), "deleted_at": utc(2026, 3, 26)},
+    {"agent_id": None, "started_at": utc(2026, 3, 25, 4, 0), "is_bot": True},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hand():
+    return weekly(make_logs(HAND_ROWS), "2026-W13", SGT, min_volume=2, frt_target_s=60)
+
+
+def test_summary_matches_hand_computed_values(hand):
+    s = hand.summary.row(0, named=True)
+    expected = {
+        "handled": 3,
+        "aht_s": 300.0,
+        "aht_median_s": 300.0,
+        "aht_p90_s": 380.0,
+        "frt_mean_s": 60.0,
+        "frt_median_s": 60.0,
+        "frt_p90_s": 84.0,
+        "hold_rate": 1 / 3,
+        "hold_mean_s": 60.0,
+        "resolved_rate": 2 / 3,
+        "transfer_rate": 1 / 3,
+        "fcr_rate": 1 / 3,  # only B's; A's Monday one had the same contact back within 7 days
+        "fcr_window_incomplete": 2,
+        "sla_eligible": 2,
+        "sla_met_rate": 0.5,
+        "sla_breaches": 1,
+        "frt_within_target_rate": 0.5,
+        "csat_sent": 3,
+        "csat_responses": 2,
+        "csat_response_rate": 2 / 3,
+        "csat_score_mean": 4.0,
+        "csat_rate": 0.5,
+    }
+    for key, value in expected.items():
+        assert s[key] == pytest.approx(value), key
+
+
+def test_week_boundaries_follow_the_report_zone(hand):
+    assert hand.rows.sort("handled_time_s")["handled_time_s"].to_list() == [200.0, 300.0, 400.0]
+    in_utc = weekly(make_logs(HAND_ROWS), "2026-W13", "UTC")
+    assert in_utc.rows.sort("handled_time_s")["handled_time_s"].to_list() == [300.0, 400.0, 999.0]
+
+
+def test_agents_daily_and_heatmap(hand):
+    agents = hand.agents.select("agent_id", "agent_name", "handled", "aht_s", "ranked", "rank")
+    assert agents.rows() == [
+        ("A", "Agent A", 2, 300.0, True, 1),
+        ("B", "Agent B", 1, 300.0, False, None),
+    ]
+    assert hand.agents.columns[:2] == ["agent_id", "agent_name"]
+    daily = dict(hand.daily.select(pl.col("day").cast(pl.String), "handled").iter_rows())
+    assert daily == {
+        "2026-03-23": 1, "2026-03-24": 1, "2026-03-25": 0, "2026-03-26": 0,
+        "2026-03-27": 0, "2026-03-28": 0, "2026-03-29": 1,
+    }  # fmt: skip
+    cells = hand.heatmap.filter(pl.col("handled") > 0).select("weekday", "hour", "handled")
+    assert cells.rows() == [(1, 0, 1), (2, 10, 1), (7, 23, 1)]
+    assert hand.heatmap.height == 7 * 24
+
+
+def test_previous_week_and_kpis(hand):
+    kpi = {r["metric"]: r for r in hand.kpis.iter_rows(named=True)}
+    assert kpi["handled"]["value"] == 3 and kpi["handled"]["previous"] == 1
+    assert kpi["aht_s"]["previous"] == 100.0 and kpi["aht_s"]["change"] == 200.0
+    assert kpi["csat_rate"]["n"] == 2
+    a = hand.agents.row(0, named=True)
+    assert (a["handled_prev"], a["aht_s_prev"]) == (1, 100.0)
+
+
+def test_bots_deleted_and_quality(hand):
+    bots = dict(hand.bots.select("kind", "rooms").iter_rows())
+    assert bots == {"Agent": 3, "Bot": 1}
+    q = hand.quality
+    assert q["week"] == {**q["week"], "rows": 5, "deleted": 1, "bot_rooms": 1, "counted": 3}
+    assert q["nulls"]["first_response_time_s"] == 1
+    assert q["nulls"]["sla_status"] == 1
+
+
+def test_csat_distribution_and_trend(hand):
+    assert hand.csat_ratings.select("csat_score", "responses").rows() == [
+        (1, 0), (2, 0), (3, 1), (4, 0), (5, 1),
+    ]  # fmt: skip
+    trend = dict(hand.trend.select("iso_week", "handled").iter_rows())
+    assert list(trend) == [f"2026-W{n:02d}" for n in range(6, 14)]
+    assert (trend["2026-W12"], trend["2026-W13"], trend["2026-W06"]) == (1, 3, 0)
+
+
+def test_no_csat_scores_gives_nulls_not_zeros():
+    rows = [{"agent_id": "A", "started_at": utc(2026, 3, 24, 1)}]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    s = m.summary.row(0, named=True)
+    assert (s["csat_responses"], s["csat_rate"], s["csat_score_mean"]) == (0, None, None)
+    assert not m.has_csat
+
+
+def test_empty_week_gives_empty_tables_with_columns():
+    rows = [{"agent_id": "A", "started_at": utc(2026, 1, 5, 1)}]
+    full = weekly(make_logs(rows), "2026-W02", "UTC")
+    empty = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert empty.handled == 0
+    assert empty.agents.height == 0 and empty.agents.columns == full.agents.columns
+    assert empty.queues.schema == full.queues.schema
+    assert empty.summary.row(0, named=True)["aht_s"] is None
+    assert empty.daily["handled"].to_list() == [0] * 7
+
+
+def test_filters_restrict_every_number():
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 3, 24, 1), "queue_name": "Billing"},
+        {"agent_id": "B", "started_at": utc(2026, 3, 24, 2), "queue_name": "Sales",
+         "channel": "voice"},
+    ]  # fmt: skip
+    only = weekly(make_logs(rows), "2026-W13", "UTC", queues=["Sales"])
+    assert only.agents["agent_id"].to_list() == ["B"]
+    by_channel = weekly(make_logs(rows), "2026-W13", "UTC", channels=["VOICE"])
+    assert by_channel.handled == 1
+
+
+def test_wilson_guard_only_flags_clear_outliers():
+    # 30 interactions each; agent C resolves 3 of 30 against a team rate near 2/3
+    rows = []
+    for agent, resolved in (("A", 27), ("B", 27), ("C", 3), ("D", 0)):
+        n = 30 if agent != "D" else 2
+        for i in range(n):
+            rows.append({"agent_id": agent, "started_at": utc(2026, 3, 24, 1, i),
+                         "disposition": "Resolved" if i < resolved else "Escalated"})  # fmt: skip
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=10)
+    flags = dict(m.agents.select("agent_id", "flags").iter_rows())
+    assert flags["C"] == "resolved below team"
+    assert flags["A"] is None and flags["B"] is None
+    assert flags["D"] is None  # 0 of 2: below the minimum volume, shown but never flagged
+    assert m.agents.filter(pl.col("agent_id") == "D")["rank"].item() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026-W99", "has no ISO week 99"),
+        ("last week", "week must look like 2026-W13"),
+        ("2026-13", "week must look like"),
+    ],
+)
+def test_bad_week_strings(text, message):
+    with pytest.raises(ParameterError, match=message):
+        Week.parse(text)
+
+
+def test_bad_time_zone():
+    with pytest.raises(ParameterError, match="unknown time zone 'Mars/Olympus'"):
+        weekly(make_logs(HAND_ROWS), "2026-W13", "Mars/Olympus")
+
+
+def test_last_complete_week_depends_on_zone():
+    now = utc(2026, 3, 29, 17, 0)  # Monday 01:00 in Singapore, still Sunday in UTC
+    assert Week.last_complete(SGT, now).label == "2026-W13"
+    assert Week.last_complete("UTC", now).label == "2026-W12"
+
+
+# Property tests ---------------------------------------------------------------------------
+
+row_strategy = st.fixed_dictionaries(
+    {
+        "agent_id": st.sampled_from(["A", "B", "C", None]),
+        "queue_name": st.sampled_from(["Billing", "Sales", None]),
+        "started_at": st.integers(0, 13 * 24 * 3600).map(
+            lambda s: utc(2026, 3, 18) + timedelta(seconds=s)
+        ),
+        "handled_time_s": st.one_of(st.none(), st.floats(0, 10_000)),
+        "first_response_time_s": st.one_of(st.none(), st.floats(0, 5_000)),
+        "disposition": st.sampled_from(["Resolved", "Escalated", None]),
+        "sla_status": st.sampled_from(["meet", "breach", "paused", None]),
+        "csat_score": st.sampled_from([None, None, 1, 2, 3, 4, 5]),
+        "is_bot": st.booleans(),
+        "contact_id": st.sampled_from(["c1", "c2", "c3"]),
+    }
+)
+
+RATES = ["hold_rate", "resolved_rate", "transfer_rate", "fcr_rate", "sla_met_rate",
+         "frt_within_target_rate", "csat_response_rate", "csat_rate"]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(row_strategy, max_size=40), seed=st.integers(0, 1000))
+def test_invariants(rows, seed):
+    logs = make_logs(rows)
+    m = weekly(logs, "2026-W13", SGT)
+    for table in (m.summary, m.agents, m.queues, m.channels, m.daily):
+        for rate in RATES:
+            values = table[rate].drop_nulls().to_list()
+            assert all(0.0 <= v <= 1.0 for v in values), rate
+            low = f"{rate}_low"
+            if low in table.columns:
+                bounds = table.select(low, rate, f"{rate}_high").drop_nulls().rows()
+                assert all(lo - 1e-12 <= r <= hi + 1e-12 for lo, r, hi in bounds)
+    # per-agent, per-queue and per-day counts add up to the total
+    assert m.agents["handled"].sum() == m.handled
+    assert m.queues["handled"].sum() == m.handled
+    assert m.daily["handled"].sum() == m.handled
+    assert m.heatmap["handled"].sum() == m.handled
+    # row order does not matter
+    shuffled = make_logs(rows)
+    shuffled = type(shuffled)(
+        **{
+            **shuffled.tables(),
+            "interactions": logs.interactions.sample(fraction=1.0, shuffle=True, seed=seed),
+        }
+    )
+    again = weekly(shuffled, "2026-W13", SGT)
+    _frames_equal(m.agents, again.agents)
+    _frames_equal(m.summary, again.summary)
+
+
+def _frames_equal(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    assert a.columns == b.columns
+    for col in a.columns:
+        for x, y in zip(a[col].to_list(), b[col].to_list(), strict=True):
+            if isinstance(x, float) and isinstance(y, float):
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), col
+            else:
+                assert x == y, col
