@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (_add_sample, _add_load, _add_fetch):
+    for register in (_add_sample, _add_load, _add_fetch, _add_metrics):
         register(sub)
     return parser
 
@@ -112,6 +112,48 @@ def _run_fetch(args: argparse.Namespace) -> int:
         f"({result.records:,} records) in {result.seconds:.1f} s to {result.folder}"
     )
     return 0
+
+
+def _add_metrics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("metrics", help="print one metric table of a report week")
+    p.add_argument("table", choices=("agents", "queues", "channels", "daily", "hourly", "summary"))
+    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
+    _add_week_options(p)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(handler=_run_metrics)
+
+
+def _add_week_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--week", help="ISO week such as 2026-W13 (default: last complete week)")
+    p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
+    p.add_argument("--queues", type=_csv_list, help="only these queues (comma-separated)")
+    p.add_argument("--channels", type=_csv_list, help="only these channels (comma-separated)")
+    p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
+    p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
+    p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+
+
+def _run_metrics(args: argparse.Namespace) -> int:
+    from cxreports.export import frame_to_text
+    from cxreports.load import load, require_records
+    from cxreports.metrics import weekly
+
+    logs = require_records(load(*args.sources, csat_score_field=args.csat_score_field))
+    metrics = weekly(
+        logs,
+        args.week,
+        args.tz,
+        queues=args.queues,
+        channels=args.channels,
+        min_volume=args.min_volume,
+        frt_target_s=args.frt_target,
+    )
+    sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
+    return 0
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _date(text: str):

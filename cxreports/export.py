@@ -1,0 +1,34 @@
+"""Metric frames as text for the terminal and for machines (CSV, JSON)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+TextFormat = Literal["table", "csv", "json"]
+
+
+def frame_to_text(frame: pl.DataFrame, fmt: TextFormat = "table") -> str:
+    """``frame`` as an aligned table (every row and column), CSV, or a JSON array of objects.
+
+    Examples
+    --------
+    >>> print(frame_to_text(pl.DataFrame({"agent": ["A"], "aht_s": [300.0]}), "csv"), end="")
+    agent,aht_s
+    A,300.0
+    """
+    if fmt == "csv":
+        return frame.write_csv()
+    if fmt == "json":
+        return frame.write_json() + "\n"
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=10_000,
+        float_precision=3,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        fmt_str_lengths=60,
+    ):
+        return str(frame) + "\n"
