@@ -1,0 +1,429 @@
+"""Report notebooks -> executed notebooks -> self-contained HTML -> PDF.
+
+papermill runs a parameterized notebook (always with ``render_mode="static"``, so charts come out
+as SVG), nbconvert turns the executed notebook into one HTML file that loads nothing from the
+network (the ``cxreport`` template in ``templates/``), and WeasyPrint prints that HTML to an A4
+PDF. Every file is written atomically, so a file that exists under its final name is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from jupyter_client.kernelspec import NoSuchKernel
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+from papermill.exceptions import PapermillExecutionError
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from cxreports.exceptions import ReportError
+
+#: Folder of the nbconvert templates shipped with the package.
+TEMPLATES = Path(__file__).parent / "templates"
+
+#: The nbconvert template every report uses (``templates/cxreport``).
+TEMPLATE_NAME = "cxreport"
+
+#: Cell tags honoured in the HTML: drop the whole cell, only its outputs, or only its code.
+REMOVE_CELL_TAGS = frozenset({"remove-cell"})
+REMOVE_OUTPUT_TAGS = frozenset({"remove-output"})
+REMOVE_INPUT_TAGS = frozenset({"remove-input"})
+
+#: Writes one output format. Arguments: the files written so far by format (always
+#: ``"ipynb"``, the executed notebook, and every earlier format), the target path, the title.
+Exporter = Callable[[Mapping[str, Path], Path, str], Path]
+
+_INJECTED_TAG = "injected-parameters"
+_PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+_SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+_REMOTE_IMPORT = re.compile(r"@import\s+(url\()?\s*['\"]?https?://[^;]*;", re.IGNORECASE)
+_REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*['\"]?https?://[^>]*>", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success move it onto ``target``.
+
+    The temporary file lives in the same folder (so the final ``os.replace`` is atomic) and is
+    hidden (its name starts with a dot). On success it gets mode 0o644 and replaces ``target``;
+    on any exception it is deleted and ``target`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "report.html"
+    >>> with atomic_path(out) as tmp:
+    ...     _ = tmp.write_text("<p>done</p>")
+    >>> out.read_text()
+    '<p>done</p>'
+    """
+    target = Path(target)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.chmod(0o644)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def failed_path(output_ipynb: str | Path) -> Path:
+    """Where a notebook that failed to run is kept: ``<name>.failed.ipynb`` next to the output."""
+    output_ipynb = Path(output_ipynb)
+    return output_ipynb.with_name(f"{output_ipynb.stem}.failed.ipynb")
+
+
+def execute_notebook(
+    notebook: str | Path,
+    parameters: Mapping[str, Any],
+    output_ipynb: str | Path,
+    *,
+    kernel_name: str = "python3",
+    start_timeout: float = 60,
+    execution_timeout: float = 600,
+) -> Path:
+    """Run a report notebook with papermill and write the executed notebook.
+
+    The notebook runs in its own folder, with ``parameters`` injected after its cell tagged
+    ``parameters`` and ``render_mode="static"`` always added (notebooks default to
+    ``"interactive"``). On failure the executed notebook, tracebacks included, is kept as
+    ``<name>.failed.ipynb`` (see :func:`failed_path`); a success removes an old one.
+
+    Parameters
+    ----------
+    notebook
+        The ``.ipynb`` to run.
+    parameters
+        Values for the notebook's parameters cell.
+    output_ipynb
+        Where the executed notebook goes; written atomically.
+    kernel_name
+        The Jupyter kernel to run it in.
+    start_timeout
+        Seconds to wait for the kernel to start.
+    execution_timeout
+        Seconds any one cell may run.
+
+    Returns
+    -------
+    Path
+        ``output_ipynb``.
+
+    Raises
+    ------
+    ReportError
+        A cell raised, a cell ran too long, or the kernel could not start or died. The message
+        names the notebook, the cell (counted from 1, as in the file, markdown cells included)
+        and its first line, and the error.
+
+    Examples
+    --------
+    >>> execute_notebook(  # doctest: +SKIP
+    ...     "notebooks/agent_performance.ipynb", {"week": "2026-W12"}, "outputs/agents.ipynb"
+    ... )
+    PosixPath('outputs/agents.ipynb')
+    """
+    notebook, output_ipynb = Path(notebook), Path(output_ipynb)
+    if not notebook.is_file():
+        raise ReportError(f"{notebook}: no such notebook; expected the path of an .ipynb file")
+    failed = failed_path(output_ipynb)
+    try:
+        with atomic_path(output_ipynb) as tmp:
+            try:
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(tmp),
+                    parameters={**parameters, "render_mode": "static"},
+                    kernel_name=kernel_name,
+                    start_timeout=start_timeout,
+                    execution_timeout=execution_timeout,
+                    progress_bar=False,
+                    log_output=False,
+                    cwd=str(notebook.parent),
+                )
+            except BaseException:
+                _keep_failed(tmp, failed)
+                raise
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"{notebook.name}: {_cell_failure(failed, exc)}. The executed notebook, with the "
+            f"traceback, is kept in {failed}."
+        ) from exc
+    except CellTimeoutError as exc:
+        raise ReportError(
+            f"{notebook.name}: a cell ran longer than {execution_timeout:g} s and was stopped. "
+            f"Raise execution_timeout or make the cell faster; the notebook as far as it ran is "
+            f"kept in {failed}."
+        ) from exc
+    except NoSuchKernel as exc:
+        raise ReportError(
+            f"{notebook.name}: no Jupyter kernel named {kernel_name!r}. Install it with "
+            f"`.venv/bin/python -m ipykernel install --sys-prefix --name {kernel_name}` "
+            f"(./dev.sh setup does this)."
+        ) from exc
+    except DeadKernelError as exc:
+        raise ReportError(
+            f"{notebook.name}: the {kernel_name!r} kernel died while running the notebook "
+            f"(out of memory?): {exc}. The notebook as far as it ran is kept in {failed}."
+        ) from exc
+    except RuntimeError as exc:
+        # jupyter_client reports a kernel that never answered as a bare RuntimeError.
+        raise ReportError(
+            f"{notebook.name}: the {kernel_name!r} kernel did not start within "
+            f"{start_timeout:g} s: {exc}. Check that `jupyter kernelspec list` shows it and that "
+            f"it starts by hand, or raise start_timeout."
+        ) from exc
+    failed.unlink(missing_ok=True)
+    return output_ipynb
+
+
+def to_html(executed_ipynb: str | Path, html_path: str | Path, *, title: str) -> Path:
+    """Convert an executed notebook into one self-contained HTML report.
+
+    Code, prompts, stderr output and cells tagged ``remove-cell`` are left out (``remove-output``
+    drops a cell's outputs, ``remove-input`` its code). Scripts and network imports found in
+    HTML outputs are removed, so the file shows the same offline, in a mail client or printed.
+
+    Parameters
+    ----------
+    executed_ipynb
+        A notebook executed by :func:`execute_notebook`.
+    html_path
+        Where the HTML goes; written atomically.
+    title
+        The report title: the page ``<title>`` and the running header of printed pages.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+
+    Examples
+    --------
+    >>> to_html(  # doctest: +SKIP
+    ...     "outputs/agents.ipynb", "outputs/agents.html", title="Agents, 2026-W12"
+    ... )
+    PosixPath('outputs/agents.html')
+    """
+    executed_ipynb, html_path = Path(executed_ipynb), Path(html_path)
+    try:
+        nb = nbformat.read(executed_ipynb, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise ReportError(
+            f"{executed_ipynb}: cannot read the executed notebook ({exc}); run it first with "
+            f"execute_notebook"
+        ) from exc
+    nb = for_reading(nb, title)
+    source_dir = Path(nb.metadata.get("papermill", {}).get("input_path") or executed_ipynb).parent
+    body, _ = _html_exporter().from_notebook_node(
+        nb, resources={"metadata": {"name": title, "path": str(source_dir)}}
+    )
+    with atomic_path(html_path) as tmp:
+        tmp.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
+    """Print an HTML report to an A4 PDF with WeasyPrint; charts stay vector graphics.
+
+    Only local files and ``data:`` URLs are read: a report that still points at the network
+    gets those resources left out instead of waiting on them.
+
+    Parameters
+    ----------
+    html_path
+        A report written by :func:`to_html`.
+    pdf_path
+        Where the PDF goes; written atomically.
+
+    Returns
+    -------
+    Path
+        ``pdf_path``.
+
+    Examples
+    --------
+    >>> to_pdf("outputs/agents.html", "outputs/agents.pdf")  # doctest: +SKIP
+    PosixPath('outputs/agents.pdf')
+    """
+    html_path, pdf_path = Path(html_path), Path(pdf_path)
+    if not html_path.is_file():
+        raise ReportError(f"{html_path}: no such HTML report; write it first with to_html")
+    with atomic_path(pdf_path) as tmp:
+        fetcher = URLFetcher(allowed_protocols={"file", "data"})
+        HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(tmp)
+    return pdf_path
+
+
+def _export_html(files: Mapping[str, Path], target: Path, title: str) -> Path:
+    return to_html(files["ipynb"], target, title=title)
+
+
+def _export_pdf(files: Mapping[str, Path], target: Path, title: str) -> Path:
+    if "html" in files:
+        return to_pdf(files["html"], target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.stem}.") as tmp:
+        html = to_html(files["ipynb"], Path(tmp) / f"{target.stem}.html", title=title)
+        return to_pdf(html, target)
+
+
+#: Output formats by name, in the order :func:`render_report` writes them.
+EXPORTERS: dict[str, Exporter] = {"html": _export_html, "pdf": _export_pdf}
+
+
+def render_report(
+    notebook: str | Path,
+    parameters: Mapping[str, Any],
+    out_dir: str | Path,
+    name: str,
+    formats: Sequence[str] = ("html", "pdf"),
+    title: str | None = None,
+    **execute_options: Any,
+) -> dict[str, Path]:
+    """Run a report notebook and write ``<name>.ipynb`` plus one file per format.
+
+    Old ``<name>.*`` outputs are removed before the run, so after a failure nothing that looks
+    finished is left: only ``<name>.failed.ipynb``, the notebook as far as it ran.
+
+    Parameters
+    ----------
+    notebook
+        The report notebook.
+    parameters
+        Values for its parameters cell (``render_mode`` is always ``"static"``).
+    out_dir
+        Folder for the outputs; created if missing.
+    name
+        File name stem of the outputs.
+    formats
+        Keys of :data:`EXPORTERS`.
+    title
+        Report title for the HTML ``<title>`` and the PDF page header; ``name`` by default.
+    **execute_options
+        Passed on to :func:`execute_notebook` (``kernel_name``, ``start_timeout``,
+        ``execution_timeout``).
+
+    Returns
+    -------
+    dict[str, Path]
+        The files written, by format, ``"ipynb"`` first.
+
+    Examples
+    --------
+    >>> render_report(  # doctest: +SKIP
+    ...     "notebooks/agent_performance.ipynb", {"week": "2026-W12"}, "outputs", "agents-2026-W12"
+    ... )
+    {'ipynb': PosixPath('outputs/agents-2026-W12.ipynb'), 'html': ..., 'pdf': ...}
+    """
+    unknown = [f for f in formats if f not in EXPORTERS]
+    if unknown:
+        raise ReportError(
+            f"unknown report format(s) {', '.join(map(repr, unknown))}; expected some of "
+            f"{', '.join(map(repr, EXPORTERS))}"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / f"{name}.ipynb"
+    for stale in (executed, *(out_dir / f"{name}.{fmt}" for fmt in EXPORTERS)):
+        stale.unlink(missing_ok=True)
+    files = {"ipynb": execute_notebook(notebook, parameters, executed, **execute_options)}
+    for fmt, export in EXPORTERS.items():
+        if fmt in formats:
+            files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
+    return files
+
+
+def for_reading(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
+    """A copy of an executed notebook fit for a static report.
+
+    Drops stderr output (warnings and logs belong in the run's log, not the report), removes
+    ``<script>`` elements and network imports from HTML outputs (they would need the network
+    or a live kernel), and records ``title`` in the notebook metadata for the template.
+    """
+    nb = copy.deepcopy(nb)
+    nb.metadata["title"] = title
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [
+            _offline(out)
+            for out in cell.outputs
+            if not (out.output_type == "stream" and out.name == "stderr")
+        ]
+    return nb
+
+
+def _offline(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    html = output.get("data", {}).get("text/html")
+    if html is not None:
+        html = "".join(html) if isinstance(html, list) else html
+        for pattern in (_SCRIPT, _REMOTE_IMPORT, _REMOTE_LINK):
+            html = pattern.sub("", html)
+        output.data["text/html"] = html
+    return output
+
+
+def _html_exporter() -> HTMLExporter:
+    exporter = HTMLExporter(
+        template_name=TEMPLATE_NAME,
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_cell_tags=set(REMOVE_CELL_TAGS),
+            remove_all_outputs_tags=set(REMOVE_OUTPUT_TAGS),
+            remove_input_tags=set(REMOVE_INPUT_TAGS),
+        ),
+        enabled=True,
+    )
+    exporter.register_filter("css_string", _css_string)
+    return exporter
+
+
+def _css_string(text: str) -> str:
+    """Escape text for use inside a double-quoted CSS string."""
+    return "".join(c if c.isprintable() and c not in '"\\<>' else f"\\{ord(c):x} " for c in text)
+
+
+def _cell_failure(failed: Path, exc: PapermillExecutionError) -> str:
+    """'cell 7 (`kpis = ...`) failed: ParameterError: ...', the cell counted as in the source."""
+    index = exc.cell_index
+    with contextlib.suppress(OSError, ValueError):
+        # papermill counts the parameters cell it injected; the author's file has no such cell.
+        # The failed notebook also holds papermill's error banners, added after counting.
+        cells = [
+            cell
+            for cell in nbformat.read(failed, as_version=4).cells
+            if _PAPERMILL_ERROR_TAG not in cell.metadata.get("tags", [])
+        ]
+        injected = [_INJECTED_TAG in c.metadata.get("tags", []) for c in cells[: exc.cell_index]]
+        index -= sum(injected)
+    first = next((line.strip() for line in exc.source.splitlines() if line.strip()), "")
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f"cell {index + 1} (`{first}`) failed: {exc.ename}: {exc.evalue}"
+
+
+def _keep_failed(tmp: Path, failed: Path) -> None:
+    """Move a partly executed notebook to ``failed``, if papermill got as far as writing it."""
+    if tmp.is_file() and tmp.stat().st_size:
+        tmp.chmod(0o644)
+        os.replace(tmp, failed)
