@@ -295,7 +295,7 @@ def send(
         )
     except smtplib.SMTPNotSupportedError as exc:
         _raise(
-            f"SMTP server {where} does not support what was asked: {exc}; for "
+            f"SMTP server {where} does not support what was asked: {str(exc).rstrip('.')}; for "
             f"security={settings.security!r} check the port (465 for 'ssl', 587 for 'starttls')"
             " and whether the server takes a login",
             exc,
