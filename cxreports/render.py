@@ -55,9 +55,10 @@ _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*['\"]?https?://[^>]*>", re.
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success move it onto ``target``.
 
-    The temporary file lives in the same folder (so the final ``os.replace`` is atomic) and is
-    hidden (its name starts with a dot). On success it gets mode 0o644 and replaces ``target``;
-    on any exception it is deleted and ``target`` is left as it was.
+    The temporary file lives in the same folder (so the final ``os.replace`` is atomic; the
+    folder is created if missing) and is hidden (its name starts with a dot). On success it
+    gets mode 0o644 and replaces ``target``; on any exception it is deleted and ``target`` is
+    left as it was.
 
     Examples
     --------
@@ -69,6 +70,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     '<p>done</p>'
     """
     target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(
         prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
     )
@@ -94,8 +96,8 @@ def execute_notebook(
     output_ipynb: str | Path,
     *,
     kernel_name: str = "python3",
-    start_timeout: float = 60,
-    execution_timeout: float = 600,
+    start_timeout: int = 60,
+    execution_timeout: int = 600,
 ) -> Path:
     """Run a report notebook with papermill and write the executed notebook.
 
@@ -156,19 +158,24 @@ def execute_notebook(
                     log_output=False,
                     cwd=str(notebook.parent),
                 )
-            except BaseException:
+            except (PapermillExecutionError, CellTimeoutError, DeadKernelError):
                 _keep_failed(tmp, failed)
                 raise
     except PapermillExecutionError as exc:
         raise ReportError(
-            f"{notebook.name}: {_cell_failure(failed, exc)}. The executed notebook, with the "
-            f"traceback, is kept in {failed}."
+            f"{notebook.name}: {_describe_cell(failed, exc.cell_index)} failed: {exc.ename}: "
+            f"{exc.evalue}. The executed notebook, with the traceback, is kept in {failed}."
         ) from exc
     except CellTimeoutError as exc:
         raise ReportError(
-            f"{notebook.name}: a cell ran longer than {execution_timeout:g} s and was stopped. "
-            f"Raise execution_timeout or make the cell faster; the notebook as far as it ran is "
-            f"kept in {failed}."
+            f"{notebook.name}: {_describe_cell(failed)} ran longer than {execution_timeout} s and "
+            f"was stopped. Raise execution_timeout or make the cell faster; the notebook as far "
+            f"as it ran is kept in {failed}."
+        ) from exc
+    except DeadKernelError as exc:
+        raise ReportError(
+            f"{notebook.name}: the {kernel_name!r} kernel died in {_describe_cell(failed)} "
+            f"(out of memory?): {exc}. The notebook as far as it ran is kept in {failed}."
         ) from exc
     except NoSuchKernel as exc:
         raise ReportError(
@@ -176,16 +183,11 @@ def execute_notebook(
             f"`.venv/bin/python -m ipykernel install --sys-prefix --name {kernel_name}` "
             f"(./dev.sh setup does this)."
         ) from exc
-    except DeadKernelError as exc:
-        raise ReportError(
-            f"{notebook.name}: the {kernel_name!r} kernel died while running the notebook "
-            f"(out of memory?): {exc}. The notebook as far as it ran is kept in {failed}."
-        ) from exc
     except RuntimeError as exc:
         # jupyter_client reports a kernel that never answered as a bare RuntimeError.
         raise ReportError(
             f"{notebook.name}: the {kernel_name!r} kernel did not start within "
-            f"{start_timeout:g} s: {exc}. Check that `jupyter kernelspec list` shows it and that "
+            f"{start_timeout} s: {exc}. Check that `jupyter kernelspec list` shows it and that "
             f"it starts by hand, or raise start_timeout."
         ) from exc
     failed.unlink(missing_ok=True)
@@ -337,7 +339,6 @@ def render_report(
             f"{', '.join(map(repr, EXPORTERS))}"
         )
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{name}.ipynb"
     for stale in (executed, *(out_dir / f"{name}.{fmt}" for fmt in EXPORTERS)):
         stale.unlink(missing_ok=True)
@@ -404,22 +405,31 @@ def _css_string(text: str) -> str:
     return "".join(c if c.isprintable() and c not in '"\\<>' else f"\\{ord(c):x} " for c in text)
 
 
-def _cell_failure(failed: Path, exc: PapermillExecutionError) -> str:
-    """'cell 7 (`kpis = ...`) failed: ParameterError: ...', the cell counted as in the source."""
-    index = exc.cell_index
-    with contextlib.suppress(OSError, ValueError):
-        # papermill counts the parameters cell it injected; the author's file has no such cell.
-        # The failed notebook also holds papermill's error banners, added after counting.
-        cells = [
-            cell
-            for cell in nbformat.read(failed, as_version=4).cells
-            if _PAPERMILL_ERROR_TAG not in cell.metadata.get("tags", [])
+def _describe_cell(failed: Path, index: int | None = None) -> str:
+    """'cell 7 (`kpis = ...`)': a cell of a failed run, counted as in the author's notebook.
+
+    ``index`` counts the cells papermill ran (``PapermillExecutionError.cell_index``); without
+    it the cell is the last one that started, the one a timeout or a dying kernel stopped.
+    """
+    try:
+        cells = nbformat.read(failed, as_version=4).cells
+    except (OSError, ValueError):
+        return "a cell" if index is None else f"cell {index + 1}"
+    # The error banners papermill adds to a failed notebook were not there when it counted.
+    cells = [c for c in cells if _PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+    if index is None:
+        started = [
+            i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")
         ]
-        injected = [_INJECTED_TAG in c.metadata.get("tags", []) for c in cells[: exc.cell_index]]
-        index -= sum(injected)
-    first = next((line.strip() for line in exc.source.splitlines() if line.strip()), "")
+        if not started:
+            return "a cell"
+        index = started[-1]
+    # The author's notebook has no injected parameters cell.
+    number = index + 1 - sum(_INJECTED_TAG in c.metadata.get("tags", []) for c in cells[:index])
+    source = cells[index].source if index < len(cells) else ""
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
     first = first if len(first) <= 60 else first[:57] + "..."
-    return f"cell {index + 1} (`{first}`) failed: {exc.ename}: {exc.evalue}"
+    return f"cell {number} (`{first}`)"
 
 
 def _keep_failed(tmp: Path, failed: Path) -> None:

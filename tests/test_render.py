@@ -1,0 +1,311 @@
+"""Tests for cxreports.render: atomic writes, the offline HTML template, and real papermill runs."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from pypdf import PdfReader
+
+from cxreports.exceptions import ReportError
+from cxreports.render import (
+    EXPORTERS,
+    atomic_path,
+    execute_notebook,
+    failed_path,
+    for_reading,
+    render_report,
+    to_html,
+    to_pdf,
+)
+
+FIXTURE = Path(__file__).parent / "data" / "render_fixture.ipynb"
+SECRET = "SECRET-MARKER-7f3a"
+
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20" viewBox="0 0 40 20">'
+    '<rect width="40" height="20" fill="steelblue"/><text x="2" y="14">svg-label</text></svg>'
+)
+REMOTE_HTML = (
+    '<script src="https://cdn.example.org/vega.js"></script>'
+    '<script>console.log("inline")</script>'
+    '<link rel="stylesheet" href="https://fonts.example.org/plex.css">'
+    '<style>@import url("https://fonts.googleapis.com/css2?family=IBM+Plex+Mono");'
+    " .kept { color: red; }</style>"
+    '<p class="kept">html-output-kept</p>'
+)
+# Network references that must not survive into a report: a script or image source, a link,
+# a CSS url() or @import.
+NETWORK = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?\s*https?://|url\(\s*["']?\s*https?://|@import\s+["']https?://)""",
+    re.IGNORECASE,
+)
+
+
+def _network_refs(html: str) -> list[str]:
+    return NETWORK.findall(html)
+
+
+# --- atomic_path and file names ---------------------------------------------------------------
+
+
+def test_atomic_path_replaces_target_with_mode_644(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("old")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".")
+        tmp.write_text("new")
+        assert target.read_text() == "old"
+    assert target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_atomic_path_keeps_target_and_removes_temp_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "report.pdf"
+    target.write_text("old")
+    with pytest.raises(RuntimeError, match="half written"), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("half written")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+@pytest.mark.parametrize(
+    ("output", "failed"),
+    [
+        ("out/agents.ipynb", "out/agents.failed.ipynb"),
+        ("agents-2026-W12.ipynb", "agents-2026-W12.failed.ipynb"),
+        ("out/csat.v2.ipynb", "out/csat.v2.failed.ipynb"),
+    ],
+)
+def test_failed_path(output: str, failed: str) -> None:
+    assert failed_path(output) == Path(failed)
+
+
+# --- HTML from a hand-made executed notebook (no kernel) ---------------------------------------
+
+
+@pytest.fixture
+def executed_nb(tmp_path: Path) -> Path:
+    """An 'executed' notebook whose outputs cover what the template must keep or drop."""
+    cells = [
+        new_markdown_cell("# Weekly heading"),
+        new_code_cell(
+            "secret_source_line = 1",
+            outputs=[
+                new_output("display_data", data={"image/svg+xml": SVG, "text/plain": "<Chart>"}),
+                new_output("display_data", data={"text/html": REMOTE_HTML}),
+                new_output("stream", name="stderr", text="stderr-noise\n"),
+                new_output("stream", name="stdout", text="stdout-kept\n"),
+                new_output("display_data", data={"application/javascript": "alert('js')"}),
+            ],
+        ),
+        new_code_cell(
+            "print('x')",
+            metadata={"tags": ["remove-cell"]},
+            outputs=[new_output("stream", name="stdout", text="removed-cell-output\n")],
+        ),
+        new_code_cell(
+            "print('y')",
+            metadata={"tags": ["remove-output"]},
+            outputs=[new_output("stream", name="stdout", text="removed-output\n")],
+        ),
+    ]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+@pytest.fixture
+def offline_html(executed_nb: Path) -> str:
+    return to_html(
+        executed_nb, executed_nb.with_suffix(".html"), title='Week "12" <CX>'
+    ).read_text()
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "Weekly heading",
+        "<svg",
+        "svg-label",
+        "html-output-kept",
+        ".kept { color: red; }",
+        "stdout-kept",
+        '<title>Week "12" &lt;CX&gt;</title>',
+        r'content: "Week \22 12\22  \3c CX\3e ";',
+        'page " counter(page) " of " counter(pages)',
+    ],
+)
+def test_html_keeps(offline_html: str, kept: str) -> None:
+    assert kept in offline_html
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        "secret_source_line",
+        "stderr-noise",
+        "removed-cell-output",
+        "removed-output",
+        "alert('js')",
+        "console.log",
+        "<script",
+        "In&nbsp;[",
+        "Out[",
+        "require.js",
+        "mathjax",
+        "jupyter-widgets",
+    ],
+)
+def test_html_drops(offline_html: str, dropped: str) -> None:
+    assert dropped.lower() not in offline_html.lower()
+
+
+def test_html_loads_nothing_from_the_network(offline_html: str) -> None:
+    assert _network_refs(offline_html) == []
+
+
+def test_for_reading_does_not_modify_its_input(executed_nb: Path) -> None:
+    nb = nbformat.read(executed_nb, as_version=4)
+    before = nbformat.writes(nb)
+    cleaned = for_reading(nb, "T")
+    assert nbformat.writes(nb) == before
+    assert cleaned.metadata["title"] == "T"
+    assert all(o.get("name") != "stderr" for c in cleaned.cells for o in c.get("outputs", []))
+
+
+# --- errors that need no kernel ---------------------------------------------------------------
+
+
+def test_unknown_format_fails_before_running(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=r"unknown report format\(s\) 'docx'; expected .*'pdf'"):
+        render_report(FIXTURE, {}, tmp_path, "r", formats=("html", "docx"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_notebook(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no such notebook"):
+        execute_notebook(tmp_path / "nope.ipynb", {}, tmp_path / "out.ipynb")
+
+
+def test_missing_html(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no such HTML report"):
+        to_pdf(tmp_path / "nope.html", tmp_path / "out.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_kernel(tmp_path: Path) -> None:
+    out = tmp_path / "out.ipynb"
+    with pytest.raises(ReportError, match="no Jupyter kernel named 'no-such-kernel'"):
+        execute_notebook(FIXTURE, {}, out, kernel_name="no-such-kernel")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exporters() -> None:
+    assert list(EXPORTERS) == ["html", "pdf"]
+
+
+# --- end to end: real papermill runs ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One real render of the fixture, shared; a stale failed notebook is there beforehand."""
+    out = tmp_path_factory.mktemp("rendered")
+    (out / "fixture.failed.ipynb").write_text("{}")
+    return render_report(
+        FIXTURE,
+        {"secret_marker": SECRET, "title": "Fixture week"},
+        out,
+        "fixture",
+        title="CX fixture, 2026-W12",
+    )
+
+
+@pytest.mark.slow
+def test_render_writes_every_format(rendered: dict[str, Path]) -> None:
+    assert list(rendered) == ["ipynb", "html", "pdf"]
+    out = rendered["ipynb"].parent
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fixture.html",
+        "fixture.ipynb",
+        "fixture.pdf",
+    ]
+    for path in rendered.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.slow
+def test_render_runs_notebook_in_static_mode(rendered: dict[str, Path]) -> None:
+    nb = nbformat.read(rendered["ipynb"], as_version=4)
+    assert nb.metadata.papermill.parameters["render_mode"] == "static"
+    mimes = {m for c in nb.cells for o in c.get("outputs", []) for m in o.get("data", {})}
+    assert "image/svg+xml" in mimes
+    assert not any(m.startswith("application/vnd.vegalite") for m in mimes)
+
+
+@pytest.mark.slow
+def test_render_html(rendered: dict[str, Path]) -> None:
+    html = rendered["html"].read_text()
+    assert "<svg" in html
+    assert "Calls per queue" in html and "Tech support" in html  # the great_tables table
+    assert "Render fixture report" in html
+    assert "<title>CX fixture, 2026-W12</title>" in html
+    assert "<script" not in html
+    assert _network_refs(html) == []
+    for source_line in ("use_renderer(render_mode)", "if fail:", SECRET):
+        assert source_line not in html
+    assert "only belongs in logs" not in html
+    assert "tagged remove-cell" not in html
+
+
+@pytest.mark.slow
+def test_render_pdf(rendered: dict[str, Path]) -> None:
+    reader = PdfReader(rendered["pdf"])
+    assert len(reader.pages) >= 1
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Render fixture report" in text
+    assert "CX fixture, 2026-W12" in text
+    assert f"page 1 of {len(reader.pages)}" in text
+    # The chart is vector: its labels are text and no raster image is embedded.
+    assert "Tech support" in text and "calls" in text
+    xobjects = reader.pages[0]["/Resources"].get("/XObject", {})
+    assert all(xobjects[k].get_object()["/Subtype"] != "/Image" for k in xobjects)
+
+
+@pytest.mark.slow
+def test_failed_render_leaves_only_the_failed_notebook(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    for fmt, path in rendered.items():
+        (tmp_path / f"fixture.{fmt}").write_bytes(path.read_bytes())
+
+    with pytest.raises(ReportError) as info:
+        render_report(FIXTURE, {"fail": True}, tmp_path, "fixture")
+
+    message = str(info.value)
+    assert "render_fixture.ipynb: cell 11 (`if fail:`) failed: ValueError: boom" in message
+    assert "fixture.failed.ipynb" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fixture.failed.ipynb"]
+    failed = nbformat.read(tmp_path / "fixture.failed.ipynb", as_version=4)
+    errors = [o for c in failed.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "boom")]
+
+
+@pytest.mark.slow
+def test_cell_timeout(tmp_path: Path) -> None:
+    nb = nbformat.read(FIXTURE, as_version=4)
+    nb.cells.insert(2, new_code_cell("import time\n\ntime.sleep(60)"))
+    slow = tmp_path / "slow.ipynb"
+    nbformat.write(nb, slow)
+
+    with pytest.raises(ReportError, match=r"cell 3 \(`import time`\) ran longer than 1 s"):
+        execute_notebook(slow, {}, tmp_path / "out" / "slow.ipynb", execution_timeout=1)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["slow.failed.ipynb"]
