@@ -178,6 +178,21 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     )
 
 
+#: Trend panels of each report: column -> (title, d3 number format).
+AGENT_TRENDS = {
+    "handled": ("Handled", ",.0f"),
+    "aht_s": ("Avg handle time (s)", ",.0f"),
+    "resolved_rate": ("Resolved", ".0%"),
+    "fcr_rate": ("First-contact resolution", ".0%"),
+}
+SLA_CSAT_TRENDS = {
+    "sla_met_rate": ("SLA met", ".0%"),
+    "frt_within_target_rate": ("First response within target (proxy)", ".0%"),
+    "csat_rate": ("CSAT (4-5 of 5)", ".0%"),
+    "csat_response_rate": ("CSAT response rate", ".0%"),
+}
+
+
 def trend(trend_frame: pl.DataFrame, metrics: dict[str, tuple[str, str]]) -> alt.VConcatChart:
     """Small multiples, one line per metric over the trend weeks.
 
@@ -211,7 +226,12 @@ def heatmap(cells: pl.DataFrame) -> alt.Chart:
         .encode(
             alt.X("hour:O", title="hour of day (report time zone)", axis=alt.Axis(labelAngle=0)),
             alt.Y("weekday_name:N", sort=list(_WEEKDAYS), title=None),
-            alt.Color("handled:Q", scale=alt.Scale(scheme="blues"), title="interactions"),
+            alt.Color(
+                "handled:Q",
+                # a stepped scale: its legend is swatches, which every SVG renderer draws
+                scale=alt.Scale(type="quantize", scheme="blues", nice=True),
+                legend=alt.Legend(title="interactions", orient="right"),
+            ),
             tooltip=["weekday_name:N", "hour:O", "handled:Q"],
         )
         .properties(width=WIDTH - 60, height=170)

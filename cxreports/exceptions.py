@@ -8,6 +8,10 @@ class CxReportsError(Exception):
 
     exit_code: int = 1
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: an expected failure reads as one line
+        return [f"{type(self).__name__}: {self}"]
+
 
 class SourceNotFoundError(CxReportsError):
     """A source path, directory or glob matched no readable file."""

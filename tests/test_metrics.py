@@ -166,7 +166,7 @@ def test_wilson_guard_only_flags_clear_outliers():
                          "disposition": "Resolved" if i < resolved else "Escalated"})  # fmt: skip
     m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=10)
     flags = dict(m.agents.select("agent_id", "flags").iter_rows())
-    assert flags["C"] == "resolved below team"
+    assert flags["C"] == "resolved low"
     assert flags["A"] is None and flags["B"] is None
     assert flags["D"] is None  # 0 of 2: below the minimum volume, shown but never flagged
     assert m.agents.filter(pl.col("agent_id") == "D")["rank"].item() is None

@@ -239,6 +239,9 @@ def _compare_agents(agents: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFram
 def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) -> pl.DataFrame:
     """Rank agents with at least ``min_volume`` handled and flag clear outliers among them.
 
+    Flags: ``AHT high`` (over 1.5x the team's), ``AHT low`` (under half), ``FRT slow`` (mean
+    first response over 2x the team's), ``resolved low``, ``SLA low``, ``CSAT low``.
+
     An agent is flagged below the team on a rate only when the whole 95% Wilson interval of
     their rate lies below the team's rate, so a handful of interactions never raise a flag.
     """
@@ -246,17 +249,17 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
     ranked = pl.col("handled") >= min_volume
     checks: list[tuple[pl.Expr, str]] = []
     if t.get("aht_s"):
-        checks.append((pl.col("aht_s") > 1.5 * t["aht_s"], "AHT over 1.5x team"))
-        checks.append((pl.col("aht_s") < 0.5 * t["aht_s"], "AHT under half of team"))
+        checks.append((pl.col("aht_s") > 1.5 * t["aht_s"], "AHT high"))
+        checks.append((pl.col("aht_s") < 0.5 * t["aht_s"], "AHT low"))
     if t.get("frt_mean_s"):
-        checks.append((pl.col("frt_mean_s") > 2 * t["frt_mean_s"], "first response over 2x team"))
+        checks.append((pl.col("frt_mean_s") > 2 * t["frt_mean_s"], "FRT slow"))
     for rate, label in (
         ("resolved_rate", "resolved"),
-        ("sla_met_rate", "SLA met"),
+        ("sla_met_rate", "SLA"),
         ("csat_rate", "CSAT"),
     ):
         if t.get(rate) is not None:
-            checks.append((pl.col(f"{rate}_high") < t[rate], f"{label} below team"))
+            checks.append((pl.col(f"{rate}_high") < t[rate], f"{label} low"))
     flags = pl.concat_list(
         [pl.when(cond.fill_null(False)).then(pl.lit(text)) for cond, text in checks]
         or [pl.lit(None, dtype=pl.String)]

@@ -1,0 +1,441 @@
+"""Metric frames -> great_tables tables and small HTML blocks (KPI cards, notes, footer).
+
+Every value that comes from the data is escaped: great_tables escapes cell text, and the HTML
+blocks here go through :func:`html.escape`, so an agent called ``<b>x</b>`` shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from great_tables import GT, loc, style
+
+from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
+
+GREEN, RED, GREY = "#15803d", "#b91c1c", "#64748b"
+RATE_PALETTE = ["#fee2e2", "#fef9c3", "#dcfce7"]
+
+
+def duration(seconds: float | None) -> str:
+    """``754.0`` -> ``12:34``; an hour or more -> ``1:02:03``; None -> an em dash.
+
+    Examples
+    --------
+    >>> duration(754.0), duration(3723), duration(None)
+    ('12:34', '1:02:03', '—')
+    """
+    if seconds is None:
+        return "—"
+    total = round(seconds)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _value(unit: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if unit == "rate":
+        return f"{value:.1%}"
+    if unit == "seconds":
+        return duration(value)
+    if unit == "score":
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def _change(unit: str, change: float) -> str:
+    if unit == "rate":
+        return f"{change * 100:+.1f} pp"
+    if unit == "seconds":
+        return ("+" if change >= 0 else "−") + duration(abs(change))
+    if unit == "score":
+        return f"{change:+.2f}"
+    return f"{change:+,.0f}"
+
+
+#: The KPI cards of each report, by metric column.
+AGENT_KPIS = (
+    "handled", "aht_s", "frt_mean_s", "resolved_rate", "fcr_rate",
+    "sla_met_rate", "csat_rate", "transfer_rate", "hold_rate", "csat_score_mean",
+)  # fmt: skip
+SLA_CSAT_KPIS = ("sla_met_rate", "frt_mean_s", "handled", "csat_rate", "csat_score_mean")
+
+
+def kpi_cards(kpis: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> str:
+    """Headline KPI cards: value, change against the previous week, and its reading.
+
+    The arrow is green when the change goes the good way, red when it goes the bad way, grey
+    for volume. For rates the 95% interval is shown, and a change is called out only when last
+    week's value lies outside this week's interval.
+    """
+    if metrics:
+        order = {m: i for i, m in enumerate(metrics)}
+        kpis = kpis.filter(pl.col("metric").is_in(list(metrics))).sort(
+            pl.col("metric").replace_strict(order, return_dtype=pl.Int32)
+        )
+    cards = []
+    for k in kpis.iter_rows(named=True):
+        value = _value(k["unit"], k["value"])
+        if k["value"] is None or k["previous"] is None or k["change"] is None:
+            delta = '<span class="cx-delta" style="color:#64748b">no comparison</span>'
+        else:
+            up = k["change"] > 0
+            good = (up and k["better"] == "higher") or (not up and k["better"] == "lower")
+            colour = (
+                GREY if k["better"] == "neutral" or k["change"] == 0 else (GREEN if good else RED)
+            )
+            arrow = "▲" if up else ("▼" if k["change"] < 0 else "■")
+            note = ""
+            if k["outside_interval"] is False:
+                note = " · within noise"
+            delta = (
+                f'<span class="cx-delta" style="color:{colour}">{arrow} '
+                f"{_change(k['unit'], k['change'])}</span>"
+                f'<span class="cx-prev"> vs {_value(k["unit"], k["previous"])}{note}</span>'
+            )
+        ci = ""
+        if k["low"] is not None and k["value"] is not None:
+            ci = f'<div class="cx-ci">95% CI {k["low"]:.0%}–{k["high"]:.0%} · n={k["n"]:,}</div>'
+        elif k["unit"] != "count" and k["value"] is not None:
+            ci = f'<div class="cx-ci">n={k["n"]:,}</div>'
+        cards.append(
+            f'<div class="cx-card"><div class="cx-label">{html.escape(k["label"])}</div>'
+            f'<div class="cx-value">{value}</div><div>{delta}</div>{ci}</div>'
+        )
+    return f'<div class="cx-cards">{"".join(cards)}</div>{_CARD_CSS}'
+
+
+_CARD_CSS = """<style>
+.cx-cards{display:grid;grid-template-columns:repeat(5,1fr);gap:8px;margin:8px 0 4px}
+.cx-card{border:1px solid #e2e8f0;border-radius:8px;padding:8px 10px;background:#f8fafc;
+  break-inside:avoid}
+.cx-label{font-size:11px;color:#475569;text-transform:uppercase;letter-spacing:.03em}
+.cx-value{font-size:22px;font-weight:600;color:#0f172a;margin:2px 0}
+.cx-delta{font-size:12px;font-weight:600}.cx-prev{font-size:11px;color:#64748b}
+.cx-ci{font-size:10px;color:#94a3b8;margin-top:2px}
+.cx-note{border-left:3px solid #f59e0b;background:#fffbeb;padding:6px 10px;font-size:12px;
+  margin:6px 0}
+.cx-footer{font-size:11px;color:#475569;border-top:1px solid #e2e8f0;margin-top:16px;
+  padding-top:6px}
+.cx-footer td{padding:1px 10px 1px 0;vertical-align:top}
+.cx-header h1{margin-bottom:0}.cx-header .cx-sub{color:#475569;font-size:14px}
+</style>"""
+
+
+def _arrow(now: pl.Expr, before: pl.Expr, fmt: str) -> pl.Expr:
+    change = now - before
+    return (
+        pl.when(before.is_null() | now.is_null())
+        .then(pl.lit(""))
+        .when(change > 0)
+        .then(pl.format("▲ {}", change.round(3).map_elements(fmt.format, return_dtype=pl.String)))
+        .when(change < 0)
+        .then(
+            pl.format(
+                "▼ {}", change.abs().round(3).map_elements(fmt.format, return_dtype=pl.String)
+            )
+        )
+        .otherwise(pl.lit("■"))
+    )
+
+
+def agent_table(metrics: WeeklyMetrics) -> GT:
+    """The agent table: volume, handle-time figures, outcomes, SLA and CSAT, with trends.
+
+    Agents under the minimum volume are listed after the ranked ones, in grey; their rates are
+    shown but not coloured or flagged.
+    """
+    a = metrics.agents.sort(["ranked", "handled"], descending=[True, True])
+    shown = a.select(
+        pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)").alias("Agent"),
+        pl.format(
+            "{} {}",
+            pl.col("handled"),
+            _arrow(
+                pl.col("handled").cast(pl.Int64), pl.col("handled_prev").cast(pl.Int64), "{:,.0f}"
+            ),
+        ).alias("Handled"),
+        *(
+            pl.col(c).map_elements(duration, return_dtype=pl.String, skip_nulls=False).alias(name)
+            for c, name in (
+                ("aht_s", "AHT"),
+                ("aht_median_s", "AHT med"),
+                ("aht_p90_s", "AHT p90"),
+                ("frt_median_s", "FRT med"),
+                ("wrap_up_mean_s", "Wrap-up"),
+            )
+        ),
+        pl.col("hold_rate").alias("Hold"),
+        pl.col("transfer_rate").alias("Transfer"),
+        pl.col("fcr_rate").alias("FCR"),
+        pl.col("resolved_rate").alias("Resolved"),
+        pl.col("sla_met_rate").alias("SLA met"),
+        pl.col("csat_rate").alias("CSAT"),
+        pl.col("csat_responses").alias("CSAT n"),
+        pl.col("flags").fill_null("").str.replace_all("; ", ", ").alias("Flags"),
+        pl.col("ranked"),
+    )
+    rates = ["Hold", "Transfer", "FCR", "Resolved", "SLA met", "CSAT"]
+    gt = (
+        GT(shown.drop("ranked"))
+        .fmt_percent(columns=rates, decimals=0)
+        .fmt_integer(columns=["CSAT n"])
+        .sub_missing(missing_text="—")
+        .cols_align(
+            "right", columns=[c for c in shown.columns if c not in ("Agent", "Flags", "ranked")]
+        )
+        .tab_style(
+            style.text(color="#94a3b8"),
+            loc.body(rows=[i for i, r in enumerate(shown["ranked"]) if not r]),
+        )
+        .tab_style(style.text(color=RED, size="11px"), loc.body(columns="Flags"))
+        .tab_options(
+            table_font_size="11px", data_row_padding="3px", column_labels_font_weight="bold"
+        )
+    )
+    ranked_rows = [i for i, r in enumerate(shown["ranked"]) if r]
+    for column in ("FCR", "Resolved", "SLA met", "CSAT"):
+        values = shown[column].drop_nulls()
+        if ranked_rows and values.len() > 1 and values.min() != values.max():
+            gt = gt.data_color(
+                columns=column,
+                rows=ranked_rows,
+                palette=RATE_PALETTE,
+                domain=[float(values.min()), float(values.max())],
+                na_color="#ffffff",
+            )
+    return gt
+
+
+def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
+    """SLA and CSAT by ``key`` (queue, channel, hour...): rates, intervals, counts."""
+    shown = frame.select(
+        pl.col(key).cast(pl.String).fill_null("(none)").alias(label),
+        pl.col("handled").alias("Handled"),
+        pl.col("sla_met_rate").alias("SLA met"),
+        pl.format(
+            "{}–{}",
+            (pl.col("sla_met_rate_low") * 100).round(0).cast(pl.Int64),
+            (pl.col("sla_met_rate_high") * 100).round(0).cast(pl.Int64),
+        ).alias("95% CI (%)"),
+        pl.col("sla_breaches").alias("Breaches"),
+        pl.col("frt_within_target_rate").alias("FRT ≤ target*"),
+        pl.col("frt_median_s")
+        .map_elements(duration, return_dtype=pl.String, skip_nulls=False)
+        .alias("FRT med"),
+        pl.col("csat_rate").alias("CSAT"),
+        pl.col("csat_score_mean").alias("Mean score"),
+        pl.col("csat_responses").alias("Responses"),
+        pl.col("csat_response_rate").alias("Response rate"),
+    )
+    return (
+        GT(shown)
+        .fmt_percent(columns=["SLA met", "FRT ≤ target*", "CSAT", "Response rate"], decimals=0)
+        .fmt_number(columns=["Mean score"], decimals=2)
+        .fmt_integer(columns=["Handled", "Breaches", "Responses"])
+        .sub_missing(missing_text="—")
+        .tab_options(
+            table_font_size="11px", data_row_padding="3px", column_labels_font_weight="bold"
+        )
+    )
+
+
+def key_value_table(rows: dict[str, Any], title: str | None = None) -> str:
+    """A small two-column HTML table of labelled values (data quality, parameters)."""
+    body = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(_plain(v))}</b></td></tr>"
+        for k, v in rows.items()
+    )
+    caption = f"<caption>{html.escape(title)}</caption>" if title else ""
+    return f'<table class="cx-kv">{caption}{body}</table>'
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "all"
+    return str(value)
+
+
+def data_quality(metrics: WeeklyMetrics) -> str:
+    """The data-quality panel: what was read, superseded, deleted, quarantined, unknown."""
+    q = metrics.quality
+    load, week = q["load"], q["week"]
+    blocks = [
+        key_value_table(
+            {
+                "Files read": load["files"],
+                "Records read": load["records_read"],
+                "Unique interactions": load["loaded"],
+                "Older duplicates superseded": load["superseded"],
+                "Quarantined (not loaded)": load["quarantined"],
+                "First start seen": load["first_seen"],
+                "Last start seen": load["last_seen"],
+            },
+            "Whole load",
+        ),
+        key_value_table(
+            {
+                "Interactions started this week": week["rows"],
+                "Soft-deleted (left out)": week["deleted"],
+                "Bot and AI-agent rooms (reported apart)": week["bot_rooms"],
+                "Counted for agents": week["counted"],
+                **{f"Missing {k}": v for k, v in q["nulls"].items() if v},
+            },
+            "This week",
+        ),
+    ]
+    unknown = q["unknown_values"]
+    if unknown.height:
+        blocks.append(
+            key_value_table(
+                {f"{r['field']} = {r['value']}": r["count"] for r in unknown.iter_rows(named=True)},
+                "Unknown values (counted as shown in the glossary)",
+            )
+        )
+    reasons = q["quarantine_reasons"]
+    if reasons.height:
+        blocks.append(
+            key_value_table(
+                {r["reason"]: r["count"] for r in reasons.head(8).iter_rows(named=True)},
+                "Why records were quarantined",
+            )
+        )
+    return f'<div class="cx-dq">{"".join(blocks)}</div>{_DQ_CSS}'
+
+
+_DQ_CSS = """<style>
+.cx-dq{display:flex;flex-wrap:wrap;gap:18px}.cx-kv{font-size:12px;border-collapse:collapse}
+.cx-kv caption{text-align:left;font-weight:600;padding-bottom:4px;color:#0f172a}
+.cx-kv td{padding:2px 12px 2px 0;border-bottom:1px solid #f1f5f9}
+</style>"""
+
+
+def not_available() -> str:
+    """The list of metrics this data cannot give, and why."""
+    items = "".join(
+        f"<li><b>{html.escape(name)}</b>: {html.escape(why)}.</li>"
+        for name, why in NOT_AVAILABLE.items()
+    )
+    return f'<div class="cx-note"><b>Not available from this data</b><ul>{items}</ul></div>'
+
+
+def note(text: str) -> str:
+    """A highlighted note (caveats such as the FCR window or missing CSAT)."""
+    return f'<div class="cx-note">{html.escape(text)}</div>'
+
+
+def header(metrics: WeeklyMetrics, title: str) -> str:
+    """The report title, the week with its local dates, the time zone and any filters."""
+    wk = metrics.week
+    days = wk.days
+    scope = []
+    if metrics.params["queues"]:
+        scope.append("queues: " + ", ".join(metrics.params["queues"]))
+    if metrics.params["channels"]:
+        scope.append("channels: " + ", ".join(metrics.params["channels"]))
+    sub = f"{wk.label} · {days[0]:%a %d %b %Y} – {days[-1]:%a %d %b %Y} · time zone {wk.tz}" + (
+        " · " + "; ".join(scope) if scope else ""
+    )
+    return (
+        f'<div class="cx-header"><h1>{html.escape(title)}</h1>'
+        f'<div class="cx-sub">{html.escape(sub)}</div></div>{_CARD_CSS}'
+    )
+
+
+def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
+    """Parameters, data window, row counts, input fingerprint and version: traceability."""
+    q = metrics.quality
+    wk = metrics.week
+    rows = {
+        **{f"Parameter {k}": v for k, v in metrics.params.items()},
+        "Week (UTC)": f"{wk.start_utc:%Y-%m-%d %H:%M} to {wk.end_utc:%Y-%m-%d %H:%M}",
+        "Data window": f"{_plain(q['load']['first_seen'])} to {_plain(q['load']['last_seen'])}",
+        "Rows": f"{q['load']['records_read']:,} read, {q['week']['counted']:,} counted this week",
+        "Input fingerprint": fingerprint,
+        "cxreports version": version,
+        "Generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(_plain(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f'<div class="cx-footer"><table>{body}</table></div>'
+
+
+def week_notes(metrics: WeeklyMetrics) -> str:
+    """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window."""
+    notes = []
+    if metrics.handled == 0:
+        notes.append(
+            "No interactions were handled by agents in this week (after filters). The tables "
+            "below are empty on purpose; check the week, the time zone and the source."
+        )
+    elif not metrics.has_csat:
+        notes.append(
+            "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
+            "rather than as zeros."
+        )
+    if metrics.fcr_incomplete:
+        notes.append(
+            f"First-contact resolution looks 7 days ahead for a repeat contact; the data ends "
+            f"before that window closes for {metrics.fcr_incomplete:,} of this week's "
+            "interactions, so FCR may fall once later data arrives."
+        )
+    return "".join(note(n) for n in notes)
+
+
+def bots_table(bots: pl.DataFrame) -> GT:
+    """Bot and AI-agent rooms next to agent-handled ones: volume, share, outcomes."""
+    shown = bots.select(
+        pl.col("kind").alias("Handled by"),
+        pl.col("rooms").alias("Rooms"),
+        pl.col("share").alias("Share"),
+        pl.col("resolved_rate").alias("Resolved"),
+        pl.col("handled_mean_s")
+        .map_elements(duration, return_dtype=pl.String, skip_nulls=False)
+        .alias("Avg handled"),
+    )
+    return (
+        GT(shown)
+        .fmt_percent(columns=["Share", "Resolved"], decimals=0)
+        .fmt_integer(columns="Rooms")
+        .sub_missing(missing_text="—")
+        .tab_options(table_font_size="12px", data_row_padding="3px")
+    )
+
+
+def csat_agents(metrics: WeeklyMetrics) -> GT:
+    """CSAT per agent with responses and the 95% interval, agents with responses first."""
+    a = metrics.agents.sort(["csat_responses", "csat_rate"], descending=True, nulls_last=True)
+    shown = a.select(
+        pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)").alias("Agent"),
+        pl.col("handled").alias("Handled"),
+        pl.col("csat_sent").alias("Surveys sent"),
+        pl.col("csat_responses").alias("Responses"),
+        pl.col("csat_response_rate").alias("Response rate"),
+        pl.col("csat_score_mean").alias("Mean score"),
+        pl.col("csat_rate").alias("CSAT"),
+        pl.format(
+            "{}–{}",
+            (pl.col("csat_rate_low") * 100).round(0).cast(pl.Int64),
+            (pl.col("csat_rate_high") * 100).round(0).cast(pl.Int64),
+        ).alias("95% CI (%)"),
+    )
+    return (
+        GT(shown)
+        .fmt_percent(columns=["Response rate", "CSAT"], decimals=0)
+        .fmt_number(columns="Mean score", decimals=2)
+        .fmt_integer(columns=["Handled", "Surveys sent", "Responses"])
+        .sub_missing(missing_text="—")
+        .tab_options(table_font_size="11px", data_row_padding="3px")
+    )
