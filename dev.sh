@@ -47,6 +47,7 @@ reports() {
     "$VENV/bin/cxreports" sample --out "$data"
   fi
   "$VENV/bin/cxreports" load "$data" --out data/tables
+  "$VENV/bin/cxreports" report all "$data" --week 2026-W13 --tz Asia/Singapore --out outputs
 }
 
 tests() {

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (_add_sample, _add_load, _add_fetch, _add_metrics):
+    for register in (_add_sample, _add_load, _add_fetch, _add_metrics, _add_report):
         register(sub)
     return parser
 
@@ -149,6 +149,39 @@ def _run_metrics(args: argparse.Namespace) -> int:
         frt_target_s=args.frt_target,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="render the weekly reports to HTML and PDF")
+    p.add_argument("report", choices=("agent-performance", "csat-sla", "all"))
+    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
+    _add_week_options(p)
+    p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (outputs/)")
+    p.add_argument("--format", type=_csv_list, default=["html", "pdf"], help="html,pdf")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from cxreports.report import REPORTS, render_reports
+
+    names = list(REPORTS) if args.report == "all" else [args.report]
+    written = render_reports(
+        names,
+        args.sources,
+        args.week,
+        args.tz,
+        args.out,
+        formats=args.format,
+        queues=args.queues or [],
+        channels=args.channels or [],
+        min_volume=args.min_volume,
+        frt_target_s=args.frt_target,
+        csat_score_field=args.csat_score_field,
+    )
+    for files in written.values():
+        for path in files.values():
+            print(path)
     return 0
 
 

@@ -75,3 +75,58 @@ def prepare(
         trend_weeks=trend_weeks,
     )
     return logs, metrics
+
+
+#: The report notebooks; found beside the package in a checkout (``pip install -e .``).
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def render_reports(
+    names: Sequence[str],
+    sources: Sequence[str | Path],
+    week: str | None,
+    tz: str,
+    out: str | Path,
+    *,
+    formats: Sequence[str] = ("html", "pdf"),
+    notebooks: str | Path = NOTEBOOKS,
+    **parameters: object,
+) -> dict[str, dict[str, Path]]:
+    """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
+
+    Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
+    ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
+    frt_target_s, csat_score_field).
+    """
+    from cxreports.load import resolve_sources
+    from cxreports.render import EXPORTERS, render_report
+
+    unknown = [n for n in names if n not in REPORTS]
+    if unknown:
+        raise ParameterError(f"unknown report {unknown[0]!r}: choose from {', '.join(REPORTS)}")
+    bad = [f for f in formats if f not in EXPORTERS]
+    if bad:
+        raise ParameterError(f"unknown format {bad[0]!r}: choose from {', '.join(EXPORTERS)}")
+    zone(tz)
+    wk = Week.resolve(week, tz)
+    files = [str(Path(s).resolve()) if Path(s).exists() else str(s) for s in sources]
+    resolve_sources(files)
+    folder = Path(notebooks)
+    missing = [REPORTS[n] for n in names if not (folder / REPORTS[n]).is_file()]
+    if missing:
+        raise ParameterError(
+            f"report notebook {missing[0]} not found in {folder}: run cxreports from a checkout "
+            "installed with `pip install -e .`, or pass the notebooks folder"
+        )
+    target = Path(out) / wk.label
+    written = {}
+    for name in names:
+        written[name] = render_report(
+            folder / REPORTS[name],
+            {"source": files, "week": wk.label, "tz": tz, **parameters},
+            target,
+            name,
+            formats=tuple(formats),
+            title=f"{TITLES[name]} · {wk.label}",
+        )
+    return written
