@@ -185,12 +185,11 @@ def load(
 
     q = pl.concat([_typed(S.QUARANTINE), *quarantine], how="vertical")
     if strict and q.height:
-        first = q.row(0, named=True)
+        first = q.sort("source_file", "position", nulls_last=False).row(0, named=True)
+        rid = "" if first["record_id"] is None else f" (id {first['record_id']})"
         raise InvalidRecordError(
-            f"{first['source_file']}: {_where(first['source_file'], first['position'])}"
-            f"{'' if first['record_id'] is None else ' (id ' + first['record_id'] + ')'}: "
-            f"{first['reason']}. {q.height} bad record(s) in all; load without strict "
-            f"to quarantine them and continue."
+            f"{first['source_file']}{rid}: {first['reason']}. {q.height} bad record(s) in all; "
+            "load without strict to quarantine them and continue."
         )
     tables = _combine(parts)
     interactions, superseded = deduplicate(tables["interactions"])
@@ -481,7 +480,11 @@ def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame
     records = page.select(pl.col("cxLogs").struct.field("data"))
     if page.height != 1 or records.item() is None:
         raise ValueError("not an API page")
-    return records.explode("data").drop_nulls("data").unnest("data")
+    exploded = records.explode("data", empty_as_null=False)
+    if exploded["data"].null_count():
+        # a null entry is a bad record: the careful path quarantines it rather than drop it
+        raise ValueError("null record in page")
+    return exploded.unnest("data")
 
 
 def _careful_read(

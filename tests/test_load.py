@@ -168,17 +168,29 @@ def test_bad_records_are_quarantined_with_reason(seed_record, write_page, path, 
     assert q["position"] == 1
     assert q["reason"].startswith("record data[1]: ")
     assert reason in q["reason"]
-    with pytest.raises(InvalidRecordError, match=r"page\.json: record data\[1\]"):
+    with pytest.raises(InvalidRecordError, match=r"page\.json( \(id [^)]*\))?: record data\[1\]"):
         load(page, strict=True)
 
 
 def test_a_record_that_is_not_an_object_is_quarantined(seed_record, write_page):
-    logs = load(write_page([seed_record, 42, "x"]))
+    logs = load(write_page([seed_record, 42, "x", None]))
     assert logs.loaded == 1
     assert logs.quarantine["reason"].to_list() == [
         "record data[1]: record is a JSON int, not an object",
         "record data[2]: record is a JSON str, not an object",
+        "record data[3]: record is a JSON NoneType, not an object",
     ]
+    assert logs.records_read == 4
+
+
+def test_strict_names_the_first_bad_record_once(seed_record, write_page):
+    bad = {**copy.deepcopy(seed_record), "handledTime": "x"}
+    page = write_page([seed_record, bad])
+    with pytest.raises(InvalidRecordError) as info:
+        load(page, strict=True)
+    message = str(info.value)
+    assert message.startswith(f"{page} (id uuid-string): record data[1]: wrong type in handledTime")
+    assert message.count("data[1]") == 1
 
 
 def test_malformed_and_truncated_files_are_quarantined_whole(tmp_path, seed_record, write_page):

@@ -11,7 +11,8 @@ from cxreports.metrics.core import ratio, wilson
 #: How long a contact must stay away for a resolved interaction to count as FCR.
 FCR_WINDOW = timedelta(days=7)
 
-resolved = pl.col("disposition") == "Resolved"
+#: Dispositions compare without regard to case: "Resolved", "resolved" and "RESOLVED" agree.
+resolved = pl.col("disposition").str.to_lowercase() == "resolved"
 transferred = (
     pl.col("first_assignee_id").is_not_null()
     & pl.col("closed_assignee_id").is_not_null()

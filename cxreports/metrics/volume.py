@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cxreports.metrics.core import ratio
+from cxreports.metrics.quality import resolved
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -71,7 +72,7 @@ def bots(week_frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("kind")
         .agg(
             pl.len().cast(pl.UInt32).alias("rooms"),
-            ratio((pl.col("disposition") == "Resolved").sum(), pl.len()).alias("resolved_rate"),
+            ratio(resolved.fill_null(False).sum(), pl.len()).alias("resolved_rate"),
             pl.col("handled_time_s").mean().alias("handled_mean_s"),
         )
         .with_columns(share=ratio(pl.col("rooms"), pl.col("rooms").sum()))

@@ -40,6 +40,9 @@ ROW_COLUMNS = (
     "disposition", "sla_status", "csat_score",
 )  # fmt: skip
 
+#: Fewest cases (the rate's own denominator) on which an agent's rate may raise a flag.
+MIN_RATE_BASE = 5
+
 _N_FOR = {
     "resolved_rate": "handled",
     "fcr_rate": "handled",
@@ -242,8 +245,9 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
     Flags: ``AHT high`` (over 1.5x the team's), ``AHT low`` (under half), ``FRT slow`` (mean
     first response over 2x the team's), ``resolved low``, ``SLA low``, ``CSAT low``.
 
-    An agent is flagged below the team on a rate only when the whole 95% Wilson interval of
-    their rate lies below the team's rate, so a handful of interactions never raise a flag.
+    An agent is flagged below the team on a rate only when the rate rests on at least
+    ``MIN_RATE_BASE`` cases (responses for CSAT, SLA verdicts for SLA) and the whole 95% Wilson
+    interval of their rate lies below the team's rate, so a handful of cases never raise a flag.
     """
     t = team.row(0, named=True) if team.height else {}
     ranked = pl.col("handled") >= min_volume
@@ -253,13 +257,14 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
         checks.append((pl.col("aht_s") < 0.5 * t["aht_s"], "AHT low"))
     if t.get("frt_mean_s"):
         checks.append((pl.col("frt_mean_s") > 2 * t["frt_mean_s"], "FRT slow"))
-    for rate, label in (
-        ("resolved_rate", "resolved"),
-        ("sla_met_rate", "SLA"),
-        ("csat_rate", "CSAT"),
+    for rate, label, n in (
+        ("resolved_rate", "resolved", "handled"),
+        ("sla_met_rate", "SLA", "sla_eligible"),
+        ("csat_rate", "CSAT", "csat_responses"),
     ):
         if t.get(rate) is not None:
-            checks.append((pl.col(f"{rate}_high") < t[rate], f"{label} low"))
+            enough = pl.col(n) >= MIN_RATE_BASE
+            checks.append((enough & (pl.col(f"{rate}_high") < t[rate]), f"{label} low"))
     flags = pl.concat_list(
         [pl.when(cond.fill_null(False)).then(pl.lit(text)) for cond, text in checks]
         or [pl.lit(None, dtype=pl.String)]
