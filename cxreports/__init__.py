@@ -5,11 +5,16 @@ from __future__ import annotations
 from cxreports.exceptions import (
     CxReportsError,
     EmptyDataError,
+    FetchError,
     InvalidRecordError,
+    MailError,
     ParameterError,
+    ReportError,
     SourceNotFoundError,
 )
 from cxreports.load import CxLogs, load
+from cxreports.metrics import WeeklyMetrics, weekly
+from cxreports.period import Week
 
 __version__ = "0.1.0"
 
@@ -17,9 +22,15 @@ __all__ = [
     "CxLogs",
     "CxReportsError",
     "EmptyDataError",
+    "FetchError",
     "InvalidRecordError",
+    "MailError",
     "ParameterError",
+    "ReportError",
     "SourceNotFoundError",
+    "Week",
+    "WeeklyMetrics",
     "__version__",
     "load",
+    "weekly",
 ]
