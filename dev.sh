@@ -15,6 +15,8 @@ system_packages() {
   # WeasyPrint (PDF) needs Pango; fonts make the PDF readable on a bare machine.
   local missing=()
   ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+  # font subsetting for small PDFs (WeasyPrint falls back to fontTools, with a warning)
+  ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
   fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing system packages: ${missing[*]}"
