@@ -16,7 +16,6 @@ import http.client
 import logging
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ from typing import Any
 import orjson
 
 from cxreports.exceptions import FetchError, ParameterError
+from cxreports.iorw import write_atomic
 
 #: Environment variable the CLI reads the endpoint from when ``--base-url`` is not given.
 BASE_URL_ENV = "CXREPORTS_API_BASE_URL"
@@ -159,7 +159,7 @@ def fetch(
                 reused += 1
             else:
                 body, envelope = _get_page(settings, token, since, until, page, sleep)
-                _write_atomic(path, gzip.compress(body, mtime=0))
+                write_atomic(path, gzip.compress(body, mtime=0))
                 fetched += 1
                 if page not in done:
                     done.append(page)
@@ -168,7 +168,7 @@ def fetch(
             now = {"last_page": last_page, "complete": finished}
             if changed or any(manifest.get(k) != v for k, v in now.items()):
                 manifest.update(now)
-                _write_atomic(folder / MANIFEST_NAME, orjson.dumps(manifest, option=_JSON_OPTS))
+                write_atomic(folder / MANIFEST_NAME, orjson.dumps(manifest, option=_JSON_OPTS))
             records += len(envelope["data"])
             bar.total = max(last_page, page)
             bar.update(1)
@@ -359,20 +359,6 @@ def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date
                 f"{fresh[key]!r}; use the same settings to resume, or another --out folder"
             )
     return {**fresh, **manifest, "pages_done": list(manifest.get("pages_done", []))}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @contextmanager

@@ -25,7 +25,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from typing import Any, Literal, NoReturn
 import css_inline
 
 from cxreports.exceptions import MailError
+from cxreports.iorw import write_atomic
 
 Security = Literal["starttls", "ssl", "none"]
 
@@ -336,7 +336,7 @@ def write_eml(message: EmailMessage, path: Path) -> Path:
     The file is written to a temporary name and renamed, so `path` is never half-written.
     """
     path = Path(path)
-    _write_atomic(path, message.as_bytes())
+    write_atomic(path, message.as_bytes())
     return path
 
 
@@ -367,7 +367,7 @@ def record_sent(report_dir: Path, key: str, message_id: str) -> None:
     sent = _read_sent_log(report_dir)
     sent[key] = {"sent_at": datetime.now(UTC).isoformat(), "message_id": message_id}
     text = json.dumps({"sent": sent}, indent=2, sort_keys=True) + "\n"
-    _write_atomic(report_dir / SENT_LOG_NAME, text.encode())
+    write_atomic(report_dir / SENT_LOG_NAME, text.encode())
 
 
 def _check_body(body: EmailBody, max_body_bytes: int) -> None:
@@ -514,17 +514,3 @@ def _read_sent_log(report_dir: Path) -> dict[str, Any]:
             "delete it (deleting it means every group of this report may be sent again)"
         )
     return sent
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -8,12 +8,11 @@ PDF. Every file is written atomically, so a file that exists under its final nam
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from cxreports.exceptions import ReportError
+from cxreports.iorw import atomic_path
 
 #: Folder of the nbconvert templates shipped with the package.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -49,39 +49,6 @@ _PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 _SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 _REMOTE_IMPORT = re.compile(r"@import\s+(url\()?\s*['\"]?https?://[^;]*;", re.IGNORECASE)
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*['\"]?https?://[^>]*>", re.IGNORECASE)
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; on success move it onto ``target``.
-
-    The temporary file lives in the same folder (so the final ``os.replace`` is atomic; the
-    folder is created if missing) and is hidden (its name starts with a dot). On success it
-    gets mode 0o644 and replaces ``target``; on any exception it is deleted and ``target`` is
-    left as it was.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> out = Path(tempfile.mkdtemp()) / "report.html"
-    >>> with atomic_path(out) as tmp:
-    ...     _ = tmp.write_text("<p>done</p>")
-    >>> out.read_text()
-    '<p>done</p>'
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def failed_path(output_ipynb: str | Path) -> Path:

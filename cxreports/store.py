@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from cxreports.iorw import atomic_path
 from cxreports.load import CxLogs
 
 
@@ -20,13 +19,7 @@ def write_tables(logs: CxLogs, out: str | Path) -> list[Path]:
     written = []
     for name, frame in logs.tables().items():
         target = out / f"{name}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(target) as tmp:
             frame.write_parquet(tmp)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         written.append(target)
     return written

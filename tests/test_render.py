@@ -12,9 +12,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from pypdf import PdfReader
 
 from cxreports.exceptions import ReportError
+from cxreports.iorw import atomic_path
 from cxreports.render import (
     EXPORTERS,
-    atomic_path,
     execute_notebook,
     failed_path,
     for_reading,
