@@ -114,7 +114,11 @@ def distribution(
     names = [f"≤ {_duration_label(edges_s[0])}"]
     names += [f"{_duration_label(a)}-{_duration_label(b)}" for a, b in pairwise(edges_s)]
     names.append(f"{_duration_label(edges_s[-1])}+")
-    bucket = pl.col(column).cut(list(edges_s), labels=names, left_closed=False).cast(pl.String)
+    value = pl.col(column)
+    bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
+    for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
+        bucket = bucket.when(value <= edge).then(pl.lit(name))
+    bucket = bucket.otherwise(pl.lit(names[-1]))
     counts = data.group_by(bucket.alias("bucket")).agg(pl.len().alias("interactions"))
     frame = (
         pl.DataFrame({"bucket": names, "upper": [*map(float, edges_s), float("inf")]})
@@ -204,10 +208,17 @@ def trend(trend_frame: pl.DataFrame, metrics: dict[str, tuple[str, str]]) -> alt
             pl.col("iso_week").str.slice(5).alias("week"), pl.col(column).alias("value")
         )
         base = alt.Chart(_values(data)).encode(
-            alt.X("week:O", title=None, axis=alt.Axis(labelAngle=0)),
+            alt.X("week:O", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
             alt.Y("value:Q", title=None, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
             tooltip=["week:O", alt.Tooltip("value:Q", title=title, format=fmt)],
         )
+        if data["value"].null_count() == data.height:
+            charts.append(
+                _empty("no data in these weeks", height=110).properties(
+                    width=WIDTH // 2 - 40, title=title
+                )
+            )
+            continue
         chart = base.mark_line(color=PRIMARY, point=True) + base.mark_text(
             dy=-9, fontSize=9, color="#334155"
         ).encode(text=alt.Text("value:Q", format=fmt))
