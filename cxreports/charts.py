@@ -294,8 +294,15 @@ def rate_by(
     )
     layers = [bars, err]
     if count:
+        noun = count.replace("sla_", "")
         labelled = data.with_columns(
-            pl.format("{} {}", pl.col(count), pl.lit(count.replace("sla_", ""))).alias("_label")
+            pl.format(
+                "{} {}",
+                pl.col(count),
+                pl.when(pl.col(count) == 1)
+                .then(pl.lit(noun.removesuffix("es")))
+                .otherwise(pl.lit(noun)),
+            ).alias("_label")
         )
         layers.append(
             alt.Chart(_values(labelled.select("group", "_label")))

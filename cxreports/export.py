@@ -22,6 +22,14 @@ def frame_to_text(frame: pl.DataFrame, fmt: TextFormat = "table") -> str:
         return frame.write_csv()
     if fmt == "json":
         return frame.write_json() + "\n"
+    if frame.height == 1 and frame.width > 8:
+        # one wide row (the week's summary) reads better as name/value lines
+        frame = pl.DataFrame(
+            {
+                "metric": frame.columns,
+                "value": [_cell(v) for v in frame.row(0)],
+            }
+        )
     with pl.Config(
         tbl_rows=-1,
         tbl_cols=-1,
@@ -32,3 +40,11 @@ def frame_to_text(frame: pl.DataFrame, fmt: TextFormat = "table") -> str:
         fmt_str_lengths=60,
     ):
         return str(frame) + "\n"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return str(value)

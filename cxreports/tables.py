@@ -372,8 +372,11 @@ def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
     return f'<div class="cx-footer"><table>{body}</table></div>'
 
 
-def week_notes(metrics: WeeklyMetrics) -> str:
-    """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window."""
+def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
+    """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
+
+    ``fcr=False`` leaves out the FCR caveat, for reports that show no FCR figure.
+    """
     notes = []
     if metrics.handled == 0:
         notes.append(
@@ -385,7 +388,7 @@ def week_notes(metrics: WeeklyMetrics) -> str:
             "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
             "rather than as zeros."
         )
-    if metrics.fcr_incomplete:
+    if fcr and metrics.fcr_incomplete:
         notes.append(
             f"First-contact resolution looks 7 days ahead for a repeat contact; the data ends "
             f"before that window closes for {metrics.fcr_incomplete:,} of this week's "
