@@ -211,17 +211,19 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
     return gt
 
 
+def _interval(rate: str) -> pl.Expr:
+    """``low–high`` of a rate's 95% Wilson interval, in whole percent."""
+    bound = [(pl.col(f"{rate}_{end}") * 100).round(0).cast(pl.Int64) for end in ("low", "high")]
+    return pl.format("{}–{}", *bound).alias("95% CI (%)")
+
+
 def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
     """SLA and CSAT by ``key`` (queue, channel, hour...): rates, intervals, counts."""
     shown = frame.select(
         pl.col(key).cast(pl.String).fill_null("(none)").alias(label),
         pl.col("handled").alias("Handled"),
         pl.col("sla_met_rate").alias("SLA met"),
-        pl.format(
-            "{}–{}",
-            (pl.col("sla_met_rate_low") * 100).round(0).cast(pl.Int64),
-            (pl.col("sla_met_rate_high") * 100).round(0).cast(pl.Int64),
-        ).alias("95% CI (%)"),
+        _interval("sla_met_rate"),
         pl.col("sla_breaches").alias("Breaches"),
         pl.col("frt_within_target_rate").alias("FRT ≤ target*"),
         pl.col("frt_median_s")
@@ -428,11 +430,7 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
         pl.col("csat_response_rate").alias("Response rate"),
         pl.col("csat_score_mean").alias("Mean score"),
         pl.col("csat_rate").alias("CSAT"),
-        pl.format(
-            "{}–{}",
-            (pl.col("csat_rate_low") * 100).round(0).cast(pl.Int64),
-            (pl.col("csat_rate_high") * 100).round(0).cast(pl.Int64),
-        ).alias("95% CI (%)"),
+        _interval("csat_rate"),
     )
     return (
         GT(shown)
