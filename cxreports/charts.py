@@ -9,6 +9,7 @@ import altair as alt
 import polars as pl
 
 from cxreports.exceptions import ParameterError
+from cxreports.schema import agent_label
 
 RenderMode = Literal["static", "interactive"]
 
@@ -162,7 +163,7 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
         status=pl.when(pl.col("ranked"))
         .then(pl.lit("ranked"))
         .otherwise(pl.lit("below minimum volume")),
-        label=pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)"),
+        label=agent_label(),
     ).sort(["ranked", metric], descending=[True, True])
     order = data["label"].to_list()
     return (

@@ -183,7 +183,7 @@ def load(
             flush()
     flush()
 
-    q = pl.concat([_typed(S.QUARANTINE), *quarantine], how="vertical")
+    q = pl.concat([S.empty(S.QUARANTINE), *quarantine], how="vertical")
     if strict and q.height:
         first = q.sort("source_file", "position", nulls_last=False).row(0, named=True)
         rid = "" if first["record_id"] is None else f" (id {first['record_id']})"
@@ -195,7 +195,7 @@ def load(
     interactions, superseded = deduplicate(tables["interactions"])
     winners = interactions.select("_rid")
     out = {"interactions": interactions.drop("_rid")}
-    for name in ("holds", "labels", "wrap_up_categories", "wrap_up_tags", "custom_fields"):
+    for name in S.CHILD_TABLES:
         out[name] = tables[name].join(winners, on="_rid", how="semi").drop("_rid")
     loaded_and_superseded = tables["interactions"].height
     return CxLogs(
@@ -246,7 +246,7 @@ def read_records(
         raw = _fast_read(data, kind, record_schema)
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
         return _careful_read(data, kind, source, record_schema)
-    return _with_origin(raw, source), _typed(S.QUARANTINE)
+    return _with_origin(raw, source), S.empty(S.QUARANTINE)
 
 
 def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -454,18 +454,13 @@ def _child(good: pl.DataFrame, items: pl.Expr, columns: dict[str, str]) -> pl.Da
 
 
 def _combine(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
-    names = ("interactions", "holds", "labels", "wrap_up_categories", "wrap_up_tags")
     out = {}
-    for name in (*names, "custom_fields"):
+    for name in ("interactions", *S.CHILD_TABLES):
         frames = [p[name] for p in parts]
         target = pl.Schema({"_rid": pl.UInt32, **S.TABLES[name]})
         frames = [f.select(pl.col(c).cast(t) for c, t in target.items()) for f in frames]
-        out[name] = pl.concat([_typed(target), *frames], how="vertical")
+        out[name] = pl.concat([S.empty(target), *frames], how="vertical")
     return out
-
-
-def _typed(schema: pl.Schema) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema)
 
 
 def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame:

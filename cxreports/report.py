@@ -109,7 +109,8 @@ def render_reports(
         raise ParameterError(f"unknown format {bad[0]!r}: choose from {', '.join(EXPORTERS)}")
     zone(tz)
     wk = Week.resolve(week, tz)
-    files = [str(Path(s).resolve()) if Path(s).exists() else str(s) for s in sources]
+    # absolute, globs included: the notebook runs in its own folder, not in the caller's
+    files = [str(Path(s).absolute()) for s in sources]
     resolve_sources(files)
     folder = Path(notebooks)
     missing = [REPORTS[n] for n in names if not (folder / REPORTS[n]).is_file()]

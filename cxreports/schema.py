@@ -223,6 +223,9 @@ TABLES: dict[str, pl.Schema] = {
     "quarantine": QUARANTINE,
 }
 
+#: Tables keyed by interaction ``id`` that follow the winning version of each interaction.
+CHILD_TABLES = ("holds", "labels", "wrap_up_categories", "wrap_up_tags", "custom_fields")
+
 DEFAULT_CSAT_SCORE_FIELD = "room.csat_score"
 
 
@@ -275,3 +278,8 @@ def csat_expr(csat_score_field: str = DEFAULT_CSAT_SCORE_FIELD) -> pl.Expr:
 def empty(schema: pl.Schema) -> pl.DataFrame:
     """An empty frame with ``schema``, for empty weeks and empty sources."""
     return pl.DataFrame(schema=schema)
+
+
+def agent_label() -> pl.Expr:
+    """How an agent is named in reports: the name, else the id, else ``(unassigned)``."""
+    return pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)")

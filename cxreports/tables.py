@@ -14,6 +14,7 @@ import polars as pl
 from great_tables import GT, loc, style
 
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
+from cxreports.schema import agent_label
 
 GREEN, RED, GREY = "#15803d", "#b91c1c", "#64748b"
 RATE_PALETTE = ["#fee2e2", "#fef9c3", "#dcfce7"]
@@ -151,7 +152,7 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
     """
     a = metrics.agents.sort(["ranked", "handled"], descending=[True, True])
     shown = a.select(
-        pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)").alias("Agent"),
+        agent_label().alias("Agent"),
         pl.format(
             "{} {}",
             pl.col("handled"),
@@ -423,7 +424,7 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
     """CSAT per agent with responses and the 95% interval, agents with responses first."""
     a = metrics.agents.sort(["csat_responses", "csat_rate"], descending=True, nulls_last=True)
     shown = a.select(
-        pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)").alias("Agent"),
+        agent_label().alias("Agent"),
         pl.col("handled").alias("Handled"),
         pl.col("csat_sent").alias("Surveys sent"),
         pl.col("csat_responses").alias("Responses"),

@@ -157,3 +157,13 @@ def test_a_failing_notebook_leaves_no_finished_looking_report(sample_dir, tmp_pa
     assert (folder / "agent-performance.failed.ipynb").exists()
     assert not (folder / "agent-performance.html").exists()
     assert not (folder / "agent-performance.pdf").exists()
+
+
+def test_a_relative_glob_is_read_from_the_callers_folder(sample_dir, tmp_path, monkeypatch):
+    # the notebook runs in notebooks/, so relative sources must be made absolute first
+    monkeypatch.chdir(sample_dir.parent)
+    out = render_reports(
+        ["csat-sla"], [f"{sample_dir.name}/*.json"], "2026-W13", "UTC", tmp_path, formats=["html"]
+    )
+    assert set(out["csat-sla"]) == {"ipynb", "html"}
+    assert "SLA met by queue" in out["csat-sla"]["html"].read_text()
