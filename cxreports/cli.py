@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (_add_sample, _add_load, _add_fetch, _add_metrics, _add_report):
+    for register in (_add_sample, _add_load, _add_fetch, _add_metrics, _add_report, _add_send):
         register(sub)
     return parser
 
@@ -182,6 +182,57 @@ def _run_report(args: argparse.Namespace) -> int:
     for files in written.values():
         for path in files.values():
             print(path)
+    return 0
+
+
+def _add_smtp_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smtp-host", help="SMTP server (or $CXREPORTS_SMTP_HOST)")
+    p.add_argument("--smtp-port", type=int, help="SMTP port (default 587)")
+    p.add_argument("--smtp-user", help="login; none means no login is attempted")
+    p.add_argument("--smtp-security", choices=("starttls", "ssl", "none"), help="default starttls")
+    p.add_argument("--from", dest="sender", help="From address (or $CXREPORTS_SMTP_FROM)")
+
+
+def _smtp_settings(args: argparse.Namespace):
+    import os
+
+    from cxreports.exceptions import ParameterError
+    from cxreports.mail import SmtpSettings
+
+    host = args.smtp_host or os.environ.get("CXREPORTS_SMTP_HOST")
+    sender = args.sender or os.environ.get("CXREPORTS_SMTP_FROM")
+    if not host or not sender:
+        raise ParameterError("name the SMTP server and sender: --smtp-host and --from")
+    return SmtpSettings(
+        host=host,
+        port=args.smtp_port or 587,
+        security=args.smtp_security or "starttls",
+        user=args.smtp_user,
+        sender=sender,
+    )
+
+
+def _add_send(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("send", help="email a rendered week (digest body, reports attached)")
+    p.add_argument("week_dir", type=Path, help="a rendered week, e.g. outputs/2026-W13")
+    p.add_argument("--to", type=_csv_list, required=True, help="recipients, comma-separated")
+    p.add_argument("--subject", help="subject line (default: the digest's)")
+    p.add_argument("--dry-run", action="store_true", help="write the .eml instead of sending")
+    _add_smtp_options(p)
+    p.set_defaults(handler=_run_send)
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    from cxreports.deliver import send_week
+    from cxreports.mail import SmtpSettings
+
+    if args.dry_run:
+        sender = args.sender or "cxreports@localhost"
+        settings = SmtpSettings(host=args.smtp_host or "localhost", sender=sender)
+    else:
+        settings = _smtp_settings(args)
+    result = send_week(args.week_dir, settings, args.to, subject=args.subject, dry_run=args.dry_run)
+    print(f"wrote {result}" if args.dry_run else f"sent {result} to {', '.join(args.to)}")
     return 0
 
 

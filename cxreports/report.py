@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from cxreports import digest
 from cxreports.exceptions import ParameterError
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -94,6 +95,9 @@ def render_reports(
 ) -> dict[str, dict[str, Path]]:
     """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
 
+    Once every report has rendered, the week's email digest is written to ``OUT/<week>/email/``
+    (see :mod:`cxreports.digest`); a week without it is not sent.
+
     Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
     ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
     frt_target_s, csat_score_field).
@@ -120,6 +124,8 @@ def render_reports(
             "installed with `pip install -e .`, or pass the notebooks folder"
         )
     target = Path(out) / wk.label
+    # a digest from an earlier run must not outlive a failing one: sending looks for it
+    (target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
     written = {}
     for name in names:
         written[name] = render_report(
@@ -130,4 +136,6 @@ def render_reports(
             formats=tuple(formats),
             title=f"{TITLES[name]} · {wk.label}",
         )
+    _, metrics = prepare(files, wk.label, tz, **parameters)  # type: ignore[arg-type]
+    digest.write(digest.build(metrics), target)
     return written

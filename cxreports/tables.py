@@ -36,7 +36,7 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _value(unit: str, value: float | None) -> str:
+def format_value(unit: str, value: float | None) -> str:
     if value is None:
         return "—"
     if unit == "rate":
@@ -48,7 +48,7 @@ def _value(unit: str, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def _change(unit: str, change: float) -> str:
+def format_change(unit: str, change: float) -> str:
     if unit == "rate":
         return f"{change * 100:+.1f} pp"
     if unit == "seconds":
@@ -80,7 +80,7 @@ def kpi_cards(kpis: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> str
         )
     cards = []
     for k in kpis.iter_rows(named=True):
-        value = _value(k["unit"], k["value"])
+        value = format_value(k["unit"], k["value"])
         if k["value"] is None or k["previous"] is None or k["change"] is None:
             delta = '<span class="cx-delta" style="color:#64748b">no comparison</span>'
         else:
@@ -95,8 +95,8 @@ def kpi_cards(kpis: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> str
                 note = " · within noise"
             delta = (
                 f'<span class="cx-delta" style="color:{colour}">{arrow} '
-                f"{_change(k['unit'], k['change'])}</span>"
-                f'<span class="cx-prev"> vs {_value(k["unit"], k["previous"])}{note}</span>'
+                f"{format_change(k['unit'], k['change'])}</span>"
+                f'<span class="cx-prev"> vs {format_value(k["unit"], k["previous"])}{note}</span>'
             )
         ci = ""
         if k["low"] is not None and k["value"] is not None:

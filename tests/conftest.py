@@ -47,3 +47,16 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample")
     generate(out, records=3000, weeks=10, seed=7)
     return out
+
+
+@pytest.fixture(scope="session")
+def rendered(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both reports of 2026-W13 (Singapore) rendered once per session from the sample."""
+    from cxreports.report import REPORTS, render_reports
+
+    out = tmp_path_factory.mktemp("reports")
+    return render_reports(list(REPORTS), [sample_dir], "2026-W13", "Asia/Singapore", out)
+
+
+# the SMTP server fixture lives with its helpers; conftest makes it available to every test
+from .smtp_server import smtp_server  # noqa: E402, F401

@@ -46,12 +46,6 @@ def test_notebooks_are_committed_clean():
         assert not re.search(r"password|token|secret", "".join(tagged[0]["source"]), re.I)
 
 
-@pytest.fixture(scope="module")
-def rendered(sample_dir: Path, tmp_path_factory) -> dict[str, dict[str, Path]]:
-    out = tmp_path_factory.mktemp("reports")
-    return render_reports(list(REPORTS), [sample_dir], "2026-W13", "Asia/Singapore", out)
-
-
 def _personal_data(sample_dir: Path) -> set[str]:
     """Customer names, phones, e-mails, addresses and message text found in the input."""
     found: set[str] = set()
