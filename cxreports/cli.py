@@ -36,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cxreports {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in (_add_sample, _add_load, _add_fetch, _add_metrics, _add_report, _add_send):
+    for register in (
+        _add_sample,
+        _add_load,
+        _add_fetch,
+        _add_metrics,
+        _add_report,
+        _add_send,
+        _add_weekly,
+        _add_config,
+    ):
         register(sub)
     return parser
 
@@ -234,6 +243,56 @@ def _run_send(args: argparse.Namespace) -> int:
     result = send_week(args.week_dir, settings, args.to, subject=args.subject, dry_run=args.dry_run)
     print(f"wrote {result}" if args.dry_run else f"sent {result} to {', '.join(args.to)}")
     return 0
+
+
+def _add_weekly(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("weekly", help="the scheduled job: fetch, render every group, email")
+    p.add_argument("--config", type=Path, required=True, help="TOML settings (see `config`)")
+    p.add_argument("--week", help="ISO week (default: the last complete week in --tz)")
+    p.add_argument("--resend", action="store_true", help="email groups already sent again")
+    p.add_argument("--source", help="read these pages instead of the configured source")
+    p.add_argument("--base-url", help="CX-log endpoint URL")
+    p.add_argument("--tz", help="IANA time zone of the report")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--to", type=_csv_list, help="send everything to these addresses instead")
+    p.add_argument("--operator", help="address told when a run fails")
+    _add_smtp_options(p)
+    p.set_defaults(handler=_run_weekly)
+
+
+def _run_weekly(args: argparse.Namespace) -> int:
+    from cxreports.config import read_config
+    from cxreports.job import run_weekly, setup_logging
+
+    setup_logging()
+    config = read_config(args.config).with_overrides(
+        source_path=args.source,
+        base_url=args.base_url,
+        tz=args.tz,
+        out=args.out,
+        to=args.to,
+        operator=args.operator,
+        smtp_host=args.smtp_host,
+        smtp_port=args.smtp_port,
+        smtp_user=args.smtp_user,
+        smtp_security=args.smtp_security,
+        sender=args.sender,
+    )
+    if args.source:
+        config = config.with_overrides(base_url="")
+    run_weekly(config, args.week, resend=args.resend)
+    return 0
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="print an example config file for `weekly`")
+    p.set_defaults(handler=lambda args: print(_example_config(), end="") or 0)
+
+
+def _example_config() -> str:
+    from cxreports.config import EXAMPLE
+
+    return EXAMPLE
 
 
 def _csv_list(text: str) -> list[str]:

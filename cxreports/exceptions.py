@@ -53,3 +53,9 @@ class MailError(CxReportsError):
     """A report email could not be built, written or sent."""
 
     exit_code = 8
+
+
+class JobError(CxReportsError):
+    """The weekly job stopped: another run holds its lock, or a step failed."""
+
+    exit_code = 9

@@ -1,0 +1,186 @@
+"""The weekly job for a scheduler: fetch (or read), render every group's reports, email them.
+
+Safe to run from cron: one run at a time (a lock file), nothing emailed unless every report of
+every group rendered, a week already sent is not sent again (unless ``resend``), and every log
+line carries the run id and the step, on stderr.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import html
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cxreports import mail
+from cxreports.config import Config, Group
+from cxreports.deliver import send_week
+from cxreports.exceptions import CxReportsError, JobError, ParameterError
+from cxreports.period import Week
+from cxreports.report import REPORTS, render_reports
+
+LOCK_NAME = ".cxreports-weekly.lock"
+LOG_FORMAT = "%(asctime)s cxreports run=%(run)s step=%(step)s %(levelname)s %(message)s"
+
+log = logging.getLogger("cxreports.job")
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a weekly run did."""
+
+    run_id: str
+    week: str
+    rendered: tuple[str, ...]
+    sent: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Plain, greppable log lines on stderr (UTC timestamps)."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = lambda *_: datetime.now(UTC).timetuple()
+    handler.setFormatter(formatter)
+    root = logging.getLogger("cxreports")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def run_weekly(
+    config: Config, week: str | None = None, *, resend: bool = False, run_id: str | None = None
+) -> JobResult:
+    """Fetch or read the logs, render both reports per group, and email each group once.
+
+    Raises :class:`JobError` (after telling the operator, when one is configured) if any step
+    fails; nothing is emailed unless every report of every group rendered.
+    """
+    run = run_id or uuid.uuid4().hex[:8]
+    wk = Week.resolve(week, config.tz)
+    groups = config.groups
+    if not groups:
+        raise ParameterError(f"{config.origin}: no [[groups]] of recipients (or --to)")
+    smtp = config.smtp()
+    out = Path(config.out)
+    step = "start"
+
+    def say(msg: str, *args: object, level: int = logging.INFO) -> None:
+        log.log(level, msg, *args, extra={"run": run, "step": step})
+
+    with _lock(out):
+        say("week %s in %s for %d group(s)", wk.label, wk.tz, len(groups))
+        keys = {g.name: f"{wk.label}/{g.name}" for g in groups}
+        pending = [g for g in groups if resend or not mail.already_sent(out, keys[g.name])]
+        skipped = tuple(g.name for g in groups if g not in pending)
+        for name in skipped:
+            say(
+                "group %s already sent for %s; skipped (use --resend to send again)", name, wk.label
+            )
+        if not pending:
+            return JobResult(run, wk.label, (), (), skipped)
+        try:
+            step = "fetch"
+            source = _source(config, wk, say)
+            step = "render"
+            for group in pending:
+                say("rendering group %s", group.name)
+                render_reports(
+                    list(REPORTS),
+                    [source],
+                    wk.label,
+                    wk.tz,
+                    _group_dir(out, group),
+                    formats=config.formats,
+                    queues=list(group.queues),
+                    channels=list(group.channels),
+                    min_volume=config.min_volume,
+                    frt_target_s=config.frt_target_s,
+                    csat_score_field=config.csat_score_field,
+                )
+            step = "send"
+            sent = []
+            for group in pending:
+                week_dir = _group_dir(out, group) / wk.label
+                message_id = send_week(week_dir, smtp, group.to)
+                mail.record_sent(out, keys[group.name], str(message_id))
+                sent.append(group.name)
+                say("sent group %s to %d recipient(s) as %s", group.name, len(group.to), message_id)
+        except CxReportsError as exc:
+            say("failed: %s", exc, level=logging.ERROR)
+            _tell_operator(config, smtp, run, wk, step, exc, say)
+            raise JobError(f"run {run} failed at step {step}: {exc}") from exc
+        step = "done"
+        say("done: %d sent, %d skipped", len(sent), len(skipped))
+        return JobResult(run, wk.label, tuple(g.name for g in pending), tuple(sent), skipped)
+
+
+def _group_dir(out: Path, group: Group) -> Path:
+    return out / group.name
+
+
+def _source(config: Config, week: Week, say) -> str:
+    if not config.base_url:
+        if not config.source_path:
+            raise ParameterError(f"{config.origin}: [source] needs path or base_url")
+        say("reading %s", config.source_path)
+        return config.source_path
+    from cxreports.fetch import ApiSettings, fetch
+
+    # the trend needs the weeks before; first-contact resolution looks a week past the end
+    since = week.previous(7).monday
+    until = min(week.monday + timedelta(days=14), datetime.now(UTC).date())
+    settings = ApiSettings(config.base_url, page_size=config.page_size)
+    result = fetch(settings, since, until, config.raw)
+    say(
+        "fetched %d page(s), reused %d, %d records into %s",
+        result.pages_fetched,
+        result.pages_reused,
+        result.records,
+        result.folder,
+    )
+    return str(result.folder)
+
+
+def _tell_operator(config, smtp, run, week, step, error, say) -> None:
+    if not config.operator:
+        return
+    text = (
+        f"cxreports weekly run {run} for {week.label} failed at step '{step}'.\n\n{error}\n\n"
+        "Nothing was emailed to the report recipients. Fix the cause and run the job again;\n"
+        "groups already sent are not sent twice.\n"
+    )
+    body = mail.EmailBody(
+        subject=f"cxreports weekly {week.label}: FAILED at {step} (run {run})",
+        html=f"<pre>{html.escape(text)}</pre>",
+        text=text,
+    )
+    try:
+        mail.send(mail.build_message(body, sender=smtp.sender, to=[config.operator]), smtp)
+        say("told the operator %s", config.operator)
+    except CxReportsError as exc:
+        say("could not tell the operator: %s", exc, level=logging.ERROR)
+
+
+@contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out/.cxreports-weekly.lock`` for the run."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_NAME
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise JobError(
+                f"another weekly run holds {path}; not starting a second one at the same time"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

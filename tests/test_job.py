@@ -1,0 +1,164 @@
+"""End to end: a CX API on 127.0.0.1 -> cxreports weekly -> an SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import fcntl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from cxreports.cli import main
+from cxreports.config import read_config
+from cxreports.exceptions import JobError
+from cxreports.job import LOCK_NAME, run_weekly
+from cxreports.sample import generate
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
+
+TOKEN = "api-t0ken-9f8e"
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A CX API serving generated pages (any date range) to the right bearer token only."""
+    folder = tmp_path_factory.mktemp("api")
+    pages = {i + 1: p.read_bytes() for i, p in enumerate(generate(folder, records=900, weeks=3))}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = dict(parse_qsl(urlsplit(self.path).query))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._send(401, b'{"error": "unauthorized"}')
+            else:
+                self._send(200, pages.get(int(query.get("page", "1")), b"{}"))
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/cx-logs"
+    server.shutdown()
+    server.server_close()
+
+
+def _config(tmp_path: Path, api_url: str, smtp, extra: str = "") -> Path:
+    path = tmp_path / "cxreports.toml"
+    path.write_text(
+        f"""
+[source]
+base_url = "{api_url}"
+raw = "{tmp_path / "raw"}"
+page_size = 100
+
+[report]
+tz = "UTC"
+out = "{tmp_path / "out"}"
+{extra}
+
+[smtp]
+host = "{smtp.host}"
+port = {smtp.port}
+security = "none"
+from = "CX Reports <reports@example.com>"
+
+[[groups]]
+name = "managers"
+to = ["head@example.com", "deputy@example.com"]
+
+[[groups]]
+name = "billing"
+to = ["billing@example.com"]
+queues = ["Billing"]
+
+[alerts]
+operator = "ops@example.com"
+"""
+    )
+    return path
+
+
+def _parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_weekly_fetches_renders_and_mails_each_group_once(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server()
+    config = _config(tmp_path, api, server)
+    assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 0
+
+    arrived = {tuple(m.rcpt_tos): _parse(m.content) for m in server.inbox.messages}
+    assert set(arrived) == {("head@example.com", "deputy@example.com"), ("billing@example.com",)}
+    billing = arrived[("billing@example.com",)]
+    assert billing["Subject"].endswith("2026-W13 (UTC) · Billing")
+    for message in arrived.values():
+        names = sorted(p.get_filename() for p in message.iter_attachments())
+        assert names == ["agent-performance.html", "agent-performance.pdf",
+                         "csat-sla.html", "csat-sla.pdf"]  # fmt: skip
+        assert len(message.get_body(("html",)).get_content().encode()) < 100_000
+    out = tmp_path / "out"
+    for group in ("managers", "billing"):
+        for name in ("agent-performance", "csat-sla"):
+            assert (out / group / "2026-W13" / f"{name}.pdf").stat().st_size > 10_000
+    assert "queues: Billing" in (out / "billing" / "2026-W13" / "csat-sla.html").read_text()
+    assert "queues:" not in (out / "managers" / "2026-W13" / "csat-sla.html").read_text()
+    assert list((tmp_path / "raw").glob("*/page_*.json.gz"))
+
+    log = capsys.readouterr().err
+    assert "step=send INFO sent group billing" in log
+    assert TOKEN not in log
+
+    # a second run of the same week sends nothing and says why
+    assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 0
+    assert len(server.inbox.messages) == 2
+    assert "group managers already sent for 2026-W13; skipped" in capsys.readouterr().err
+
+    # --resend sends again, to the groups named in the config
+    result = run_weekly(read_config(config), "2026-W13", resend=True)
+    assert result.sent == ("managers", "billing")
+    assert len(server.inbox.messages) == 4
+
+
+def test_a_failing_report_sends_no_report_and_tells_the_operator(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server()
+    config = _config(tmp_path, api, server, extra="min_volume = 0")
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+    assert code == 9
+    err = capsys.readouterr().err
+    assert "step=render ERROR failed:" in err and "min_volume must be" in err
+    [notice] = server.inbox.messages
+    assert notice.rcpt_tos == ["ops@example.com"]
+    assert "FAILED at render" in _parse(notice.content)["Subject"]
+    assert not list((tmp_path / "out").rglob("*.pdf"))
+
+
+def test_a_second_run_while_one_holds_the_lock_does_not_start(tmp_path, api, smtp_server):
+    server = smtp_server()
+    config = read_config(_config(tmp_path, api, server))
+    out = Path(config.out)
+    out.mkdir(parents=True)
+    with open(out / LOCK_NAME, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(JobError, match="another weekly run holds"):
+            run_weekly(config, "2026-W13")
+    assert server.inbox.messages == []
