@@ -12,11 +12,14 @@ import glob
 import gzip
 import hashlib
 import io
+import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import polars as pl
@@ -29,6 +32,12 @@ SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 #: Records normalised together; bounds memory while keeping per-batch overhead small.
 BATCH_RECORDS = 50_000
+
+#: Threads that read and parse files ahead of normalisation: one more than the cores, since a
+#: thread spends part of its time holding the GIL between parses.
+READ_WORKERS = min(4, (os.cpu_count() or 2) + 1)
+
+T = TypeVar("T")
 
 _RAW_EXTRA = {"_source": pl.String, "_position": pl.Int64}
 
@@ -149,7 +158,7 @@ def load(
     files = resolve_sources(sources)
     record_schema = S.record_schema(csat_score_field)
     csat = S.csat_expr(csat_score_field)
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashlib.sha1(usedforsecurity=False)
     parts: list[dict[str, pl.DataFrame]] = []
     quarantine: list[pl.DataFrame] = []
     batch: list[pl.DataFrame] = []
@@ -167,14 +176,18 @@ def load(
         quarantine.append(bad)
         batch, batch_rows = [], 0
 
-    for path in _progress(files, progress):
+    def read(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, bytes]:
         data, error = _read_bytes(path)
-        digest.update(path.name.encode())
-        digest.update(data)
+        file_digest = hashlib.sha1(path.name.encode() + b"\0", usedforsecurity=False)
+        file_digest.update(data)
         if error:
-            quarantine.append(_frame([_problem(str(path), None, None, error)]))
-            continue
+            empty = pl.DataFrame(schema={**record_schema, **_RAW_EXTRA})
+            return empty, _frame([_problem(str(path), None, None, error)]), file_digest.digest()
         raw, bad = read_records(data, str(path), record_schema)
+        return raw, bad, file_digest.digest()
+
+    for raw, bad, file_digest in _progress(_read_ahead(read, files), len(files), progress):
+        digest.update(file_digest)
         quarantine.append(bad)
         if raw.height:
             batch.append(raw)
@@ -421,17 +434,17 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     ``2026-03-30T08:30:05.123Z``, any ``+HH:MM``/``+HHMM``/``+HH`` offset, and a missing offset
     (read as UTC). Callers compare nulls in and out to reject what did not parse.
     """
-    clock = r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)"
-    normal = (
-        text.str.strip_chars()
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]", "${1} ")
-        .str.replace(r"[Zz]$", "+00:00")
-        .str.replace(clock + r"([+-]\d{2})$", "${1}${2}:00")
-        .str.replace(clock + r"([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
-        .str.replace(clock + r"$", "${1}+00:00")
-    )
-    return normal.str.to_datetime(
-        "%Y-%m-%d %H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC"
+    # two literal replacements bring every accepted form to one pattern that chrono parses
+    # directly (%#z takes +HH, +HHMM and +HH:MM); regexes would cost several times as much
+    normal = text.str.strip_chars().str.replace("T", " ", literal=True)
+    normal = normal.str.replace("Z", "+00", literal=True).str.replace("z", "+00", literal=True)
+    return pl.coalesce(
+        normal.str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC"
+        ),
+        normal.str.to_datetime(
+            "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"
+        ).dt.replace_time_zone("UTC"),
     )
 
 
@@ -472,14 +485,16 @@ def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame
         return pl.read_json(io.BytesIO(data), schema=record_schema)
     page_schema = {"cxLogs": pl.Struct({"data": pl.List(pl.Struct(record_schema))})}
     page = pl.read_json(io.BytesIO(data), schema=page_schema)
-    records = page.select(pl.col("cxLogs").struct.field("data"))
-    if page.height != 1 or records.item() is None:
+    # Series operations, not frame queries: a page is small, and per-query overhead would
+    # cost more than the parsing itself
+    lists = page.get_column("cxLogs").struct.field("data")
+    if page.height != 1 or lists.null_count():
         raise ValueError("not an API page")
-    exploded = records.explode("data", empty_as_null=False)
-    if exploded["data"].null_count():
+    records = lists[0]
+    if records.null_count():
         # a null entry is a bad record: the careful path quarantines it rather than drop it
         raise ValueError("null record in page")
-    return exploded.unnest("data")
+    return records.struct.unnest() if len(records) else pl.DataFrame(schema=record_schema)
 
 
 def _careful_read(
@@ -625,9 +640,12 @@ def _where_expr(source: pl.Expr, position: pl.Expr) -> pl.Expr:
 
 
 def _with_origin(raw: pl.DataFrame, source: str) -> pl.DataFrame:
-    return raw.with_columns(
-        _source=pl.lit(source, dtype=pl.String),
-        _position=pl.int_range(pl.len(), dtype=pl.Int64),
+    n = raw.height
+    return raw.hstack(
+        [
+            pl.repeat(source, n, dtype=pl.String, eager=True).alias("_source"),
+            pl.int_range(n, dtype=pl.Int64, eager=True).alias("_position"),
+        ]
     )
 
 
@@ -649,14 +667,30 @@ def _read_bytes(path: Path) -> tuple[bytes, str | None]:
         return b"", f"cannot read file: {exc}"
 
 
-def _progress(files: list[Path], progress: bool | None) -> Iterator[Path]:
-    show = progress if progress is not None else (len(files) >= 20 and sys.stderr.isatty())
+def _read_ahead(read: Callable[[Path], T], files: list[Path]) -> Iterator[T]:
+    """``map(read, files)`` in order, on worker threads, a few files ahead at most.
+
+    polars' JSON reader and hashlib release the GIL, so pages parse in parallel; the window
+    keeps memory bounded however far the readers could run ahead of normalisation.
+    """
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        window: deque[Future[T]] = deque()
+        for path in files:
+            window.append(pool.submit(read, path))
+            if len(window) >= 2 * READ_WORKERS:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def _progress(items: Iterator[T], total: int, progress: bool | None) -> Iterator[T]:
+    show = progress if progress is not None else (total >= 20 and sys.stderr.isatty())
     if not show:
-        yield from files
+        yield from items
         return
     from tqdm import tqdm
 
-    yield from tqdm(files, desc="Loading pages", unit="page", file=sys.stderr)
+    yield from tqdm(items, total=total, desc="Loading pages", unit="page", file=sys.stderr)
 
 
 def require_records(logs: CxLogs) -> CxLogs:
