@@ -79,7 +79,7 @@ def _run_sample(args: argparse.Namespace) -> int:
 def _add_load(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
     p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
-    p.add_argument("--out", type=Path, help="folder for the Parquet tables")
+    p.add_argument("--out", type=Path, help="Parquet store to create or update (incremental)")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument("--strict", action="store_true", help="fail on the first bad record")
     p.set_defaults(handler=_run_load)
@@ -87,14 +87,21 @@ def _add_load(sub: argparse._SubParsersAction) -> None:
 
 def _run_load(args: argparse.Namespace) -> int:
     from cxreports.load import format_summary, load, require_records
-    from cxreports.store import write_tables
+    from cxreports.store import update
 
-    logs = load(*args.sources, csat_score_field=args.csat_score_field, strict=args.strict)
-    print(format_summary(logs))
-    require_records(logs)
-    if args.out:
-        written = write_tables(logs, args.out)
-        print(f"\nwrote {len(written)} Parquet tables to {args.out}")
+    if not args.out:
+        logs = load(*args.sources, csat_score_field=args.csat_score_field, strict=args.strict)
+        print(format_summary(logs))
+        require_records(logs)
+        return 0
+    result = update(list(args.sources), args.out, csat_score_field=args.csat_score_field)
+    if result.logs is not None:
+        print(format_summary(result.logs))
+        print()
+    print(
+        f"store {result.store}: parsed {len(result.parsed)} new or changed file(s), "
+        f"reused {result.reused}; months written: {', '.join(result.months) or 'none'}"
+    )
     return 0
 
 
@@ -144,18 +151,17 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
 
 def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
-    from cxreports.load import load, require_records
-    from cxreports.metrics import weekly
+    from cxreports.report import prepare
 
-    logs = require_records(load(*args.sources, csat_score_field=args.csat_score_field))
-    metrics = weekly(
-        logs,
+    _, metrics = prepare(
+        args.sources,
         args.week,
         args.tz,
         queues=args.queues,
         channels=args.channels,
         min_volume=args.min_volume,
         frt_target_s=args.frt_target,
+        csat_score_field=args.csat_score_field,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
-from cxreports import digest
+from cxreports import digest, store
 from cxreports.exceptions import ParameterError
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -64,7 +65,12 @@ def prepare(
     sources = [source] if isinstance(source, str | Path) else list(source)
     if not sources or any(str(s).strip() == "" for s in sources):
         raise ParameterError("source is empty: give a file, directory or glob of CX-log pages")
-    logs = require_records(load(*sources, csat_score_field=csat_score_field))
+    if len(sources) == 1 and store.is_store(sources[0]):
+        # the trend's first week up to a week past this one (first-contact resolution)
+        start = wk.previous(trend_weeks - 1).start_utc
+        logs = store.load_window(sources[0], start, wk.end_utc + timedelta(days=7))
+    else:
+        logs = require_records(load(*sources, csat_score_field=csat_score_field))
     metrics = weekly(
         logs,
         wk,

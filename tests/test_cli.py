@@ -13,6 +13,7 @@ import pytest
 import cxreports
 from cxreports import schema as S
 from cxreports.cli import main
+from cxreports.store import scan
 
 #: A small sample: the generator's default end (Monday 2026-03-30) and three weeks before it,
 #: i.e. the Singapore weeks 2026-W11, W12 and W13.
@@ -81,15 +82,20 @@ def test_load_prints_summary_and_writes_parquet(
     assert summary_number(stdout, "quarantined") == logs.quarantined
     assert logs.records_read == logs.loaded + logs.superseded + logs.quarantined
     assert logs.loaded > 0
-    assert f"wrote 7 Parquet tables to {out}" in stdout
+    assert f"store {out}: parsed 3 new or changed file(s), reused 0" in stdout
 
-    written = sorted(p.name for p in out.glob("*.parquet"))
-    assert written == sorted(f"{name}.parquet" for name in S.TABLES)
-    assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+    assert not list(out.rglob(".*.tmp*"))  # no temporary files left behind
     for name, frame in logs.tables().items():
-        table = pl.read_parquet(out / f"{name}.parquet")
+        table = (
+            scan(out, name).collect()
+            if name != "quarantine"
+            else pl.read_parquet(out / name / "data.parquet")
+        )
         assert table.height == frame.height, name
-        assert table.schema == S.TABLES[name], name
+        assert table.select(list(S.TABLES[name])).schema == S.TABLES[name], name
+    # a second load reuses every file
+    code, stdout, _ = run(capsys, "load", str(sample), "--out", str(out))
+    assert f"store {out}: parsed 0 new or changed file(s), reused 3" in stdout
 
 
 def test_load_without_out_writes_nothing(

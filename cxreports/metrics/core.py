@@ -66,11 +66,7 @@ def localize(interactions: pl.DataFrame | pl.LazyFrame, tz: str) -> pl.LazyFrame
         day=local.dt.date(),
         weekday=local.dt.weekday().cast(pl.Int8),
         hour=local.dt.hour().cast(pl.Int8),
-        iso_week=pl.format(
-            "{}-W{}",
-            local.dt.iso_year(),
-            local.dt.week().cast(pl.String).str.zfill(2),
-        ),
+        iso_week=local.dt.strftime("%G-W%V"),
     )
 
 
