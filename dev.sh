@@ -48,8 +48,8 @@ reports() {
   if [ ! -d "$data" ]; then
     "$VENV/bin/cxreports" sample --out "$data"
   fi
-  "$VENV/bin/cxreports" load "$data" --out data/tables
-  "$VENV/bin/cxreports" report all "$data" --week 2026-W13 --tz Asia/Singapore --out outputs
+  "$VENV/bin/cxreports" load "$data" --out data/store
+  "$VENV/bin/cxreports" report all data/store --week 2026-W13 --tz Asia/Singapore --out outputs
 }
 
 tests() {
