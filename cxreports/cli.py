@@ -87,17 +87,18 @@ def _add_load(sub: argparse._SubParsersAction) -> None:
 
 def _run_load(args: argparse.Namespace) -> int:
     from cxreports.load import format_summary, load, require_records
-    from cxreports.store import update
+    from cxreports.store import summary, update
 
     if not args.out:
         logs = load(*args.sources, csat_score_field=args.csat_score_field, strict=args.strict)
-        print(format_summary(logs))
+        print(format_summary(logs.summary(), logs.quarantine))
         require_records(logs)
         return 0
-    result = update(list(args.sources), args.out, csat_score_field=args.csat_score_field)
-    if result.logs is not None:
-        print(format_summary(result.logs))
-        print()
+    result = update(
+        list(args.sources), args.out, csat_score_field=args.csat_score_field, strict=args.strict
+    )
+    print(format_summary(*summary(args.out)))
+    print()
     print(
         f"store {result.store}: parsed {len(result.parsed)} new or changed file(s), "
         f"reused {result.reused}; months written: {', '.join(result.months) or 'none'}"

@@ -80,27 +80,31 @@ class CxLogs:
 
     def summary(self) -> dict[str, Any]:
         """A small dict describing the load, for the CLI and report footers."""
-        it = self.interactions
         return {
             "files": len(self.files),
             "records_read": self.records_read,
-            "loaded": self.loaded,
             "superseded": self.superseded,
             "quarantined": self.quarantined,
-            "deleted": it.filter(pl.col("deleted_at").is_not_null()).height,
-            "bot_rooms": it.filter(pl.col("is_bot")).height,
-            "agents": it["agent_id"].drop_nulls().n_unique(),
-            "queues": it["queue_name"].drop_nulls().n_unique(),
-            "channels": it["channel"].drop_nulls().n_unique(),
-            "first_started_at": it["started_at"].min(),
-            "last_started_at": it["started_at"].max(),
             "fingerprint": self.fingerprint,
+            **self.interactions.lazy().select(SUMMARY_AGGREGATES).collect().row(0, named=True),
         }
 
 
-def format_summary(logs: CxLogs) -> str:
-    """A one-screen, human-readable account of a load."""
-    s = logs.summary()
+#: What a summary says of the interactions (a lazy select, so a store can answer it too).
+SUMMARY_AGGREGATES = [
+    pl.len().alias("loaded"),
+    pl.col("deleted_at").is_not_null().sum().alias("deleted"),
+    pl.col("is_bot").sum().alias("bot_rooms"),
+    pl.col("agent_id").drop_nulls().n_unique().alias("agents"),
+    pl.col("queue_name").drop_nulls().n_unique().alias("queues"),
+    pl.col("channel").drop_nulls().n_unique().alias("channels"),
+    pl.col("started_at").min().alias("first_started_at"),
+    pl.col("started_at").max().alias("last_started_at"),
+]
+
+
+def format_summary(s: dict[str, Any], quarantine: pl.DataFrame) -> str:
+    """A one-screen, human-readable account of a load (``CxLogs.summary()`` or a store's)."""
     first, last = s["first_started_at"], s["last_started_at"]
     span = (
         "no interactions"
@@ -121,10 +125,10 @@ def format_summary(logs: CxLogs) -> str:
         f"started               {span}",
         f"fingerprint           {s['fingerprint']}",
     ]
-    if logs.quarantined:
+    if quarantine.height:
         lines.append("")
-        lines.append(f"quarantined records (first {min(10, logs.quarantined)}):")
-        for row in logs.quarantine.head(10).iter_rows(named=True):
+        lines.append(f"quarantined records (first {min(10, quarantine.height)}):")
+        for row in quarantine.head(10).iter_rows(named=True):
             lines.append(f"  {row['source_file']}: {row['reason']}")
     return "\n".join(lines)
 

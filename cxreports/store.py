@@ -26,9 +26,11 @@ import polars as pl
 from cxreports import schema as S
 from cxreports.exceptions import ParameterError
 from cxreports.iorw import atomic_path, write_atomic
-from cxreports.load import CxLogs, load, resolve_sources
+from cxreports.load import SUMMARY_AGGREGATES, CxLogs, load, resolve_sources
 
 MANIFEST = "_cxreports_store.json"
+#: Source files parsed and merged together by :func:`update` (about 100k records of API pages).
+CHUNK_FILES = 1000
 PARTITION = "partition_key"
 
 
@@ -40,7 +42,7 @@ class StoreUpdate:
     parsed: tuple[str, ...]
     reused: int
     months: tuple[str, ...]
-    logs: CxLogs | None
+    logs: CxLogs | None  # the last chunk parsed, for its summary
 
 
 def is_store(path: str | Path) -> bool:
@@ -53,6 +55,7 @@ def update(
     store: str | Path,
     *,
     csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
+    strict: bool = False,
     progress: bool | None = None,
 ) -> StoreUpdate:
     """Bring ``store`` up to date with ``sources``: parse only files new or changed since.
@@ -74,29 +77,67 @@ def update(
     ]
     if not changed:
         return StoreUpdate(store, (), len(files), (), None)
-    logs = load(*changed, csat_score_field=csat_score_field, progress=progress)
-    months = tuple(sorted(logs.interactions[PARTITION].unique().to_list()))
-    superseded = 0
-    for month in months:
-        superseded += _merge_month(store, logs, month)
+    parsed: list[Path] = []
+    months: set[str] = set()
+    last = None
+    # chunks of files keep memory bounded by the chunk, not the input; the manifest is saved
+    # after each, so an interrupted update resumes where it stopped
+    for start in range(0, len(changed), CHUNK_FILES):
+        chunk = changed[start : start + CHUNK_FILES]
+        last = _add_chunk(store, manifest, chunk, stats, csat_score_field, strict, progress)
+        parsed += chunk
+        months |= set(last.interactions[PARTITION].unique().to_list())
+    return StoreUpdate(
+        store, tuple(str(f) for f in parsed), len(files) - len(changed), tuple(sorted(months)), last
+    )
+
+
+def _add_chunk(
+    store: Path,
+    manifest: dict[str, Any],
+    files: list[Path],
+    stats: dict[str, list[int]],
+    csat_score_field: str,
+    strict: bool,
+    progress: bool | None,
+) -> CxLogs:
+    logs = load(*files, csat_score_field=csat_score_field, strict=strict, progress=progress)
+    superseded = sum(
+        _merge_month(store, logs, month)
+        for month in sorted(logs.interactions[PARTITION].unique().to_list())
+    )
     # a re-parsed file's earlier rejections are replaced by this parse's
     earlier = _read(store, "quarantine")
-    reread = earlier["source_file"].is_in([str(f) for f in changed])
+    reread = earlier["source_file"].is_in([str(f) for f in files])
     _write(
         store / "quarantine" / "data.parquet", pl.concat([earlier.filter(~reread), logs.quarantine])
     )
     counts = manifest["counts"]
     counts["records_read"] += logs.records_read - int(reread.sum())
     counts["superseded"] += logs.superseded + superseded
-    manifest["sources"].update({str(f.resolve()): stats[str(f.resolve())] for f in changed})
+    manifest["sources"].update({str(f.resolve()): stats[str(f.resolve())] for f in files})
     manifest["csat_score_field"] = csat_score_field
     manifest["fingerprint"] = _combine_fingerprints(
         manifest.get("fingerprint", ""), logs.fingerprint
     )
     write_atomic(store / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    return StoreUpdate(
-        store, tuple(str(f) for f in changed), len(files) - len(changed), months, logs
-    )
+    return logs
+
+
+def summary(store: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
+    """The store's counts (as ``CxLogs.summary()`` has them) and its quarantine table."""
+    store = Path(store)
+    manifest = _read_manifest(store)
+    quarantine = _read(store, "quarantine")
+    figures = scan(store, "interactions").select(SUMMARY_AGGREGATES).collect().row(0, named=True)
+    return {
+        "files": len(manifest["sources"]),
+        "records_read": manifest["counts"]["records_read"],
+        "superseded": manifest["counts"]["superseded"],
+        "quarantined": quarantine.height,
+        "fingerprint": manifest.get("fingerprint", ""),
+        **figures,
+    }, quarantine
 
 
 def scan(store: str | Path, table: str) -> pl.LazyFrame:
