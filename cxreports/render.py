@@ -12,6 +12,7 @@ import copy
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,7 @@ def render_report(
     name: str,
     formats: Sequence[str] = ("html", "pdf"),
     title: str | None = None,
+    timings: dict[str, float] | None = None,
     **execute_options: Any,
 ) -> dict[str, Path]:
     """Run a report notebook and write ``<name>.ipynb`` plus one file per format.
@@ -283,6 +285,9 @@ def render_report(
         Keys of :data:`EXPORTERS`.
     title
         Report title for the HTML ``<title>`` and the PDF page header; ``name`` by default.
+    timings
+        If given, seconds are added to it under ``kernel`` (start and papermill overhead),
+        ``cells`` (running the notebook's code) and each format.
     **execute_options
         Passed on to :func:`execute_notebook` (``kernel_name``, ``start_timeout``,
         ``execution_timeout``).
@@ -309,11 +314,25 @@ def render_report(
     executed = out_dir / f"{name}.ipynb"
     for stale in (executed, *(out_dir / f"{name}.{fmt}" for fmt in EXPORTERS)):
         stale.unlink(missing_ok=True)
+    spent = timings if timings is not None else {}
+    start = time.perf_counter()
     files = {"ipynb": execute_notebook(notebook, parameters, executed, **execute_options)}
+    cells = sum(
+        float(cell.metadata.get("papermill", {}).get("duration") or 0)
+        for cell in nbformat.read(executed, as_version=4).cells
+    )
+    _add(spent, "cells", cells)
+    _add(spent, "kernel", time.perf_counter() - start - cells)
     for fmt, export in EXPORTERS.items():
         if fmt in formats:
+            start = time.perf_counter()
             files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
+            _add(spent, fmt, time.perf_counter() - start)
     return files
+
+
+def _add(timings: dict[str, float], key: str, seconds: float) -> None:
+    timings[key] = timings.get(key, 0.0) + seconds
 
 
 def for_reading(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from cxreports import digest, store
+from cxreports import store
 from cxreports.exceptions import ParameterError
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -97,6 +98,7 @@ def render_reports(
     *,
     formats: Sequence[str] = ("html", "pdf"),
     notebooks: str | Path = NOTEBOOKS,
+    timings: dict[str, float] | None = None,
     **parameters: object,
 ) -> dict[str, dict[str, Path]]:
     """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
@@ -106,8 +108,9 @@ def render_reports(
 
     Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
     ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
-    frt_target_s, csat_score_field).
+    frt_target_s, csat_score_field). ``timings``, if given, collects seconds per stage.
     """
+    from cxreports import digest
     from cxreports.load import resolve_sources
     from cxreports.render import EXPORTERS, render_report
 
@@ -141,7 +144,11 @@ def render_reports(
             name,
             formats=tuple(formats),
             title=f"{TITLES[name]} · {wk.label}",
+            timings=timings,
         )
+    start = time.perf_counter()
     _, metrics = prepare(files, wk.label, tz, **parameters)  # type: ignore[arg-type]
     digest.write(digest.build(metrics), target)
+    if timings is not None:
+        timings["email"] = time.perf_counter() - start
     return written

@@ -1,0 +1,190 @@
+"""Benchmark: how close cxreports loads to the speed of parsing the JSON at all.
+
+Run as ``.venv/bin/python benchmarks/ingest.py --records 100000`` (or ``--quick`` for a small
+run that CI can afford). It generates API pages with ``cxreports sample``, then times, each in
+its own process so that peak memory is its own:
+
+- ``orjson``: read every page and parse it with orjson, discarding the result (the floor);
+- ``pandas``: what an analyst would write (``json.load`` + ``pandas.json_normalize``);
+- ``cold``: ``cxreports.load`` of every page to all tables (deduplicated, validated);
+- ``store``: ``cxreports load --out`` building the Parquet store from scratch;
+- ``warm``: one week read from the store plus every metric of both reports;
+- ``report``: ``cxreports report all`` for that week from the store, HTML and PDF.
+
+It prints a table (seconds, records/s, MB/s, peak RSS, ratios) and writes it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WEEK, TZ = "2026-W13", "Asia/Singapore"
+#: The pandas baseline is skipped above this many records: it needs ~30 KB of memory a record.
+PANDAS_LIMIT = 200_000
+
+
+def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
+    """Run one measured step in this process; returns its figures."""
+    files = sorted(data.glob("*.json"))
+    # imports happen before the clock starts: the steps measure work, not module loading
+    import orjson
+    import pandas as pd
+
+    import cxreports
+    from cxreports.report import REPORTS, prepare, render_reports
+    from cxreports.store import update
+
+    extra: dict[str, object] = {}
+    start = time.perf_counter()
+    if name == "orjson":
+        for f in files:
+            orjson.loads(f.read_bytes())
+    elif name == "pandas":
+        frames = []
+        for f in files:
+            with open(f) as handle:
+                frames.append(pd.json_normalize(json.load(handle)["cxLogs"]["data"]))
+        extra["rows"] = len(pd.concat(frames, ignore_index=True))
+    elif name == "cold":
+        logs = cxreports.load(data, progress=False)
+        extra["rows"] = logs.loaded
+    elif name == "store":
+        shutil.rmtree(store, ignore_errors=True)
+        update([data], store, progress=False)
+    elif name == "warm":
+        _, metrics = prepare(store, WEEK, TZ)
+        extra["rows"] = metrics.handled
+    elif name == "report":
+        timings: dict[str, float] = {}
+        render_reports(list(REPORTS), [store], WEEK, TZ, out, timings=timings)
+        extra.update({f"report_{k}_s": round(v, 2) for k, v in timings.items()})
+    else:
+        raise SystemExit(f"unknown step {name}")
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"step": name, "seconds": round(seconds, 3), "peak_rss_mb": round(peak), **extra}
+
+
+def run_step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
+    command = [sys.executable, __file__, "--step", name, "--data", str(data)]
+    command += ["--store", str(store), "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"step {name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 records, for CI")
+    parser.add_argument("--workdir", type=Path, default=HERE / "results" / "work")
+    parser.add_argument("--json", type=Path, help="where to write the results (JSON)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timed load step")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(step(args.step, args.data, args.store, args.out)))
+        return 0
+
+    records = 2_000 if args.quick else args.records
+    repeat = 1 if args.quick else args.repeat
+    work = args.workdir / str(records)
+    data, store, out = work / "pages", work / "store", work / "outputs"
+    if not (data / ".complete").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        from cxreports.sample import generate
+
+        print(f"generating {records:,} records ...", file=sys.stderr)
+        generate(data, records=records, weeks=max(10, min(52, records // 2_000)))
+        (data / ".complete").touch()
+    size_mb = sum(f.stat().st_size for f in data.glob("*.json")) / 1e6
+
+    steps = ["orjson", "pandas", "cold", "store", "warm", "report"]
+    if records > PANDAS_LIMIT:
+        steps.remove("pandas")
+    results = {}
+    for name in steps:
+        runs = repeat if name in ("orjson", "cold", "warm") else 1
+        best = min((run_step(name, data, store, out) for _ in range(runs)), key=_seconds)
+        results[name] = best
+        print(f"  {name:<7} {best['seconds']:>8.2f} s", file=sys.stderr)
+
+    floor = _seconds(results["orjson"])
+    rows = []
+    for name, r in results.items():
+        s = _seconds(r)
+        rows.append(
+            {
+                **r,
+                "records_per_s": round(records / s)
+                if name in ("orjson", "pandas", "cold", "store")
+                else None,
+                "mb_per_s": round(size_mb / s, 1)
+                if name in ("orjson", "pandas", "cold", "store")
+                else None,
+                "x_orjson": round(s / floor, 2),
+            }
+        )
+    summary = {
+        "records": records,
+        "pages_mb": round(size_mb, 1),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "cold_vs_orjson": round(_seconds(results["cold"]) / floor, 2),
+        "pandas_vs_cold": round(_seconds(results["pandas"]) / _seconds(results["cold"]), 1)
+        if "pandas" in results
+        else None,
+        "steps": rows,
+    }
+    _print_table(summary)
+    target = args.json or HERE / "results" / f"ingest-{records}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nwrote {target}")
+    return 0
+
+
+def _seconds(result: dict[str, object]) -> float:
+    return float(result["seconds"])  # type: ignore[arg-type]
+
+
+def _print_table(summary: dict[str, object]) -> None:
+    print(
+        f"\n{summary['records']:,} records, {summary['pages_mb']} MB of API pages, "
+        f"{summary['cpus']} CPUs, Python {summary['python']}\n"
+    )
+    print(f"{'step':<8}{'seconds':>9}{'records/s':>12}{'MB/s':>8}{'peak RSS':>10}{'x orjson':>10}")
+    for r in summary["steps"]:  # type: ignore[attr-defined]
+        rate = "" if r["records_per_s"] is None else f"{r['records_per_s']:,}"
+        mbs = "" if r["mb_per_s"] is None else f"{r['mb_per_s']}"
+        print(
+            f"{r['step']:<8}{r['seconds']:>9.2f}{rate:>12}{mbs:>8}"
+            f"{str(r['peak_rss_mb']) + ' MB':>10}{r['x_orjson']:>10.2f}"
+        )
+    print(f"\ncold load / orjson parse-only: {summary['cold_vs_orjson']}x")
+    if summary["pandas_vs_cold"] is not None:
+        print(f"pandas baseline / cold load:   {summary['pandas_vs_cold']}x")
+    report = next((r for r in summary["steps"] if r["step"] == "report"), None)  # type: ignore[attr-defined]
+    if report:
+        parts = {k: v for k, v in report.items() if k.startswith("report_")}
+        print(
+            "report all (both reports, HTML + PDF): "
+            + ", ".join(f"{k[7:]} {v} s" for k, v in parts.items())
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""The benchmark's quick mode runs end to end, so the script cannot silently rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
+    target = tmp_path / "result.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ingest.py"), "--quick",
+         "--workdir", str(tmp_path / "work"), "--json", str(target)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(target.read_text())
+    assert result["records"] == 2000
+    steps = {s["step"]: s for s in result["steps"]}
+    assert list(steps) == ["orjson", "pandas", "cold", "store", "warm", "report"]
+    assert steps["cold"]["rows"] == 2000 and steps["warm"]["rows"] > 0
+    assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 0 for s in steps.values())
+    assert {"report_cells_s", "report_kernel_s", "report_pdf_s"} <= set(steps["report"])
+    assert "cold load / orjson parse-only" in done.stdout
