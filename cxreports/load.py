@@ -496,7 +496,7 @@ def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame
     page = pl.read_json(io.BytesIO(data), schema=page_schema)
     # Series operations, not frame queries: a page is small, and per-query overhead would
     # cost more than the parsing itself
-    lists = page.get_column("cxLogs").struct.field("data")
+    lists = page.to_series().struct.unnest().to_series()
     if page.height != 1 or lists.null_count():
         raise ValueError("not an API page")
     records = lists[0]
