@@ -31,7 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WEEK, TZ = "2026-W13", "Asia/Singapore"
-#: The pandas baseline is skipped above this many records: it needs ~30 KB of memory a record.
+#: The pandas baseline is skipped above this many records: it needs ~9 KB of memory a record.
 PANDAS_LIMIT = 200_000
 
 
