@@ -198,6 +198,7 @@ def _run_report(args: argparse.Namespace) -> int:
     for files in written.values():
         for path in files.values():
             print(path)
+    print(f"{next(iter(written.values()))['ipynb'].parent / 'email'}/ (the email digest)")
     return 0
 
 

@@ -84,6 +84,8 @@ def run_weekly(
                 "group %s already sent for %s; skipped (use --resend to send again)", name, wk.label
             )
         if not pending:
+            step = "done"
+            say("done: nothing to send, %d group(s) already sent", len(skipped))
             return JobResult(run, wk.label, (), (), skipped)
         try:
             step = "fetch"

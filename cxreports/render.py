@@ -125,6 +125,9 @@ def execute_notebook(
                     progress_bar=False,
                     log_output=False,
                     cwd=str(notebook.parent),
+                    # the kernel warns on every start that local TCP is unencrypted; the
+                    # report's own errors still surface as cell errors
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
                 )
             except (PapermillExecutionError, CellTimeoutError, DeadKernelError):
                 _keep_failed(tmp, failed)

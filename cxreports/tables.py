@@ -49,13 +49,22 @@ def format_value(unit: str, value: float | None) -> str:
 
 
 def format_change(unit: str, change: float) -> str:
+    """A signed change, with a true minus sign for every unit.
+
+    Examples
+    --------
+    >>> format_change("rate", -0.015), format_change("seconds", -313), format_change("count", 6)
+    ('−1.5 pp', '−5:13', '+6')
+    """
+    sign = "+" if change >= 0 else "−"
+    size = abs(change)
     if unit == "rate":
-        return f"{change * 100:+.1f} pp"
+        return f"{sign}{size * 100:.1f} pp"
     if unit == "seconds":
-        return ("+" if change >= 0 else "−") + duration(abs(change))
+        return sign + duration(size)
     if unit == "score":
-        return f"{change:+.2f}"
-    return f"{change:+,.0f}"
+        return f"{sign}{size:.2f}"
+    return f"{sign}{size:,.0f}"
 
 
 #: The KPI cards of each report, by metric column.
