@@ -155,7 +155,8 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
 
     Only the month partitions that overlap the window are opened; within them the
     ``started_at`` filter is pushed down to Parquet row groups. The counts are the whole
-    store's, so the data-quality panel still accounts for every record ever read.
+    store's (``extra`` holds its ``loaded``, ``first_seen`` and ``last_seen``), so the
+    data-quality panel still accounts for every record ever read.
     """
     store = Path(store)
     manifest = _read_manifest(store)
@@ -178,7 +179,16 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
         )
     counts = manifest["counts"]
     quarantine = _read(store, "quarantine")
-    loaded = scan(store, "interactions").select(pl.len()).collect().item()
+    whole = (
+        scan(store, "interactions")
+        .select(
+            pl.len().alias("loaded"),
+            pl.col("started_at").min().alias("first_seen"),
+            pl.col("started_at").max().alias("last_seen"),
+        )
+        .collect()
+        .row(0, named=True)
+    )
     return CxLogs(
         **tables,
         quarantine=quarantine,
@@ -187,7 +197,7 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
         superseded=counts["superseded"],
         fingerprint=manifest.get("fingerprint", ""),
         csat_score_field=manifest["csat_score_field"],
-        extra={"store": str(store), "store_interactions": loaded},
+        extra={"store": str(store), **whole},
     )
 
 

@@ -71,6 +71,8 @@ def test_weekly_metrics_from_the_store_match_a_plain_load(sample_dir: Path, tmp_
     from_pages = weekly(load(sample_dir), "2026-W12", "Asia/Singapore")
     for table in ("summary", "agents", "queues", "daily", "trend", "kpis", "heatmap"):
         assert_frame_equal(getattr(from_store, table), getattr(from_pages, table))
+    # the data-quality panel accounts for the whole store, not just the window read
+    assert from_store.quality["load"] == from_pages.quality["load"]
 
 
 def test_a_window_reads_only_what_started_in_it(sample_dir: Path, tmp_path: Path):

@@ -59,15 +59,20 @@ def data_quality(logs: CxLogs, week_rows: pl.DataFrame) -> dict[str, Any]:
         for field, known in KNOWN_VALUES.items()
     ]
     it = logs.interactions
+    # a window read from a store carries the whole store's figures, so the counts add up
+    whole = {
+        "loaded": logs.loaded,
+        "first_seen": it["started_at"].min(),
+        "last_seen": it["started_at"].max(),
+        **{k: logs.extra[k] for k in ("loaded", "first_seen", "last_seen") if k in logs.extra},
+    }
     return {
         "load": {
             "files": len(logs.files),
             "records_read": logs.records_read,
-            "loaded": logs.loaded,
             "superseded": logs.superseded,
             "quarantined": logs.quarantined,
-            "first_seen": it["started_at"].min(),
-            "last_seen": it["started_at"].max(),
+            **whole,
         },
         "week": {
             "rows": week_rows.height,
