@@ -38,6 +38,10 @@ BATCH_RECORDS = 50_000
 #: thread spends part of its time holding the GIL between parses.
 READ_WORKERS = min(4, (os.cpu_count() or 2) + 1)
 
+#: Files parsed ahead of the consumer at most: enough to keep the readers busy while a batch
+#: is normalised or written (a page of 100 records is a few hundred KB once parsed).
+READ_AHEAD = 128
+
 T = TypeVar("T")
 
 
@@ -159,56 +163,17 @@ def load(
     ('Tier 2 Technical Support', 2720.0)
     """
     files = resolve_sources(sources)
-    record_schema = S.record_schema(csat_score_field)
-    csat = S.csat_expr(csat_score_field)
     digest = hashlib.sha1(usedforsecurity=False)
     parts: list[dict[str, pl.DataFrame]] = []
     quarantine: list[pl.DataFrame] = []
-    batch: list[tuple[pl.DataFrame, str, list[int] | None]] = []
-    batch_rows = 0
-    offset = 0
-
-    def flush() -> None:
-        nonlocal batch, batch_rows, offset
-        if not batch:
-            return
-        raw = pl.concat([frame for frame, _, _ in batch], how="vertical")
-        raw = raw.hstack(_origin(batch)).with_row_index("_rid", offset=offset)
-        offset += raw.height
-        tables, bad = normalize(raw, csat)
-        parts.append(tables)
-        quarantine.append(bad)
-        batch, batch_rows = [], 0
-
-    def read(path: Path) -> tuple[pl.DataFrame, list[int] | None, pl.DataFrame, bytes]:
-        data, error = _read_bytes(path)
-        # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
-        file_digest = f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode()
-        if error:
-            problem = _frame([_problem(str(path), None, None, error)])
-            return pl.DataFrame(schema=record_schema), [], problem, file_digest
-        return (*read_records(data, str(path), record_schema), file_digest)
-
-    for path, (raw, positions, bad, file_digest) in zip(
-        files, _progress(_read_ahead(read, files), len(files), progress), strict=True
-    ):
-        digest.update(file_digest)
-        quarantine.append(bad)
-        if raw.height:
-            batch.append((raw, str(path), positions))
-            batch_rows += raw.height
-        if batch_rows >= BATCH_RECORDS:
-            flush()
-    flush()
+    for batch in read_batches(files, csat_score_field=csat_score_field, progress=progress):
+        digest.update(batch.digest)
+        parts.append(batch.tables)
+        quarantine.append(batch.quarantine)
 
     q = pl.concat([S.empty(S.QUARANTINE), *quarantine], how="vertical")
-    if strict and q.height:
-        first = q.sort("source_file", "position", nulls_last=False).row(0, named=True)
-        rid = "" if first["record_id"] is None else f" (id {first['record_id']})"
-        raise InvalidRecordError(
-            f"{first['source_file']}{rid}: {first['reason']}. {q.height} bad record(s) in all; "
-            "load without strict to quarantine them and continue."
-        )
+    if strict:
+        raise_on_quarantine(q)
     tables = _combine(parts)
     interactions, superseded = deduplicate(tables["interactions"])
     winners = interactions.select("_rid")
@@ -224,6 +189,92 @@ def load(
         superseded=superseded,
         fingerprint=digest.hexdigest(),
         csat_score_field=csat_score_field,
+    )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Files read and normalised together: tables keyed by ``_rid``, their quarantine."""
+
+    files: list[Path]
+    tables: dict[str, pl.DataFrame]
+    quarantine: pl.DataFrame
+    digest: bytes  # identifies the files (name, size, CRC-32 of each)
+
+
+def read_batches(
+    files: list[Path],
+    *,
+    csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
+    progress: bool | None = None,
+) -> Iterator[Batch]:
+    """Read ``files`` in order and yield them as batches of about :data:`BATCH_RECORDS` records.
+
+    Worker threads keep parsing a bounded window of files ahead while a batch is normalised
+    or written, so a consumer that writes each batch out (the store) holds one batch at a time.
+    A file's records are never split across batches; ``_rid`` numbers records across batches.
+    Tables are not deduplicated: :func:`deduplicate` does it for whatever set it is given.
+    """
+    record_schema = S.record_schema(csat_score_field)
+    csat = S.csat_expr(csat_score_field)
+    pending: list[tuple[pl.DataFrame, str, list[int] | None]] = []
+    names: list[Path] = []
+    problems: list[pl.DataFrame] = []
+    digests: list[bytes] = []
+    rows = offset = 0
+
+    def read(path: Path) -> tuple[pl.DataFrame, list[int] | None, pl.DataFrame, bytes]:
+        data, error = _read_bytes(path)
+        # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
+        file_digest = f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode()
+        if error:
+            problem = _frame([_problem(str(path), None, None, error)])
+            return pl.DataFrame(schema=record_schema), [], problem, file_digest
+        return (*read_records(data, str(path), record_schema), file_digest)
+
+    def flush() -> Batch:
+        nonlocal pending, names, problems, digests, rows, offset
+        if pending:
+            raw = pl.concat([frame for frame, _, _ in pending], how="vertical")
+            raw = raw.hstack(_origin(pending)).with_row_index("_rid", offset=offset)
+            offset += raw.height
+            tables, bad = normalize(raw, csat)
+            problems.append(bad)
+            tables = _combine([tables])
+        else:
+            tables = _combine([])
+        batch = Batch(
+            names,
+            tables,
+            pl.concat([S.empty(S.QUARANTINE), *problems], how="vertical"),
+            b"".join(digests),
+        )
+        pending, names, problems, digests, rows = [], [], [], [], 0
+        return batch
+
+    results = _progress(_read_ahead(read, files), len(files), progress)
+    for path, (raw, positions, bad, file_digest) in zip(files, results, strict=True):
+        names.append(path)
+        digests.append(file_digest)
+        problems.append(bad)
+        if raw.height:
+            pending.append((raw, str(path), positions))
+            rows += raw.height
+        if rows >= BATCH_RECORDS:
+            yield flush()
+    if names:
+        yield flush()
+
+
+def raise_on_quarantine(quarantine: pl.DataFrame) -> None:
+    """Raise :class:`InvalidRecordError` naming the first bad record, if there is any."""
+    if not quarantine.height:
+        return
+    first = quarantine.sort("source_file", "position", nulls_last=False).row(0, named=True)
+    rid = "" if first["record_id"] is None else f" (id {first['record_id']})"
+    raise InvalidRecordError(
+        f"{first['source_file']}{rid}: {first['reason']}. {quarantine.height} bad record(s) "
+        "in all; load without strict to quarantine them and continue."
     )
 
 
@@ -273,7 +324,6 @@ def read_records(
 
 def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Raw records (with ``_rid``) -> typed tables keyed by ``_rid``, and the rows that fail."""
-    ts = {name: parse_timestamp(pl.col(name)) for name in S.RAW_TIMESTAMPS}
     room = pl.col("room")
     holds_raw = (
         raw.select("_rid", pl.col("id").alias("_iid"), "holdLogs")
@@ -281,21 +331,21 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
         .drop_nulls("holdLogs")
         .unnest("holdLogs")
     )
+    holds_raw = holds_raw.with_columns(
+        _st=parse_timestamp_column(holds_raw["started_at"]),
+        _en=parse_timestamp_column(holds_raw["ended_at"]),
+    )
     holds = holds_raw.select(
         "_rid",
         pl.col("_iid").alias("id"),
         pl.col("id").alias("hold_id"),
-        parse_timestamp(pl.col("started_at")).alias("started_at"),
-        parse_timestamp(pl.col("ended_at")).alias("ended_at"),
+        pl.col("_st").alias("started_at"),
+        pl.col("_en").alias("ended_at"),
         pl.col("duration").alias("duration_s"),
         "hold_label_id",
     )
     hold_problems = (
-        holds_raw.with_columns(
-            _st=parse_timestamp(pl.col("started_at")),
-            _en=parse_timestamp(pl.col("ended_at")),
-        )
-        .select(
+        holds_raw.select(
             "_rid",
             pl.coalesce(
                 _bad_timestamp("holdLogs.started_at", pl.col("started_at"), pl.col("_st")),
@@ -311,7 +361,8 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
 
     csat_raw = csat.alias("_csat")
     staged = raw.with_columns(
-        **{f"_{name}": expr for name, expr in ts.items()}, _csat=csat_raw
+        **{f"_{name}": parse_timestamp_column(raw[name]) for name in S.RAW_TIMESTAMPS},
+        _csat=csat_raw,
     ).join(hold_problems, on="_rid", how="left")
     reason = pl.coalesce(
         pl.when(pl.col("id").is_null() | (pl.col("id").str.strip_chars() == "")).then(
@@ -455,6 +506,32 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
             "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"
         ).dt.replace_time_zone("UTC"),
     )
+
+
+#: The two forms the API writes most: a column in one of them parses in a single pass.
+_COMMON_FORMATS = {True: "%Y-%m-%dT%H:%M:%S%.fZ", False: "%Y-%m-%d %H:%M:%S%.f%#z"}
+
+
+def parse_timestamp_column(text: pl.Series) -> pl.Series:
+    """:func:`parse_timestamp` for a whole column, in one pass when the column is regular.
+
+    The column is parsed with the common format its first value has; only the values that
+    format does not parse go through :func:`parse_timestamp`, so the result is the same.
+    """
+    first = text.drop_nulls().head(1).to_list()
+    if not first:
+        return pl.select(parse_timestamp(pl.lit(text))).to_series().alias(text.name)
+    iso = first[0][10:11] == "T" and first[0].endswith("Z")
+    out = text.str.to_datetime(
+        _COMMON_FORMATS[iso], strict=False, time_unit="us", time_zone=None if iso else "UTC"
+    )
+    if iso:
+        out = out.dt.replace_time_zone("UTC")
+    rest = out.is_null() & text.is_not_null()
+    if rest.any():
+        parsed = pl.select(parse_timestamp(pl.lit(text.filter(rest)))).to_series()
+        out = out.scatter(rest.arg_true(), parsed)
+    return out.alias(text.name)
 
 
 def _bad_timestamp(name: str, text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
@@ -694,7 +771,7 @@ def _read_ahead(read: Callable[[Path], T], files: list[Path]) -> Iterator[T]:
         window: deque[Future[T]] = deque()
         for path in files:
             window.append(pool.submit(read, path))
-            if len(window) >= 2 * READ_WORKERS:
+            if len(window) >= READ_AHEAD:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()

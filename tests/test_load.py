@@ -11,7 +11,7 @@ import pytest
 
 from cxreports import InvalidRecordError, SourceNotFoundError, load
 from cxreports import schema as S
-from cxreports.load import parse_timestamp
+from cxreports.load import parse_timestamp, parse_timestamp_column
 
 from .conftest import SEED_PAGE
 
@@ -97,6 +97,39 @@ def test_every_table_has_its_declared_schema(sample_dir: Path):
 def test_parse_timestamp_formats(text: str, expected: datetime | None):
     out = pl.select(parse_timestamp(pl.lit(text, dtype=pl.String))).item()
     assert out == expected
+
+
+TIMESTAMP_CASES = [
+    "2026-03-30 08:30:00.000+00",
+    "2026-03-30T08:30:05.123Z",
+    "2026-03-30T08:30:05Z",
+    "2026-03-30T16:30:05+08:00",
+    "2026-03-30 16:30:05.5+0800",
+    "2026-03-30 03:00:00-05",
+    "2026-03-30 08:30:00",
+    " 2026-03-30t08:30:05z ",
+    "2026-03-30T08:30:05.123456Z",
+    "2026-03-30",
+    "30/03/2026 08:30",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("first", [c for c in TIMESTAMP_CASES if c])
+def test_a_column_parses_as_each_value_would(first: str):
+    # whichever form leads the column picks the one-pass format; the rest must still agree
+    column = pl.Series("t", [first, *TIMESTAMP_CASES], dtype=pl.String)
+    expected = pl.select(parse_timestamp(pl.lit(column))).to_series()
+    out = parse_timestamp_column(column)
+    assert out.dtype == pl.Datetime("us", "UTC") and out.name == "t"
+    assert out.to_list() == expected.to_list()
+
+
+@pytest.mark.parametrize("values", [[], [None, None]])
+def test_an_empty_or_null_column_parses_to_nulls(values: list[None]):
+    out = parse_timestamp_column(pl.Series("t", values, dtype=pl.String))
+    assert out.dtype == pl.Datetime("us", "UTC") and out.null_count() == len(values)
 
 
 def test_duplicates_across_pages_latest_updated_at_wins(seed_record, write_page):
