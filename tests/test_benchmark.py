@@ -27,5 +27,10 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
     assert list(steps) == ["orjson", "pandas", "cold", "store", "warm", "report"]
     assert steps["cold"]["rows"] == 2000 and steps["warm"]["rows"] > 0
     assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 0 for s in steps.values())
+    assert all(s["cpu_s"] > 0 for s in steps.values())
+    assert result["store_vs_orjson"] == round(
+        steps["store"]["seconds"] / steps["orjson"]["seconds"], 2
+    )
     assert {"report_cells_s", "report_kernel_s", "report_pdf_s"} <= set(steps["report"])
     assert "cold load / orjson parse-only" in done.stdout
+    assert "store build / orjson" in done.stdout

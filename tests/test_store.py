@@ -11,9 +11,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cxreports import ParameterError, load, weekly
+from cxreports import store as store_module
 from cxreports.period import Week
 from cxreports.report import prepare
-from cxreports.store import load_window, scan, update
+from cxreports.store import load_window, scan, summary, update
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -99,3 +100,79 @@ def test_the_store_is_a_plain_hive_dataset(sample_dir: Path, tmp_path: Path):
     plain = pl.scan_parquet(store / "interactions" / "**" / "*.parquet", hive_partitioning=True)
     assert plain.select(pl.len()).collect().item() == load(sample_dir).loaded
     assert "partition_key" in plain.collect_schema()
+
+
+def _parts(store: Path) -> list[str]:
+    return sorted(str(p.relative_to(store)) for p in store.glob("*/partition_key=*/*.parquet"))
+
+
+def _page(folder: Path, name: str, records: list[dict]) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps({"cxLogs": {"data": records}}))
+
+
+def test_an_older_version_arriving_later_is_dropped_and_nothing_is_rewritten(
+    seed_record, tmp_path: Path
+):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record])
+    update([source], store)
+    first = {p: (store / p).stat().st_mtime_ns for p in _parts(store)}
+    older = {**seed_record, "disposition": "In Progress", "updatedAt": "2026-03-29T00:00:00Z"}
+    _page(source, "p2.json", [older])
+    result = update([source], store)
+    assert result.superseded == 1 and result.months == ("2026_03",)
+    assert scan(store, "interactions").collect()["disposition"].to_list() == ["Resolved"]
+    assert {p: (store / p).stat().st_mtime_ns for p in _parts(store)} == first
+
+
+def test_a_changed_file_replaces_its_earlier_versions(seed_record, tmp_path: Path):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record])
+    update([source], store)
+    # the export was corrected in place: same id and updatedAt, new content and a bad record
+    changed = {**seed_record, "queueName": "Billing"}
+    _page(source, "p1.json", [changed, {"id": "x", "startedDate": "yesterday"}])
+    update([source], store)
+    rows = scan(store, "interactions").collect()
+    assert rows["queue_name"].to_list() == ["Billing"]
+    figures, quarantine = summary(store)
+    assert quarantine["record_id"].to_list() == ["x"]
+    assert figures["records_read"] == 3 == figures["loaded"] + figures["superseded"] + 1
+
+
+def test_many_small_updates_compact_a_month_into_one_part(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(store_module, "MAX_PARTS", 2)
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:4]:
+        shutil.copy(page, source / page.name)
+        update([source], store)
+    months = {p.split("/")[1] for p in _parts(store) if p.startswith("interactions/")}
+    per_month = [len(list((store / "interactions" / m).glob("*.parquet"))) for m in months]
+    assert max(per_month) <= 2
+    manifest = json.loads((store / "_cxreports_store.json").read_text())
+    assert sorted(manifest["parts"]) == _parts(store)  # nothing left behind, nothing missing
+    full = load(source)
+    stored = scan(store, "interactions").collect().select(full.interactions.columns)
+    assert_frame_equal(_sorted(stored), _sorted(full.interactions))
+    labels = scan(store, "labels").collect().select(full.labels.columns)
+    assert_frame_equal(_sorted(labels), _sorted(full.labels))
+
+
+def test_parts_an_interrupted_update_left_are_removed(seed_record, tmp_path: Path):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record])
+    update([source], store)
+    (part,) = [p for p in _parts(store) if p.startswith("interactions/")]
+    stray = (store / part).with_name("part-999999.parquet")
+    shutil.copy(store / part, stray)  # written, but the manifest was never saved
+    _page(source, "p2.json", [{**seed_record, "id": "another"}])
+    update([source], store)
+    assert not stray.exists()
+    assert sorted(scan(store, "interactions").collect()["id"].to_list()) == [
+        "another",
+        seed_record["id"],
+    ]
