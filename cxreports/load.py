@@ -331,10 +331,8 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
         .drop_nulls("holdLogs")
         .unnest("holdLogs")
     )
-    holds_raw = holds_raw.with_columns(
-        _st=parse_timestamp_column(holds_raw["started_at"]),
-        _en=parse_timestamp_column(holds_raw["ended_at"]),
-    )
+    started, ended = parse_timestamp_columns(holds_raw, ["started_at", "ended_at"])
+    holds_raw = holds_raw.with_columns(_st=started, _en=ended)
     holds = holds_raw.select(
         "_rid",
         pl.col("_iid").alias("id"),
@@ -361,7 +359,10 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
 
     csat_raw = csat.alias("_csat")
     staged = raw.with_columns(
-        **{f"_{name}": parse_timestamp_column(raw[name]) for name in S.RAW_TIMESTAMPS},
+        *(
+            parsed.alias(f"_{parsed.name}")
+            for parsed in parse_timestamp_columns(raw, S.RAW_TIMESTAMPS)
+        ),
         _csat=csat_raw,
     ).join(hold_problems, on="_rid", how="left")
     reason = pl.coalesce(
@@ -512,26 +513,35 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
 _COMMON_FORMATS = {True: "%Y-%m-%dT%H:%M:%S%.fZ", False: "%Y-%m-%d %H:%M:%S%.f%#z"}
 
 
-def parse_timestamp_column(text: pl.Series) -> pl.Series:
-    """:func:`parse_timestamp` for a whole column, in one pass when the column is regular.
+def parse_timestamp_columns(frame: pl.DataFrame, names: Iterable[str]) -> list[pl.Series]:
+    """:func:`parse_timestamp` for whole columns, in one pass each when a column is regular.
 
-    The column is parsed with the common format its first value has; only the values that
-    format does not parse go through :func:`parse_timestamp`, so the result is the same.
+    Each column is parsed with the common format its first value has (the columns in
+    parallel); only the values that format does not parse go through :func:`parse_timestamp`,
+    so the result is the same as that function's.
     """
-    first = text.drop_nulls().head(1).to_list()
-    if not first:
-        return pl.select(parse_timestamp(pl.lit(text))).to_series().alias(text.name)
-    iso = first[0][10:11] == "T" and first[0].endswith("Z")
-    out = text.str.to_datetime(
+    names = list(names)
+    firsts = frame.select(pl.col(n).drop_nulls().first() for n in names).row(0)
+    fast = frame.select(_one_pass(n, first) for n, first in zip(names, firsts, strict=True))
+    out = []
+    for name in names:
+        text, parsed = frame[name], fast[name]
+        rest = parsed.is_null() & text.is_not_null()
+        if rest.any():
+            fixed = pl.select(parse_timestamp(pl.lit(text.filter(rest)))).to_series()
+            parsed = parsed.scatter(rest.arg_true(), fixed)
+        out.append(parsed)
+    return out
+
+
+def _one_pass(name: str, first: str | None) -> pl.Expr:
+    if first is None:
+        return parse_timestamp(pl.col(name)).alias(name)
+    iso = first[10:11] == "T" and first.endswith("Z")
+    parsed = pl.col(name).str.to_datetime(
         _COMMON_FORMATS[iso], strict=False, time_unit="us", time_zone=None if iso else "UTC"
     )
-    if iso:
-        out = out.dt.replace_time_zone("UTC")
-    rest = out.is_null() & text.is_not_null()
-    if rest.any():
-        parsed = pl.select(parse_timestamp(pl.lit(text.filter(rest)))).to_series()
-        out = out.scatter(rest.arg_true(), parsed)
-    return out.alias(text.name)
+    return (parsed.dt.replace_time_zone("UTC") if iso else parsed).alias(name)
 
 
 def _bad_timestamp(name: str, text: pl.Expr, parsed: pl.Expr) -> pl.Expr:

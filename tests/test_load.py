@@ -11,7 +11,7 @@ import pytest
 
 from cxreports import InvalidRecordError, SourceNotFoundError, load
 from cxreports import schema as S
-from cxreports.load import parse_timestamp, parse_timestamp_column
+from cxreports.load import parse_timestamp, parse_timestamp_columns
 
 from .conftest import SEED_PAGE
 
@@ -121,14 +121,14 @@ def test_a_column_parses_as_each_value_would(first: str):
     # whichever form leads the column picks the one-pass format; the rest must still agree
     column = pl.Series("t", [first, *TIMESTAMP_CASES], dtype=pl.String)
     expected = pl.select(parse_timestamp(pl.lit(column))).to_series()
-    out = parse_timestamp_column(column)
+    (out,) = parse_timestamp_columns(column.to_frame(), ["t"])
     assert out.dtype == pl.Datetime("us", "UTC") and out.name == "t"
     assert out.to_list() == expected.to_list()
 
 
 @pytest.mark.parametrize("values", [[], [None, None]])
 def test_an_empty_or_null_column_parses_to_nulls(values: list[None]):
-    out = parse_timestamp_column(pl.Series("t", values, dtype=pl.String))
+    (out,) = parse_timestamp_columns(pl.Series("t", values, dtype=pl.String).to_frame(), ["t"])
     assert out.dtype == pl.Datetime("us", "UTC") and out.null_count() == len(values)
 
 
