@@ -255,12 +255,19 @@ def summary(store: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
 
 
 def scan(store: str | Path, table: str) -> pl.LazyFrame:
-    """A lazy scan of one table of the store, with ``partition_key`` from the folder names."""
+    """A lazy scan of one table of the store, with ``partition_key`` from the folder names.
+
+    Only the parts the manifest lists are read: a part an interrupted update left behind
+    is never seen twice.
+    """
     store = Path(store)
-    schema = S.TABLES[table]
-    files = sorted((store / table).glob(f"{PARTITION}=*/*.parquet"))
+    return _scan(store, _read_manifest(store), table)
+
+
+def _scan(store: Path, manifest: dict[str, Any], table: str) -> pl.LazyFrame:
+    files = sorted(store / p for p in manifest["parts"] if p.startswith(f"{table}/"))
     if not files:
-        return pl.LazyFrame(schema={**schema, PARTITION: pl.String})
+        return pl.LazyFrame(schema={**S.TABLES[table], PARTITION: pl.String})
     return pl.scan_parquet(files, hive_partitioning=True, hive_schema={PARTITION: pl.String})
 
 
@@ -280,12 +287,14 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
         pl.lit(end).dt.convert_time_zone("UTC"),
         closed="left",
     )
-    interactions = scan(store, "interactions").filter(window).select(list(S.INTERACTIONS)).collect()
+    interactions = (
+        _scan(store, manifest, "interactions").filter(window).select(list(S.INTERACTIONS)).collect()
+    )
     ids = interactions.lazy().select("id")
     tables: dict[str, Any] = {"interactions": interactions}
     for name in S.CHILD_TABLES:
         tables[name] = (
-            scan(store, name)
+            _scan(store, manifest, name)
             .filter(pl.col(PARTITION).is_in(months))
             .join(ids, on="id", how="semi")
             .select(list(S.TABLES[name]))
@@ -294,7 +303,7 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
     counts = manifest["counts"]
     quarantine = _read_quarantine(store)
     whole = (
-        scan(store, "interactions")
+        _scan(store, manifest, "interactions")
         .select(
             pl.len().alias("loaded"),
             pl.col("started_at").min().alias("first_seen"),
