@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -11,10 +12,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from cxreports import ParameterError, load, weekly
+from cxreports import schema as S
 from cxreports import store as store_module
 from cxreports.period import Week
 from cxreports.report import prepare
 from cxreports.store import load_window, scan, summary, update
+
+load_module = importlib.import_module("cxreports.load")  # the module, not the function
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -45,6 +49,49 @@ def test_an_incremental_store_equals_one_load_of_everything(sample_dir: Path, tm
     for name in ("holds", "labels", "wrap_up_categories", "wrap_up_tags", "custom_fields"):
         table = scan(store, name).collect().select(getattr(full, name).columns)
         assert_frame_equal(_sorted(table), _sorted(getattr(full, name)), check_row_order=False)
+
+
+def test_a_store_built_in_many_small_batches_equals_one_load(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # 3,000 records in batches of ~300: older versions of a record reach the store in later
+    # batches than the record itself, and must be dropped there
+    monkeypatch.setattr(load_module, "BATCH_RECORDS", 300)
+    store = tmp_path / "store"
+    result = update([sample_dir], store)
+    full = load(sample_dir)
+    assert result.superseded == full.superseded > 0
+    figures, _ = summary(store)
+    assert (figures["records_read"], figures["loaded"]) == (full.records_read, full.loaded)
+    for name in ("interactions", *S.CHILD_TABLES):
+        expected = getattr(full, name)
+        table = scan(store, name).collect().select(expected.columns)
+        assert_frame_equal(_sorted(table), _sorted(expected))
+
+
+def test_a_newer_version_in_a_later_batch_replaces_the_stored_one_and_its_children(
+    seed_record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(load_module, "BATCH_RECORDS", 1)
+    source, store = tmp_path / "pages", tmp_path / "store"
+    other = {**seed_record, "id": "other"}
+    newer = {
+        **seed_record,
+        "updatedAt": "2026-03-31T00:00:00Z",
+        "contactLabel": ["VIP"],
+        "holdLogs": [],
+    }
+    _page(source, "p1.json", [seed_record, other])
+    _page(source, "p2.json", [newer])
+    result = update([source], store)
+    assert result.superseded == 1
+    rows = scan(store, "interactions").collect().sort("id")
+    assert rows["id"].to_list() == ["other", seed_record["id"]]
+    labels = scan(store, "labels").collect().filter(pl.col("id") == seed_record["id"])
+    assert labels["label"].to_list() == ["VIP"]
+    assert scan(store, "holds").collect()["id"].to_list() == ["other"] * len(
+        seed_record["holdLogs"]
+    )
 
 
 def test_new_files_only_are_parsed_and_latest_version_wins(seed_record, tmp_path: Path):
