@@ -80,7 +80,8 @@ def update(
     A store is built for one CSAT field path; asking for another is an error (build a new
     store). Records of a source file that later disappears stay in the store. The manifest is
     saved after every batch, so an interrupted update resumes where it stopped; memory is
-    bounded by the batch, not by the input.
+    bounded by the batch, not by the input. With ``strict``, the first batch holding a bad
+    record raises :class:`InvalidRecordError` before it is written; earlier batches are kept.
     """
     store = Path(store)
     files = resolve_sources(sources)
@@ -120,10 +121,12 @@ def update(
 def _add_batch(
     store: Path, manifest: dict[str, Any], batch: Batch, stats: dict[str, list[int]]
 ) -> tuple[set[str], int]:
-    """Write one batch into the store; returns the months it touched and versions dropped."""
+    """Write one batch into the store; returns the months it wrote and the versions dropped."""
     interactions, superseded = deduplicate(batch.tables["interactions"])
-    months = set(interactions[PARTITION].unique().to_list())
-    stored = _stored_versions(store, manifest, months, interactions.select("id"))
+    stored = _stored_versions(
+        store, manifest, set(interactions[PARTITION].unique()), interactions.select("id")
+    )
+    written: set[str] = set()
     if stored.height:
         versus = interactions.select("id", "_rid", "updated_at").join(
             stored, on="id", suffix="_stored"
@@ -135,8 +138,9 @@ def _add_batch(
         versus = versus.with_columns(_new_wins=new_wins.fill_null(False))
         losing = versus.filter(~pl.col("_new_wins")).select("_rid")
         interactions = interactions.join(losing, on="_rid", how="anti")
-        for part, ids in versus.filter(pl.col("_new_wins")).group_by("part"):
-            _drop_from_part(store, str(part[0]), ids.select("id"))
+        for (part,), ids in versus.filter(pl.col("_new_wins")).group_by("part"):
+            _drop_from_part(store, str(part), ids.select("id"))
+            written.add(_month_of(str(part)))
         superseded += versus.height
     winners = interactions.select("_rid", PARTITION)
     number = manifest.setdefault("next_part", 1)
@@ -150,6 +154,7 @@ def _add_batch(
             _write(path, rows.sort("started_at") if table == "interactions" else rows)
             manifest["parts"].append(str(path.relative_to(store)))
     manifest["next_part"] = number + 1
+    written |= set(interactions[PARTITION].unique())
 
     # a re-parsed file's earlier rejections are replaced by this parse's
     earlier = _read_quarantine(store)
@@ -169,7 +174,7 @@ def _add_batch(
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
     )
     _save_manifest(store, manifest)
-    return months, superseded
+    return written, superseded
 
 
 def _stored_versions(
