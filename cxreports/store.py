@@ -91,10 +91,9 @@ def update(
             f"{store}: this store was built with csat_score_field "
             f"{manifest['csat_score_field']!r}, not {csat_score_field!r}; use a new store folder"
         )
-    stats = {str(f.resolve()): _stat(f) for f in files}
-    changed = [
-        f for f in files if manifest["sources"].get(str(f.resolve())) != stats[str(f.resolve())]
-    ]
+    # what the manifest keeps of each file: its absolute path, size and modification time
+    stats = {f: (str(f.resolve()), _stat(f)) for f in files}
+    changed = [f for f, (key, stat) in stats.items() if manifest["sources"].get(key) != stat]
     if not changed:
         return StoreUpdate(store, (), len(files), ())
     _remove_unlisted_parts(store, manifest)
@@ -119,7 +118,7 @@ def update(
 
 
 def _add_batch(
-    store: Path, manifest: dict[str, Any], batch: Batch, stats: dict[str, list[int]]
+    store: Path, manifest: dict[str, Any], batch: Batch, stats: dict[Path, tuple[str, list[int]]]
 ) -> tuple[set[str], int]:
     """Write one batch into the store; returns the months it wrote and the versions dropped."""
     interactions, superseded = deduplicate(batch.tables["interactions"])
@@ -168,7 +167,7 @@ def _add_batch(
         batch.tables["interactions"].height + batch.quarantine.height - int(reread.sum())
     )
     counts["superseded"] += superseded
-    manifest["sources"].update({str(f.resolve()): stats[str(f.resolve())] for f in batch.files})
+    manifest["sources"].update(stats[f] for f in batch.files)
     manifest["fingerprint"] = _combine_fingerprints(
         manifest.get("fingerprint", ""),
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
