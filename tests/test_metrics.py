@@ -250,6 +250,26 @@ def test_invariants(rows, seed):
     _frames_equal(m.summary, again.summary)
 
 
+def test_two_contacts_at_the_same_moment_are_each_others_repeat():
+    # found by test_invariants: with a tie on started_at, which one counted as FCR
+    # depended on row order
+    row = {
+        "queue_name": "Billing",
+        "started_at": utc(2026, 3, 22, 16),
+        "handled_time_s": None,
+        "first_response_time_s": None,
+        "disposition": "Resolved",
+        "sla_status": "meet",
+        "csat_score": None,
+        "is_bot": False,
+        "contact_id": "c2",
+    }
+    rows = [{**row, "agent_id": "A"}, {**row, "agent_id": "B"}]
+    for ordered in (rows, rows[::-1]):
+        m = weekly(make_logs(ordered), "2026-W13", SGT)
+        assert m.agents.sort("agent_id")["fcr_rate"].to_list() == [0.0, 0.0]
+
+
 def _frames_equal(a: pl.DataFrame, b: pl.DataFrame) -> None:
     assert a.columns == b.columns
     for col in a.columns:

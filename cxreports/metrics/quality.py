@@ -38,7 +38,12 @@ def add_fcr_columns(interactions: pl.LazyFrame) -> pl.LazyFrame:
             fcr_window_complete=(pl.col("started_at") + FCR_WINDOW) <= data_end,
         )
         .with_columns(
-            repeat_within_7d=(pl.col("_next") - pl.col("started_at") <= FCR_WINDOW).fill_null(False)
+            # two interactions of a contact starting at the same moment are each other's
+            # repeat; without this, which of them counted as FCR would depend on row order
+            repeat_within_7d=(
+                (pl.len().over("contact_id", "started_at") > 1) & pl.col("contact_id").is_not_null()
+            )
+            | (pl.col("_next") - pl.col("started_at") <= FCR_WINDOW).fill_null(False)
         )
         .with_columns(fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")))
         .drop("_next")
