@@ -118,29 +118,37 @@ def generate(
     contacts = [_contact(rng, i) for i in range(max(1, int(records * 0.55)))]
     start = datetime.combine(end - timedelta(weeks=weeks), datetime.min.time(), UTC)
     starts = sorted(_start_times(rng, records, start, weeks))
-    rows = [_record(rng, i, t, agents, contacts) for i, t in enumerate(starts)]
-    pages = [rows[i : i + page_size] for i in range(0, len(rows), page_size)] or [[]]
-    for index in range(len(pages) - 1):
-        # an older version of a few records shows up again on a later page
-        for record in pages[index]:
-            if rng.random() < 0.02:
-                later = pages[rng.randrange(index + 1, len(pages))]
-                later.insert(rng.randrange(len(later) + 1), _older_version(rng, record))
+    last = max(1, math.ceil(records / page_size))
+    # pages are generated and written one at a time: besides the contacts and start times,
+    # only the older versions waiting for their later page are held (about 2% of the records)
+    waiting: dict[int, list[dict[str, Any]]] = {}
     written = []
-    last = len(pages)
-    for number, data in enumerate(pages, start=1):
+    for index in range(last):
+        first = index * page_size
+        data = [
+            _record(rng, i, starts[i], agents, contacts)
+            for i in range(first, min(first + page_size, records))
+        ]
+        for old in waiting.pop(index, []):
+            data.insert(rng.randrange(len(data) + 1), old)
+        if index < last - 1:
+            # an older version of a few records shows up again on a later page
+            for record in data:
+                if rng.random() < 0.02:
+                    later = rng.randrange(index + 1, last)
+                    waiting.setdefault(later, []).append(_older_version(rng, record))
         page = {
             "requestId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "cxLogs": {
                 "data": data,
                 # real exports report a total that does not match what they hold
                 "total": records + rng.randrange(0, 20),
-                "page": number,
+                "page": index + 1,
                 "pageSize": page_size,
                 "lastPage": last,
             },
         }
-        path = out / f"cx_logs_page_{number:04d}.json"
+        path = out / f"cx_logs_page_{index + 1:04d}.json"
         path.write_bytes(orjson.dumps(page, option=orjson.OPT_INDENT_2))
         written.append(path)
     return written
