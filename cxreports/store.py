@@ -151,7 +151,7 @@ def _add_batch(
         for (month,), rows in frame.group_by(PARTITION):
             path = _path(store, table, str(month), name)
             _write(path, rows.sort("started_at") if table == "interactions" else rows)
-            manifest["parts"].append(str(path.relative_to(store)))
+            manifest["parts"].append(path.relative_to(store).as_posix())
     manifest["next_part"] = number + 1
     written |= set(interactions[PARTITION].unique())
 
@@ -225,11 +225,11 @@ def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
         target = _path(store, table, month, name)
         _write(target, frame.sort("started_at") if table == "interactions" else frame)
         manifest["parts"] = [p for p in manifest["parts"] if p not in old]
-        manifest["parts"].append(str(target.relative_to(store)))
+        manifest["parts"].append(target.relative_to(store).as_posix())
     _save_manifest(store, manifest)
     for table in ("interactions", *S.CHILD_TABLES):
         for p in (store / table / f"{PARTITION}={month}").glob("*.parquet"):
-            if str(p.relative_to(store)) not in manifest["parts"]:
+            if p.relative_to(store).as_posix() not in manifest["parts"]:
                 p.unlink()
 
 
@@ -238,7 +238,7 @@ def _remove_unlisted_parts(store: Path, manifest: dict[str, Any]) -> None:
     listed = set(manifest["parts"])
     for table in ("interactions", *S.CHILD_TABLES):
         for p in (store / table).glob(f"{PARTITION}=*/*.parquet"):
-            if str(p.relative_to(store)) not in listed:
+            if p.relative_to(store).as_posix() not in listed:
                 p.unlink()
 
 
@@ -377,7 +377,7 @@ def _read_manifest(store: Path) -> dict[str, Any]:
     if "parts" not in manifest:
         # a store from before parts were listed: one data.parquet per month and table
         manifest["parts"] = sorted(
-            str(p.relative_to(store))
+            p.relative_to(store).as_posix()
             for table in ("interactions", *S.CHILD_TABLES)
             for p in (store / table).glob(f"{PARTITION}=*/*.parquet")
         )
