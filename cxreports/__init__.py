@@ -11,6 +11,7 @@ from cxreports.exceptions import (
     ParameterError,
     ReportError,
     SourceNotFoundError,
+    StoreBusyError,
 )
 from cxreports.load import CxLogs, load
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -28,6 +29,7 @@ __all__ = [
     "ParameterError",
     "ReportError",
     "SourceNotFoundError",
+    "StoreBusyError",
     "Week",
     "WeeklyMetrics",
     "__version__",

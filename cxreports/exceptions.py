@@ -59,3 +59,9 @@ class JobError(CxReportsError):
     """The weekly job stopped: another run holds its lock, or a step failed."""
 
     exit_code = 9
+
+
+class StoreBusyError(CxReportsError):
+    """Another load is updating the same Parquet store; try again when it has finished."""
+
+    exit_code = 10

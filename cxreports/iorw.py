@@ -1,11 +1,13 @@
-"""Writing files so that a reader never sees half of one: temp file, fsync, rename."""
+"""Writing files so that a reader never sees half of one (temp file, fsync, rename), and
+holding a lock file so that two writers never run at once."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -48,3 +50,23 @@ def write_atomic(target: str | Path, data: bytes) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return Path(target)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, busy: Callable[[Path], Exception]) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing); raise ``busy(path)`` if taken.
+
+    The lock is the operating system's (``flock``): it is released when the holder exits,
+    even after a crash, so a stale lock file never blocks the next run.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise busy(path) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

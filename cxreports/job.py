@@ -7,13 +7,11 @@ line carries the run id and the step, on stderr.
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import html
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +20,7 @@ from cxreports import mail
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, ParameterError
+from cxreports.iorw import exclusive_lock
 from cxreports.period import Week
 from cxreports.report import REPORTS, render_reports
 
@@ -170,19 +169,11 @@ def _tell_operator(config, smtp, run, week, step, error, say) -> None:
         say("could not tell the operator: %s", exc, level=logging.ERROR)
 
 
-@contextmanager
-def _lock(out: Path) -> Iterator[None]:
+def _lock(out: Path) -> contextlib.AbstractContextManager[None]:
     """Hold an exclusive lock on ``out/.cxreports-weekly.lock`` for the run."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / LOCK_NAME
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise JobError(
-                f"another weekly run holds {path}; not starting a second one at the same time"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(
+        out / LOCK_NAME,
+        lambda path: JobError(
+            f"another weekly run holds {path}; not starting a second one at the same time"
+        ),
+    )

@@ -30,8 +30,8 @@ import orjson
 import polars as pl
 
 from cxreports import schema as S
-from cxreports.exceptions import ParameterError
-from cxreports.iorw import atomic_path, write_atomic
+from cxreports.exceptions import ParameterError, StoreBusyError
+from cxreports.iorw import atomic_path, exclusive_lock, write_atomic
 from cxreports.load import (
     SUMMARY_AGGREGATES,
     Batch,
@@ -43,6 +43,7 @@ from cxreports.load import (
 )
 
 MANIFEST = "_cxreports_store.json"
+LOCK = ".cxreports-store.lock"
 _MANIFEST_FORMAT = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 PARTITION = "partition_key"
 #: A month with more parts than this after an update is rewritten as one part.
@@ -85,6 +86,20 @@ def update(
     """
     store = Path(store)
     files = resolve_sources(sources)
+
+    def busy(path: Path) -> StoreBusyError:
+        return StoreBusyError(
+            f"{store}: another load is updating this store (it holds {path}); "
+            "try again when it has finished"
+        )
+
+    with exclusive_lock(store / LOCK, busy):
+        return _update(store, files, csat_score_field, strict, progress)
+
+
+def _update(
+    store: Path, files: list[Path], csat_score_field: str, strict: bool, progress: bool | None
+) -> StoreUpdate:
     manifest = _read_manifest(store)
     if manifest["csat_score_field"] != csat_score_field and manifest["sources"]:
         raise ParameterError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import shutil
@@ -11,12 +12,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from cxreports import ParameterError, load, weekly
+from cxreports import ParameterError, StoreBusyError, load, weekly
 from cxreports import schema as S
 from cxreports import store as store_module
 from cxreports.period import Week
 from cxreports.report import prepare
-from cxreports.store import load_window, scan, summary, update
+from cxreports.store import is_store, load_window, scan, summary, update
 
 load_module = importlib.import_module("cxreports.load")  # the module, not the function
 
@@ -223,3 +224,18 @@ def test_parts_an_interrupted_update_left_are_removed(seed_record, tmp_path: Pat
         "another",
         seed_record["id"],
     ]
+
+
+def test_a_second_load_into_a_busy_store_is_refused(sample_dir: Path, tmp_path: Path):
+    store = tmp_path / "store"
+    with open(_lock_path(store), "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(StoreBusyError, match="another load is updating this store"):
+            update([sample_dir], store)
+    assert not is_store(store)  # nothing was written
+    assert update([sample_dir], store).parsed  # and once the lock is free, it runs
+
+
+def _lock_path(store: Path) -> Path:
+    store.mkdir(parents=True, exist_ok=True)
+    return store / store_module.LOCK
