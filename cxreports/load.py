@@ -772,9 +772,9 @@ def _read_bytes(path: Path) -> tuple[bytes, str | None]:
 
 
 def _read_ahead(read: Callable[[Path], T], files: list[Path]) -> Iterator[T]:
-    """``map(read, files)`` in order, on worker threads, a few files ahead at most.
+    """``map(read, files)`` in order, on worker threads, :data:`READ_AHEAD` files ahead at most.
 
-    polars' JSON reader and hashlib release the GIL, so pages parse in parallel; the window
+    polars' JSON reader and zlib release the GIL, so pages parse in parallel; the window
     keeps memory bounded however far the readers could run ahead of normalisation.
     """
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
