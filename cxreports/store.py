@@ -12,7 +12,9 @@ batch to the months it touches as a new part file; the children of an interactio
 part of the same name. Before a batch is written, its interactions are checked against the
 versions already stored in those months: the latest ``updatedAt`` wins, as in
 :func:`cxreports.load` (on a tie, the file parsed later), and a part that held a superseded
-version is rewritten without it. A month with many small parts is compacted into one.
+version is copied without it to a new part. A month with many small parts is compacted into
+one. Readers go by the manifest, which is saved once a batch is complete, so they see the
+store as it was before the batch or after it, never half of it.
 :func:`load_window` reads the interactions that started in a time window, and their child
 rows, with the filter pushed down to the month partitions and the Parquet row groups.
 """
@@ -153,12 +155,11 @@ def _add_batch(
         losing = versus.filter(~pl.col("_new_wins")).select("_rid")
         interactions = interactions.join(losing, on="_rid", how="anti")
         for (part,), ids in versus.filter(pl.col("_new_wins")).group_by("part"):
-            _drop_from_part(store, str(part), ids.select("id"))
+            _drop_from_part(store, manifest, Path(str(part)), ids.select("id"))
             written.add(_month_of(str(part)))
         superseded += versus.height
     winners = interactions.select("_rid", PARTITION)
-    number = manifest.setdefault("next_part", 1)
-    name = f"part-{number:06d}.parquet"
+    name = _new_part_name(manifest)
     for table in ("interactions", *S.CHILD_TABLES):
         frame = interactions if table == "interactions" else batch.tables[table]
         if table != "interactions":
@@ -167,7 +168,6 @@ def _add_batch(
             path = _path(store, table, str(month), name)
             _write(path, rows.sort("started_at") if table == "interactions" else rows)
             manifest["parts"].append(path.relative_to(store).as_posix())
-    manifest["next_part"] = number + 1
     written |= set(interactions[PARTITION].unique())
 
     # a re-parsed file's earlier rejections are replaced by this parse's
@@ -188,6 +188,8 @@ def _add_batch(
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
     )
     _save_manifest(store, manifest)
+    if stored.height:
+        _remove_unlisted_parts(store, manifest)  # the parts replaced by rewritten ones
     return written, superseded
 
 
@@ -216,13 +218,27 @@ def _stored_versions(
     )
 
 
-def _drop_from_part(store: Path, part: str, ids: pl.DataFrame) -> None:
-    """Rewrite a part (and its children's parts) without the interactions ``ids``."""
-    relative = Path(part).relative_to(store / "interactions")
+def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.DataFrame) -> None:
+    """Copy a part (and its children's parts) without the interactions ``ids`` to a new name.
+
+    The manifest swaps the new parts in for the old ones, so a reader sees either; the old
+    files are deleted once the manifest is saved.
+    """
+    relative = part.relative_to(store / "interactions")
+    name = _new_part_name(manifest)
     for table in ("interactions", *S.CHILD_TABLES):
-        path = store / table / relative
-        if path.is_file():
-            _write(path, pl.read_parquet(path).join(ids, on="id", how="anti"))
+        old = f"{table}/{relative.as_posix()}"
+        if old not in manifest["parts"]:
+            continue
+        target = store / table / relative.parent / name
+        _write(target, pl.read_parquet(store / old).join(ids, on="id", how="anti"))
+        manifest["parts"][manifest["parts"].index(old)] = target.relative_to(store).as_posix()
+
+
+def _new_part_name(manifest: dict[str, Any]) -> str:
+    number = manifest.setdefault("next_part", 1)
+    manifest["next_part"] = number + 1
+    return f"part-{number:06d}.parquet"
 
 
 def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
@@ -232,8 +248,7 @@ def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
     ]
     if len(parts) <= MAX_PARTS:
         return
-    name = f"part-{manifest['next_part']:06d}.parquet"
-    manifest["next_part"] += 1
+    name = _new_part_name(manifest)
     for table in ("interactions", *S.CHILD_TABLES):
         old = [p for p in manifest["parts"] if p.startswith(f"{table}/") and _month_of(p) == month]
         frame = pl.read_parquet([store / p for p in old]) if old else S.empty(S.TABLES[table])
@@ -242,14 +257,12 @@ def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
         manifest["parts"] = [p for p in manifest["parts"] if p not in old]
         manifest["parts"].append(target.relative_to(store).as_posix())
     _save_manifest(store, manifest)
-    for table in ("interactions", *S.CHILD_TABLES):
-        for p in (store / table / f"{PARTITION}={month}").glob("*.parquet"):
-            if p.relative_to(store).as_posix() not in manifest["parts"]:
-                p.unlink()
+    _remove_unlisted_parts(store, manifest)
 
 
 def _remove_unlisted_parts(store: Path, manifest: dict[str, Any]) -> None:
-    """Delete parts an interrupted update wrote after its last manifest save."""
+    """Delete the parts the manifest does not list: replaced ones, or parts an interrupted
+    update wrote after its last manifest save."""
     listed = set(manifest["parts"])
     for table in ("interactions", *S.CHILD_TABLES):
         for p in (store / table).glob(f"{PARTITION}=*/*.parquet"):

@@ -93,6 +93,10 @@ def test_a_newer_version_in_a_later_batch_replaces_the_stored_one_and_its_childr
     assert scan(store, "holds").collect()["id"].to_list() == ["other"] * len(
         seed_record["holdLogs"]
     )
+    # the part that held the older version was replaced by a copy without it, and removed
+    manifest = json.loads((store / "_cxreports_store.json").read_text())
+    assert sorted(manifest["parts"]) == _parts(store)
+    assert "interactions/partition_key=2026_03/part-000001.parquet" not in manifest["parts"]
 
 
 def test_new_files_only_are_parsed_and_latest_version_wins(seed_record, tmp_path: Path):
