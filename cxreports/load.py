@@ -174,13 +174,17 @@ def load(
     q = pl.concat([S.empty(S.QUARANTINE), *quarantine], how="vertical")
     if strict:
         raise_on_quarantine(q)
-    tables = _combine(parts)
-    interactions, superseded = deduplicate(tables["interactions"])
-    winners = interactions.select("_rid")
-    out = {"interactions": interactions.drop("_rid")}
-    for name in S.CHILD_TABLES:
-        out[name] = tables[name].join(winners, on="_rid", how="semi").drop("_rid")
-    loaded_and_superseded = tables["interactions"].height
+    # every source list holds a file, so there is at least one batch
+    versions = pl.concat([p["interactions"].select(_VERSION_KEYS) for p in parts])
+    winners = latest_versions(versions).to_series().sort()
+    out = {}
+    for name in ("interactions", *S.CHILD_TABLES):
+        # batch by batch, each batch's table let go once its winners are copied: the peak is
+        # the result plus one batch, not the batches, their concatenation and a sorted copy
+        kept = [_keep(p.pop(name), winners) for p in parts]
+        out[name] = pl.concat([S.empty(S.TABLES[name]), *kept], how="vertical")
+    loaded_and_superseded = versions.height
+    superseded = loaded_and_superseded - out["interactions"].height
     return CxLogs(
         **out,
         quarantine=q,
@@ -234,18 +238,16 @@ def read_batches(
 
     def flush() -> Batch:
         nonlocal pending, names, problems, digests, rows, offset
+        tables = None
         if pending:
             raw = pl.concat([frame for frame, _, _ in pending], how="vertical")
             raw = raw.hstack(_origin(pending)).with_row_index("_rid", offset=offset)
             offset += raw.height
             tables, bad = normalize(raw, csat)
             problems.append(bad)
-            tables = _combine([tables])
-        else:
-            tables = _combine([])
         batch = Batch(
             names,
-            tables,
+            _typed(tables),
             pl.concat([S.empty(S.QUARANTINE), *problems], how="vertical"),
             b"".join(digests),
         )
@@ -475,17 +477,45 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
     return tables, quarantine
 
 
+#: What :func:`latest_versions` needs of each interaction.
+_VERSION_KEYS = ("id", "updated_at", "_rid")
+
+
+def latest_versions(interactions: pl.DataFrame) -> pl.DataFrame:
+    """``_rid`` of the latest version of each ``id``: greatest ``updated_at``, then later record.
+
+    Only the three key columns are sorted, whatever the width of ``interactions``.
+    """
+    return (
+        interactions.select(_VERSION_KEYS)
+        .sort("updated_at", "_rid", nulls_last=False)
+        .unique("id", keep="last")
+        .select("_rid")
+    )
+
+
 def deduplicate(interactions: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Keep the latest version of each ``id``: greatest ``updated_at``, then the later record.
+    """Keep the latest version of each ``id`` (see :func:`latest_versions`).
 
     Returns the unique rows (in ``_rid`` order) and how many older versions were superseded.
     """
-    unique = (
-        interactions.sort("updated_at", "_rid", nulls_last=False)
-        .unique("id", keep="last")
-        .sort("_rid")
+    unique = interactions.join(
+        latest_versions(interactions), on="_rid", how="semi", maintain_order="left"
     )
     return unique, interactions.height - unique.height
+
+
+def _keep(table: pl.DataFrame, winners: pl.Series) -> pl.DataFrame:
+    """The rows of ``table`` that belong to a winning version, without ``_rid``.
+
+    ``winners`` is sorted: only the slice in the table's ``_rid`` range is looked up.
+    """
+    if table.is_empty():
+        return table.drop("_rid")
+    rid = table["_rid"]
+    lo = winners.search_sorted(rid.min(), "left")
+    hi = winners.search_sorted(rid.max(), "right")
+    return table.filter(rid.is_in(winners.slice(lo, hi - lo).implode())).drop("_rid")
 
 
 def parse_timestamp(text: pl.Expr) -> pl.Expr:
@@ -562,13 +592,15 @@ def _child(good: pl.DataFrame, items: pl.Expr, columns: dict[str, str]) -> pl.Da
     return exploded.select("_rid", "id", *exprs)
 
 
-def _combine(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+def _typed(tables: dict[str, pl.DataFrame] | None) -> dict[str, pl.DataFrame]:
+    """Each table in its declared schema plus ``_rid`` (empty tables when ``None``)."""
     out = {}
     for name in ("interactions", *S.CHILD_TABLES):
-        frames = [p[name] for p in parts]
         target = pl.Schema({"_rid": pl.UInt32, **S.TABLES[name]})
-        frames = [f.select(pl.col(c).cast(t) for c, t in target.items()) for f in frames]
-        out[name] = pl.concat([S.empty(target), *frames], how="vertical")
+        if tables is None:
+            out[name] = S.empty(target)
+        else:
+            out[name] = tables[name].select(pl.col(c).cast(t) for c, t in target.items())
     return out
 
 
