@@ -52,6 +52,8 @@ PARTITION = "partition_key"
 MAX_PARTS = 16
 #: Rows per Parquet row group: small enough for the week filter to skip most of a month.
 ROW_GROUP = 64_000
+#: The tables kept as month parts (the quarantine is one file).
+PART_TABLES = ("interactions", *S.CHILD_TABLES)
 
 
 @dataclass(frozen=True)
@@ -160,14 +162,12 @@ def _add_batch(
         superseded += versus.height
     winners = interactions.select("_rid", PARTITION)
     name = _new_part_name(manifest)
-    for table in ("interactions", *S.CHILD_TABLES):
+    for table in PART_TABLES:
         frame = interactions if table == "interactions" else batch.tables[table]
         if table != "interactions":
             frame = frame.join(winners, on="_rid", how="inner")
         for (month,), rows in frame.group_by(PARTITION):
-            path = _path(store, table, str(month), name)
-            _write(path, rows.sort("started_at") if table == "interactions" else rows)
-            manifest["parts"].append(path.relative_to(store).as_posix())
+            manifest["parts"].append(_write_part(store, table, str(month), name, rows))
     written |= set(interactions[PARTITION].unique())
 
     # a re-parsed file's earlier rejections are replaced by this parse's
@@ -197,11 +197,7 @@ def _stored_versions(
     store: Path, manifest: dict[str, Any], months: set[str], ids: pl.DataFrame
 ) -> pl.DataFrame:
     """``id``, ``updated_at`` and ``part`` of stored versions of ``ids`` in ``months``."""
-    parts = [
-        store / part
-        for part in manifest["parts"]
-        if part.startswith("interactions/") and _month_of(part) in months
-    ]
+    parts = [store / part for part in _parts(manifest, "interactions", months)]
     if not parts:
         return pl.DataFrame(
             schema={
@@ -226,7 +222,7 @@ def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.D
     """
     relative = part.relative_to(store / "interactions")
     name = _new_part_name(manifest)
-    for table in ("interactions", *S.CHILD_TABLES):
+    for table in PART_TABLES:
         old = f"{table}/{relative.as_posix()}"
         if old not in manifest["parts"]:
             continue
@@ -243,19 +239,14 @@ def _new_part_name(manifest: dict[str, Any]) -> str:
 
 def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
     """Rewrite a month held in more than :data:`MAX_PARTS` parts as one part."""
-    parts = [
-        p for p in manifest["parts"] if p.startswith("interactions/") and _month_of(p) == month
-    ]
-    if len(parts) <= MAX_PARTS:
+    if len(_parts(manifest, "interactions", {month})) <= MAX_PARTS:
         return
     name = _new_part_name(manifest)
-    for table in ("interactions", *S.CHILD_TABLES):
-        old = [p for p in manifest["parts"] if p.startswith(f"{table}/") and _month_of(p) == month]
+    for table in PART_TABLES:
+        old = _parts(manifest, table, {month})
         frame = pl.read_parquet([store / p for p in old]) if old else S.empty(S.TABLES[table])
-        target = _path(store, table, month, name)
-        _write(target, frame.sort("started_at") if table == "interactions" else frame)
         manifest["parts"] = [p for p in manifest["parts"] if p not in old]
-        manifest["parts"].append(target.relative_to(store).as_posix())
+        manifest["parts"].append(_write_part(store, table, month, name, frame))
     _save_manifest(store, manifest)
     _remove_unlisted_parts(store, manifest)
 
@@ -264,7 +255,7 @@ def _remove_unlisted_parts(store: Path, manifest: dict[str, Any]) -> None:
     """Delete the parts the manifest does not list: replaced ones, or parts an interrupted
     update wrote after its last manifest save."""
     listed = set(manifest["parts"])
-    for table in ("interactions", *S.CHILD_TABLES):
+    for table in PART_TABLES:
         for p in (store / table).glob(f"{PARTITION}=*/*.parquet"):
             if p.relative_to(store).as_posix() not in listed:
                 p.unlink()
@@ -275,7 +266,12 @@ def summary(store: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
     store = Path(store)
     manifest = _read_manifest(store)
     quarantine = _read_quarantine(store)
-    figures = scan(store, "interactions").select(SUMMARY_AGGREGATES).collect().row(0, named=True)
+    figures = (
+        _scan(store, manifest, "interactions")
+        .select(SUMMARY_AGGREGATES)
+        .collect()
+        .row(0, named=True)
+    )
     return {
         "files": len(manifest["sources"]),
         "records_read": manifest["counts"]["records_read"],
@@ -297,7 +293,7 @@ def scan(store: str | Path, table: str) -> pl.LazyFrame:
 
 
 def _scan(store: Path, manifest: dict[str, Any], table: str) -> pl.LazyFrame:
-    files = sorted(store / p for p in manifest["parts"] if p.startswith(f"{table}/"))
+    files = sorted(store / p for p in _parts(manifest, table))
     if not files:
         return pl.LazyFrame(schema={**S.TABLES[table], PARTITION: pl.String})
     return pl.scan_parquet(files, hive_partitioning=True, hive_schema={PARTITION: pl.String})
@@ -360,6 +356,22 @@ def _path(store: Path, table: str, month: str, name: str) -> Path:
     return store / table / f"{PARTITION}={month}" / name
 
 
+def _parts(manifest: dict[str, Any], table: str, months: set[str] | None = None) -> list[str]:
+    """The listed parts of ``table``, of the given months only when ``months`` is given."""
+    return [
+        p
+        for p in manifest["parts"]
+        if p.startswith(f"{table}/") and (months is None or _month_of(p) in months)
+    ]
+
+
+def _write_part(store: Path, table: str, month: str, name: str, frame: pl.DataFrame) -> str:
+    """Write one part (interactions sorted by start, for row-group pruning); its manifest path."""
+    path = _path(store, table, month, name)
+    _write(path, frame.sort("started_at") if table == "interactions" else frame)
+    return path.relative_to(store).as_posix()
+
+
 def _month_of(part: str) -> str:
     """``2026_03`` from ``interactions/partition_key=2026_03/part-000001.parquet``."""
     return Path(part).parent.name.removeprefix(f"{PARTITION}=")
@@ -406,7 +418,7 @@ def _read_manifest(store: Path) -> dict[str, Any]:
         # a store from before parts were listed: one data.parquet per month and table
         manifest["parts"] = sorted(
             p.relative_to(store).as_posix()
-            for table in ("interactions", *S.CHILD_TABLES)
+            for table in PART_TABLES
             for p in (store / table).glob(f"{PARTITION}=*/*.parquet")
         )
     return manifest
