@@ -499,9 +499,8 @@ def deduplicate(interactions: pl.DataFrame) -> tuple[pl.DataFrame, int]:
 
     Returns the unique rows (in ``_rid`` order) and how many older versions were superseded.
     """
-    unique = interactions.join(
-        latest_versions(interactions), on="_rid", how="semi", maintain_order="left"
-    )
+    winners = latest_versions(interactions).to_series()
+    unique = interactions.filter(pl.col("_rid").is_in(winners.implode()))
     return unique, interactions.height - unique.height
 
 
