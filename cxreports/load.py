@@ -34,15 +34,23 @@ SUFFIXES = (".json", ".jsonl", ".ndjson")
 #: Records normalised together; bounds memory while keeping per-batch overhead small.
 BATCH_RECORDS = 50_000
 
-#: Threads that read and parse files ahead of normalisation: one more than the cores, since a
-#: thread spends part of its time holding the GIL between parses.
-READ_WORKERS = min(4, (os.cpu_count() or 2) + 1)
+#: JSON read, parsed and normalised together by one worker thread: large enough that polars'
+#: per-query overhead does not count, small enough that raw records do not pile up.
+GROUP_BYTES = 48_000_000
 
-#: Files parsed ahead of the consumer at most: enough to keep the readers busy while a batch
-#: is normalised or written (a page of 100 records is a few hundred KB once parsed).
-READ_AHEAD = 128
+#: Size of one API record as JSON, roughly; and how much a gzip file grows when decompressed.
+RECORD_BYTES, GZIP_RATIO = 5_000, 8
+
+#: Threads that read, parse and normalise groups: polars' JSON reader and queries release the
+#: GIL, so each keeps a core busy.
+READ_WORKERS = min(4, os.cpu_count() or 2)
+
+#: Groups done ahead of the consumer at most: enough to keep the workers busy while a batch
+#: is written, few enough that memory stays bounded.
+READ_AHEAD = 2 * READ_WORKERS
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -214,58 +222,108 @@ def read_batches(
 ) -> Iterator[Batch]:
     """Read ``files`` in order and yield them as batches of about :data:`BATCH_RECORDS` records.
 
-    Worker threads keep parsing a bounded window of files ahead while a batch is normalised
-    or written, so a consumer that writes each batch out (the store) holds one batch at a time.
-    A file's records are never split across batches; ``_rid`` numbers records across batches.
+    Worker threads read, parse and normalise groups of files (:func:`_groups`) ahead of the
+    consumer, so raw records live only as long as their group's normalisation and a consumer
+    that writes each batch out (the store) holds one batch at a time. A file's records are
+    never split across groups or batches; ``_rid`` numbers records across batches.
     Tables are not deduplicated: :func:`deduplicate` does it for whatever set it is given.
     """
     record_schema = S.record_schema(csat_score_field)
     csat = S.csat_expr(csat_score_field)
-    pending: list[tuple[pl.DataFrame, str, list[int] | None]] = []
-    names: list[Path] = []
-    problems: list[pl.DataFrame] = []
-    digests: list[bytes] = []
+    pending: list[_Group] = []
     rows = offset = 0
 
-    def read(path: Path) -> tuple[pl.DataFrame, list[int] | None, pl.DataFrame, bytes]:
-        data, error = _read_bytes(path)
-        # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
-        file_digest = f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode()
-        if error:
-            problem = _frame([_problem(str(path), None, None, error)])
-            return pl.DataFrame(schema=record_schema), [], problem, file_digest
-        return (*read_records(data, str(path), record_schema), file_digest)
-
     def flush() -> Batch:
-        nonlocal pending, names, problems, digests, rows, offset
-        tables = None
-        if pending:
-            raw = pl.concat([frame for frame, _, _ in pending], how="vertical")
-            raw = raw.hstack(_origin(pending)).with_row_index("_rid", offset=offset)
-            offset += raw.height
-            tables, bad = normalize(raw, csat)
-            problems.append(bad)
+        nonlocal pending, rows
         batch = Batch(
-            names,
-            _typed(tables),
-            pl.concat([S.empty(S.QUARANTINE), *problems], how="vertical"),
-            b"".join(digests),
+            [path for group in pending for path in group.files],
+            {
+                name: pl.concat([group.tables[name] for group in pending], how="vertical")
+                for name in ("interactions", *S.CHILD_TABLES)
+            },
+            pl.concat([group.quarantine for group in pending], how="vertical"),
+            b"".join(group.digest for group in pending),
         )
-        pending, names, problems, digests, rows = [], [], [], [], 0
+        pending, rows = [], 0
         return batch
 
-    results = _progress(_read_ahead(read, files), len(files), progress)
-    for path, (raw, positions, bad, file_digest) in zip(files, results, strict=True):
-        names.append(path)
-        digests.append(file_digest)
+    groups = _groups(files)
+    done = _read_ahead(lambda group: _read_group(group, record_schema, csat), groups)
+    for group in _progress(done, len(files), progress, size=lambda group: len(group.files)):
+        # a group numbers its records from 0; here they get their place in the whole read
+        pending.append(group.shifted(offset))
+        offset += group.records
+        rows += group.records
+        if rows >= BATCH_RECORDS:
+            yield flush()
+    if pending:
+        yield flush()
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Files read and normalised together by one worker; ``_rid`` counts from 0."""
+
+    files: list[Path]
+    tables: dict[str, pl.DataFrame]
+    records: int  # raw records normalised (good and quarantined)
+    quarantine: pl.DataFrame
+    digest: bytes
+
+    def shifted(self, offset: int) -> _Group:
+        if not offset:
+            return self
+        shift = pl.col("_rid") + pl.lit(offset, dtype=pl.UInt32)
+        tables = {name: t.with_columns(shift) for name, t in self.tables.items()}
+        return _Group(self.files, tables, self.records, self.quarantine, self.digest)
+
+
+def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _Group:
+    pending: list[tuple[pl.DataFrame, str, list[int] | None]] = []
+    problems = [S.empty(S.QUARANTINE)]
+    digests = []
+    for path in files:
+        data, error = _read_bytes(path)
+        # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
+        digests.append(f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode())
+        if error:
+            problems.append(_frame([_problem(str(path), None, None, error)]))
+            continue
+        raw, positions, bad = read_records(data, str(path), record_schema)
         problems.append(bad)
         if raw.height:
             pending.append((raw, str(path), positions))
-            rows += raw.height
-        if rows >= BATCH_RECORDS:
-            yield flush()
-    if names:
-        yield flush()
+    tables, records = None, 0
+    if pending:
+        # one chunk: every query below would otherwise pay for each page's chunks
+        raw = pl.concat([frame for frame, _, _ in pending], how="vertical", rechunk=True)
+        raw = raw.hstack(_origin(pending)).with_row_index("_rid")
+        records = raw.height
+        tables, bad = normalize(raw, csat)
+        problems.append(bad)
+    quarantine = pl.concat(problems, how="vertical")
+    return _Group(files, _typed(tables), records, quarantine, b"".join(digests))
+
+
+def _groups(files: list[Path]) -> list[list[Path]]:
+    """``files`` in order, cut into runs of about :data:`GROUP_BYTES` of JSON each.
+
+    A group is never larger than a batch is expected to be, so small batches stay small.
+    """
+    limit = min(GROUP_BYTES, BATCH_RECORDS * RECORD_BYTES)
+    groups: list[list[Path]] = []
+    size = limit
+    for path in files:
+        try:
+            n = path.stat().st_size * (GZIP_RATIO if path.suffix.lower() == ".gz" else 1)
+        except OSError:
+            n = 0  # reading it will say what is wrong
+        if size + n > limit and size:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += n
+    return groups
 
 
 def raise_on_quarantine(quarantine: pl.DataFrame) -> None:
@@ -538,16 +596,27 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     )
 
 
-#: The two forms the API writes most: a column in one of them parses in a single pass.
+#: Fixed-width forms the API writes, by shape (digits as 0), with the format that polars parses
+#: them with in its fast path: several times quicker than the general one, and as strict.
+_FIXED_FORMATS = {
+    "0000-00-00T00:00:00.000Z": "%Y-%m-%dT%H:%M:%S.%3fZ",
+    "0000-00-00T00:00:00Z": "%Y-%m-%dT%H:%M:%SZ",
+    "0000-00-00 00:00:00.000+00": "%Y-%m-%d %H:%M:%S.%3f+00",
+    "0000-00-00 00:00:00+00": "%Y-%m-%d %H:%M:%S+00",
+}
+
+#: For a column whose first value has another shape: the two forms the API writes most.
 _COMMON_FORMATS = {True: "%Y-%m-%dT%H:%M:%S%.fZ", False: "%Y-%m-%d %H:%M:%S%.f%#z"}
+
+_DIGIT = str.maketrans("123456789", "000000000")
 
 
 def parse_timestamp_columns(frame: pl.DataFrame, names: Iterable[str]) -> list[pl.Series]:
     """:func:`parse_timestamp` for whole columns, in one pass each when a column is regular.
 
-    Each column is parsed with the common format its first value has (the columns in
-    parallel); only the values that format does not parse go through :func:`parse_timestamp`,
-    so the result is the same as that function's.
+    Each column is parsed with the format its first value has (the columns in parallel); only
+    the values that format does not parse go through :func:`parse_timestamp`, so the result
+    is the same as that function's.
     """
     names = list(names)
     firsts = frame.select(pl.col(n).drop_nulls().first() for n in names).row(0)
@@ -566,8 +635,13 @@ def parse_timestamp_columns(frame: pl.DataFrame, names: Iterable[str]) -> list[p
 def _one_pass(name: str, first: str | None) -> pl.Expr:
     if first is None:
         return parse_timestamp(pl.col(name)).alias(name)
+    text = pl.col(name).str
+    fixed = _FIXED_FORMATS.get(first.translate(_DIGIT))
+    if fixed:
+        parsed = text.to_datetime(fixed, strict=False, time_unit="us", cache=False)
+        return parsed.dt.replace_time_zone("UTC").alias(name)
     iso = first[10:11] == "T" and first.endswith("Z")
-    parsed = pl.col(name).str.to_datetime(
+    parsed = text.to_datetime(
         _COMMON_FORMATS[iso], strict=False, time_unit="us", time_zone=None if iso else "UTC"
     )
     return (parsed.dt.replace_time_zone("UTC") if iso else parsed).alias(name)
@@ -802,30 +876,36 @@ def _read_bytes(path: Path) -> tuple[bytes, str | None]:
         return b"", f"cannot read file: {exc}"
 
 
-def _read_ahead(read: Callable[[Path], T], files: list[Path]) -> Iterator[T]:
-    """``map(read, files)`` in order, on worker threads, :data:`READ_AHEAD` files ahead at most.
+def _read_ahead(read: Callable[[U], T], items: list[U]) -> Iterator[T]:
+    """``map(read, items)`` in order, on worker threads, :data:`READ_AHEAD` items ahead at most.
 
-    polars' JSON reader and zlib release the GIL, so pages parse in parallel; the window
-    keeps memory bounded however far the readers could run ahead of normalisation.
+    polars' JSON reader, its queries and zlib release the GIL, so groups are read in
+    parallel; the window keeps memory bounded however far the workers could run ahead.
     """
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
         window: deque[Future[T]] = deque()
-        for path in files:
-            window.append(pool.submit(read, path))
+        for item in items:
+            window.append(pool.submit(read, item))
             if len(window) >= READ_AHEAD:
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
 
 
-def _progress(items: Iterator[T], total: int, progress: bool | None) -> Iterator[T]:
+def _progress(
+    items: Iterator[T], total: int, progress: bool | None, size: Callable[[T], int]
+) -> Iterator[T]:
+    """``items``, counted on a progress bar of ``total`` pages; ``size`` is an item's pages."""
     show = progress if progress is not None else (total >= 20 and sys.stderr.isatty())
     if not show:
         yield from items
         return
     from tqdm import tqdm
 
-    yield from tqdm(items, total=total, desc="Loading pages", unit="page", file=sys.stderr)
+    with tqdm(total=total, desc="Loading pages", unit="page", file=sys.stderr) as bar:
+        for item in items:
+            bar.update(size(item))
+            yield item
 
 
 def require_records(logs: CxLogs) -> CxLogs:

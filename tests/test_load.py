@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import importlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,21 @@ TIMESTAMP_CASES = [
     "2026-03-30 08:30:00",
     " 2026-03-30t08:30:05z ",
     "2026-03-30T08:30:05.123456Z",
+    "2026-03-30 09:15:20+00",
+    # near misses of the fixed-width forms: the fast pass must reject them or agree
+    "2026-03-30T08:30:05.12Z",
+    "2026-03-30T08:30:05.1234Z",
+    "2026-03-30T08:30:05.12aZ",
+    "2026-03-30X08:30:05.123Z",
+    "2026-02-30T08:30:05.123Z",
+    "2026-03-30T24:30:05.123Z",
+    "2026-03-30T08:30:60.123Z",
+    "2026-03-30 08:30:00.500-00",
+    "2026-03-30 08:30:00.500+01",
+    "2026-03-30 08:30:00.1+00",
+    "2026-03-30 08:30:00+0",
+    "2026-03-30 08:30:00+000",
+    "2026-3-30 08:30:00+00",
     "2026-03-30",
     "30/03/2026 08:30",
     "",
@@ -305,3 +321,26 @@ def test_sample_counts_add_up_and_child_tables_match_nested_lists(sample_dir):
     sums = logs.holds.group_by("id").agg(pl.col("duration_s").sum())
     j = logs.interactions.join(sums, on="id")
     assert (j["hold_time_s"] == j["duration_s"]).all()
+
+
+def test_how_files_are_grouped_does_not_change_the_result(
+    sample_dir: Path, tmp_path: Path, seed_record, monkeypatch: pytest.MonkeyPatch
+):
+    # the sample's pages plus a malformed file and a page with a bad record, read in one
+    # group per file and then in the default groups: tables, order and quarantine agree
+    source = tmp_path / "pages"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:12]:
+        (source / page.name).write_bytes(page.read_bytes())
+    (source / "cx_logs_page_0004.json").write_text('{"cxLogs": {"data": [')
+    bad = {**seed_record, "handledTime": -5}
+    (source / "cx_logs_page_0007b.json").write_text(
+        json.dumps({"cxLogs": {"data": [seed_record, bad]}})
+    )
+    default = load(source)
+    monkeypatch.setattr(importlib.import_module("cxreports.load"), "GROUP_BYTES", 1)
+    one_by_one = load(source)
+    assert default.quarantined == 2 and default.superseded > 0
+    assert one_by_one.summary() == default.summary()
+    for name in ("interactions", *S.CHILD_TABLES, "quarantine"):
+        assert getattr(one_by_one, name).equals(getattr(default, name)), name
