@@ -424,7 +424,13 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
             for parsed in parse_timestamp_columns(raw, S.RAW_TIMESTAMPS)
         ),
         _csat=csat_raw,
-    ).join(hold_problems, on="_rid", how="left")
+    )
+    # the usual case, no bad hold log and no bad record, copies no rows: joins and filters
+    # gather every column, nested lists included
+    if hold_problems.is_empty():
+        staged = staged.with_columns(_hold_reason=pl.lit(None, pl.String))
+    else:
+        staged = staged.join(hold_problems, on="_rid", how="left")
     reason = pl.coalesce(
         pl.when(pl.col("id").is_null() | (pl.col("id").str.strip_chars() == "")).then(
             pl.lit("missing id")
@@ -442,7 +448,8 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
         pl.col("_hold_reason"),
     )
     staged = staged.with_columns(_reason=reason)
-    bad = staged.filter(pl.col("_reason").is_not_null())
+    is_bad = staged["_reason"].is_not_null()
+    bad = staged.filter(is_bad) if is_bad.any() else staged.clear()
     quarantine = bad.select(
         pl.col("_source").alias("source_file"),
         pl.col("_position").alias("position"),
@@ -451,8 +458,7 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
             "{}: {}", _where_expr(pl.col("_source"), pl.col("_position")), pl.col("_reason")
         ).alias("reason"),
     )
-    good = staged.filter(pl.col("_reason").is_null())
-    keep = good.select("_rid")
+    good = staged.filter(~is_bad) if bad.height else staged
 
     hold_count = pl.col("holdLogs").list.len().fill_null(0).cast(pl.UInt32)
     started = pl.col("_startedDate")
@@ -512,7 +518,7 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
     form = pl.col("wrapUpForm")
     tables = {
         "interactions": interactions,
-        "holds": holds.join(keep, on="_rid", how="semi"),
+        "holds": holds.join(good.select("_rid"), on="_rid", how="semi") if bad.height else holds,
         "labels": _child(good, pl.col("contactLabel"), {"label": ""}),
         "wrap_up_categories": _child(
             good,
