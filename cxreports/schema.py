@@ -16,10 +16,10 @@ _TS = pl.String  # timestamps arrive in mixed text formats; load.parse_timestamp
 _SECONDS = pl.Float64
 
 _PERSON = pl.Struct({"id": _ID, "name": pl.String})
+_ASSIGNEE = pl.Struct({"id": _ID})
 
 RAW_ROOM = pl.Struct(
     {
-        "id": _ID,
         "handled_time": _SECONDS,
         "holding_time": _SECONDS,
         "first_response_time": _SECONDS,
@@ -27,13 +27,12 @@ RAW_ROOM = pl.Struct(
         "is_ai_agent_room": pl.Boolean,
         "csat_status": pl.String,
         "cx_log_partition_key": pl.String,
-        "channel": pl.Struct({"id": _ID, "name": pl.String, "type": pl.String}),
+        "channel": pl.Struct({"name": pl.String, "type": pl.String}),
     }
 )
 
 RAW_WRAP_UP_FORM = pl.Struct(
     {
-        "id": _ID,
         "disposition": pl.String,
         "categories": pl.List(
             pl.Struct({"id": _ID, "value": pl.String, "parentId": _ID, "level": pl.Int64})
@@ -46,7 +45,6 @@ RAW_WRAP_UP_FORM = pl.Struct(
                     "textValue": pl.String,
                     "attribute": pl.Struct(
                         {
-                            "id": _ID,
                             "displayName": pl.String,
                             "systemName": pl.String,
                             "type": pl.String,
@@ -98,8 +96,8 @@ RAW_RECORD = pl.Schema(
         "closedAssigneeId": _ID,
         "contactLabel": pl.List(pl.String),
         "agent": _PERSON,
-        "firstAssignee": _PERSON,
-        "closedAssignee": _PERSON,
+        "firstAssignee": _ASSIGNEE,
+        "closedAssignee": _ASSIGNEE,
         "room": RAW_ROOM,
         "wrapUpForm": RAW_WRAP_UP_FORM,
         "holdLogs": pl.List(RAW_HOLD_LOG),
