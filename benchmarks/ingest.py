@@ -12,7 +12,8 @@ its own process so that peak memory is its own:
 - ``warm``: one week read from the store plus every metric of both reports;
 - ``report``: ``cxreports report all`` for that week from the store, HTML and PDF.
 
-Peak memory (RSS) is each step's own: every step runs in a fresh child process, and this
+Every step but the report runs ``--repeat`` times in interleaved rounds and keeps its best run;
+the table shows the spread. Peak memory (RSS) is each step's own: every step runs in a fresh child process, and this
 process, which only orchestrates, stays small (a child starts with its parent's high-water mark).
 
 It prints a table (seconds, records/s, MB/s, peak RSS, ratios) and writes it as JSON.
@@ -130,13 +131,20 @@ def main() -> int:
     steps = ["orjson", "pandas", "cold", "store", "warm", "report"]
     if records > PANDAS_LIMIT:
         steps.remove("pandas")
-    results = {}
-    for name in steps:
-        # every step a ratio is taken of runs best-of-repeat, the pandas baseline included
-        runs = repeat if name != "report" else 1
-        best = min((run_step(name, data, store, out) for _ in range(runs)), key=_seconds)
-        results[name] = best
-        print(f"  {name:<7} {best['seconds']:>8.2f} s", file=sys.stderr)
+    # Every step but the report runs `repeat` times and keeps its best run, the pandas baseline
+    # included. The runs are interleaved (each round runs every step once), so a ratio compares
+    # steps that saw the same machine: these machines are shared and their speed drifts.
+    runs: dict[str, list[dict[str, object]]] = {name: [] for name in steps}
+    for round_ in range(repeat):
+        for name in steps:
+            if name == "report" and round_ < repeat - 1:
+                continue  # once, after the last store build
+            runs[name].append(run_step(name, data, store, out))
+            print(f"  {name:<7} {_seconds(runs[name][-1]):>8.2f} s", file=sys.stderr)
+    results = {
+        name: {**min(r, key=_seconds), "runs_s": [_seconds(x) for x in r]}
+        for name, r in runs.items()
+    }
 
     floor = _seconds(results["orjson"])
     rows = []
@@ -185,14 +193,15 @@ def _print_table(summary: dict[str, object]) -> None:
     )
     print(
         f"{'step':<8}{'seconds':>9}{'CPU s':>8}{'records/s':>12}{'MB/s':>8}"
-        f"{'peak RSS':>10}{'x orjson':>10}"
+        f"{'peak RSS':>10}{'x orjson':>10}  runs (s)"
     )
     for r in summary["steps"]:  # type: ignore[attr-defined]
         rate = "" if r["records_per_s"] is None else f"{r['records_per_s']:,}"
         mbs = "" if r["mb_per_s"] is None else f"{r['mb_per_s']}"
+        spread = f"{min(r['runs_s']):.2f}-{max(r['runs_s']):.2f}" if len(r["runs_s"]) > 1 else ""
         print(
             f"{r['step']:<8}{r['seconds']:>9.2f}{r['cpu_s']:>8.2f}{rate:>12}{mbs:>8}"
-            f"{str(r['peak_rss_mb']) + ' MB':>10}{r['x_orjson']:>10.2f}"
+            f"{str(r['peak_rss_mb']) + ' MB':>10}{r['x_orjson']:>10.2f}  {spread}"
         )
     print(f"\ncold load / orjson parse-only: {summary['cold_vs_orjson']}x")
     print(f"store build / orjson:          {summary['store_vs_orjson']}x")
