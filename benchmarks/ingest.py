@@ -13,8 +13,9 @@ its own process so that peak memory is its own:
 - ``report``: ``cxreports report all`` for that week from the store, HTML and PDF.
 
 Every step but the report runs ``--repeat`` times in interleaved rounds and keeps its best run;
-the table shows the spread. Peak memory (RSS) is each step's own: every step runs in a fresh child process, and this
-process, which only orchestrates, stays small (a child starts with its parent's high-water mark).
+the table shows the spread. Peak memory (RSS) is each step's own: every step runs in a fresh
+child process, and this process, which only orchestrates, stays small (a child starts with its
+parent's high-water mark).
 
 It prints a table (seconds, records/s, MB/s, peak RSS, ratios) and writes it as JSON.
 """

@@ -12,6 +12,7 @@ import copy
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -124,7 +125,10 @@ def execute_notebook(
                     execution_timeout=execution_timeout,
                     progress_bar=False,
                     log_output=False,
-                    cwd=str(notebook.parent),
+                    # the kernel starts in the notebook's folder; papermill's own `cwd` would
+                    # change this process's directory, which reports rendering side by side
+                    # in threads share
+                    resources={"metadata": {"path": str(notebook.parent.absolute())}},
                     # the kernel warns on every start that local TCP is unencrypted; the
                     # report's own errors still surface as cell errors
                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
@@ -326,12 +330,18 @@ def render_report(
     )
     _add(spent, "cells", cells)
     _add(spent, "kernel", time.perf_counter() - start - cells)
-    for fmt, export in EXPORTERS.items():
-        if fmt in formats:
-            start = time.perf_counter()
-            files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
-            _add(spent, fmt, time.perf_counter() - start)
+    # one export at a time: WeasyPrint and the shared HTML exporter are not known to be
+    # thread-safe, and both hold the GIL anyway; the kernels run in their own processes
+    with _EXPORT_LOCK:
+        for fmt, export in EXPORTERS.items():
+            if fmt in formats:
+                start = time.perf_counter()
+                files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
+                _add(spent, fmt, time.perf_counter() - start)
     return files
+
+
+_EXPORT_LOCK = threading.Lock()
 
 
 def _add(timings: dict[str, float], key: str, seconds: float) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,18 @@ def rendered(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     from cxreports.report import REPORTS, render_reports
 
     out = tmp_path_factory.mktemp("reports")
-    return render_reports(list(REPORTS), [sample_dir], "2026-W13", "Asia/Singapore", out)
+    # from the folder above, with a relative output path: the reports render side by side in
+    # threads, and none of them may move the process's working directory
+    cwd = os.getcwd()
+    os.chdir(out.parent)
+    try:
+        written = render_reports(
+            list(REPORTS), [sample_dir], "2026-W13", "Asia/Singapore", Path(out.name)
+        )
+        assert os.getcwd() == str(out.parent), "rendering changed the working directory"
+    finally:
+        os.chdir(cwd)
+    return written
 
 
 # the SMTP server fixture lives with its helpers; conftest makes it available to every test

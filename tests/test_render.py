@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -309,3 +312,25 @@ def test_cell_timeout(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match=r"cell 3 \(`import time`\) ran longer than 1 s"):
         execute_notebook(slow, {}, tmp_path / "out" / "slow.ipynb", execution_timeout=1)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["slow.failed.ipynb"]
+
+
+def test_the_kernel_runs_in_the_notebook_folder_and_the_caller_stays_put(tmp_path: Path) -> None:
+    # reports render side by side in threads of one process: running a notebook must not
+    # change that process's working directory, even for a moment
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    cells = [
+        new_code_cell("render_mode = 'interactive'", metadata={"tags": ["parameters"]}),
+        new_code_cell("import os, time\n\ntime.sleep(1)\nprint(os.getcwd())"),
+    ]
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(new_notebook(cells=cells, metadata=kernel), folder / "where.ipynb")
+    before, seen = os.getcwd(), set()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(execute_notebook, folder / "where.ipynb", {}, tmp_path / "out.ipynb")
+        while not running.done():
+            seen.add(os.getcwd())
+            time.sleep(0.01)
+        executed = nbformat.read(running.result(), as_version=4)
+    assert seen == {before}
+    assert executed.cells[-1].outputs[0].text.strip() == str(folder)
