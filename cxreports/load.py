@@ -279,20 +279,28 @@ class _Group:
 
 
 def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _Group:
-    pending: list[tuple[pl.DataFrame, str, list[int] | None]] = []
+    page_schema = _page_schema(record_schema)
+    # per file with records, in order: (source, frame, positions, is the frame an API page)
+    read: list[tuple[str, pl.DataFrame, list[int] | None, bool]] = []
     problems = [S.empty(S.QUARANTINE)]
     digests = []
     for path in files:
         data, error = _read_bytes(path)
         # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
         digests.append(f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode())
+        source = str(path)
         if error:
-            problems.append(_frame([_problem(str(path), None, None, error)]))
+            problems.append(_frame([_problem(source, None, None, error)]))
             continue
-        raw, positions, bad = read_records(data, str(path), record_schema)
+        page = _read_page(data, source, page_schema)
+        if page is not None:
+            read.append((source, page, None, True))
+            continue
+        raw, positions, bad = read_records(data, source, record_schema)
         problems.append(bad)
         if raw.height:
-            pending.append((raw, str(path), positions))
+            read.append((source, raw, positions, False))
+    pending = _unwrap_pages(read, record_schema, problems)
     tables, records = None, 0
     if pending:
         # one chunk: every query below would otherwise pay for each page's chunks
@@ -301,8 +309,79 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         records = raw.height
         tables, bad = normalize(raw, csat)
         problems.append(bad)
+    return _Group(
+        files, _typed(tables), records, _in_file_order(problems, files), b"".join(digests)
+    )
+
+
+def _in_file_order(problems: list[pl.DataFrame], files: list[Path]) -> pl.DataFrame:
+    """A group's quarantine in the order of its files, then of positions within a file."""
     quarantine = pl.concat(problems, how="vertical")
-    return _Group(files, _typed(tables), records, quarantine, b"".join(digests))
+    if quarantine.height < 2:
+        return quarantine
+    order = {str(path): i for i, path in enumerate(files)}
+    rank = pl.col("source_file").replace_strict(order, return_dtype=pl.Int64)
+    return quarantine.sort(rank, pl.col("position"), nulls_last=False, maintain_order=True)
+
+
+def _page_schema(record_schema: pl.Schema) -> dict[str, pl.DataType]:
+    return {"cxLogs": pl.Struct({"data": pl.List(pl.Struct(record_schema))})}
+
+
+def _read_page(
+    data: bytes, source: str, page_schema: dict[str, pl.DataType]
+) -> pl.DataFrame | None:
+    """A ``.json`` API page parsed to one row, its records still nested; None for anything else.
+
+    Pages are unwrapped a group at a time (:func:`_unwrap_pages`): each polars call costs about
+    as much for one page as for a hundred. Whatever is not a well-formed page takes the
+    general path, which names the problem.
+    """
+    if _kind(source) != "json" or data.lstrip()[:1] == b"[":
+        return None
+    try:
+        page = pl.read_json(io.BytesIO(data), schema=page_schema)
+    except (pl.exceptions.PolarsError, ValueError, OverflowError):
+        return None
+    return page if page.height == 1 else None
+
+
+def _unwrap_pages(
+    read: list[tuple[str, pl.DataFrame, list[int] | None, bool]],
+    record_schema: pl.Schema,
+    problems: list[pl.DataFrame],
+) -> list[tuple[pl.DataFrame, str, list[int] | None]]:
+    """Each file's raw records, in order: API pages unwrapped together, in one pass."""
+    pages = [frame for _, frame, _, is_page in read if is_page]
+    if not pages:
+        return [(frame, source, positions) for source, frame, positions, _ in read]
+    lists = pl.concat(pages, how="vertical").to_series().struct.field("data")
+    counts = lists.list.len()
+    records = lists.explode(empty_as_null=False, keep_nulls=True)
+    # a page whose data is null, or that holds a null record, is read again the careful way,
+    # which names the problem; the others are cut out of the records unwrapped together
+    careful = lists.null_count() > 0 or records.null_count() > 0
+    records = records.struct.unnest() if not careful else records
+    out: list[tuple[pl.DataFrame, str, list[int] | None]] = []
+    page, offset = 0, 0
+    for source, frame, positions, is_page in read:
+        if not is_page:
+            out.append((frame, source, positions))
+            continue
+        n = counts[page]
+        if careful and (n is None or lists[page].null_count()):
+            data, _ = _read_bytes(Path(source))
+            frame, positions, bad = _careful_read(data, "json", source, record_schema)
+            problems.append(bad)
+        elif careful:
+            frame, positions = lists[page].struct.unnest(), None
+        else:
+            frame, positions = records.slice(offset, n), None
+        offset += n or 0
+        page += 1
+        if frame.height:
+            out.append((frame, source, positions))
+    return out
 
 
 def _groups(files: list[Path]) -> list[list[Path]]:

@@ -337,10 +337,19 @@ def test_how_files_are_grouped_does_not_change_the_result(
     (source / "cx_logs_page_0007b.json").write_text(
         json.dumps({"cxLogs": {"data": [seed_record, bad]}})
     )
+    # pages that are read apart from the others: a null record, null data, and no data
+    other = {**seed_record, "id": "other"}
+    (source / "cx_logs_page_0008b.json").write_text(
+        json.dumps({"cxLogs": {"data": [other, None]}})
+    )
+    (source / "cx_logs_page_0009b.json").write_text(json.dumps({"cxLogs": {"data": None}}))
+    (source / "cx_logs_page_0010b.json").write_text(json.dumps({"cxLogs": {}}))
+    (source / "cx_logs_page_0011b.json").write_text(json.dumps({"cxLogs": {"data": []}}))
     default = load(source)
     monkeypatch.setattr(importlib.import_module("cxreports.load"), "GROUP_BYTES", 1)
     one_by_one = load(source)
-    assert default.quarantined == 2 and default.superseded > 0
+    assert default.quarantined == 5 and default.superseded > 0
+    assert "other" in default.interactions["id"].to_list()
     assert one_by_one.summary() == default.summary()
     for name in ("interactions", *S.CHILD_TABLES, "quarantine"):
         assert getattr(one_by_one, name).equals(getattr(default, name)), name
