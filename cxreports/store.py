@@ -119,10 +119,12 @@ def _update(
     manifest["csat_score_field"] = csat_score_field
     months: set[str] = set()
     superseded = 0
+    stored_months = _months_of_ids(store, manifest)
     for batch in read_batches(changed, csat_score_field=csat_score_field, progress=progress):
         if strict:
             raise_on_quarantine(batch.quarantine)
-        touched, dropped = _add_batch(store, manifest, batch, stats)
+        touched, dropped, added = _add_batch(store, manifest, batch, stats, stored_months)
+        stored_months = pl.concat([stored_months, added])
         months |= touched
         superseded += dropped
     for month in sorted(months):
@@ -137,13 +139,23 @@ def _update(
 
 
 def _add_batch(
-    store: Path, manifest: dict[str, Any], batch: Batch, stats: dict[Path, tuple[str, list[int]]]
-) -> tuple[set[str], int]:
-    """Write one batch into the store; returns the months it wrote and the versions dropped."""
+    store: Path,
+    manifest: dict[str, Any],
+    batch: Batch,
+    stats: dict[Path, tuple[str, list[int]]],
+    stored_months: pl.DataFrame,
+) -> tuple[set[str], int, pl.DataFrame]:
+    """Write one batch into the store.
+
+    Returns the months it wrote, the versions dropped, and the ``id`` and month of each
+    interaction it wrote. ``stored_months`` holds the month of every stored ``id``: an earlier
+    version is looked for in its month, even if ``startedDate`` has moved since.
+    """
     interactions, superseded = deduplicate(batch.tables["interactions"])
-    stored = _stored_versions(
-        store, manifest, set(interactions[PARTITION].unique()), interactions.select("id")
-    )
+    ids = interactions.select("id")
+    elsewhere = stored_months.join(ids, on="id", how="semi")[PARTITION]
+    months = set(interactions[PARTITION].unique()) | set(elsewhere.unique())
+    stored = _stored_versions(store, manifest, months, ids)
     written: set[str] = set()
     if stored.height:
         versus = interactions.select("id", "_rid", "updated_at").join(
@@ -190,7 +202,20 @@ def _add_batch(
     _save_manifest(store, manifest)
     if stored.height:
         _remove_unlisted_parts(store, manifest)  # the parts replaced by rewritten ones
-    return written, superseded
+    return written, superseded, interactions.select("id", PARTITION)
+
+
+def _months_of_ids(store: Path, manifest: dict[str, Any]) -> pl.DataFrame:
+    """``id`` and month of every stored interaction (about 60 MB for a million)."""
+    parts = [store / part for part in _parts(manifest, "interactions")]
+    if not parts:
+        return pl.DataFrame(schema={"id": pl.String, PARTITION: pl.String})
+    month = pl.col("_part").str.extract(f"{PARTITION}=([^/]+)/[^/]*$")
+    return (
+        pl.scan_parquet(parts, include_file_paths="_part", hive_partitioning=False)
+        .select("id", month.alias(PARTITION))
+        .collect()
+    )
 
 
 def _stored_versions(
@@ -217,8 +242,8 @@ def _stored_versions(
 def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.DataFrame) -> None:
     """Copy a part (and its children's parts) without the interactions ``ids`` to a new name.
 
-    The manifest swaps the new parts in for the old ones, so a reader sees either; the old
-    files are deleted once the manifest is saved.
+    The manifest swaps the new parts in for the old ones (or just drops a part left empty),
+    so a reader sees either; the old files are deleted once the manifest is saved.
     """
     relative = part.relative_to(store / "interactions")
     name = _new_part_name(manifest)
@@ -226,8 +251,12 @@ def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.D
         old = f"{table}/{relative.as_posix()}"
         if old not in manifest["parts"]:
             continue
+        rest = pl.read_parquet(store / old).join(ids, on="id", how="anti")
+        if rest.is_empty():
+            manifest["parts"].remove(old)
+            continue
         target = store / table / relative.parent / name
-        _write(target, pl.read_parquet(store / old).join(ids, on="id", how="anti"))
+        _write(target, rest)
         manifest["parts"][manifest["parts"].index(old)] = target.relative_to(store).as_posix()
 
 

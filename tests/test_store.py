@@ -17,7 +17,7 @@ from cxreports import schema as S
 from cxreports import store as store_module
 from cxreports.period import Week
 from cxreports.report import prepare
-from cxreports.store import is_store, load_window, scan, summary, update
+from cxreports.store import PARTITION, is_store, load_window, scan, summary, update
 
 load_module = importlib.import_module("cxreports.load")  # the module, not the function
 
@@ -243,3 +243,48 @@ def test_a_second_load_into_a_busy_store_is_refused(sample_dir: Path, tmp_path: 
 def _lock_path(store: Path) -> Path:
     store.mkdir(parents=True, exist_ok=True)
     return store / store_module.LOCK
+
+
+def _started(record: dict, started: str, updated: str) -> dict:
+    """``record`` started at ``started`` (its month key too) and updated at ``updated``."""
+    month = started[:7].replace("-", "_")
+    return {
+        **record,
+        "startedDate": started,
+        "updatedAt": updated,
+        "room": {**record["room"], "cx_log_partition_key": month},
+    }
+
+
+def test_a_newer_version_that_moved_month_replaces_the_stored_one(seed_record, tmp_path: Path):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record])
+    update([source], store)
+    moved = _started(seed_record, "2026-04-01 00:10:00+00", "2026-04-01T01:00:00Z")
+    _page(source, "p2.json", [moved])
+    result = update([source], store)
+    assert result.superseded == 1 and result.months == ("2026_03", "2026_04")
+    rows = scan(store, "interactions").collect()
+    assert rows.select("id", PARTITION).rows() == [(seed_record["id"], "2026_04")]
+    labels = scan(store, "labels").collect()
+    assert set(labels[PARTITION]) == {"2026_04"}
+    assert not any("2026_03" in p for p in _parts(store))
+    figures, _ = summary(store)
+    assert (figures["loaded"], figures["superseded"]) == (1, 1)
+
+
+def test_an_older_version_in_another_month_in_a_later_batch_is_dropped(
+    seed_record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # one update, one file per batch: the second batch's version of the same interaction
+    # starts in May but is older, so the March one stays and May gets nothing
+    monkeypatch.setattr(load_module, "BATCH_RECORDS", 1)
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record])
+    _page(
+        source, "p2.json", [_started(seed_record, "2026-05-02 09:00:00+00", "2026-03-01T00:00:00Z")]
+    )
+    result = update([source], store)
+    assert result.superseded == 1 and result.months == ("2026_03",)
+    rows = scan(store, "interactions").collect()
+    assert rows.select("id", PARTITION).rows() == [(seed_record["id"], "2026_03")]
