@@ -2,8 +2,9 @@
 
 A good page is parsed by polars' own JSON reader against the explicit record schema, in one
 call. Only when that fails does the loader look at the page record by record (with orjson) to
-name the bad records and keep the good ones. Records are normalised in batches, so raw records
-never pile up as Python objects and memory stays bounded by the batch size.
+name the bad records and keep the good ones. Worker threads read, parse and normalise groups of
+files, one group per core at a time, so raw records never pile up as Python objects and live
+only while their group is normalised.
 """
 
 from __future__ import annotations
@@ -292,11 +293,15 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         if error:
             problems.append(_frame([_problem(source, None, None, error)]))
             continue
-        page = _read_page(data, source, page_schema)
-        if page is not None:
-            read.append((source, page, None, True))
-            continue
-        raw, positions, bad = read_records(data, source, record_schema)
+        if _is_page(data, source):
+            page = _read_page(data, page_schema)
+            if page is not None:
+                read.append((source, page, None, True))
+                continue
+            # not a well-formed page: the careful path finds and names what is wrong
+            raw, positions, bad = _careful_read(data, "json", source, record_schema)
+        else:
+            raw, positions, bad = read_records(data, source, record_schema)
         problems.append(bad)
         if raw.height:
             read.append((source, raw, positions, False))
@@ -328,17 +333,17 @@ def _page_schema(record_schema: pl.Schema) -> dict[str, pl.DataType]:
     return {"cxLogs": pl.Struct({"data": pl.List(pl.Struct(record_schema))})}
 
 
-def _read_page(
-    data: bytes, source: str, page_schema: dict[str, pl.DataType]
-) -> pl.DataFrame | None:
-    """A ``.json`` API page parsed to one row, its records still nested; None for anything else.
+def _is_page(data: bytes, source: str) -> bool:
+    """Whether a file should be an API page: JSON that is not a plain list of records."""
+    return _kind(source) == "json" and data.lstrip()[:1] != b"["
+
+
+def _read_page(data: bytes, page_schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
+    """An API page parsed to one row, its records still nested; None if it is not one.
 
     Pages are unwrapped a group at a time (:func:`_unwrap_pages`): each polars call costs about
-    as much for one page as for a hundred. Whatever is not a well-formed page takes the
-    general path, which names the problem.
+    as much for one page as for a hundred.
     """
-    if _kind(source) != "json" or data.lstrip()[:1] == b"[":
-        return None
     try:
         page = pl.read_json(io.BytesIO(data), schema=page_schema)
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
@@ -448,7 +453,8 @@ def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
 def read_records(
     data: bytes, source: str, record_schema: pl.Schema
 ) -> tuple[pl.DataFrame, list[int] | None, pl.DataFrame]:
-    """Parse one file's bytes into raw records, their positions, and the quarantined ones.
+    """Parse an NDJSON file or a JSON list of records into raw records, their positions, and
+    the quarantined ones (API pages are read a group at a time, by :func:`_read_group`).
 
     Positions are None when the records are the whole file in order (0, 1, 2, ...); the
     loader adds ``_source`` and ``_position`` to a batch at once, which is cheaper than per file.
@@ -767,20 +773,7 @@ def _fast_read(data: bytes, kind: str, record_schema: pl.Schema) -> pl.DataFrame
         if not data.strip():
             return pl.DataFrame(schema=record_schema)
         return pl.read_ndjson(io.BytesIO(data), schema=record_schema)
-    if data.lstrip()[:1] == b"[":
-        return pl.read_json(io.BytesIO(data), schema=record_schema)
-    page_schema = {"cxLogs": pl.Struct({"data": pl.List(pl.Struct(record_schema))})}
-    page = pl.read_json(io.BytesIO(data), schema=page_schema)
-    # Series operations, not frame queries: a page is small, and per-query overhead would
-    # cost more than the parsing itself
-    lists = page.to_series().struct.unnest().to_series()
-    if page.height != 1 or lists.null_count():
-        raise ValueError("not an API page")
-    records = lists[0]
-    if records.null_count():
-        # a null entry is a bad record: the careful path quarantines it rather than drop it
-        raise ValueError("null record in page")
-    return records.struct.unnest() if len(records) else pl.DataFrame(schema=record_schema)
+    return pl.read_json(io.BytesIO(data), schema=record_schema)
 
 
 def _careful_read(
