@@ -5,7 +5,7 @@ Layout (a plain hive-partitioned dataset that DuckDB, Spark or Trino read as it 
     STORE/_cxreports_store.json                        sources seen, parts written, counts
     STORE/interactions/partition_key=2026_03/part-000001.parquet
     STORE/holds/partition_key=2026_03/part-000001.parquet   (likewise every child table)
-    STORE/quarantine/data.parquet
+    STORE/quarantine/part-000007.parquet               the one the manifest names
 
 :func:`update` parses only new or changed source files, a batch at a time, and appends each
 batch to the months it touches as a new part file; the children of an interaction live in the
@@ -54,6 +54,8 @@ MAX_PARTS = 16
 ROW_GROUP = 64_000
 #: The tables kept as month parts (the quarantine is one file).
 PART_TABLES = ("interactions", *S.CHILD_TABLES)
+#: Where the quarantine's file is; the manifest names the current one.
+QUARANTINE_DIR = "quarantine"
 
 
 @dataclass(frozen=True)
@@ -182,13 +184,14 @@ def _add_batch(
             manifest["parts"].append(_write_part(store, table, str(month), name, rows))
     written |= set(interactions[PARTITION].unique())
 
-    # a re-parsed file's earlier rejections are replaced by this parse's
-    earlier = _read_quarantine(store)
+    # a re-parsed file's earlier rejections are replaced by this parse's; the quarantine gets
+    # a new file, listed by the manifest like the parts, so readers see it with its counts
+    earlier = _read_quarantine(store, manifest)
     reread = earlier["source_file"].is_in([str(f) for f in batch.files])
-    _write(
-        store / "quarantine" / "data.parquet",
-        pl.concat([earlier.filter(~reread), batch.quarantine]),
-    )
+    if batch.quarantine.height or reread.any():
+        target = store / QUARANTINE_DIR / _new_part_name(manifest)
+        _write(target, pl.concat([earlier.filter(~reread), batch.quarantine]))
+        manifest["quarantine"] = target.relative_to(store).as_posix()
     counts = manifest["counts"]
     counts["records_read"] += (
         batch.tables["interactions"].height + batch.quarantine.height - int(reread.sum())
@@ -200,8 +203,7 @@ def _add_batch(
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
     )
     _save_manifest(store, manifest)
-    if stored.height:
-        _remove_unlisted_parts(store, manifest)  # the parts replaced by rewritten ones
+    _remove_unlisted_parts(store, manifest)  # the parts and quarantine just replaced
     return written, superseded, interactions.select("id", PARTITION)
 
 
@@ -283,9 +285,11 @@ def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
 def _remove_unlisted_parts(store: Path, manifest: dict[str, Any]) -> None:
     """Delete the parts the manifest does not list: replaced ones, or parts an interrupted
     update wrote after its last manifest save."""
-    listed = set(manifest["parts"])
-    for table in PART_TABLES:
-        for p in (store / table).glob(f"{PARTITION}=*/*.parquet"):
+    listed = {*manifest["parts"], _quarantine_path(manifest)}
+    candidates = [(store / QUARANTINE_DIR).glob("*.parquet")]
+    candidates += [(store / table).glob(f"{PARTITION}=*/*.parquet") for table in PART_TABLES]
+    for found in candidates:
+        for p in found:
             if p.relative_to(store).as_posix() not in listed:
                 p.unlink()
 
@@ -294,7 +298,7 @@ def summary(store: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
     """The store's counts (as ``CxLogs.summary()`` has them) and its quarantine table."""
     store = Path(store)
     manifest = _read_manifest(store)
-    quarantine = _read_quarantine(store)
+    quarantine = _read_quarantine(store, manifest)
     figures = (
         _scan(store, manifest, "interactions")
         .select(SUMMARY_AGGREGATES)
@@ -358,7 +362,7 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
             .collect()
         )
     counts = manifest["counts"]
-    quarantine = _read_quarantine(store)
+    quarantine = _read_quarantine(store, manifest)
     whole = (
         _scan(store, manifest, "interactions")
         .select(
@@ -406,8 +410,13 @@ def _month_of(part: str) -> str:
     return Path(part).parent.name.removeprefix(f"{PARTITION}=")
 
 
-def _read_quarantine(store: Path) -> pl.DataFrame:
-    path = store / "quarantine" / "data.parquet"
+def _quarantine_path(manifest: dict[str, Any]) -> str:
+    # a store from before the quarantine was listed has it in one data.parquet
+    return manifest.get("quarantine", f"{QUARANTINE_DIR}/data.parquet")
+
+
+def _read_quarantine(store: Path, manifest: dict[str, Any]) -> pl.DataFrame:
+    path = store / _quarantine_path(manifest)
     return pl.read_parquet(path) if path.is_file() else S.empty(S.QUARANTINE)
 
 

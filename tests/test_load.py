@@ -339,9 +339,7 @@ def test_how_files_are_grouped_does_not_change_the_result(
     )
     # pages that are read apart from the others: a null record, null data, and no data
     other = {**seed_record, "id": "other"}
-    (source / "cx_logs_page_0008b.json").write_text(
-        json.dumps({"cxLogs": {"data": [other, None]}})
-    )
+    (source / "cx_logs_page_0008b.json").write_text(json.dumps({"cxLogs": {"data": [other, None]}}))
     (source / "cx_logs_page_0009b.json").write_text(json.dumps({"cxLogs": {"data": None}}))
     (source / "cx_logs_page_0010b.json").write_text(json.dumps({"cxLogs": {}}))
     (source / "cx_logs_page_0011b.json").write_text(json.dumps({"cxLogs": {"data": []}}))

@@ -288,3 +288,28 @@ def test_an_older_version_in_another_month_in_a_later_batch_is_dropped(
     assert result.superseded == 1 and result.months == ("2026_03",)
     rows = scan(store, "interactions").collect()
     assert rows.select("id", PARTITION).rows() == [(seed_record["id"], "2026_03")]
+
+
+def test_the_quarantine_is_a_new_file_that_the_manifest_names(seed_record, tmp_path: Path):
+    # like the parts: a reader sees the quarantine that goes with the manifest's counts
+    source, store = tmp_path / "pages", tmp_path / "store"
+    _page(source, "p1.json", [seed_record, {"id": "x", "startedDate": "yesterday"}])
+    update([source], store)
+    manifest = json.loads((store / "_cxreports_store.json").read_text())
+    first = manifest["quarantine"]
+    assert [p.relative_to(store).as_posix() for p in (store / "quarantine").iterdir()] == [first]
+    assert summary(store)[1]["record_id"].to_list() == ["x"]
+
+    _page(source, "p1.json", [seed_record])  # corrected: its rejection goes
+    update([source], store)
+    manifest = json.loads((store / "_cxreports_store.json").read_text())
+    assert manifest["quarantine"] != first and not (store / first).exists()
+    assert summary(store)[1].is_empty()
+
+    # a store written before the manifest named its quarantine keeps quarantine/data.parquet
+    _page(source, "p2.json", [{"id": "y", "startedDate": "yesterday"}])
+    update([source], store)
+    manifest = json.loads((store / "_cxreports_store.json").read_text())
+    (store / manifest.pop("quarantine")).rename(store / "quarantine" / "data.parquet")
+    (store / "_cxreports_store.json").write_text(json.dumps(manifest))
+    assert summary(store)[1]["record_id"].to_list() == ["y"]
