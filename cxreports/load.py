@@ -366,7 +366,8 @@ def _unwrap_pages(
     # a page whose data is null, or that holds a null record, is read again the careful way,
     # which names the problem; the others are cut out of the records unwrapped together
     careful = lists.null_count() > 0 or records.null_count() > 0
-    records = records.struct.unnest() if not careful else records
+    if not careful:
+        records = records.struct.unnest()
     out: list[tuple[pl.DataFrame, str, list[int] | None]] = []
     page, offset = 0, 0
     for source, frame, positions, is_page in read:

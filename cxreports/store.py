@@ -188,10 +188,12 @@ def _add_batch(
     # a new file, listed by the manifest like the parts, so readers see it with its counts
     earlier = _read_quarantine(store, manifest)
     reread = earlier["source_file"].is_in([str(f) for f in batch.files])
+    replaced = stored.height > 0
     if batch.quarantine.height or reread.any():
         target = store / QUARANTINE_DIR / _new_part_name(manifest)
         _write(target, pl.concat([earlier.filter(~reread), batch.quarantine]))
         manifest["quarantine"] = target.relative_to(store).as_posix()
+        replaced = True
     counts = manifest["counts"]
     counts["records_read"] += (
         batch.tables["interactions"].height + batch.quarantine.height - int(reread.sum())
@@ -203,7 +205,8 @@ def _add_batch(
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
     )
     _save_manifest(store, manifest)
-    _remove_unlisted_parts(store, manifest)  # the parts and quarantine just replaced
+    if replaced:
+        _remove_unlisted_parts(store, manifest)  # the parts and quarantine just replaced
     return written, superseded, interactions.select("id", PARTITION)
 
 
