@@ -10,7 +10,7 @@ Layout (a plain hive-partitioned dataset that DuckDB, Spark or Trino read as it 
 :func:`update` parses only new or changed source files, a batch at a time, and appends each
 batch to the months it touches as a new part file; the children of an interaction live in the
 part of the same name. Before a batch is written, its interactions are checked against the
-versions already stored in those months: the latest ``updatedAt`` wins, as in
+versions already stored, in whichever month: the latest ``updatedAt`` wins, as in
 :func:`cxreports.load` (on a tie, the file parsed later), and a part that held a superseded
 version is copied without it to a new part. A month with many small parts is compacted into
 one. Readers go by the manifest, which is saved once a batch is complete, so they see the
