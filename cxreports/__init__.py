@@ -12,6 +12,7 @@ from cxreports.exceptions import (
     ReportError,
     SourceNotFoundError,
     StoreBusyError,
+    StoreDamagedError,
 )
 from cxreports.load import CxLogs, load
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -30,6 +31,7 @@ __all__ = [
     "ReportError",
     "SourceNotFoundError",
     "StoreBusyError",
+    "StoreDamagedError",
     "Week",
     "WeeklyMetrics",
     "__version__",

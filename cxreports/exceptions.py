@@ -65,3 +65,9 @@ class StoreBusyError(CxReportsError):
     """Another load is updating the same Parquet store; try again when it has finished."""
 
     exit_code = 10
+
+
+class StoreDamagedError(CxReportsError):
+    """A Parquet store's manifest or part files are missing, unreadable or tampered with."""
+
+    exit_code = 11

@@ -594,9 +594,8 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
             | room.struct.field("is_ai_agent_room").fill_null(False)
         ).alias("is_bot"),
         room.struct.field("is_ai_agent_room").fill_null(False).alias("is_ai_agent"),
-        pl.coalesce(room.struct.field("cx_log_partition_key"), started.dt.strftime("%Y_%m")).alias(
-            "partition_key"
-        ),
+        # the store's month folder: computed, never taken from the record (data chooses no path)
+        started.dt.strftime("%Y_%m").alias("partition_key"),  # started_at is UTC
         pl.col("_source").alias("source_file"),
         pl.col("_position").alias("source_position"),
     )

@@ -127,6 +127,8 @@ def render_reports(
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
     files = [str(Path(s).absolute()) for s in sources]
     resolve_sources(files)
+    if len(files) == 1 and store.is_store(files[0]):
+        store.verify(files[0])  # a damaged store fails here, not in every kernel
     folder = Path(notebooks)
     missing = [REPORTS[n] for n in names if not (folder / REPORTS[n]).is_file()]
     if missing:

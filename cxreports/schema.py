@@ -26,7 +26,6 @@ RAW_ROOM = pl.Struct(
         "is_bot_room": pl.Boolean,
         "is_ai_agent_room": pl.Boolean,
         "csat_status": pl.String,
-        "cx_log_partition_key": pl.String,
         "channel": pl.Struct({"name": pl.String, "type": pl.String}),
     }
 )

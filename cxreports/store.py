@@ -21,10 +21,13 @@ rows, with the filter pushed down to the month partitions and the Parquet row gr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import json
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,10 @@ import orjson
 import polars as pl
 
 from cxreports import schema as S
-from cxreports.exceptions import ParameterError, StoreBusyError
+from cxreports.exceptions import ParameterError, StoreBusyError, StoreDamagedError
 from cxreports.iorw import atomic_path, exclusive_lock, write_atomic
 from cxreports.load import (
+    READ_WORKERS,
     SUMMARY_AGGREGATES,
     Batch,
     CxLogs,
@@ -56,6 +60,16 @@ ROW_GROUP = 64_000
 PART_TABLES = ("interactions", *S.CHILD_TABLES)
 #: Where the quarantine's file is; the manifest names the current one.
 QUARANTINE_DIR = "quarantine"
+#: The manifest's format. 2: month folders are the UTC month of ``started_at``, computed by the
+#: loader; 1 (no ``format`` key): they were taken from the records' ``cx_log_partition_key``.
+FORMAT = 2
+#: What a listed file may be called: record data never chooses a path, and a tampered
+#: manifest cannot point outside the store.
+_PART = re.compile(
+    rf"(?:{'|'.join(PART_TABLES)})/{PARTITION}=\d{{4}}_(?:0[1-9]|1[0-2])/(?:part-\d{{6,}}|data)\.parquet"
+    rf"|{QUARANTINE_DIR}/(?:part-\d{{6,}}|data)\.parquet"
+)
+_MONTH = re.compile(r"\d{4}_(?:0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
@@ -87,8 +101,10 @@ def update(
     A store is built for one CSAT field path; asking for another is an error (build a new
     store). Records of a source file that later disappears stay in the store. The manifest is
     saved after every batch, so an interrupted update resumes where it stopped; memory is
-    bounded by the batch, not by the input. With ``strict``, the first batch holding a bad
-    record raises :class:`InvalidRecordError` before it is written; earlier batches are kept.
+    bounded by the batch, not by the input. A file whose size or modification time changed is
+    parsed again only if its content did (its SHA-256 is kept). With ``strict`` the update is
+    all or nothing: the first bad record raises :class:`InvalidRecordError` and the store is
+    left exactly as it was (the manifest is saved once, after the last batch).
     """
     store = Path(store)
     files = resolve_sources(sources)
@@ -100,6 +116,8 @@ def update(
         )
 
     with exclusive_lock(store / LOCK, busy):
+        if is_store(store):
+            verify(store)  # not one batch is added to a store that is already damaged
         return _update(store, files, csat_score_field, strict, progress)
 
 
@@ -112,23 +130,39 @@ def _update(
             f"{store}: this store was built with csat_score_field "
             f"{manifest['csat_score_field']!r}, not {csat_score_field!r}; use a new store folder"
         )
-    # what the manifest keeps of each file: its absolute path, size and modification time
-    stats = {f: (str(f.resolve()), _stat(f)) for f in files}
-    changed = [f for f, (key, stat) in stats.items() if manifest["sources"].get(key) != stat]
+    stats, changed = _changed_sources(manifest, files)
+    # touched, not changed: keep their new times so that the next run does not hash them again
+    unchanged = (stats[f] for f in stats.keys() - set(changed))
+    retouched = {key: stat for key, stat in unchanged if manifest["sources"].get(key) != stat}
+    manifest["sources"].update(retouched)
     if not changed:
+        if retouched:
+            _save_manifest(store, manifest)
         return StoreUpdate(store, (), len(files), ())
+    _check_format(store, manifest)
     _remove_unlisted_parts(store, manifest)
     manifest["csat_score_field"] = csat_score_field
+    manifest["format"] = FORMAT
     months: set[str] = set()
     superseded = 0
     stored_months = _months_of_ids(store, manifest)
-    for batch in read_batches(changed, csat_score_field=csat_score_field, progress=progress):
-        if strict:
-            raise_on_quarantine(batch.quarantine)
-        touched, dropped, added = _add_batch(store, manifest, batch, stats, stored_months)
-        stored_months = pl.concat([stored_months, added])
-        months |= touched
-        superseded += dropped
+    try:
+        for batch in read_batches(changed, csat_score_field=csat_score_field, progress=progress):
+            if strict:
+                raise_on_quarantine(batch.quarantine)
+            touched, dropped, added = _add_batch(
+                store, manifest, batch, stats, stored_months, save=not strict
+            )
+            stored_months = pl.concat([stored_months, added])
+            months |= touched
+            superseded += dropped
+    except BaseException:
+        if strict:  # nothing this update wrote is listed on disk: delete all of it
+            _remove_unlisted_parts(store, _read_manifest(store))
+        raise
+    if strict:
+        _save_manifest(store, manifest)
+        _remove_unlisted_parts(store, manifest)
     for month in sorted(months):
         _compact(store, manifest, month)
     return StoreUpdate(
@@ -140,17 +174,83 @@ def _update(
     )
 
 
+def _changed_sources(
+    manifest: dict[str, Any], files: list[Path]
+) -> tuple[dict[Path, tuple[str, list[Any]]], list[Path]]:
+    """What the manifest keeps of each file, and the files whose content is new or changed.
+
+    The manifest keeps each file's absolute path with its size, modification time and SHA-256.
+    Only files whose size or time differs from the manifest's are hashed: a page that was
+    touched but not changed is not parsed (nor counted) again.
+    """
+    seen = manifest["sources"]
+    entries = {f: (str(f.resolve()), _stat(f)) for f in files}
+    to_hash = [f for f, (key, stat) in entries.items() if seen.get(key, [])[:2] != stat]
+    with ThreadPoolExecutor(READ_WORKERS) as pool:
+        digests = dict(zip(to_hash, pool.map(_sha256, to_hash), strict=True))
+    stats, changed = {}, []
+    for f, (key, stat) in entries.items():
+        if f not in digests:
+            stats[f] = (key, seen[key])
+            continue
+        stats[f] = (key, [*stat, digests[f]])
+        if digests[f] is None or seen.get(key, [])[2:] != [digests[f]]:
+            changed.append(f)
+    return stats, changed
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None  # the loader quarantines an unreadable file with its reason
+
+
+def _check_format(store: Path, manifest: dict[str, Any]) -> None:
+    """Move a store of format 1 to :data:`FORMAT`, or refuse one whose months are the records'.
+
+    Format 1 put each interaction in the month its record named; where that was not the
+    month it started in, a week read from the store would miss it.
+    """
+    if manifest.get("format", 1) >= FORMAT or not manifest["parts"]:
+        return
+    parts = [store / p for p in _parts(manifest, "interactions")]
+    with _reading(store, manifest):
+        misplaced = (
+            pl.scan_parquet(parts, include_file_paths="_part", hive_partitioning=False)
+            .filter(
+                pl.col("started_at").dt.strftime("%Y_%m")
+                != pl.col("_part").str.extract(f"{PARTITION}=([^/]+)/[^/]*$")
+            )
+            .select(pl.len())
+            .collect()
+            .item()
+        )
+    if misplaced:
+        raise _damaged(
+            store,
+            store / MANIFEST,
+            f"{misplaced} interaction(s) sit in another month's folder than the one they "
+            "started in (an earlier cxreports took the folder from the record)",
+        )
+
+
 def _add_batch(
     store: Path,
     manifest: dict[str, Any],
     batch: Batch,
-    stats: dict[Path, tuple[str, list[int]]],
+    stats: dict[Path, tuple[str, list[Any]]],
     stored_months: pl.DataFrame,
+    *,
+    save: bool = True,
 ) -> tuple[set[str], int, pl.DataFrame]:
-    """Write one batch into the store.
+    """Write one batch into the store; with ``save``, list it in the saved manifest.
 
-    Returns the months it wrote, the versions dropped, and the ``id`` and month of each
-    interaction it wrote (see :func:`_months_of_ids`). ``stored_months`` holds the month of
+    Without ``save`` the manifest on disk still names the parts as they were, and the parts
+    this batch replaced are kept until the caller saves it. Returns the months it wrote, the
+    versions dropped, and the ``id`` and month of each interaction it wrote (see
+    :func:`_months_of_ids`). ``stored_months`` holds the month of
     every stored ``id``: an earlier version is looked for in its month, even if ``startedDate``
     has moved since.
     """
@@ -205,9 +305,10 @@ def _add_batch(
         manifest.get("fingerprint", ""),
         hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest(),
     )
-    _save_manifest(store, manifest)
-    if replaced:
-        _remove_unlisted_parts(store, manifest)  # the parts and quarantine just replaced
+    if save:
+        _save_manifest(store, manifest)
+        if replaced:
+            _remove_unlisted_parts(store, manifest)  # the parts and quarantine just replaced
     return (
         written,
         superseded,
@@ -226,11 +327,12 @@ def _months_of_ids(store: Path, manifest: dict[str, Any]) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema={"_h": pl.UInt64, PARTITION: pl.Categorical})
     month = pl.col("_part").str.extract(f"{PARTITION}=([^/]+)/[^/]*$").cast(pl.Categorical)
-    return (
-        pl.scan_parquet(parts, include_file_paths="_part", hive_partitioning=False)
-        .select(_ID_HASH, month.alias(PARTITION))
-        .collect()
-    )
+    with _reading(store, manifest):
+        return (
+            pl.scan_parquet(parts, include_file_paths="_part", hive_partitioning=False)
+            .select(_ID_HASH, month.alias(PARTITION))
+            .collect()
+        )
 
 
 def _stored_versions(
@@ -246,12 +348,13 @@ def _stored_versions(
                 "part": pl.String,
             }
         )
-    return (
-        pl.scan_parquet(parts, include_file_paths="part")
-        .select("id", pl.col("updated_at").alias("updated_at_stored"), "part")
-        .join(ids.lazy(), on="id", how="semi")
-        .collect()
-    )
+    with _reading(store, manifest):
+        return (
+            pl.scan_parquet(parts, include_file_paths="part")
+            .select("id", pl.col("updated_at").alias("updated_at_stored"), "part")
+            .join(ids.lazy(), on="id", how="semi")
+            .collect()
+        )
 
 
 def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.DataFrame) -> None:
@@ -266,7 +369,8 @@ def _drop_from_part(store: Path, manifest: dict[str, Any], part: Path, ids: pl.D
         old = f"{table}/{relative.as_posix()}"
         if old not in manifest["parts"]:
             continue
-        rest = pl.read_parquet(store / old).join(ids, on="id", how="anti")
+        with _reading(store, manifest):
+            rest = pl.read_parquet(store / old).join(ids, on="id", how="anti")
         if rest.is_empty():
             manifest["parts"].remove(old)
             continue
@@ -288,7 +392,8 @@ def _compact(store: Path, manifest: dict[str, Any], month: str) -> None:
     name = _new_part_name(manifest)
     for table in PART_TABLES:
         old = _parts(manifest, table, {month})
-        frame = pl.read_parquet([store / p for p in old]) if old else S.empty(S.TABLES[table])
+        with _reading(store, manifest):
+            frame = pl.read_parquet([store / p for p in old]) if old else S.empty(S.TABLES[table])
         manifest["parts"] = [p for p in manifest["parts"] if p not in old]
         manifest["parts"].append(_write_part(store, table, month, name, frame))
     _save_manifest(store, manifest)
@@ -307,17 +412,33 @@ def _remove_unlisted_parts(store: Path, manifest: dict[str, Any]) -> None:
                 p.unlink()
 
 
+def verify(store: str | Path) -> None:
+    """Raise :class:`StoreDamagedError` unless the manifest and every file it lists are whole.
+
+    Reads the manifest and each listed file's Parquet footer, not the data: a check cheap
+    enough to run before a report's kernels start.
+    """
+    store = Path(store)
+    manifest = _read_manifest(store)
+    listed = [*manifest["parts"], _quarantine_path(manifest)]
+    broken = next((p for p in listed if not _readable_parquet(store / p)), None)
+    if broken is not None:
+        raise _damaged(store, store / broken, "a part file cannot be read")
+
+
 def summary(store: str | Path) -> tuple[dict[str, Any], pl.DataFrame]:
     """The store's counts (as ``CxLogs.summary()`` has them) and its quarantine table."""
     store = Path(store)
+    verify(store)
     manifest = _read_manifest(store)
     quarantine = _read_quarantine(store, manifest)
-    figures = (
-        _scan(store, manifest, "interactions")
-        .select(SUMMARY_AGGREGATES)
-        .collect()
-        .row(0, named=True)
-    )
+    with _reading(store, manifest):
+        figures = (
+            _scan(store, manifest, "interactions")
+            .select(SUMMARY_AGGREGATES)
+            .collect()
+            .row(0, named=True)
+        )
     return {
         "files": len(manifest["sources"]),
         "records_read": manifest["counts"]["records_read"],
@@ -351,41 +472,53 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
     Only the month partitions that overlap the window are opened; within them the
     ``started_at`` filter is pushed down to Parquet row groups. The counts are the whole
     store's (``extra`` holds its ``loaded``, ``first_seen`` and ``last_seen``), so the
-    data-quality panel still accounts for every record ever read.
+    data-quality panel still accounts for every record ever read; ``extra["data_end"]``, the
+    last start of a live interaction, tells first-contact resolution where the data ends.
     """
     store = Path(store)
     manifest = _read_manifest(store)
-    months = _months(start, end)
-    window = pl.col(PARTITION).is_in(months) & pl.col("started_at").is_between(
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    # the month folders of format 1 came from the records: not to be trusted for pruning
+    months = (
+        pl.col(PARTITION).is_in(_months(start, end))
+        if manifest.get("format", 1) >= FORMAT
+        else pl.lit(True)
+    )
+    window = months & pl.col("started_at").is_between(
         pl.lit(start).dt.convert_time_zone("UTC"),
         pl.lit(end).dt.convert_time_zone("UTC"),
         closed="left",
     )
-    interactions = (
-        _scan(store, manifest, "interactions").filter(window).select(list(S.INTERACTIONS)).collect()
-    )
-    ids = interactions.lazy().select("id")
-    tables: dict[str, Any] = {"interactions": interactions}
-    for name in S.CHILD_TABLES:
-        tables[name] = (
-            _scan(store, manifest, name)
-            .filter(pl.col(PARTITION).is_in(months))
-            .join(ids, on="id", how="semi")
-            .select(list(S.TABLES[name]))
+    with _reading(store, manifest):
+        interactions = (
+            _scan(store, manifest, "interactions")
+            .filter(window)
+            .select(list(S.INTERACTIONS))
             .collect()
+        )
+        ids = interactions.lazy().select("id")
+        tables: dict[str, Any] = {"interactions": interactions}
+        for name in S.CHILD_TABLES:
+            tables[name] = (
+                _scan(store, manifest, name)
+                .filter(months)
+                .join(ids, on="id", how="semi")
+                .select(list(S.TABLES[name]))
+                .collect()
+            )
+        whole = (
+            _scan(store, manifest, "interactions")
+            .select(
+                pl.len().alias("loaded"),
+                pl.col("started_at").min().alias("first_seen"),
+                pl.col("started_at").max().alias("last_seen"),
+                pl.col("started_at").filter(pl.col("deleted_at").is_null()).max().alias("data_end"),
+            )
+            .collect()
+            .row(0, named=True)
         )
     counts = manifest["counts"]
     quarantine = _read_quarantine(store, manifest)
-    whole = (
-        _scan(store, manifest, "interactions")
-        .select(
-            pl.len().alias("loaded"),
-            pl.col("started_at").min().alias("first_seen"),
-            pl.col("started_at").max().alias("last_seen"),
-        )
-        .collect()
-        .row(0, named=True)
-    )
     return CxLogs(
         **tables,
         quarantine=quarantine,
@@ -399,6 +532,8 @@ def load_window(store: str | Path, start: datetime, end: datetime) -> CxLogs:
 
 
 def _path(store: Path, table: str, month: str, name: str) -> Path:
+    if not _MONTH.fullmatch(month):  # computed by the loader; checked all the same
+        raise ValueError(f"not a month folder name (YYYY_MM): {month!r}")
     return store / table / f"{PARTITION}={month}" / name
 
 
@@ -430,7 +565,39 @@ def _quarantine_path(manifest: dict[str, Any]) -> str:
 
 def _read_quarantine(store: Path, manifest: dict[str, Any]) -> pl.DataFrame:
     path = store / _quarantine_path(manifest)
-    return pl.read_parquet(path) if path.is_file() else S.empty(S.QUARANTINE)
+    if not path.is_file():
+        return S.empty(S.QUARANTINE)
+    with _reading(store, manifest):
+        return pl.read_parquet(path)
+
+
+@contextlib.contextmanager
+def _reading(store: Path, manifest: dict[str, Any]) -> Iterator[None]:
+    """Turn a part file that cannot be read into :class:`StoreDamagedError` naming it."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        listed = [*manifest["parts"], _quarantine_path(manifest)]
+        broken = next((store / p for p in listed if not _readable_parquet(store / p)), store)
+        raise _damaged(store, broken, f"a part file cannot be read: {exc}") from exc
+
+
+def _readable_parquet(path: Path) -> bool:
+    if not path.exists():
+        return path.name == "data.parquet"  # the quarantine of an old store may be absent
+    try:
+        pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError):
+        return False
+    return True
+
+
+def _damaged(store: Path, path: Path, what: str) -> StoreDamagedError:
+    return StoreDamagedError(
+        f"{path}: the store {store} is damaged ({what}); rebuild it from the source pages "
+        f"into a new folder (cxreports load SOURCE --out NEW_STORE), or delete {store} and "
+        "load again"
+    )
 
 
 def _write(path: Path, frame: pl.DataFrame) -> None:
@@ -455,24 +622,70 @@ def _months(start: datetime, end: datetime) -> list[str]:
 
 
 def _read_manifest(store: Path) -> dict[str, Any]:
+    """The store's manifest, checked: its shape, and that every file it lists is there."""
     path = store / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         return {
+            "format": FORMAT,
             "sources": {},
             "counts": {"records_read": 0, "superseded": 0},
             "csat_score_field": S.DEFAULT_CSAT_SCORE_FIELD,
             "parts": [],
             "next_part": 1,
         }
-    manifest = json.loads(path.read_text())
-    if "parts" not in manifest:
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise _damaged(store, path, f"its manifest cannot be read: {exc}") from exc
+    if isinstance(manifest, dict) and "parts" not in manifest:
         # a store from before parts were listed: one data.parquet per month and table
         manifest["parts"] = sorted(
             p.relative_to(store).as_posix()
             for table in PART_TABLES
             for p in (store / table).glob(f"{PARTITION}=*/*.parquet")
         )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise _damaged(store, path, f"its manifest {problem}")
+    missing = [p for p in manifest["parts"] if not (store / p).is_file()]
+    if "quarantine" in manifest and not (store / manifest["quarantine"]).is_file():
+        missing.append(manifest["quarantine"])
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise _damaged(store, store / missing[0], f"a listed part file is missing{more}")
     return manifest
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with a manifest's shape, or None."""
+    if not isinstance(manifest, dict):
+        return f"is not a JSON object (got {type(manifest).__name__})"
+    shapes = {
+        "sources": dict,
+        "counts": dict,
+        "csat_score_field": str,
+        "parts": list,
+        "next_part": int,
+        "format": int,
+        "quarantine": str,
+        "fingerprint": str,
+    }
+    for key, kind in shapes.items():
+        if key in manifest and not isinstance(manifest[key], kind):
+            return f"has a {key!r} that is not a {kind.__name__}"
+    for key in ("sources", "counts", "csat_score_field", "parts"):
+        if key not in manifest:
+            return f"has no {key!r}"
+    counts = manifest["counts"]
+    if not all(isinstance(counts.get(k), int) for k in ("records_read", "superseded")):
+        return "has no whole-number counts 'records_read' and 'superseded'"
+    if not all(isinstance(v, list) and len(v) >= 2 for v in manifest["sources"].values()):
+        return "has a source entry that is not [size, mtime, sha256]"
+    listed = [*manifest["parts"], manifest.get("quarantine", f"{QUARANTINE_DIR}/data.parquet")]
+    bad = next((p for p in listed if not (isinstance(p, str) and _PART.fullmatch(p))), None)
+    if bad is not None:
+        return f"lists a file that is not a part of the store: {str(bad)[:80]!r}"
+    return None
 
 
 def _save_manifest(store: Path, manifest: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import importlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from cxreports import ParameterError, StoreBusyError, load, weekly
+from cxreports import (
+    InvalidRecordError,
+    ParameterError,
+    StoreBusyError,
+    StoreDamagedError,
+    load,
+    weekly,
+)
 from cxreports import schema as S
 from cxreports import store as store_module
 from cxreports.period import Week
@@ -313,3 +321,202 @@ def test_the_quarantine_is_a_new_file_that_the_manifest_names(seed_record, tmp_p
     (store / manifest.pop("quarantine")).rename(store / "quarantine" / "data.parquet")
     (store / "_cxreports_store.json").write_text(json.dumps(manifest))
     assert summary(store)[1]["record_id"].to_list() == ["y"]
+
+
+# --- hardening: data never chooses a path; a damaged store says so; strict is all or nothing
+
+
+def _metric_frames(metrics) -> dict[str, pl.DataFrame]:
+    return {k: v for k, v in vars(metrics).items() if isinstance(v, pl.DataFrame)}
+
+
+@pytest.fixture(scope="module")
+def hostile_pages(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample pages with every record's own month key made wrong, or hostile."""
+    keys = ["../../../../escaped", "2026-3", "1999_01", "", "2026_13", None, "/tmp/x", "..\\x"]
+    out = tmp_path_factory.mktemp("hostile")
+    for i, page in enumerate(sorted(sample_dir.glob("*.json"))):
+        doc = json.loads(page.read_text())
+        for j, record in enumerate(doc["cxLogs"]["data"]):
+            record["room"]["cx_log_partition_key"] = keys[(i + j) % len(keys)]
+        (out / page.name).write_text(json.dumps(doc))
+    return out
+
+
+def test_record_data_never_chooses_where_files_are_written(hostile_pages: Path, tmp_path: Path):
+    store = tmp_path / "deep" / "store"
+    update([hostile_pages], store)
+    written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert written and all(p.is_relative_to(store) for p in written)
+    assert not Path("/tmp/x").exists() or not any(Path("/tmp/x").glob("**/*.parquet"))
+    rows = scan(store, "interactions").collect()
+    # the month folder is the UTC month the interaction started in, whatever the record says
+    assert (rows[PARTITION] == rows["started_at"].dt.strftime("%Y_%m")).all()
+    assert {p.parent.name for p in store.glob("*/*/*.parquet")} <= {
+        f"{PARTITION}=2026_{m:02d}" for m in range(1, 4)
+    }
+
+
+@pytest.mark.parametrize("week", ["2026-W05", "2026-W09", "2026-W13"])
+def test_a_store_read_gives_exactly_the_metrics_of_a_direct_load(
+    hostile_pages: Path, tmp_path_factory: pytest.TempPathFactory, week: str
+):
+    # W05 and W09 cross a month boundary, in Singapore time 8 hours before it does in UTC
+    store = tmp_path_factory.getbasetemp() / "hostile-store"
+    if not is_store(store):
+        update([hostile_pages], store)
+    _, from_store = prepare(store, week, "Asia/Singapore")
+    _, from_pages = prepare(hostile_pages, week, "Asia/Singapore")
+    assert from_store.handled == from_pages.handled > 0
+    store_frames, page_frames = _metric_frames(from_store), _metric_frames(from_pages)
+    assert store_frames.keys() == page_frames.keys()
+    for name, frame in page_frames.items():
+        other = store_frames[name]
+        if name == "rows":  # the same interactions, in the order each source gives them
+            frame, other = frame.sort("id"), other.sort("id")
+        # counts exactly; float sums may differ in the last bit with the order rows come in
+        assert_frame_equal(other, frame, rel_tol=1e-12, abs_tol=0), name
+    assert from_store.quality["load"] == from_pages.quality["load"]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_strict_update_is_all_or_nothing(
+    sample_dir: Path, seed_record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(load_module, "BATCH_RECORDS", 300)  # many batches; the bad one is late
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    first = sorted(source.glob("*.json"))[:3]
+    update(first, store)
+    before = _tree(store)
+    _page(source, "zz_last.json", [{**seed_record, "handledTime": "long"}])
+    with pytest.raises(InvalidRecordError, match=r"zz_last\.json"):
+        update([source], store, strict=True)
+    assert _tree(store) == before  # not one batch of the good files before it was kept
+    # on a new store, a strict failure leaves no store at all
+    fresh = tmp_path / "fresh"
+    with pytest.raises(InvalidRecordError):
+        update([source], fresh, strict=True)
+    assert not is_store(fresh) and not list(fresh.rglob("*.parquet"))
+    # and once the file is fixed, the strict update writes everything
+    _page(source, "zz_last.json", [seed_record])
+    update([source], store, strict=True)
+    assert summary(store)[0]["loaded"] == load(source).loaded
+
+
+def test_a_touched_but_unchanged_page_is_not_parsed_or_counted_again(
+    sample_dir: Path, tmp_path: Path
+):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    counts = summary(store)[0]
+    page = sorted(source.glob("*.json"))[5]
+    os.utime(page, ns=(1, 1))  # what `touch`, a copy or a re-download of the same bytes does
+    assert update([source], store).parsed == ()
+    assert summary(store)[0] == counts
+    page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))  # a real change
+    assert update([source], store).parsed == (str(page),)
+    records = len(json.loads(page.read_text())["cxLogs"]["data"])
+    assert summary(store)[0]["records_read"] == counts["records_read"] + records
+
+
+def _break_manifest(store: Path, text: str) -> Path:
+    (store / store_module.MANIFEST).write_text(text)
+    return store / store_module.MANIFEST
+
+
+def _manifest_lists(store: Path, part: str) -> Path:
+    manifest = json.loads((store / store_module.MANIFEST).read_text())
+    manifest["parts"].append(part)
+    return _break_manifest(store, json.dumps(manifest))
+
+
+def _first_part(store: Path, table: str = "interactions") -> Path:
+    return store / next(p for p in _parts(store) if p.startswith(f"{table}/"))
+
+
+def _truncate(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[:200])
+    return path
+
+
+def _remove(path: Path) -> Path:
+    path.unlink()
+    return path
+
+
+def _remove_folder(part: Path) -> Path:
+    shutil.rmtree(part.parent.parent)  # holds/ and every month in it
+    return part.parent.parent
+
+
+DAMAGE = {
+    "empty manifest": lambda store: _break_manifest(store, ""),
+    "garbage manifest": lambda store: _break_manifest(store, "{not json"),
+    "manifest not an object": lambda store: _break_manifest(store, "[1, 2]"),
+    "manifest without parts' counts": lambda store: _break_manifest(
+        store, '{"sources": {}, "parts": [], "csat_score_field": "x", "counts": {}}'
+    ),
+    "manifest pointing outside": lambda store: _manifest_lists(
+        store, "../../outside/partition_key=2026_03/part-000001.parquet"
+    ),
+    "missing part": lambda store: _remove(_first_part(store)),
+    "corrupt part": lambda store: _truncate(_first_part(store)),
+    "corrupt child part": lambda store: _truncate(_first_part(store, "labels")),
+    "missing table folder": lambda store: _remove_folder(_first_part(store, "holds")),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_damaged_store_is_named_not_a_traceback(
+    sample_dir: Path, tmp_path: Path, damage: str, capsys: pytest.CaptureFixture
+):
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    broken = DAMAGE[damage](store)  # the file (or folder) the message must name
+    expected = str(broken.relative_to(store))
+    week = Week.parse("2026-W13", "UTC")
+    for attempt in (
+        lambda: update([sample_dir, tmp_path / "new.json"], store),
+        lambda: summary(store),
+        lambda: load_window(store, week.start_utc, week.end_utc),
+    ):
+        (tmp_path / "new.json").write_text('{"cxLogs": {"data": []}}')
+        with pytest.raises(StoreDamagedError, match="is damaged") as raised:
+            attempt()
+        assert f"{store}/{expected}" in str(raised.value) and "rebuild" in str(raised.value)
+    from cxreports.cli import main
+
+    out = tmp_path / "o"
+    assert main(["report", "csat-sla", str(store), "--week", "2026-W13", "--out", str(out)]) == 11
+    assert main(["load", str(sample_dir), "--out", str(store)]) == 11
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("is damaged" in line for line in err)
+    assert not out.exists()  # refused before any kernel started
+
+
+def test_a_store_from_an_earlier_cxreports_is_read_right_and_not_extended(
+    sample_dir: Path, tmp_path: Path, seed_record
+):
+    # format 1 took the month folder from the record: move one part to a wrong month
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    manifest = json.loads((store / store_module.MANIFEST).read_text())
+    del manifest["format"]
+    part = next(p for p in manifest["parts"] if "2026_03" in p and p.startswith("inter"))
+    moved = f"interactions/{PARTITION}=2026_01/part-900000.parquet"
+    (store / moved).parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(store / part, store / moved)
+    manifest["parts"][manifest["parts"].index(part)] = moved
+    (store / store_module.MANIFEST).write_text(json.dumps(manifest))
+    # a read does not trust the folders: the week still has all its interactions
+    _, from_store = prepare(store, "2026-W13", "Asia/Singapore")
+    assert from_store.handled == weekly(load(sample_dir), "2026-W13", "Asia/Singapore").handled
+    # an update refuses to extend it, and says how to rebuild
+    _page(tmp_path / "more", "p.json", [seed_record])
+    with pytest.raises(StoreDamagedError, match="another month's folder"):
+        update([tmp_path / "more"], store)

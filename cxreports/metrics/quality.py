@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -20,22 +20,24 @@ transferred = (
 )
 
 
-def add_fcr_columns(interactions: pl.LazyFrame) -> pl.LazyFrame:
+def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None) -> pl.LazyFrame:
     """Add ``repeat_within_7d``, ``fcr`` and ``fcr_window_complete`` to every interaction.
 
     A contact's next interaction is looked for in the whole data set (any queue, channel or
     week, bot rooms included, soft-deleted ones left out), so call this before scoping a week.
     ``fcr_window_complete`` is false when the data ends less than seven days after the start:
-    a later repeat could exist that the data does not show yet.
+    a later repeat could exist that the data does not show yet. The data ends with the last
+    start of a live interaction in ``interactions``, or at ``data_end`` when the frame is a
+    window of a larger data set (a store read).
     """
     live = interactions.filter(pl.col("deleted_at").is_null())
-    data_end = pl.col("started_at").max()
+    end = pl.col("started_at").max() if data_end is None else pl.lit(data_end)
     return (
         live.with_columns(
             _next=pl.when(pl.col("contact_id").is_not_null()).then(
                 pl.col("started_at").shift(-1).over("contact_id", order_by="started_at")
             ),
-            fcr_window_complete=(pl.col("started_at") + FCR_WINDOW) <= data_end,
+            fcr_window_complete=(pl.col("started_at") + FCR_WINDOW) <= end,
         )
         .with_columns(
             # two interactions of a contact starting at the same moment are each other's

@@ -174,7 +174,8 @@ def weekly(
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
-    base = filtered(quality.add_fcr_columns(logs.interactions.lazy()), queues, channels)
+    fcr = quality.add_fcr_columns(logs.interactions.lazy(), logs.extra.get("data_end"))
+    base = filtered(fcr, queues, channels)
     base = localize(base, tz)
     all_rows = localize(filtered(logs.interactions.lazy(), queues, channels), tz)
     week_all = in_week(all_rows, wk).collect()
