@@ -70,4 +70,4 @@ class StoreBusyError(CxReportsError):
 class StoreDamagedError(CxReportsError):
     """A Parquet store's manifest or part files are missing, unreadable or tampered with."""
 
-    exit_code = 11
+    exit_code = 12
