@@ -9,11 +9,14 @@ only while their group is normalised.
 
 from __future__ import annotations
 
+import codecs
 import glob
 import gzip
 import hashlib
 import io
+import json
 import os
+import re
 import sys
 import zlib
 from collections import deque
@@ -397,13 +400,13 @@ def _groups(files: list[Path]) -> list[list[Path]]:
     """
     limit = min(GROUP_BYTES, BATCH_RECORDS * RECORD_BYTES)
     groups: list[list[Path]] = []
-    size = limit
+    size = 0
     for path in files:
         try:
             n = path.stat().st_size * (GZIP_RATIO if path.suffix.lower() == ".gz" else 1)
         except OSError:
             n = 0  # reading it will say what is wrong
-        if size + n > limit and size:
+        if not groups or (size and size + n > limit):
             groups.append([])
             size = 0
         groups[-1].append(path)
@@ -494,9 +497,7 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
             pl.coalesce(
                 _bad_timestamp("holdLogs.started_at", pl.col("started_at"), pl.col("_st")),
                 _bad_timestamp("holdLogs.ended_at", pl.col("ended_at"), pl.col("_en")),
-                pl.when(pl.col("duration") < 0).then(
-                    pl.format("negative holdLogs.duration: {}", pl.col("duration"))
-                ),
+                _bad_duration("holdLogs[].duration", pl.col("duration")),
             ).alias("_hold_reason"),
         )
         .drop_nulls("_hold_reason")
@@ -523,9 +524,22 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
         ),
         pl.when(pl.col("startedDate").is_null()).then(pl.lit("missing startedDate")),
         *(_bad_timestamp(name, pl.col(name), pl.col(f"_{name}")) for name in S.RAW_TIMESTAMPS),
+        _bad_whole_number("caseId", pl.col("caseId")),
+        _bad_whole_number(
+            "wrapUpForm.categories[].level",
+            pl.col("wrapUpForm")
+            .struct.field("categories")
+            .list.eval(
+                pl.element()
+                .struct.field("level")
+                .filter(_not_whole(pl.element().struct.field("level")))
+            )
+            .list.first(),
+        ),
         *(
-            pl.when(pl.col(name) < 0).then(pl.format(f"negative {name}: {{}}", pl.col(name)))
-            for name in S.RAW_DURATIONS
+            _bad_duration(path, _field(path))
+            for path in S.RAW_DURATIONS
+            if not path.startswith("holdLogs")
         ),
         pl.when(
             pl.col("_csat").is_not_null()
@@ -551,7 +565,7 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
     interactions = good.select(
         "_rid",
         pl.col("id"),
-        pl.col("caseId").alias("case_id"),
+        _whole(pl.col("caseId")).alias("case_id"),
         pl.coalesce("agentId", pl.col("agent").struct.field("id")).alias("agent_id"),
         pl.col("agent").struct.field("name").alias("agent_name"),
         pl.coalesce("firstAssigneeId", pl.col("firstAssignee").struct.field("id")).alias(
@@ -609,7 +623,7 @@ def normalize(raw: pl.DataFrame, csat: pl.Expr) -> tuple[dict[str, pl.DataFrame]
             good,
             form.struct.field("categories"),
             {"category_id": "id", "value": "value", "parent_id": "parentId", "level": "level"},
-        ),
+        ).with_columns(_whole(pl.col("level")).alias("level")),
         "wrap_up_tags": _child(good, form.struct.field("tags"), {"tag_id": "id", "name": "name"}),
         "custom_fields": _child(
             good,
@@ -739,9 +753,59 @@ def _one_pass(name: str, first: str | None) -> pl.Expr:
 
 
 def _bad_timestamp(name: str, text: pl.Expr, parsed: pl.Expr) -> pl.Expr:
-    return pl.when(text.is_not_null() & parsed.is_null()).then(
-        pl.format(f"unparseable timestamp in {name}: '{{}}'", text)
+    first, last = S.TIMESTAMP_YEARS
+    return (
+        pl.when(text.is_not_null() & parsed.is_null())
+        .then(pl.format(f"unparseable timestamp in {name}: '{{}}'", text))
+        .when(~parsed.dt.year().is_between(first, last - 1))
+        .then(
+            pl.format(
+                f"timestamp out of range in {name}: expected a time from {first} to "
+                f"{last - 1}, got '{{}}'",
+                text,
+            )
+        )
     )
+
+
+def _bad_duration(path: str, seconds: pl.Expr) -> pl.Expr:
+    limit = S.RAW_DURATIONS[path]
+    return (
+        pl.when(seconds < 0)
+        .then(pl.format(f"negative {path}: expected seconds from 0, got {{}}", seconds))
+        .when(seconds > limit)
+        .then(
+            pl.format(
+                f"implausible {path}: expected at most {limit:.0f} seconds "
+                f"({limit / S.DAY_S:.0f} days), got {{}}",
+                seconds,
+            )
+        )
+    )
+
+
+def _whole(text: pl.Expr) -> pl.Expr:
+    """A whole-number field read as text (see ``schema._WHOLE``) as Int64; null if not one."""
+    return text.str.to_integer(base=10, dtype=pl.Int64, strict=False)
+
+
+def _not_whole(text: pl.Expr) -> pl.Expr:
+    return text.is_not_null() & _whole(text).is_null()
+
+
+def _bad_whole_number(path: str, text: pl.Expr) -> pl.Expr:
+    return pl.when(_not_whole(text)).then(
+        pl.format(f"wrong type in {path}: expected a whole number (64-bit), got {{}}", text)
+    )
+
+
+def _field(path: str) -> pl.Expr:
+    """The column at a dotted path of a raw record frame (``room.handled_time``)."""
+    head, *rest = path.split(".")
+    expr = pl.col(head)
+    for part in rest:
+        expr = expr.struct.field(part)
+    return expr
 
 
 def _child(good: pl.DataFrame, items: pl.Expr, columns: dict[str, str]) -> pl.DataFrame:
@@ -787,17 +851,14 @@ def _careful_read(
             if not line.strip():
                 continue
             try:
-                records.append((i, orjson.loads(line)))
+                records.append((i, _loads(line)))
             except orjson.JSONDecodeError as exc:
-                problems.append(_problem(source, i, None, f"malformed JSON: {exc}"))
+                problems.append(_problem(source, i, None, _malformed(line, exc)))
     else:
         try:
-            doc = orjson.loads(data)
+            doc = _loads(data)
         except orjson.JSONDecodeError as exc:
-            truncated = (
-                " (the file looks truncated)" if "EOF" in str(exc) or "end" in str(exc) else ""
-            )
-            problems.append(_problem(source, None, None, f"malformed JSON{truncated}: {exc}"))
+            problems.append(_problem(source, None, None, _malformed(data, exc)))
             return pl.DataFrame(schema=record_schema), [], _frame(problems)
         items = doc if isinstance(doc, list) else _page_items(doc)
         if items is None:
@@ -828,10 +889,49 @@ def _careful_read(
         else:
             good.append((position, record))
     if good:
-        raw = pl.read_json(io.BytesIO(orjson.dumps([r for _, r in good])), schema=record_schema)
+        raw = pl.read_json(io.BytesIO(_dumps([r for _, r in good])), schema=record_schema)
     else:
         raw = pl.DataFrame(schema=record_schema)
     return raw, [p for p, _ in good], _frame(problems)
+
+
+def _loads(data: bytes) -> Any:
+    """JSON as the fast path reads it: an object that repeats a key keeps its first value.
+
+    polars' reader keeps the first value; giving it the last would take a second parse of
+    every clean page. orjson (which keeps the last) checks the text and gives the errors; the
+    standard library builds the values, its hook keeping the first of a repeated key.
+    """
+    orjson.loads(data)
+    return json.loads(data, object_pairs_hook=_first_of_each_key)
+
+
+def _dumps(value: Any) -> bytes:
+    """``value`` as compact JSON; integers beyond 64 bits too, which orjson refuses."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _first_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def _malformed(data: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why orjson rejected ``data``, in words: not UTF-8, truncated, or malformed."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (
+            f"not UTF-8 text: expected UTF-8, got byte 0x{data[bad.start]:02x} at offset "
+            f"{bad.start}; re-export the file as UTF-8"
+        )
+    truncated = " (the file looks truncated)" if "EOF" in str(exc) or "end" in str(exc) else ""
+    return f"malformed JSON{truncated}: {exc}"
 
 
 def _page_items(doc: Any) -> list | None:
@@ -872,6 +972,10 @@ def _type_error(value: Any, dtype: pl.DataType, path: str) -> str | None:
             if problem:
                 return problem
         return None
+    if re.sub(r"\[\d+\]", "[]", path) in S.RAW_WHOLE_NUMBERS:
+        # as the fast path reads it: any number or string; normalize decides if it is whole
+        ok = isinstance(value, str | int | float) and not isinstance(value, bool)
+        return None if ok else _mismatch(path, "a whole number (64-bit)", value)
     ok = {
         pl.String: isinstance(value, str | int) and not isinstance(value, bool),
         pl.Boolean: isinstance(value, bool),
@@ -882,7 +986,7 @@ def _type_error(value: Any, dtype: pl.DataType, path: str) -> str | None:
 
 
 def _mismatch(path: str, expected: str, value: Any) -> str:
-    shown = orjson.dumps(value).decode()
+    shown = _dumps(value).decode()
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
     return f"wrong type in {path}: expected {expected}, got {shown}"
 
@@ -946,12 +1050,28 @@ def _readable(path: Path) -> bool:
 
 
 def _read_bytes(path: Path) -> tuple[bytes, str | None]:
-    """The file's (decompressed) bytes, or an error text when it cannot be read."""
+    """The file's (decompressed) bytes without a UTF-8 BOM, or an error text instead.
+
+    An empty file (0 bytes, or only whitespace) is an error: it is what an interrupted
+    download leaves, never a page.
+    """
     try:
         data = path.read_bytes()
-        return (gzip.decompress(data) if path.suffix.lower() == ".gz" else data), None
-    except (OSError, EOFError) as exc:
+    except OSError as exc:
         return b"", f"cannot read file: {exc}"
+    if not data:
+        return b"", "the file is empty (0 bytes)"
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            return b"", f"not a readable gzip file (truncated or damaged): {exc}"
+        if not data:
+            return b"", "the file is empty (0 bytes once gunzipped)"
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if not data or data.isspace():
+        return b"", "the file is empty (only whitespace)"
+    return data, None
 
 
 def _read_ahead(read: Callable[[U], T], items: list[U]) -> Iterator[T]:

@@ -14,6 +14,9 @@ from cxreports.exceptions import ParameterError
 _ID = pl.String
 _TS = pl.String  # timestamps arrive in mixed text formats; load.parse_timestamp types them
 _SECONDS = pl.Float64
+# whole numbers are read as their text: polars' JSON reader would cut 12.7 to 12 and turn a
+# number beyond 64 bits into null without a word; load.normalize checks and types them
+_WHOLE = pl.String
 
 _PERSON = pl.Struct({"id": _ID, "name": pl.String})
 _ASSIGNEE = pl.Struct({"id": _ID})
@@ -34,7 +37,7 @@ RAW_WRAP_UP_FORM = pl.Struct(
     {
         "disposition": pl.String,
         "categories": pl.List(
-            pl.Struct({"id": _ID, "value": pl.String, "parentId": _ID, "level": pl.Int64})
+            pl.Struct({"id": _ID, "value": pl.String, "parentId": _ID, "level": _WHOLE})
         ),
         "tags": pl.List(pl.Struct({"id": _ID, "name": pl.String})),
         "customFields": pl.List(
@@ -69,7 +72,7 @@ RAW_HOLD_LOG = pl.Struct(
 RAW_RECORD = pl.Schema(
     {
         "id": _ID,
-        "caseId": pl.Int64,
+        "caseId": _WHOLE,
         "contactId": _ID,
         "channel": pl.String,
         "channelType": pl.String,
@@ -106,16 +109,34 @@ RAW_RECORD = pl.Schema(
 #: Timestamp fields of a raw record, parsed to UTC datetimes by the loader.
 RAW_TIMESTAMPS = ("startedDate", "closedAt", "createdAt", "updatedAt", "deletedAt")
 
-#: Duration fields of a raw record, in seconds; negative values are rejected.
-RAW_DURATIONS = (
-    "handledTime",
-    "fullHandledTime",
-    "totalHoldDuration",
-    "firstResponseTime",
-    "wrapUpDuration",
-    "resolutionTime",
-    "fullResolutionTime",
-)
+#: Whole-number fields of a raw record (read as text, see ``_WHOLE``), as dotted paths; ``[]``
+#: stands for every element of a list.
+RAW_WHOLE_NUMBERS = ("caseId", "wrapUpForm.categories[].level")
+
+#: Seconds in a day, for the duration limits below.
+DAY_S = 86_400.0
+
+#: Every duration field of a raw record, in seconds, as a dotted path, with the largest value
+#: accepted. Negative values and values above the limit are rejected: a handle, hold, wrap-up
+#: or response time beyond 30 days is a unit or clock error, not a conversation; resolution
+#: times may span weeks (an e-mail case), so they may reach a year.
+RAW_DURATIONS: dict[str, float] = {
+    "handledTime": 30 * DAY_S,
+    "fullHandledTime": 30 * DAY_S,
+    "totalHoldDuration": 30 * DAY_S,
+    "firstResponseTime": 30 * DAY_S,
+    "wrapUpDuration": 30 * DAY_S,
+    "resolutionTime": 366 * DAY_S,
+    "fullResolutionTime": 366 * DAY_S,
+    "room.handled_time": 30 * DAY_S,
+    "room.holding_time": 30 * DAY_S,
+    "room.first_response_time": 30 * DAY_S,
+    "holdLogs[].duration": 30 * DAY_S,
+}
+
+#: Timestamps outside ``[first, last)`` (UTC years) are rejected: year 1 or 9999 is a default
+#: or a sentinel value, never an interaction.
+TIMESTAMP_YEARS = (2000, 2100)
 
 UTC = pl.Datetime("us", "UTC")
 

@@ -4,6 +4,7 @@ import copy
 import gzip
 import importlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from cxreports import InvalidRecordError, SourceNotFoundError, load
 from cxreports import schema as S
-from cxreports.load import parse_timestamp, parse_timestamp_columns
+from cxreports.load import CxLogs, parse_timestamp, parse_timestamp_columns
 
 from .conftest import SEED_PAGE
 
@@ -192,7 +193,7 @@ _DROP = object()
         ("startedDate", "yesterday", "unparseable timestamp in startedDate: 'yesterday'"),
         ("closedAt", "2026-13-45 99:00:00+00", "unparseable timestamp in closedAt"),
         ("handledTime", "2720", 'wrong type in handledTime: expected a number, got "2720"'),
-        ("handledTime", -5, "negative handledTime: -5"),
+        ("handledTime", -5, "negative handledTime: expected seconds from 0, got -5.0"),
         ("room.is_bot_room", "no", "wrong type in room.is_bot_room: expected true or false"),
         ("agent", "Sarah", 'wrong type in agent: expected an object, got "Sarah"'),
         ("holdLogs", {"id": 1}, "wrong type in holdLogs: expected a list"),
@@ -351,3 +352,274 @@ def test_how_files_are_grouped_does_not_change_the_result(
     assert one_by_one.summary() == default.summary()
     for name in ("interactions", *S.CHILD_TABLES, "quarantine"):
         assert getattr(one_by_one, name).equals(getattr(default, name)), name
+
+
+def _page_bytes(records: list) -> bytes:
+    return json.dumps({"cxLogs": {"data": records}}).encode()
+
+
+def _lines_bytes(records: list) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("a.json", b"", "the file is empty (0 bytes)"),
+        ("a.ndjson", b"", "the file is empty (0 bytes)"),
+        ("a.json", b" \n\t\r\n", "the file is empty (only whitespace)"),
+        ("a.jsonl", b"\n\n", "the file is empty (only whitespace)"),
+        ("a.json", b"\xef\xbb\xbf", "the file is empty (only whitespace)"),
+        ("a.json.gz", b"", "the file is empty (0 bytes)"),
+        ("a.json.gz", gzip.compress(b""), "the file is empty (0 bytes once gunzipped)"),
+        ("a.json.gz", gzip.compress(b"{}" * 100)[:15], "not a readable gzip file (truncated"),
+        ("a.json.gz", b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"\xff" * 20, "not a readable gzip"),
+        ("a.json.gz", b"plain text, not gzip", "not a readable gzip file"),
+    ],
+)
+def test_an_empty_or_unreadable_first_file_is_quarantined_whole(
+    tmp_path: Path, seed_record, name: str, data: bytes, reason: str
+):
+    # a 0-byte first file used to stop every load with an IndexError (issue 11, item 5)
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "b.json").write_bytes(_page_bytes([seed_record]))
+    logs = load(tmp_path)
+    assert (logs.records_read, logs.loaded, logs.quarantined) == (2, 1, 1)
+    q = logs.quarantine.row(0, named=True)
+    assert (q["source_file"], q["position"], q["record_id"]) == (str(tmp_path / name), None, None)
+    assert q["reason"].startswith(reason)
+    with pytest.raises(InvalidRecordError, match=re.escape(f"{tmp_path / name}: {reason}")):
+        load(tmp_path, strict=True)
+
+
+def test_a_lone_empty_file_loads_nothing_and_the_store_stays_usable(tmp_path: Path, seed_record):
+    from cxreports.store import summary, update
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.json").write_bytes(b"")
+    logs = load(pages)
+    assert (logs.records_read, logs.loaded, logs.quarantined) == (1, 0, 1)
+    # the same with --out: the store is built, the empty file is its one quarantined item
+    (pages / "b.json").write_bytes(_page_bytes([seed_record]))
+    update([pages], tmp_path / "store")
+    figures, quarantine = summary(tmp_path / "store")
+    assert (figures["records_read"], figures["loaded"], figures["quarantined"]) == (2, 1, 1)
+    assert quarantine["reason"].to_list() == ["the file is empty (0 bytes)"]
+
+
+@pytest.mark.parametrize("name", ["a.json", "a.ndjson", "a.jsonl"])
+def test_text_that_is_not_utf8_is_named_as_such(tmp_path: Path, seed_record, name: str):
+    record = {**seed_record, "queueName": "CAFE"}
+    good = _page_bytes([record]) if name == "a.json" else _lines_bytes([record])
+    (tmp_path / name).write_bytes(good.replace(b"CAFE", "Caf\u00e9".encode("latin-1")))
+    logs = load(tmp_path)
+    assert (logs.records_read, logs.loaded, logs.quarantined) == (1, 0, 1)
+    reason = logs.quarantine["reason"].item()
+    where = "" if name == "a.json" else "line 1: "
+    assert re.fullmatch(
+        where + r"not UTF-8 text: expected UTF-8, got byte 0xe9 at offset \d+; .*", reason
+    )
+
+
+@pytest.mark.parametrize("name", ["a.json", "a.ndjson", "a.json.gz", "a.ndjson.gz", "l.json"])
+@pytest.mark.parametrize("with_bad_record", [False, True])
+def test_a_utf8_bom_is_accepted_in_every_format(
+    tmp_path: Path, seed_record, name: str, with_bad_record: bool
+):
+    # a bad record sends the file to the careful path, which must accept the BOM as well
+    records = [seed_record, {**seed_record, "id": "bad", "handledTime": "x"}][: 1 + with_bad_record]
+    if name.startswith("l."):
+        text = json.dumps(records).encode()
+    elif ".ndjson" in name:
+        text = _lines_bytes(records)
+    else:
+        text = _page_bytes(records)
+    data = b"\xef\xbb\xbf" + text
+    (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    logs = load(tmp_path)
+    assert logs.interactions["id"].to_list() == ["uuid-string"]
+    assert logs.quarantined == with_bad_record
+    if with_bad_record:
+        assert "wrong type in handledTime" in logs.quarantine["reason"].item()
+
+
+def _both_paths(tmp_path: Path, record: dict, name: str = "page.json") -> list[CxLogs]:
+    """``record`` loaded on the fast path, and on the careful one (a bad neighbour sends the
+    file there); the neighbour is the only difference."""
+    out = []
+    for careful in (False, True):
+        folder = tmp_path / ("careful" if careful else "fast")
+        folder.mkdir()
+        records = [record, 42] if careful else [record]
+        if name.endswith((".ndjson", ".jsonl")):
+            data = _lines_bytes(records)
+        else:
+            data = _page_bytes(records)
+        (folder / name).write_bytes(data)
+        logs = load(folder)
+        assert logs.quarantined == careful + (logs.records_read - careful - logs.loaded)
+        out.append(logs)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("caseId", 12.7, "wrong type in caseId: expected a whole number (64-bit), got 12.7"),
+        ("caseId", 2**70, f"wrong type in caseId: expected a whole number (64-bit), got {2**70}"),
+        ("caseId", 2**63, f"wrong type in caseId: expected a whole number (64-bit), got {2**63}"),
+        ("caseId", -(2**63) - 1, "wrong type in caseId: expected a whole number (64-bit), got -9"),
+        ("caseId", True, "wrong type in caseId: expected a whole number (64-bit), got true"),
+        ("caseId", "twelve", "wrong type in caseId: expected a whole number (64-bit), got twelve"),
+        ("caseId", [1], "wrong type in caseId: expected a whole number (64-bit), got [1]"),
+        ("level", 1.5, "wrong type in wrapUpForm.categories[].level: expected a whole number"),
+        ("level", 2**64, "wrong type in wrapUpForm.categories[].level: expected a whole number"),
+    ],
+)
+@pytest.mark.parametrize("name", ["page.json", "lines.ndjson"])
+def test_a_whole_number_field_rejects_fractions_and_overflow_on_both_paths(
+    tmp_path: Path, seed_record, path: str, value, reason: str, name: str
+):
+    # caseId 12.7 used to load as 12 and 2**70 as null, without a word (issue 11)
+    if path == "level":
+        seed_record["wrapUpForm"]["categories"][1]["level"] = value
+    else:
+        seed_record[path] = value
+    for logs in _both_paths(tmp_path, seed_record, name):
+        assert logs.loaded == 0
+        reasons = logs.quarantine.filter(pl.col("position") == 0)["reason"].to_list()
+        assert len(reasons) == 1 and reason in reasons[0], reasons
+
+
+@pytest.mark.parametrize("value", [12540, 12540.0, "12540", 1.254e4])
+def test_a_whole_number_written_otherwise_loads_the_same_on_both_paths(
+    tmp_path: Path, seed_record, value
+):
+    seed_record["caseId"] = value
+    seed_record["wrapUpForm"]["categories"][1]["level"] = 2.0
+    for logs in _both_paths(tmp_path, seed_record):
+        assert logs.interactions["case_id"].to_list() == [12540]
+        assert logs.wrap_up_categories["level"].to_list() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in S.RAW_DURATIONS if not p.startswith("holdLogs")] + ["holdLogs.0.duration"],
+)
+@pytest.mark.parametrize("kind", ["negative", "implausible"])
+def test_every_duration_source_is_checked(seed_record, write_page, path: str, kind: str):
+    # room.handled_time -50 with handledTime null used to go into AHT (issue 11, item 7)
+    if path.startswith("room."):
+        seed_record[path.removeprefix("room.").join(["", ""])] = None
+        top = {"handled_time": "handledTime", "holding_time": "totalHoldDuration"}
+        seed_record[top.get(path.removeprefix("room."), "firstResponseTime")] = None
+    name = "holdLogs[].duration" if path.startswith("holdLogs") else path
+    limit = S.RAW_DURATIONS[name]
+    value = -50 if kind == "negative" else limit + 1
+    if path.startswith("holdLogs"):
+        seed_record["holdLogs"][0]["duration"] = value
+    else:
+        _set(seed_record, path, value)
+    logs = load(write_page([seed_record]))
+    assert (logs.loaded, logs.quarantined) == (0, 1)
+    expected = (
+        f"record data[0]: negative {name}: expected seconds from 0, got -50.0"
+        if kind == "negative"
+        else f"record data[0]: implausible {name}: expected at most {limit:.0f} seconds"
+    )
+    assert logs.quarantine["reason"].item().startswith(expected)
+
+
+def test_a_duration_at_its_limit_loads(seed_record, write_page):
+    seed_record["room"]["handled_time"] = S.RAW_DURATIONS["room.handled_time"]
+    seed_record["resolutionTime"] = S.RAW_DURATIONS["resolutionTime"]
+    seed_record["handledTime"] = 0
+    assert load(write_page([seed_record])).loaded == 1
+
+
+def _float_fields(dtype: pl.DataType, path: str) -> list[str]:
+    if isinstance(dtype, pl.Struct):
+        return [x for f in dtype.fields for x in _float_fields(f.dtype, f"{path}.{f.name}")]
+    if isinstance(dtype, pl.List):
+        return _float_fields(dtype.inner, f"{path}[]")
+    return [path.lstrip(".")] if dtype == pl.Float64 else []
+
+
+def test_every_seconds_field_of_the_record_schema_has_a_duration_rule():
+    # a new seconds field added to the schema must get a rule, or it would slip in unchecked
+    floats = _float_fields(pl.Struct(S.RAW_RECORD), "")
+    assert sorted(floats) == sorted(S.RAW_DURATIONS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("startedDate", "9999-03-30 08:30:00+00"),
+        ("startedDate", "0001-03-30T08:30:00Z"),
+        ("startedDate", "1999-12-31T23:59:59Z"),
+        ("closedAt", "2100-01-01T00:00:00Z"),
+        ("updatedAt", "1970-01-01 00:00:00+00"),
+        ("deletedAt", "9999-12-31T23:59:59.999Z"),
+        ("holdLogs.started_at", "0001-01-01 00:00:00+00"),
+    ],
+)
+def test_timestamps_outside_2000_to_2099_are_quarantined(seed_record, write_page, field, value):
+    if field.startswith("holdLogs"):
+        seed_record["holdLogs"][0]["started_at"] = value
+    else:
+        seed_record[field] = value
+    logs = load(write_page([seed_record]))
+    assert (logs.loaded, logs.quarantined) == (0, 1)
+    assert logs.quarantine["reason"].item() == (
+        f"record data[0]: timestamp out of range in {field}: expected a time from 2000 to "
+        f"2099, got '{value}'"
+    )
+
+
+@pytest.mark.parametrize("value", ["2000-01-01T00:00:00Z", "2099-12-31 23:59:59.999+00"])
+def test_timestamps_at_the_edges_of_the_window_load(seed_record, write_page, value):
+    seed_record["startedDate"] = value
+    assert load(write_page([seed_record])).loaded == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ('"caseId": 12540', '"caseId": 7, "caseId": 8'),
+        ('"handledTime": 2720', '"handledTime": 100, "handledTime": 200'),
+        ('"handledTime": 2720', '"handledTime": null, "handledTime": 200'),
+        ('"queueName": "Tier 2 Technical Support"', '"queueName": "A", "queueName": "B"'),
+        ('"is_bot_room": false', '"is_bot_room": true, "is_bot_room": false'),
+        ('"duration": 45', '"duration": 45, "duration": 99'),
+    ],
+)
+@pytest.mark.parametrize("name", ["page.json", "lines.ndjson"])
+def test_a_repeated_key_gives_the_same_value_on_both_paths(
+    tmp_path: Path, seed_record, text: str, first: str, name: str
+):
+    fast_dir, careful_dir = tmp_path / "fast", tmp_path / "careful"
+    for folder, records in ((fast_dir, [seed_record]), (careful_dir, [seed_record, 42])):
+        folder.mkdir()
+        data = _page_bytes(records) if name == "page.json" else _lines_bytes(records)
+        assert data.count(text.encode()) == 1
+        (folder / name).write_bytes(data.replace(text.encode(), first.encode()))
+    fast, careful = load(fast_dir), load(careful_dir)
+    assert careful.quarantined == 1 and fast.quarantined == 0
+    for table in ("interactions", *S.CHILD_TABLES):
+        assert (
+            getattr(fast, table)
+            .drop("source_file", strict=False)
+            .equals(getattr(careful, table).drop("source_file", strict=False))
+        ), table
+    # the value kept is the first, as polars' reader keeps it (see docs/data.md)
+    row = fast.interactions.row(0, named=True)
+    hold = fast.holds.row(0, named=True)
+    kept = {
+        "caseId": row["case_id"] == 7,
+        "handledTime": row["handled_time_s"] != 200.0,
+        "queueName": row["queue_name"] == "A",
+        "is_bot_room": row["is_bot"] is True,
+        "duration": hold["duration_s"] == 45.0,
+    }
+    assert kept[text.split('"')[1]]
