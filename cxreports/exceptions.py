@@ -65,3 +65,9 @@ class StoreBusyError(CxReportsError):
     """Another load is updating the same Parquet store; try again when it has finished."""
 
     exit_code = 10
+
+
+class OutputError(CxReportsError):
+    """An output could not be written: folder not writable, a file in the way, or disk full."""
+
+    exit_code = 11
