@@ -78,8 +78,8 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 def _add_load(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
-    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
-    p.add_argument("--out", type=Path, help="Parquet store to create or update (incremental)")
+    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
+    p.add_argument("--out", type=_path, help="Parquet store to create or update (incremental)")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument("--strict", action="store_true", help="fail on the first bad record")
     p.set_defaults(handler=_run_load)
@@ -134,17 +134,19 @@ def _run_fetch(args: argparse.Namespace) -> int:
 def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="print one metric table of a report week")
     p.add_argument("table", choices=("agents", "queues", "channels", "daily", "hourly", "summary"))
-    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
+    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(handler=_run_metrics)
 
 
 def _add_week_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--week", help="ISO week such as 2026-W13 (default: last complete week)")
+    p.add_argument(
+        "--week", type=_week, help="ISO week such as 2026-W13 (default: last complete week)"
+    )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
-    p.add_argument("--queues", type=_csv_list, help="only these queues (comma-separated)")
-    p.add_argument("--channels", type=_csv_list, help="only these channels (comma-separated)")
+    p.add_argument("--queues", type=_names, help="only these queues (comma-separated)")
+    p.add_argument("--channels", type=_names, help="only these channels (comma-separated)")
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
     p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
@@ -171,9 +173,9 @@ def _run_metrics(args: argparse.Namespace) -> int:
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="render the weekly reports to HTML and PDF")
     p.add_argument("report", choices=("agent-performance", "csat-sla", "all"))
-    p.add_argument("sources", nargs="+", help="files, directories or globs of API pages")
+    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
-    p.add_argument("--out", type=Path, default=Path("outputs"), help="output folder (outputs/)")
+    p.add_argument("--out", type=_path, default=Path("outputs"), help="output folder (outputs/)")
     p.add_argument("--format", type=_csv_list, default=["html", "pdf"], help="html,pdf")
     p.set_defaults(handler=_run_report)
 
@@ -232,7 +234,7 @@ def _smtp_settings(args: argparse.Namespace):
 def _add_send(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("send", help="email a rendered week (digest body, reports attached)")
     p.add_argument("week_dir", type=Path, help="a rendered week, e.g. outputs/2026-W13")
-    p.add_argument("--to", type=_csv_list, required=True, help="recipients, comma-separated")
+    p.add_argument("--to", type=_names, required=True, help="recipients, comma-separated")
     p.add_argument("--subject", help="subject line (default: the digest's)")
     p.add_argument("--dry-run", action="store_true", help="write the .eml instead of sending")
     _add_smtp_options(p)
@@ -255,14 +257,14 @@ def _run_send(args: argparse.Namespace) -> int:
 
 def _add_weekly(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("weekly", help="the scheduled job: fetch, render every group, email")
-    p.add_argument("--config", type=Path, required=True, help="TOML settings (see `config`)")
-    p.add_argument("--week", help="ISO week (default: the last complete week in --tz)")
+    p.add_argument("--config", type=_path, required=True, help="TOML settings (see `config`)")
+    p.add_argument("--week", type=_week, help="ISO week (default: the last complete week in --tz)")
     p.add_argument("--resend", action="store_true", help="email groups already sent again")
-    p.add_argument("--source", help="read these pages instead of the configured source")
+    p.add_argument("--source", type=_text, help="read these pages instead of the configured one")
     p.add_argument("--base-url", help="CX-log endpoint URL")
     p.add_argument("--tz", help="IANA time zone of the report")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--to", type=_csv_list, help="send everything to these addresses instead")
+    p.add_argument("--out", type=_text, help="output folder")
+    p.add_argument("--to", type=_names, help="send everything to these addresses instead")
     p.add_argument("--operator", help="address told when a run fails")
     _add_smtp_options(p)
     p.set_defaults(handler=_run_weekly)
@@ -305,6 +307,39 @@ def _example_config() -> str:
 
 def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list that names at least one item (``''`` is not "all")."""
+    names = _csv_list(text)
+    if not names:
+        raise argparse.ArgumentTypeError(
+            "expected one or more comma-separated names, got none; leave the option out for all"
+        )
+    return names
+
+
+def _text(text: str) -> str:
+    """A value that may not be blank: an empty source is not the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a path (a file, folder or glob), got an empty value"
+        )
+    return text
+
+
+def _path(text: str) -> Path:
+    return Path(_text(text))
+
+
+def _week(text: str) -> str:
+    """An ISO week; an empty value is refused, not read as the default week."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected an ISO week such as 2026-W13, got an empty value; leave --week out for "
+            "the last complete week"
+        )
+    return text
 
 
 def _date(text: str):

@@ -7,13 +7,16 @@ named like one is refused.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cxreports.exceptions import ParameterError
-from cxreports.mail import SmtpSettings
+from cxreports.mail import SmtpSettings, _is_address
+from cxreports.period import zone
+from cxreports.report import described, threshold_problems
 
 EXAMPLE = """\
 # cxreports weekly job. Secrets come from the environment, never from this file:
@@ -52,6 +55,16 @@ queues = ["Billing"]
 [alerts]
 operator = "ops@example.com"      # told when a run fails (optional)
 """
+
+
+#: A group name becomes a folder under ``out`` and a key of the send log, so it is kept to
+#: these characters (no ``/``, ``..``, leading dot, spaces or control characters).
+GROUP_NAME_RULE = "1 to 64 ASCII letters, digits, '-' or '_', starting with a letter or digit"
+_GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# `cxreports report` writes OUT/<week>/: a group named like a week would share that folder
+_WEEK_LIKE = re.compile(r"\d{4}-?W\d{2}", re.IGNORECASE)
+_SECURITY = ("starttls", "ssl", "none")
+_CONFIG_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,84 @@ class Config:
             sender=self.sender,
         )
 
+    def check(self) -> Config:
+        """Check the whole config before any work: every problem in one :class:`ParameterError`.
+
+        Run by :func:`cxreports.job.run_weekly` before it fetches, loads or renders anything,
+        after the command-line flags are applied. Messages name the key and what it must be,
+        never the value (a value in the wrong place may be a secret).
+        """
+        problems = self.problems()
+        if not self.smtp_host or not self.sender:
+            problems.append("[smtp] needs host and from (or --smtp-host and --from)")
+        if not self.groups:
+            problems.append("no [[groups]] of recipients (or --to)")
+        if not self.source_path and not self.base_url:
+            problems.append("[source] needs path or base_url (or --source or --base-url)")
+        if problems:
+            raise ParameterError(_joined(self.origin, problems))
+        return self
+
+    def problems(self) -> list[str]:
+        """What is wrong with the values present, one sentence each; settings not given yet
+        (the SMTP server, the groups, the source) are not missed here but by :meth:`check`."""
+        from cxreports.render import EXPORTERS
+
+        problems: list[str] = []
+        if self.source_path and self.base_url:
+            problems.append("[source] takes path or base_url, not both")
+        if self.base_url and not re.match(r"https?://[^\s/]+", self.base_url):
+            problems.append("[source] base_url must be an http:// or https:// URL")
+        for key, value in (
+            ("[source] path", self.source_path),
+            ("[source] raw", self.raw),
+            ("[report] out", self.out),
+        ):
+            if value is not None and not _is_line(value):
+                problems.append(f"{key} must be a path (non-empty text, no control characters)")
+        if not _whole(self.page_size, 1, 10_000):
+            problems.append(
+                f"[source] page_size must be a whole number from 1 to 10,000, got "
+                f"{described(self.page_size)}"
+            )
+        try:
+            zone(self.tz)
+        except ParameterError:
+            problems.append(
+                "[report] tz must be an IANA time zone such as 'UTC' or 'Asia/Singapore'"
+            )
+        problems += [
+            f"[report] {problem}"
+            for problem in threshold_problems(
+                self.min_volume, self.frt_target_s, self.csat_score_field
+            )
+        ]
+        formats = list(self.formats)
+        if not formats or not all(f in EXPORTERS for f in formats):
+            problems.append(
+                f"[report] formats must be a list of one or more of "
+                f"{', '.join(map(repr, EXPORTERS))}"
+            )
+        if self.smtp_host is not None and not re.fullmatch(r"[^\s/]{1,253}", self.smtp_host):
+            problems.append("[smtp] host must be a server name or address, without spaces")
+        if not _whole(self.smtp_port, 1, 65535):
+            problems.append(
+                "[smtp] port must be a whole number from 1 to 65535, got "
+                + described(self.smtp_port)
+            )
+        if self.smtp_security not in _SECURITY:
+            problems.append(f"[smtp] security must be one of {', '.join(_SECURITY)}")
+        if self.smtp_user is not None and not _is_line(self.smtp_user):
+            problems.append("[smtp] user must be non-empty text on one line")
+        if self.sender is not None and not _is_address(self.sender):
+            problems.append(_address_rule("[smtp] from"))
+        if self.operator is not None and not _is_address(self.operator):
+            problems.append(_address_rule("[alerts] operator"))
+        seen: dict[str, int] = {}
+        for number, group in enumerate(self.groups, 1):
+            problems += _group_problems(number, group, seen)
+        return problems
+
     def with_overrides(self, **values: Any) -> Config:
         """A copy with every non-None value replaced (command-line flags win over the file)."""
         changes = {k: v for k, v in values.items() if v is not None}
@@ -137,79 +228,177 @@ _SECRET_WORDS = ("password", "token", "secret")
 
 
 def read_config(path: str | Path) -> Config:
-    """Read and check a config file; every problem names the file, the key and what to do."""
+    """Read and check a config file; every problem names the file, the key and what to do.
+
+    All problems found are reported together, in one :class:`ParameterError`; a value is
+    never repeated in it (a value in the wrong place may be a secret).
+    """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ParameterError(
-            f"{path}: no such config file (start from `cxreports config`)"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ParameterError(f"{path}: not valid TOML: {exc}") from exc
+    data = _parse(path)
+    problems: list[str] = []
     values: dict[str, Any] = {"origin": str(path)}
     for section, content in data.items():
         if section == "groups":
-            values["groups"] = tuple(_group(path, i, g) for i, g in enumerate(_list(path, content)))
+            groups = _group_tables(content, problems)
+            values["groups"] = tuple(g for g in groups if g is not None)
             continue
         keys = _SECTIONS.get(section)
         if keys is None or not isinstance(content, dict):
-            raise ParameterError(
-                f"{path}: unknown section [{section}]; expected "
+            problems.append(
+                f"unknown section [{section}]; expected "
                 + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]"))
             )
+            continue
         for key, value in content.items():
-            _refuse_secret(path, section, key)
+            if _is_secret(key):
+                problems.append(_secret_rule(section, key))
+                continue
             if key not in keys:
-                raise ParameterError(
-                    f"{path}: unknown key {key!r} in [{section}]; expected one of "
-                    + ", ".join(keys)
+                problems.append(
+                    f"unknown key {key!r} in [{section}]; expected one of " + ", ".join(keys)
                 )
+                continue
             name, kind = keys[key]
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise ParameterError(
-                    f"{path}: [{section}] {key} must be {_kind(kind)}, got {value!r}"
-                )
-            values[name] = tuple(value) if isinstance(value, list) else value
+                problems.append(f"[{section}] {key} must be {_kind(kind)}, got {described(value)}")
+                continue
+            if isinstance(value, list):
+                if not all(isinstance(v, str) for v in value):
+                    problems.append(f"[{section}] {key} must be a list of text")
+                    continue
+                value = tuple(value)
+            values[name] = value
+    if problems:
+        raise ParameterError(_joined(path, problems))
     config = Config(**values)
-    if config.source_path and config.base_url:
-        raise ParameterError(f"{path}: [source] takes path or base_url, not both")
+    if problems := config.problems():
+        raise ParameterError(_joined(path, problems))
     return config
 
 
-def _group(path: Path, index: int, raw: Any) -> Group:
-    where = f"{path}: [[groups]] #{index + 1}"
+def _parse(path: Path) -> dict[str, Any]:
+    where = f"{path}: cannot read the config file"
+    try:
+        if not path.is_file():
+            missing = not path.exists()
+            raise ParameterError(
+                f"{path}: no such config file (start from `cxreports config`)"
+                if missing
+                else f"{path}: not a file (a folder or a device?); give the path of the TOML "
+                "config file, e.g. cxreports.toml (start from `cxreports config`)"
+            )
+        if path.stat().st_size > _CONFIG_MAX_BYTES:
+            raise ParameterError(
+                f"{path}: over {_CONFIG_MAX_BYTES:,} bytes, too large to be a config file; "
+                "give the TOML config (start from `cxreports config`)"
+            )
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(
+            f"{where} ({exc.strerror}); check the path and its permissions"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{where}: it is not UTF-8 text; give the TOML config") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _group_tables(content: Any, problems: list[str]) -> list[Group | None]:
+    if not isinstance(content, list):
+        problems.append("groups must be written as [[groups]] tables")
+        return []
+    return [_group(i + 1, raw, problems) for i, raw in enumerate(content)]
+
+
+def _group(number: int, raw: Any, problems: list[str]) -> Group | None:
+    where = f"[[groups]] #{number}"
     if not isinstance(raw, dict):
-        raise ParameterError(f"{where} must be a table")
-    unknown = set(raw) - {"name", "to", "queues", "channels"}
+        problems.append(f"{where} must be a table")
+        return None
+    found = len(problems)
     for key in raw:
-        _refuse_secret(path, "groups", key)
-    if unknown:
-        raise ParameterError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+        if _is_secret(key):
+            problems.append(_secret_rule("groups", key))
+        elif key not in ("name", "to", "queues", "channels"):
+            problems.append(f"{where}: unknown key {key!r}; expected name, to, queues, channels")
     name, to = raw.get("name"), raw.get("to")
-    if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
-        raise ParameterError(f"{where}: name must be a word such as 'billing', got {name!r}")
-    if not isinstance(to, list) or not to or not all(isinstance(a, str) for a in to):
-        raise ParameterError(f"{where} ({name}): to must be a non-empty list of addresses")
+    if not isinstance(name, str):
+        problems.append(f"{where}: name must be text ({GROUP_NAME_RULE}), got {described(name)}")
+    if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
+        problems.append(f"{where}: to must be a list of addresses, got {described(to)}")
     lists = {k: raw.get(k, []) for k in ("queues", "channels")}
     for key, value in lists.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ParameterError(f"{where} ({name}): {key} must be a list of names")
+            problems.append(f"{where}: {key} must be a list of names (text)")
+    if len(problems) > found:
+        return None
     return Group(name, tuple(to), tuple(lists["queues"]), tuple(lists["channels"]))
 
 
-def _list(path: Path, content: Any) -> list:
-    if not isinstance(content, list):
-        raise ParameterError(f"{path}: groups must be written as [[groups]] tables")
-    return content
-
-
-def _refuse_secret(path: Path, section: str, key: str) -> None:
-    if any(word in key.lower() for word in _SECRET_WORDS):
-        raise ParameterError(
-            f"{path}: [{section}] {key}: secrets do not belong in the config file; set "
-            "CXREPORTS_SMTP_PASSWORD or CXREPORTS_API_TOKEN in the environment instead"
+def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str]:
+    where = f"[[groups]] #{number}"
+    problems = []
+    if not _GROUP_NAME.fullmatch(group.name) or _WEEK_LIKE.fullmatch(group.name):
+        problems.append(
+            f"{where}: name must be {GROUP_NAME_RULE}, and not shaped like a week (it names "
+            f"the group's folder); got {_name_fault(group.name)}"
         )
+    else:
+        where = f"{where} ({group.name})"
+        first = seen.setdefault(group.name.casefold(), number)
+        if first != number:
+            problems.append(
+                f"{where}: the name is taken by [[groups]] #{first} (names are compared "
+                "ignoring case); each group needs its own name, as it names its output folder"
+            )
+    if not group.to:
+        problems.append(f"{where}: to must be a non-empty list of addresses")
+    elif bad := [i for i, address in enumerate(group.to, 1) if not _is_address(address)]:
+        problems.append(_address_rule(f"{where}: to, address {bad[0]}"))
+    for key in ("queues", "channels"):
+        if not all(_is_line(v) for v in getattr(group, key)):
+            problems.append(f"{where}: {key} must be a list of names (non-empty text)")
+    return problems
+
+
+def _name_fault(name: str) -> str:
+    """What is wrong with a group name, without repeating it."""
+    if not name:
+        return "empty text"
+    bad = next((i for i, c in enumerate(name) if not re.fullmatch(r"[A-Za-z0-9_-]", c)), None)
+    if bad is not None:
+        return f"a name whose character {bad + 1} is not allowed"
+    if len(name) > 64:
+        return f"a name of {len(name)} characters"
+    return "a name that starts with '-' or '_'" if name[0] in "-_" else "a name like a week"
+
+
+def _joined(origin: str | Path, problems: list[str]) -> str:
+    many = f"{len(problems)} problems: " if len(problems) > 1 else ""
+    return f"{origin}: {many}" + "; ".join(problems)
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_line(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and value.isprintable()
+
+
+def _address_rule(key: str) -> str:
+    return f"{key} must be an email address such as 'name@example.com' or 'Name <name@example.com>'"
+
+
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in _SECRET_WORDS)
+
+
+def _secret_rule(section: str, key: str) -> str:
+    return (
+        f"[{section}] {key}: secrets do not belong in the config file; set "
+        "CXREPORTS_SMTP_PASSWORD or CXREPORTS_API_TOKEN in the environment instead"
+    )
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:

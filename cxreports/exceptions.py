@@ -67,6 +67,12 @@ class StoreBusyError(CxReportsError):
     exit_code = 10
 
 
+class OutputError(CxReportsError):
+    """An output could not be written: folder not writable, a file in the way, or disk full."""
+
+    exit_code = 11
+
+
 class StoreDamagedError(CxReportsError):
     """A Parquet store's manifest or part files are missing, unreadable or tampered with."""
 

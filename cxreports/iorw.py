@@ -4,11 +4,87 @@ holding a lock file so that two writers never run at once."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from cxreports.exceptions import OutputError
+
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+#: Errors that say where a write went wrong whichever call raised them; others raised while
+#: a temporary file is being written (a source that cannot be read) pass through unchanged.
+WRITE_ERRNOS = _NO_ROOM | {errno.EROFS}
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def output_error(exc: OSError, path: str | Path) -> OutputError:
+    """A one-line :class:`OutputError` for ``exc``: the path, what is wrong, and what to do.
+
+    Examples
+    --------
+    >>> print(output_error(OSError(errno.ENOSPC, "No space left on device"), "out/r.pdf"))
+    out/r.pdf: no space left on the device (disk full or quota used up); free some space or \
+choose another output folder, then run again
+    """
+    code = exc.errno
+    if code in _NO_ROOM:
+        what = (
+            "no space left on the device (disk full or quota used up); free some space or "
+            "choose another output folder, then run again"
+        )
+    elif code in _NOT_WRITABLE:
+        what = (
+            "not writable (permission denied or a read-only file system); choose a folder "
+            "you can write to, or fix its permissions"
+        )
+    elif code == errno.ELOOP or (os.path.islink(path) and not os.path.exists(path)):
+        what = (
+            "a symbolic link that leads nowhere (a loop or a missing target); fix or remove "
+            "the link, or choose another output folder"
+        )
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        what = (
+            "a file is in the way where a folder is needed; move the file or choose another "
+            "output folder"
+        )
+    elif code == errno.EISDIR:
+        what = "a folder is in the way where a file is needed; move the folder away"
+    elif code == errno.ENAMETOOLONG:
+        what = "the path is too long; choose a shorter output folder"
+    else:
+        what = f"cannot be written ({exc.strerror or exc}); check the path and the free space"
+    return OutputError(f"{path}: {what}")
+
+
+def _errno(exc: BaseException) -> int | None:
+    """The errno of an OSError, or of a Rust I/O error that a writer such as polars wrapped in
+    its own exception (its message ends in "(os error 28)")."""
+    if isinstance(exc, OSError):
+        return exc.errno
+    found = _RUST_OS_ERROR.search(str(exc))
+    return int(found[1]) if found else None
+
+
+def ensure_dir(path: str | Path) -> Path:
+    """Create the folder ``path`` (and its parents) if missing; an :class:`OutputError` if not.
+
+    The folder is also tried with a hidden file, created and removed at once, so a folder
+    that exists but cannot be written to fails here and not halfway through a run.
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cxreports-probe.", dir=path)
+    except OSError as exc:
+        raise output_error(exc, exc.filename or path) from exc
+    os.close(fd)
+    os.unlink(probe)
+    return path
 
 
 @contextlib.contextmanager
@@ -29,18 +105,29 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     '<p>done</p>'
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+        )
+    except OSError as exc:
+        raise output_error(exc, exc.filename or target.parent) from exc
     os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        tmp.chmod(0o644)
-        os.replace(tmp, target)
+        try:
+            yield tmp
+        except Exception as exc:
+            if _errno(exc) not in WRITE_ERRNOS:
+                raise
+            raise output_error(OSError(_errno(exc), str(exc)), target) from exc
+        try:
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
+            tmp.chmod(0o644)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise output_error(exc, target) from exc
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -60,8 +147,12 @@ def exclusive_lock(path: str | Path, busy: Callable[[Path], Exception]) -> Itera
     even after a crash, so a stale lock file never blocks the next run.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    ensure_dir(path.parent)
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 (a `with` follows at once)
+    except OSError as exc:
+        raise output_error(exc, path) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:

@@ -58,14 +58,16 @@ def run_weekly(
 ) -> JobResult:
     """Fetch or read the logs, render both reports per group, and email each group once.
 
-    Raises :class:`JobError` (after telling the operator, when one is configured) if any step
+    The config is checked whole first (:meth:`Config.check`): a bad value raises
+    :class:`ParameterError` before anything is fetched, loaded or rendered. Raises
+    :class:`JobError` (after telling the operator, when one is configured) if any step
     fails; nothing is emailed unless every report of every group rendered.
     """
     run = run_id or uuid.uuid4().hex[:8]
+    # the whole config, flags applied, before the lock, the fetch or a kernel
+    config.check()
     wk = Week.resolve(week, config.tz)
     groups = config.groups
-    if not groups:
-        raise ParameterError(f"{config.origin}: no [[groups]] of recipients (or --to)")
     smtp = config.smtp()
     out = Path(config.out)
     step = "start"

@@ -29,7 +29,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from cxreports.exceptions import ReportError
-from cxreports.iorw import atomic_path
+from cxreports.iorw import atomic_path, ensure_dir
 
 #: Folder of the nbconvert templates shipped with the package.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -276,7 +276,8 @@ def render_report(
     """Run a report notebook and write ``<name>.ipynb`` plus one file per format.
 
     Old ``<name>.*`` outputs are removed before the run, so after a failure nothing that looks
-    finished is left: only ``<name>.failed.ipynb``, the notebook as far as it ran.
+    finished is left: only ``<name>.failed.ipynb``, the notebook as far as it ran (a format
+    that cannot be written removes the files of the formats before it, too).
 
     Parameters
     ----------
@@ -317,7 +318,7 @@ def render_report(
             f"unknown report format(s) {', '.join(map(repr, unknown))}; expected some of "
             f"{', '.join(map(repr, EXPORTERS))}"
         )
-    out_dir = Path(out_dir)
+    out_dir = ensure_dir(out_dir)
     executed = out_dir / f"{name}.ipynb"
     for stale in (executed, *(out_dir / f"{name}.{fmt}" for fmt in EXPORTERS)):
         stale.unlink(missing_ok=True)
@@ -333,11 +334,17 @@ def render_report(
     # one export at a time: WeasyPrint and the shared HTML exporter are not known to be
     # thread-safe, and both hold the GIL anyway; the kernels run in their own processes
     with _EXPORT_LOCK:
-        for fmt, export in EXPORTERS.items():
-            if fmt in formats:
-                start = time.perf_counter()
-                files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
-                _add(spent, fmt, time.perf_counter() - start)
+        try:
+            for fmt, export in EXPORTERS.items():
+                if fmt in formats:
+                    start = time.perf_counter()
+                    files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
+                    _add(spent, fmt, time.perf_counter() - start)
+        except BaseException:
+            # an HTML without its PDF (a full disk, say) is not a finished report either
+            for written in files.values():
+                written.unlink(missing_ok=True)
+            raise
     return files
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
+
+from cxreports import schema as S
 from cxreports import store
 from cxreports.exceptions import ParameterError
+from cxreports.iorw import ensure_dir
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.period import Week, zone
@@ -27,14 +33,164 @@ TITLES = {
 }
 
 
+#: The largest thresholds taken; anything beyond them is a typo, not a setting.
+MAX_MIN_VOLUME = 1_000_000
+MAX_FRT_TARGET_S = 7 * 24 * 3600
+
+#: The parameters a report notebook takes besides ``source``, ``week`` and ``tz``.
+NOTEBOOK_PARAMETERS = ("queues", "channels", "min_volume", "frt_target_s", "csat_score_field")
+
+#: One name of a dotted field path: letters, digits, ``_`` and ``-``.
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def described(value: object) -> str:
+    """How an error names the value it got: a number as it is, anything else by its kind.
+
+    Text is never repeated: a value given in the wrong place may be a password.
+
+    Examples
+    --------
+    >>> described(0), described("hunter2"), described(["a"])
+    ('0', 'text (7 characters)', 'a list')
+    """
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        text = repr(value)
+        return text if len(text) <= 24 else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return f"text ({len(value)} characters)" if value else "empty text"
+    kinds = {type(None): "nothing (None)", list: "a list", tuple: "a list", dict: "a table"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def threshold_problems(
+    min_volume: object = 20,
+    frt_target_s: object = 60.0,
+    csat_score_field: object = S.DEFAULT_CSAT_SCORE_FIELD,
+    trend_weeks: object = 8,
+) -> list[str]:
+    """What is wrong with the report thresholds, one sentence each (empty when all are valid).
+
+    Examples
+    --------
+    >>> threshold_problems(min_volume=0, frt_target_s=float("nan"))  # doctest: +ELLIPSIS
+    ['min_volume must be a whole number from 1 to ..., got 0', 'frt_target_s must be ...']
+    """
+    problems = []
+    if not _whole(min_volume, 1, MAX_MIN_VOLUME):
+        problems.append(
+            f"min_volume must be a whole number from 1 to {MAX_MIN_VOLUME:,} (agents below it "
+            f"are shown but not ranked), got {described(min_volume)}"
+        )
+    if not _seconds(frt_target_s, MAX_FRT_TARGET_S):
+        problems.append(
+            f"frt_target_s must be a number of seconds above 0 and at most {MAX_FRT_TARGET_S:,} "
+            f"(a week), got {described(frt_target_s)}"
+        )
+    if not _whole(trend_weeks, 1, 104):
+        problems.append(f"trend_weeks must be from 1 to 104, got {described(trend_weeks)}")
+    if field_problem := _csat_field_problem(csat_score_field):
+        problems.append(field_problem)
+    return problems
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _seconds(value: object, high: float) -> bool:
+    # an int is compared as it is: math.isfinite(10**400) would overflow
+    number = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    return number and not isinstance(value, bool) and 0 < value <= high  # type: ignore[operator]
+
+
+def _csat_field_problem(field: object) -> str | None:
+    expected = (
+        "csat_score_field must be a dotted path of field names (letters, digits, '_' or '-') "
+        "such as 'room.csat_score'"
+    )
+    if not isinstance(field, str):
+        return f"{expected}, got {described(field)}"
+    parts = field.split(".")
+    if len(parts) > 8 or not all(_FIELD_NAME.fullmatch(part) for part in parts):
+        return f"{expected}, got text that is not one ({len(field)} characters)"
+    try:
+        S.record_schema(field)
+    except ParameterError as exc:
+        return str(exc)
+    fields = dict(S.RAW_RECORD)
+    for part in parts[:-1]:
+        inner = fields.get(part)
+        fields = dict(inner.to_schema()) if isinstance(inner, pl.Struct) else {}
+    if parts[-1] in fields:
+        return (
+            f"csat_score_field {field!r} names a field cxreports already reads for something "
+            "else; name the field that holds the CSAT score, such as 'room.csat_score'"
+        )
+    return None
+
+
 def _names(value: str | Sequence[str] | None, what: str) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
-    if not all(isinstance(v, str) for v in value):
-        raise ParameterError(f"{what} must be a list of names, got {value!r}")
+    expected = f"{what} must be a list of names (non-empty text) or one comma-separated text"
+    if not isinstance(value, Sequence):
+        raise ParameterError(f"{expected}, got {described(value)}")
+    if bad := [v for v in value if not (isinstance(v, str) and v.strip())]:
+        raise ParameterError(f"{expected}, got a list holding {described(bad[0])}")
     return list(value)
+
+
+def _sources(source: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    sources = [source] if isinstance(source, str | Path) else list(source)
+    if not sources or any(not isinstance(s, str | Path) or str(s).strip() == "" for s in sources):
+        raise ParameterError(
+            "source is empty: give a file, directory or glob of CX-log pages, or a store"
+        )
+    return sources
+
+
+def check_parameters(
+    week: str | Week | None,
+    tz: str = "UTC",
+    *,
+    queues: str | Sequence[str] | None = None,
+    channels: str | Sequence[str] | None = None,
+    min_volume: int = 20,
+    frt_target_s: float = 60.0,
+    csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
+    trend_weeks: int = 8,
+) -> Week:
+    """Check every report parameter before any data is read; the week they select.
+
+    The command line, the weekly job and the notebooks all come through here (by
+    :func:`prepare` and :func:`render_reports`), so a bad value stops with one
+    :class:`ParameterError` naming every problem, before a kernel starts.
+
+    Examples
+    --------
+    >>> check_parameters("2026-W13", "UTC").label
+    '2026-W13'
+    >>> check_parameters("2026-W13", min_volume=0)
+    Traceback (most recent call last):
+    ...
+    cxreports.exceptions.ParameterError: min_volume must be a whole number from 1 to ...
+    """
+    zone(tz)
+    wk = Week.resolve(week, tz)
+    problems = threshold_problems(min_volume, frt_target_s, csat_score_field, trend_weeks)
+    for what, value in (("queues", queues), ("channels", channels)):
+        try:
+            _names(value, what)
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("; ".join(problems))
+    return wk
 
 
 def prepare(
@@ -54,19 +210,17 @@ def prepare(
     Every bad parameter raises a :class:`ParameterError` with a one-line message (a notebook
     shows just that line), before any data is read.
     """
-    zone(tz)
-    wk = Week.resolve(week, tz)
-    if not isinstance(min_volume, int) or min_volume < 1:
-        raise ParameterError(f"min_volume must be a whole number >= 1, got {min_volume!r}")
-    if not isinstance(frt_target_s, int | float) or frt_target_s <= 0:
-        raise ParameterError(
-            f"frt_target_s must be a positive number of seconds, got {frt_target_s!r}"
-        )
-    if not isinstance(trend_weeks, int) or not 1 <= trend_weeks <= 104:
-        raise ParameterError(f"trend_weeks must be from 1 to 104, got {trend_weeks!r}")
-    sources = [source] if isinstance(source, str | Path) else list(source)
-    if not sources or any(str(s).strip() == "" for s in sources):
-        raise ParameterError("source is empty: give a file, directory or glob of CX-log pages")
+    wk = check_parameters(
+        week,
+        tz,
+        queues=queues,
+        channels=channels,
+        min_volume=min_volume,
+        frt_target_s=frt_target_s,
+        csat_score_field=csat_score_field,
+        trend_weeks=trend_weeks,
+    )
+    sources = _sources(source)
     if len(sources) == 1 and store.is_store(sources[0]):
         # the trend's first week up to a week past this one (first-contact resolution)
         start = wk.previous(trend_weeks - 1).start_utc
@@ -117,15 +271,21 @@ def render_reports(
     from cxreports.render import EXPORTERS, render_report
 
     unknown = [n for n in names if n not in REPORTS]
-    if unknown:
-        raise ParameterError(f"unknown report {unknown[0]!r}: choose from {', '.join(REPORTS)}")
+    if unknown or not names:
+        got = f"unknown report {unknown[0]!r}" if unknown else "no report named"
+        raise ParameterError(f"{got}: choose from {', '.join(REPORTS)}")
+    formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in EXPORTERS]
-    if bad:
-        raise ParameterError(f"unknown format {bad[0]!r}: choose from {', '.join(EXPORTERS)}")
-    zone(tz)
-    wk = Week.resolve(week, tz)
+    if bad or not formats:
+        got = f"unknown format {bad[0]!r}" if bad else "no output format given"
+        raise ParameterError(f"{got}: choose one or more of {', '.join(EXPORTERS)}")
+    if extra := sorted(set(parameters) - set(NOTEBOOK_PARAMETERS)):
+        raise ParameterError(
+            f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
+        )
+    wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
-    files = [str(Path(s).absolute()) for s in sources]
+    files = [str(Path(s).absolute()) for s in _sources(sources)]
     resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
         store.verify(files[0])  # a damaged store fails here, not in every kernel
@@ -136,7 +296,7 @@ def render_reports(
             f"report notebook {missing[0]} not found in {folder}: run cxreports from a checkout "
             "installed with `pip install -e .`, or pass the notebooks folder"
         )
-    target = Path(out).absolute() / wk.label
+    target = ensure_dir(Path(out).absolute() / wk.label)
     # a digest from an earlier run must not outlive a failing one: sending looks for it
     (target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
     spent: dict[str, dict[str, float]] = {name: {} for name in [*names, "email"]}

@@ -70,5 +70,6 @@ def rendered(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     return written
 
 
-# the SMTP server fixture lives with its helpers; conftest makes it available to every test
+# the SMTP server and fault fixtures live with their helpers; conftest makes them available
+from .faults import full_disk, read_only_dir  # noqa: E402, F401
 from .smtp_server import smtp_server  # noqa: E402, F401

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import cxreports
+import cxreports.config
 from cxreports import schema as S
 from cxreports.cli import main
 from cxreports.store import scan
@@ -209,3 +210,160 @@ def test_missing_source_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[st
     line = one_line_error(stderr)
     assert line.startswith(f"cxreports {command}: error:")
     assert str(missing) in line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["metrics", "agents", "SAMPLE", "--week", ""],
+        ["report", "all", "SAMPLE", "--week", " ", "--out", "OUT"],
+        ["weekly", "--config", "CONFIG", "--week", ""],
+        ["load", ""],
+        ["load", "SAMPLE", "--out", ""],
+        ["metrics", "agents", ""],
+        ["report", "all", "", "--out", "OUT"],
+        ["report", "all", "SAMPLE", "--out", ""],
+        ["metrics", "agents", "SAMPLE", "--queues", ""],
+        ["report", "all", "SAMPLE", "--channels", ",", "--out", "OUT"],
+        ["weekly", "--config", ""],
+        ["weekly", "--config", "CONFIG", "--source", ""],
+        ["send", "OUT", "--to", ""],
+    ],
+)
+def test_an_empty_value_is_an_error_not_the_default(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch, argv
+):
+    # `--week ''` used to mean the default week and `load ''` the current folder
+    monkeypatch.chdir(sample)
+    out, config = tmp_path / "out", tmp_path / "c.toml"
+    config.write_text(cxreports.config.EXAMPLE)
+    names = {"SAMPLE": str(sample), "OUT": str(out), "CONFIG": str(config)}
+    with pytest.raises(SystemExit) as info:
+        main([names.get(a, a) for a in argv])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines()[-1].startswith(f"cxreports {argv[0]}: error: argument")
+    assert "Traceback" not in captured.err
+    assert not out.exists()
+
+
+def test_report_without_a_format_lists_the_formats(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys, "report", "all", str(sample), "--week", WEEK, "--out", str(out), "--format", ""
+    )
+    assert (code, stdout) == (2, "")
+    assert "no output format given: choose one or more of html, pdf" in one_line_error(stderr)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["metrics", "report"])
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--min-volume", "0", "min_volume must be a whole number from 1"),
+        ("--frt-target", "-1", "frt_target_s must be a number of seconds above 0"),
+        ("--frt-target", "nan", "frt_target_s must be"),
+        ("--csat-score-field", "room..x", "csat_score_field must be a dotted path"),
+        ("--csat-score-field", "startedDate", "names a field cxreports already reads"),
+    ],
+)
+def test_a_bad_threshold_exits_2_before_any_notebook_runs(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command, flag, value, message
+):
+    # these used to fail inside the notebook, exit 6
+    out = tmp_path / "out"
+    table = ["all"] if command == "report" else ["agents"]
+    argv = [command, *table, str(sample), "--week", WEEK, f"{flag}={value}"]
+    code, stdout, stderr = run(capsys, *argv, *(["--out", str(out)] if command == "report" else []))
+    assert (code, stdout) == (2, "")
+    assert message in one_line_error(stderr)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "under_file", "read_only", "link_loop"])
+def test_report_into_an_out_that_cannot_be_written_is_one_line(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], read_only_dir, kind
+):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    out = {
+        "file": tmp_path / "a-file",
+        "under_file": tmp_path / "a-file" / "reports",
+        "read_only": read_only_dir,
+        "link_loop": tmp_path / "loop",
+    }[kind]
+    code, stdout, stderr = run(
+        capsys, "report", "all", str(sample), "--week", WEEK, "--out", str(out)
+    )
+    assert (code, stdout) == (11, "")
+    line = one_line_error(stderr)
+    assert line.startswith("cxreports report: error:") and str(out) in line
+    assert "choose another output folder" in line or "choose a folder you can write" in line
+
+
+def test_load_on_a_full_disk_is_one_line_and_leaves_no_temporary_file(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], full_disk
+):
+    out = tmp_path / "store"
+    full_disk("*.parquet")
+    code, _, stderr = run(capsys, "load", str(sample), "--out", str(out))
+    assert code == 11
+    line = one_line_error(stderr)
+    assert line.startswith("cxreports load: error:") and "no space left on the device" in line
+    assert not [p for p in out.rglob(".*") if p.name != ".cxreports-store.lock"]
+
+
+@pytest.mark.parametrize("kind", ["folder", "binary"])
+def test_weekly_with_a_config_that_is_not_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind
+):
+    config = tmp_path / "config"
+    if kind == "folder":
+        config.mkdir()
+    else:
+        config.write_bytes(b"\x89PNG\r\n\x1a\n\xff")
+    code, _, stderr = run(capsys, "weekly", "--config", str(config))
+    assert code == 2
+    line = one_line_error(stderr)
+    assert line.startswith(f"cxreports weekly: error: {config}:")
+
+
+def test_weekly_checks_the_whole_config_before_any_work_and_repeats_no_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out, raw = tmp_path / "out", tmp_path / "raw"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"""
+[source]
+base_url = "http://127.0.0.1:9/never-called"
+raw = "{raw}"
+[report]
+out = "{out}"
+[smtp]
+host = "localhost"
+port = "hunter2"
+from = "reports@example.com"
+[[groups]]
+name = "team"
+to = ["all@example.com"]
+[[groups]]
+name = "team"
+to = ["billing@example.com"]
+queues = ["Billing"]
+"""
+    )
+    code, stdout, stderr = run(capsys, "weekly", "--config", str(config), "--week", "2026-W13")
+    assert (code, stdout) == (2, "")
+    line = one_line_error(stderr)
+    assert "[smtp] port must be a whole number" in line and "hunter2" not in line
+    # with the port fixed, the shared group name is what stops it, still before any work
+    config.write_text(config.read_text().replace('"hunter2"', "25"))
+    code, _, stderr = run(capsys, "weekly", "--config", str(config), "--week", "2026-W13")
+    assert code == 2
+    assert "#2 (team): the name is taken by [[groups]] #1" in stderr.splitlines()[-1]
+    assert not out.exists() and not raw.exists()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from cxreports import ParameterError
-from cxreports.config import EXAMPLE, Group, read_config
+from cxreports.config import EXAMPLE, Config, Group, read_config
 
 
 def test_the_example_config_reads(tmp_path):
@@ -39,8 +41,9 @@ def test_flags_override_the_file(tmp_path):
         ("[source]\napi_token = 'x'", "secrets do not belong"),
         ("[report]\ntimezone = 'UTC'", "unknown key 'timezone' in \\[report\\]"),
         ("[reports]\ntz = 'UTC'", "unknown section \\[reports\\]"),
-        ("[smtp]\nport = '25'", "port must be a whole number, got '25'"),
-        ("[[groups]]\nname = 'a b'\nto = ['x@example.com']", "name must be a word"),
+        ("[smtp]\nport = '25'", "port must be a whole number, got text \\(2 characters\\)"),
+        ("[smtp]\nport = 70000", "port must be a whole number from 1 to 65535, got 70000"),
+        ("[[groups]]\nname = 'a b'\nto = ['x@example.com']", "name must be 1 to 64 ASCII"),
         ("[[groups]]\nname = 'a'\nto = []", "to must be a non-empty list"),
         ("[source]\npath = 'x'\nbase_url = 'http://y'", "path or base_url, not both"),
         ("[source\n", "not valid TOML"),
@@ -59,3 +62,169 @@ def test_missing_smtp_settings_are_named(tmp_path):
     path.write_text("[report]\ntz = 'UTC'\n")
     with pytest.raises(ParameterError, match=r"\[smtp\] needs host and from"):
         read_config(path).smtp()
+
+
+def _read(tmp_path, text: str) -> Config:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return read_config(path)
+
+
+GROUP = "[[groups]]\nname = \"{name}\"\nto = ['x@example.com']\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "../etc", "a/b", "..", ".hidden", "-rf", "a b", "a\\u0000b", "tab\\tname", "bïlling",
+     "a" * 65, "2026-W13", "r\\u202eevil", "con:1"],
+)  # fmt: skip
+def test_a_group_name_that_cannot_be_a_folder_name_is_refused(tmp_path, name):
+    with pytest.raises(ParameterError, match="name must be 1 to 64 ASCII letters, digits") as info:
+        _read(tmp_path, GROUP.format(name=name))
+    assert "../" not in str(info.value) and "\x00" not in str(info.value)
+
+
+@pytest.mark.parametrize("second", ["billing", "Billing", "BILLING"])
+def test_two_groups_with_one_name_are_refused(tmp_path, second):
+    # they would share one output folder: one group would be mailed the other's report
+    text = GROUP.format(name="billing") + "queues = ['Billing']\n" + GROUP.format(name=second)
+    with pytest.raises(ParameterError, match=r"#2 \(\w+\): the name is taken by \[\[groups\]\] #1"):
+        _read(tmp_path, text)
+
+
+def test_allowed_group_names_read(tmp_path):
+    text = GROUP.format(name="all-queues") + GROUP.format(name="Billing_2")
+    assert [g.name for g in _read(tmp_path, text).groups] == ["all-queues", "Billing_2"]
+
+
+SECRET = "hunter2-s3cr3t"
+EVERY_FIELD_WRONG = f"""
+[source]
+path = 1
+base_url = ["{SECRET}"]
+raw = true
+page_size = "{SECRET}"
+
+[report]
+tz = 3
+out = {{ a = "{SECRET}" }}
+min_volume = "{SECRET}"
+frt_target_s = "{SECRET}"
+csat_score_field = 5
+formats = "{SECRET}"
+
+[smtp]
+host = 25
+port = "{SECRET}"
+security = 1
+user = 2
+from = 3
+
+[[groups]]
+name = 4
+to = "{SECRET}"
+queues = "{SECRET}"
+
+[alerts]
+operator = ["{SECRET}"]
+"""
+
+
+def test_a_config_with_every_field_wrong_names_each_key_and_no_value(tmp_path):
+    with pytest.raises(ParameterError) as info:
+        _read(tmp_path, EVERY_FIELD_WRONG)
+    message = str(info.value)
+    assert SECRET not in message and "\n" not in message
+    keys = ["path", "base_url", "raw", "page_size", "tz", "out", "min_volume", "frt_target_s",
+            "csat_score_field", "formats", "host", "port", "security", "user", "from", "name",
+            "to", "queues", "operator"]  # fmt: skip
+    for key in keys:
+        assert f"] {key} must be" in message or f": {key} must be" in message, key
+    assert message.count(";") == len(keys) - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[report]\nmin_volume = 0", "min_volume must be a whole number from 1"),
+        ("[report]\nmin_volume = 99999999999999999999", "min_volume must be"),
+        ("[report]\nfrt_target_s = -1", "frt_target_s must be a number of seconds above 0"),
+        ("[report]\nfrt_target_s = nan", "frt_target_s must be"),
+        ("[report]\nfrt_target_s = inf", "frt_target_s must be"),
+        ("[report]\ncsat_score_field = 'room..x'", "csat_score_field must be a dotted path"),
+        ("[report]\ncsat_score_field = 'room.csat score'", "csat_score_field must be a dotted"),
+        ("[report]\ncsat_score_field = 'handledTime.x'", "goes through 'handledTime'"),
+        ("[report]\ncsat_score_field = 'startedDate'", "names a field cxreports already reads"),
+        ("[report]\nformats = []", "formats must be a list of one or more of 'html', 'pdf'"),
+        ("[report]\nformats = ['html', 'docx']", "formats must be a list of one or more"),
+        ("[report]\ntz = 'Mars/Olympus'", "tz must be an IANA time zone"),
+        ("[source]\npage_size = 0", "page_size must be a whole number from 1 to 10,000"),
+        ("[source]\nbase_url = 'ftp://x'", "base_url must be an http"),
+        ("[report]\nout = ''", "out must be a path"),
+        ('[report]\nout = "a\\u0000b"', "out must be a path"),
+        ('[source]\nraw = "a\\nb"', "raw must be a path"),
+        ("[smtp]\nsecurity = 'tls'", "security must be one of starttls, ssl, none"),
+        ("[smtp]\nhost = 'smtp example.com'", "host must be a server name"),
+        ("[smtp]\nfrom = 'reports'", "from must be an email address"),
+        ("[alerts]\noperator = 'ops@'", "operator must be an email address"),
+        (GROUP.format(name="a").replace("'x@example.com'", "'x@example.com', 'not one'"),
+         r"#1 \(a\): to, address 2 must be an email address"),
+        (GROUP.format(name="a") + "queues = ['']", "queues must be a list of names"),
+        (GROUP.format(name="a").replace("to = ['x@example.com']", "to = []"),
+         "to must be a non-empty list of addresses"),
+    ],
+)  # fmt: skip
+def test_bad_values_are_refused_when_the_config_is_read(tmp_path, text, message):
+    with pytest.raises(ParameterError, match=message):
+        _read(tmp_path, text)
+
+
+def test_a_wrong_value_is_never_repeated(tmp_path):
+    for text in (
+        f"[smtp]\nport = '{SECRET}'",
+        f"[smtp]\nfrom = '{SECRET}'",
+        f"[report]\ntz = '{SECRET}'",
+        f"[report]\ncsat_score_field = '{SECRET}!'",
+        f"[source]\nbase_url = '{SECRET}'",
+        GROUP.format(name=SECRET + "/x"),
+        GROUP.format(name="a").replace("x@example.com", SECRET),
+    ):
+        with pytest.raises(ParameterError) as info:
+            _read(tmp_path, text)
+        assert SECRET not in str(info.value), text
+
+
+def test_check_finds_what_is_missing_and_what_flags_broke(tmp_path):
+    with pytest.raises(ParameterError) as info:
+        Config(origin="c.toml").check()
+    message = str(info.value)
+    assert message.startswith("c.toml: 3 problems: [smtp] needs host and from")
+    assert "no [[groups]]" in message and "[source] needs path or base_url" in message
+
+    config = _read(tmp_path, EXAMPLE).with_overrides(to=["a@example.com", "nobody"], tz="")
+    with pytest.raises(ParameterError, match=r"tz must be .*#1 \(recipients\): to, address 2"):
+        config.check()
+    assert _read(tmp_path, EXAMPLE).check().groups[0].name == "managers"
+
+
+@pytest.mark.parametrize("kind", ["folder", "missing", "binary", "fifo", "huge"])
+def test_a_config_path_that_is_not_a_config_file_is_one_error(tmp_path, kind):
+    path = tmp_path / "c.toml"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        path.write_text("# padding\n" * 200_000)
+    expected = {
+        "folder": "not a file",
+        "missing": "no such config file",
+        "binary": "not UTF-8 text",
+        "fifo": "not a file",
+        "huge": "too large to be a config file",
+    }[kind]
+    with pytest.raises(ParameterError, match=expected) as info:
+        read_config(path)
+    assert str(info.value).startswith(str(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import fcntl
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,13 +14,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from cxreports import render
 from cxreports.cli import main
 from cxreports.config import read_config
-from cxreports.exceptions import JobError
+from cxreports.exceptions import JobError, OutputError, ParameterError, ReportError
 from cxreports.job import LOCK_NAME, run_weekly
 from cxreports.sample import generate
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning")]
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 TOKEN = "api-t0ken-9f8e"
 
@@ -96,6 +98,7 @@ def _parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
+@pytest.mark.slow
 def test_weekly_fetches_renders_and_mails_each_group_once(
     tmp_path, api, smtp_server, monkeypatch, capsys
 ):
@@ -136,20 +139,60 @@ def test_weekly_fetches_renders_and_mails_each_group_once(
     assert len(server.inbox.messages) == 4
 
 
+@pytest.mark.slow
 def test_a_failing_report_sends_no_report_and_tells_the_operator(
     tmp_path, api, smtp_server, monkeypatch, capsys
 ):
     monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
     server = smtp_server()
-    config = _config(tmp_path, api, server, extra="min_volume = 0")
+    config = _config(tmp_path, api, server)
+
+    def execute(notebook, parameters, output, **options):
+        raise ReportError(f"{Path(notebook).name}: cell 4 failed: injected failure")
+
+    monkeypatch.setattr(render, "execute_notebook", execute)
     code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
     assert code == 9
     err = capsys.readouterr().err
-    assert "step=render ERROR failed:" in err and "min_volume must be" in err
+    assert "step=render ERROR failed:" in err and "injected failure" in err
     [notice] = server.inbox.messages
     assert notice.rcpt_tos == ["ops@example.com"]
     assert "FAILED at render" in _parse(notice.content)["Subject"]
     assert not list((tmp_path / "out").rglob("*.pdf"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"min_volume": 0}, "[report] min_volume must be a whole number from 1"),
+        ({"frt_target_s": -1}, "[report] frt_target_s must be a number of seconds above 0"),
+        ({"csat_score_field": "room..x"}, "[report] csat_score_field must be a dotted path"),
+        ({"formats": ()}, "[report] formats must be a list of one or more"),
+        ({"to": ["head@example.com", "nobody"]}, "(recipients): to, address 2 must be an email"),
+        ({"sender": "reports"}, "[smtp] from must be an email address"),
+        ({"smtp_port": 0}, "[smtp] port must be a whole number from 1 to 65535"),
+        ({"tz": "Mars/Olympus"}, "[report] tz must be an IANA time zone"),
+    ],
+)
+def test_a_bad_setting_stops_the_job_before_it_fetches_or_renders(
+    tmp_path, api, smtp_server, changes, message
+):
+    # thresholds used to fail inside the notebooks, after the fetch, at step render (exit 9)
+    server = smtp_server()
+    config = read_config(_config(tmp_path, api, server)).with_overrides(**changes)
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        run_weekly(config, "2026-W13")
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
+    assert server.inbox.messages == []
+
+
+def test_an_out_folder_that_is_a_file_stops_the_job_with_one_error(tmp_path, api, smtp_server):
+    server = smtp_server()
+    (tmp_path / "out").write_text("not a folder")
+    config = read_config(_config(tmp_path, api, server))
+    with pytest.raises(OutputError, match="a file is in the way where a folder is needed"):
+        run_weekly(config, "2026-W13")
+    assert not (tmp_path / "raw").exists()
 
 
 def test_a_second_run_while_one_holds_the_lock_does_not_start(tmp_path, api, smtp_server):

@@ -14,8 +14,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from pypdf import PdfReader
 
-from cxreports.exceptions import ReportError
-from cxreports.iorw import atomic_path
+from cxreports.exceptions import OutputError, ReportError
+from cxreports.iorw import atomic_path, ensure_dir, write_atomic
 from cxreports.render import (
     EXPORTERS,
     execute_notebook,
@@ -77,6 +77,57 @@ def test_atomic_path_keeps_target_and_removes_temp_on_failure(tmp_path: Path) ->
         raise RuntimeError("half written")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_a_full_disk_is_one_error_and_leaves_the_old_file(tmp_path: Path, full_disk) -> None:
+    target = tmp_path / "report.pdf"
+    target.write_text("old")
+    full_disk(".report.*")
+    with pytest.raises(OutputError, match=r"report.pdf: no space left on the device") as info:
+        write_atomic(target, b"x" * 100_000)
+    assert info.value.exit_code == 11
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_a_full_disk_under_a_rust_writer_is_one_error_too(tmp_path: Path, full_disk) -> None:
+    import polars as pl
+
+    full_disk(".part.*")
+    target = tmp_path / "part.parquet"
+    with pytest.raises(OutputError, match="no space left"), atomic_path(target) as tmp:
+        pl.DataFrame({"a": [1]}).write_parquet(tmp)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("read_only", "not writable"),
+        ("file", "a file is in the way where a folder is needed"),
+        ("under_file", "a file is in the way where a folder is needed"),
+        ("link_loop", "a symbolic link that leads nowhere"),
+        ("dangling_link", "a symbolic link that leads nowhere"),
+    ],
+)
+def test_an_output_folder_that_cannot_be_written_is_one_error(
+    tmp_path: Path, read_only_dir: Path, make: str, message: str
+) -> None:
+    folder = {
+        "read_only": read_only_dir,
+        "file": tmp_path / "a-file",
+        "under_file": tmp_path / "a-file" / "out",
+        "link_loop": tmp_path / "loop",
+        "dangling_link": tmp_path / "dangling",
+    }[make]
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for attempt in (lambda: write_atomic(folder / "r.html", b"x"), lambda: ensure_dir(folder)):
+        with pytest.raises(OutputError, match=message) as info:
+            attempt()
+        assert str(folder) in str(info.value)
+    assert list(read_only_dir.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -300,6 +351,20 @@ def test_failed_render_leaves_only_the_failed_notebook(
     failed = nbformat.read(tmp_path / "fixture.failed.ipynb", as_version=4)
     errors = [o for c in failed.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert [(e.ename, e.evalue) for e in errors] == [("ValueError", "boom")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("full", [".fixture.*.tmp.ipynb", ".fixture.*.tmp.pdf"])
+def test_a_full_disk_leaves_nothing_that_looks_finished(
+    rendered: dict[str, Path], tmp_path: Path, full_disk, full: str
+) -> None:
+    for fmt, path in rendered.items():
+        (tmp_path / f"fixture.{fmt}").write_bytes(path.read_bytes())
+    full_disk(full)
+    with pytest.raises(OutputError, match=r"fixture\.(ipynb|pdf): no space left on the device"):
+        render_report(FIXTURE, {"secret_marker": SECRET}, tmp_path, "fixture")
+    # no report, old or new, and no hidden temporary file
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import nbformat
 import orjson
 import polars as pl
 import pytest
@@ -134,18 +135,61 @@ def test_empty_week_renders_cleanly(sample_dir, tmp_path):
         assert len(PdfReader(files["pdf"]).pages) >= 1
 
 
-def test_bad_parameters_fail_before_any_kernel_starts(sample_dir, tmp_path):
-    with pytest.raises(ParameterError, match="week must look like 2026-W13"):
-        render_reports(["csat-sla"], [sample_dir], "13/2026", "UTC", tmp_path)
-    with pytest.raises(ParameterError, match="unknown time zone"):
-        render_reports(["csat-sla"], [sample_dir], "2026-W13", "Nowhere/City", tmp_path)
+@pytest.mark.parametrize(
+    ("week", "tz", "options", "message"),
+    [
+        ("13/2026", "UTC", {}, "week must look like 2026-W13"),
+        ("2026-W13", "Nowhere/City", {}, "unknown time zone"),
+        ("2026-W13", "UTC", {"min_volume": 0}, "min_volume must be a whole number from 1"),
+        ("2026-W13", "UTC", {"min_volume": True}, "min_volume must be .* got the boolean true"),
+        ("2026-W13", "UTC", {"frt_target_s": -1}, "frt_target_s must be a number of seconds"),
+        ("2026-W13", "UTC", {"frt_target_s": float("nan")}, "frt_target_s must be"),
+        ("2026-W13", "UTC", {"csat_score_field": "room..x"}, "csat_score_field must be a dotted"),
+        ("2026-W13", "UTC", {"csat_score_field": "handledTime.x"}, "goes through 'handledTime'"),
+        ("2026-W13", "UTC", {"queues": ["Billing", 3]}, "queues must be a list of names"),
+        ("2026-W13", "UTC", {"formats": []}, "no output format given: choose one or more of html"),
+        ("2026-W13", "UTC", {"formats": ["docx"]}, "unknown format 'docx'"),
+        ("2026-W13", "UTC", {"min_volum": 3}, "unknown report parameter 'min_volum'"),
+    ],
+)
+def test_bad_parameters_fail_before_any_kernel_starts(
+    sample_dir, tmp_path, week, tz, options, message
+):
+    # these used to fail inside the notebook (ReportError, exit 6), after a kernel started
+    with pytest.raises(ParameterError, match=message):
+        render_reports(["csat-sla"], [sample_dir], week, tz, tmp_path, **options)
     assert not any(tmp_path.iterdir())
 
 
+def test_an_empty_source_is_not_the_current_folder(sample_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(sample_dir)
+    for sources in ([""], [" "], []):
+        with pytest.raises(ParameterError, match="source is empty"):
+            render_reports(["csat-sla"], sources, "2026-W13", "UTC", tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def _failing_notebooks(tmp_path: Path) -> Path:
+    """A copy of the report notebooks whose agent-performance raises after loading."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in REPORTS.values():
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        if name == REPORTS["agent-performance"]:
+            nb.cells.insert(2, nbformat.v4.new_code_cell("raise ValueError('injected failure')"))
+        nbformat.write(nb, folder / name)
+    return folder
+
+
 def test_a_failing_notebook_leaves_no_finished_looking_report(sample_dir, tmp_path):
-    with pytest.raises(ReportError, match=r"cell \d+ .*ParameterError: min_volume"):
+    with pytest.raises(ReportError, match=r"cell \d+ .*ValueError: injected failure"):
         render_reports(
-            ["agent-performance"], [sample_dir], "2026-W13", "UTC", tmp_path, min_volume=0
+            ["agent-performance"],
+            [sample_dir],
+            "2026-W13",
+            "UTC",
+            tmp_path,
+            notebooks=_failing_notebooks(tmp_path),
         )
     folder = tmp_path / "2026-W13"
     assert (folder / "agent-performance.failed.ipynb").exists()
