@@ -73,9 +73,21 @@ def _empty(message: str, height: int = 60) -> alt.Chart:
     )
 
 
+#: Characters XML 1.0 cannot hold: C0 controls other than tab, newline and carriage return, and
+#: U+FFFE/U+FFFF. vl-convert writes chart text into SVG and aborts the whole process (a report's
+#: kernel dies) on one of them; a JSON page carries them as escapes, and polars reads a lone
+#: surrogate escape such as ``"\ud83d"`` as NUL. Every other character renders as it is.
+_NON_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+
+
+def _drawable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with characters no chart can draw replaced by U+FFFD, the replacement mark."""
+    return frame.with_columns(pl.col(pl.String).str.replace_all(_NON_XML, "\ufffd"))
+
+
 def _values(frame: pl.DataFrame) -> alt.Data:
     # passing plain records keeps charts independent of pandas and of the frame's dtypes
-    return alt.Data(values=frame.to_dicts())
+    return alt.Data(values=_drawable(frame).to_dicts())
 
 
 def _minutes(column: str) -> pl.Expr:
@@ -165,6 +177,8 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
         .otherwise(pl.lit("below minimum volume")),
         label=agent_label(),
     ).sort(["ranked", metric], descending=[True, True])
+    # the sort order names the labels as drawn
+    data = _drawable(data)
     order = data["label"].to_list()
     return (
         alt.Chart(_values(data.select(*dict.fromkeys(["label", metric, "status", "handled"]))))
