@@ -29,15 +29,18 @@ def theme() -> alt.theme.ThemeConfig:
 def use_renderer(render_mode: RenderMode) -> None:
     """Make altair charts display as static SVG or as interactive Vega-Lite.
 
-    Static SVG (drawn by vl-convert, no JavaScript) is what the HTML and PDF reports need;
-    interactive charts are for reading a notebook in Jupyter. Either way the cxreports
-    :func:`theme` is enabled and the row limit is lifted, since report frames are aggregates
-    that were sized on purpose.
+    Static SVG (drawn by vl-convert, no JavaScript) is what the HTML and PDF reports need.
+    Interactive charts, for reading a notebook in Jupyter, are altair's ``JupyterChart``
+    widget in offline mode: its JavaScript, Vega included, comes from the installed
+    vl-convert and anywidget packages, so tooltips work with no network. (altair's default
+    renderer loads Vega from a CDN, and JupyterLab's own Vega renderer predates Vega-Lite 6.)
+    Either way the cxreports :func:`theme` is enabled and the row limit is lifted, since
+    report frames are aggregates that were sized on purpose.
 
     Parameters
     ----------
     render_mode
-        ``"static"`` for SVG output, ``"interactive"`` for altair's default renderer.
+        ``"static"`` for SVG output, ``"interactive"`` for the offline Jupyter widget.
 
     Examples
     --------
@@ -45,10 +48,15 @@ def use_renderer(render_mode: RenderMode) -> None:
     >>> alt.renderers.active
     'svg'
     >>> use_renderer("interactive")
+    >>> alt.renderers.active, alt.renderers.options
+    ('jupyter', {'offline': True})
     """
-    if render_mode not in ("static", "interactive"):
+    if render_mode == "static":
+        alt.renderers.enable("svg")
+    elif render_mode == "interactive":
+        alt.renderers.enable("jupyter", offline=True)
+    else:
         raise ParameterError(f"render_mode must be 'static' or 'interactive', got {render_mode!r}")
-    alt.renderers.enable("svg" if render_mode == "static" else "default")
     alt.theme.enable("cxreports")
     alt.data_transformers.disable_max_rows()
 

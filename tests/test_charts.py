@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import subprocess
 import sys
 
@@ -132,3 +133,18 @@ def test_any_unicode_name_renders_in_every_chart(tmp_path):
         assert png_size > 0, what
         for name in SHOWN:
             assert html.escape(name, quote=False) in svg, (what, name)
+
+
+def test_interactive_charts_are_the_offline_jupyter_widget():
+    charts.use_renderer("interactive")
+    try:
+        chart = charts.daily_volume(pl.DataFrame({"day": ["2026-03-23"], "handled": [3]}))
+        bundle = chart._repr_mimebundle_()
+        bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+        # the widget's JavaScript is bundled from vl-convert, not imported from a CDN
+        assert alt.JupyterChart._is_offline
+        assert not re.search(r"""(import|from)\s*\(?\s*["']https?://""", alt.JupyterChart._esm)
+    finally:
+        charts.use_renderer("static")
+    assert "image/svg+xml" in chart._repr_mimebundle_()
