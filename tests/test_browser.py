@@ -112,7 +112,13 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
             "Chromium and its driver are missing: run ./dev.sh setup (it installs Debian's "
             "chromium and chromium-driver)"
         )
-    dead_port = _free_port()
+    # a port held bound but never listening: every connection to it is refused at once
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        yield from _chromium(dead.getsockname()[1], tmp_path_factory.mktemp("chromium-profile"))
+
+
+def _chromium(dead_port: int, profile: Path) -> Iterator[Browser]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in (
@@ -127,7 +133,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         "--disable-sync",
         "--disable-extensions",
         "--window-size=1280,1500",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--user-data-dir={profile}",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
         f"--proxy-server=http://127.0.0.1:{dead_port}",
         "--proxy-bypass-list=127.0.0.1",
@@ -368,3 +374,26 @@ def test_email_body_shows_every_image(rendered, browser, tmp_path):
     assert all(complete and width > 0 for _, complete, width in loaded), loaded
     assert browser.outside() == []
     assert browser.console_errors() == []
+
+
+def test_the_browser_reaches_nothing_beyond_this_machine(browser, tmp_path):
+    # the checks above say "no request left"; this one shows a request that tries is seen
+    # and stopped, by name and by address
+    page = tmp_path / "reach.html"
+    page.write_text(
+        '<img src="https://cdn.jsdelivr.net/npm/vega@6/build/vega.min.js">'
+        '<img src="http://93.184.215.14/x.png">'
+    )
+    browser.drain()
+    browser.driver.get(page.as_uri())
+    browser.wait(
+        "both images to fail",
+        lambda: browser.driver.execute_script(
+            "return [...document.images].every(i => i.complete && i.naturalWidth === 0)"
+        ),
+        30,
+    )
+    assert sorted(browser.outside()) == [
+        ("http://93.184.215.14/x.png", True),
+        ("https://cdn.jsdelivr.net/npm/vega@6/build/vega.min.js", True),
+    ]
