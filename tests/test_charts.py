@@ -5,11 +5,12 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import altair as alt
 import polars as pl
 
-from cxreports import charts, weekly
+from cxreports import charts, load, weekly
 
 from .metrics_fixtures import make_logs, utc
 
@@ -116,23 +117,39 @@ def _odd_charts() -> dict[str, alt.TopLevelMixin]:
     }
 
 
-def test_any_unicode_name_renders_in_every_chart(tmp_path):
-    named = _odd_charts()
-    specs = tmp_path / "specs.json"
-    specs.write_text(json.dumps([c.to_dict() for c in named.values()]), encoding="utf-8")
-    # vl-convert aborts the whole process on text XML cannot hold, so it runs in a child
+def _convert(specs: list[dict], tmp_path: Path) -> list[tuple[str, int]]:
+    """(SVG, PNG size) of each spec, drawn by vl-convert in a child process: it aborts the
+    whole process on text XML cannot hold."""
+    (tmp_path / "specs.json").write_text(json.dumps(specs), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", _CONVERT, str(specs), str(tmp_path / "out.json")],
+        [sys.executable, "-c", _CONVERT, str(tmp_path / "specs.json"), str(tmp_path / "out.json")],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    rendered = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    return json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+
+
+def test_any_unicode_name_renders_in_every_chart(tmp_path):
+    named = _odd_charts()
+    rendered = _convert([c.to_dict() for c in named.values()], tmp_path)
     for (what, _), (svg, png_size) in zip(named.items(), rendered, strict=True):
         assert png_size > 0, what
         for name in SHOWN:
             assert html.escape(name, quote=False) in svg, (what, name)
+
+
+def test_a_lone_surrogate_escape_in_a_page_still_charts(seed_record, write_page, tmp_path):
+    seed_record["agent"]["name"] = "\ud83d Ana \U0001f600"
+    # json.dumps writes the lone surrogate as the escape "\ud83d", as a broken exporter would
+    logs = load(write_page([seed_record]))
+    m = weekly(logs, "2026-W14", "UTC", min_volume=1)
+    [(svg, png_size)] = _convert(
+        [charts.leaderboard(m.agents, "handled", "Handled").to_dict()], tmp_path
+    )
+    assert png_size > 0
+    assert " Ana \U0001f600" in svg
 
 
 def test_interactive_charts_are_the_offline_jupyter_widget():
