@@ -25,15 +25,13 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
 
 from cxreports import digest
 from cxreports.report import REPORTS
-
-selenium = pytest.importorskip("selenium", reason="selenium is a test dependency: ./dev.sh setup")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +93,11 @@ class Browser:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+                # what the page said and tried usually tells why
+                raise AssertionError(
+                    f"timed out after {timeout_s} s waiting for {what}; console errors: "
+                    f"{self.console_errors()}; requests for other machines: {self.outside()}"
+                )
             time.sleep(0.25)
 
 
@@ -211,11 +213,13 @@ def jupyterlab(
     log = (state / "jupyterlab.log").open("wb")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
+    # straight to the server, whatever proxy the environment names
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                with opener.open(f"{base}/api/status?token={token}", timeout=2):
                     break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
