@@ -18,6 +18,9 @@ system_packages() {
   # font subsetting for small PDFs (WeasyPrint falls back to fontTools, with a warning)
   ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
   fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
+  # the browser tests (tests/test_browser.py) drive Debian's headless Chromium with selenium
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing system packages: ${missing[*]}"
     need_root apt-get update -qq

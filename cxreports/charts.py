@@ -29,15 +29,18 @@ def theme() -> alt.theme.ThemeConfig:
 def use_renderer(render_mode: RenderMode) -> None:
     """Make altair charts display as static SVG or as interactive Vega-Lite.
 
-    Static SVG (drawn by vl-convert, no JavaScript) is what the HTML and PDF reports need;
-    interactive charts are for reading a notebook in Jupyter. Either way the cxreports
-    :func:`theme` is enabled and the row limit is lifted, since report frames are aggregates
-    that were sized on purpose.
+    Static SVG (drawn by vl-convert, no JavaScript) is what the HTML and PDF reports need.
+    Interactive charts, for reading a notebook in Jupyter, are altair's ``JupyterChart``
+    widget in offline mode: its JavaScript, Vega included, comes from the installed
+    vl-convert and anywidget packages, so tooltips work with no network. (altair's default
+    renderer loads Vega from a CDN, and JupyterLab's own Vega renderer predates Vega-Lite 6.)
+    Either way the cxreports :func:`theme` is enabled and the row limit is lifted, since
+    report frames are aggregates that were sized on purpose.
 
     Parameters
     ----------
     render_mode
-        ``"static"`` for SVG output, ``"interactive"`` for altair's default renderer.
+        ``"static"`` for SVG output, ``"interactive"`` for the offline Jupyter widget.
 
     Examples
     --------
@@ -45,10 +48,15 @@ def use_renderer(render_mode: RenderMode) -> None:
     >>> alt.renderers.active
     'svg'
     >>> use_renderer("interactive")
+    >>> alt.renderers.active, alt.renderers.options
+    ('jupyter', {'offline': True})
     """
-    if render_mode not in ("static", "interactive"):
+    if render_mode == "static":
+        alt.renderers.enable("svg")
+    elif render_mode == "interactive":
+        alt.renderers.enable("jupyter", offline=True)
+    else:
         raise ParameterError(f"render_mode must be 'static' or 'interactive', got {render_mode!r}")
-    alt.renderers.enable("svg" if render_mode == "static" else "default")
     alt.theme.enable("cxreports")
     alt.data_transformers.disable_max_rows()
 
@@ -73,9 +81,21 @@ def _empty(message: str, height: int = 60) -> alt.Chart:
     )
 
 
+#: Characters XML 1.0 cannot hold: C0 controls other than tab, newline and carriage return, and
+#: U+FFFE/U+FFFF. vl-convert writes chart text into SVG and aborts the whole process (a report's
+#: kernel dies) on one of them; a JSON page carries them as escapes, and polars reads a lone
+#: surrogate escape such as ``"\ud83d"`` as NUL. Every other character renders as it is.
+_NON_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
+
+
+def _drawable(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with characters no chart can draw replaced by U+FFFD, the replacement mark."""
+    return frame.with_columns(pl.col(pl.String).str.replace_all(_NON_XML, "\ufffd"))
+
+
 def _values(frame: pl.DataFrame) -> alt.Data:
     # passing plain records keeps charts independent of pandas and of the frame's dtypes
-    return alt.Data(values=frame.to_dicts())
+    return alt.Data(values=_drawable(frame).to_dicts())
 
 
 def _minutes(column: str) -> pl.Expr:
@@ -165,6 +185,8 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
         .otherwise(pl.lit("below minimum volume")),
         label=agent_label(),
     ).sort(["ranked", metric], descending=[True, True])
+    # the sort order names the labels as drawn
+    data = _drawable(data)
     order = data["label"].to_list()
     return (
         alt.Chart(_values(data.select(*dict.fromkeys(["label", metric, "status", "handled"]))))

@@ -1,0 +1,403 @@
+"""The reports as a person sees them: JupyterLab, the HTML reports and the email, in Chromium.
+
+One headless Chromium (Debian's ``chromium`` and ``chromium-driver``, installed by ``./dev.sh
+setup``) is shared by the whole file. It reaches nothing but 127.0.0.1: names resolve to nothing
+and every other request goes to a dead proxy, and the DevTools network log records each request
+the page makes, so a test can say that none left the machine. Screenshots of JupyterLab go to
+``$CXREPORTS_SCREENSHOTS`` (a temporary folder by default; the path is printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from cxreports import digest
+from cxreports.report import REPORTS
+
+pytestmark = pytest.mark.slow
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+#: Where the page may go: the test's own servers, local files, what the page makes itself, and
+#: the browser's built-in pages (its new-tab page loads its own ``chrome://`` resources).
+LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about", "chrome", "chrome-untrusted"})
+LOCAL_HOSTS = frozenset({"127.0.0.1"})
+#: A vega-embed view that has drawn something: its SVG or canvas.
+VEGA_VIEW = ".vega-embed svg.marks, .vega-embed canvas.marks"
+JUPYTER_TIMEOUT_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """A Chromium driven by selenium, with its requests and console messages recorded."""
+
+    def __init__(self, driver: webdriver.Chrome) -> None:
+        self.driver = driver
+
+    def drain(self) -> None:
+        """Forget what was logged so far, so the next checks see only what follows."""
+        self.driver.get_log("performance")
+        self.driver.get_log("browser")
+
+    def requests(self) -> list[tuple[str, bool]]:
+        """(url, blocked) of every request since the last call, from the DevTools log."""
+        sent: dict[str, str] = {}
+        failed: set[str] = set()
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if message["method"] == "Network.requestWillBeSent":
+                sent[params["requestId"]] = params["request"]["url"]
+            elif message["method"] == "Network.webSocketCreated":
+                sent[params["requestId"]] = params["url"]
+            elif message["method"] == "Network.loadingFailed":
+                failed.add(params["requestId"])
+        return [(url, rid in failed) for rid, url in sent.items()]
+
+    def outside(self) -> list[tuple[str, bool]]:
+        """(url, blocked) of the requests since the last call that were for another machine."""
+        return [(url, blocked) for url, blocked in self.requests() if not _local(url)]
+
+    def console_errors(self) -> list[str]:
+        return [e["message"] for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def wait(self, what: str, done: Callable[[], Any], timeout_s: float) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = done()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                # what the page said and tried usually tells why
+                raise AssertionError(
+                    f"timed out after {timeout_s} s waiting for {what}; console errors: "
+                    f"{self.console_errors()}; requests for other machines: {self.outside()}"
+                )
+            time.sleep(0.25)
+
+
+def _local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or parts.hostname in LOCAL_HOSTS
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for the whole session, cut off from everything but 127.0.0.1."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail(
+            "Chromium and its driver are missing: run ./dev.sh setup (it installs Debian's "
+            "chromium and chromium-driver)"
+        )
+    # a port held bound but never listening: every connection to it is refused at once
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        yield from _chromium(dead.getsockname()[1], tmp_path_factory.mktemp("chromium-profile"))
+
+
+def _chromium(dead_port: int, profile: Path) -> Iterator[Browser]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--window-size=1280,1500",
+        f"--user-data-dir={profile}",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        f"--proxy-server=http://127.0.0.1:{dead_port}",
+        "--proxy-bypass-list=127.0.0.1",
+    ):
+        options.add_argument(arg)
+    if os.geteuid() == 0:
+        options.add_argument("--no-sandbox")
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.set_page_load_timeout(60)
+        yield Browser(driver)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("CXREPORTS_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    print(f"\nJupyterLab screenshots: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(
+    sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], str]]:
+    """JupyterLab on 127.0.0.1 over a folder with the report notebooks.
+
+    Yields the URL that opens a notebook (by file name) alone, in a workspace of its own.
+
+    The notebooks are copied with their ``source`` parameter pointed at the sample data, as an
+    analyst would edit it. JupyterLab's own settings, workspaces and runtime files live in the
+    temporary folder, with its news check off and every notebook cell kept in the page.
+    """
+    root = tmp_path_factory.mktemp("lab")
+    for name in REPORTS.values():
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        params.source = re.sub(
+            r"^source = .*$", f"source = {str(sample_dir)!r}", params.source, flags=re.M
+        )
+        nbformat.write(nb, root / name)
+    settings = tmp_path_factory.mktemp("lab-settings")
+    for plugin, values in {
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    }.items():
+        target = settings / f"{plugin}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    state = tmp_path_factory.mktemp("lab-state")
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(state / "config"),
+    }
+    port, token = _free_port(), "cxreports-browser-test"
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+    ]
+    log = (state / "jupyterlab.log").open("wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    # straight to the server, whatever proxy the environment names
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with opener.open(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(
+                        f"JupyterLab did not start: {(state / 'jupyterlab.log').read_text()}"
+                    )
+                time.sleep(0.25)
+        yield (
+            lambda name: f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}"
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def _chart_count(executed: Path) -> int:
+    """How many charts a rendered report has: its outputs that are SVG images."""
+    nb = nbformat.read(executed, as_version=4)
+    return sum(
+        "image/svg+xml" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
+
+
+def _run_all_cells(browser: Browser) -> None:
+    """Run > Run All Cells, through JupyterLab's menu bar as a person would."""
+    driver = browser.driver
+    menu = browser.wait(
+        "the Run menu",
+        lambda: [
+            e
+            for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")
+            if e.text == "Run"
+        ],
+        JUPYTER_TIMEOUT_S,
+    )[0]
+    menu.click()
+    item = browser.wait(
+        "Run All Cells in the menu",
+        lambda: [
+            e
+            for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item .lm-Menu-itemLabel")
+            if e.text == "Run All Cells"
+        ],
+        10,
+    )[0]
+    item.click()
+
+
+#: The notebook on screen; others may stay open in the page, hidden.
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+
+_ALL_RAN = f"""
+const cells = [...document.querySelectorAll('{NOTEBOOK} .jp-CodeCell')];
+const prompts = cells.map(c => c.querySelector('.jp-InputPrompt')?.textContent ?? '');
+return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p));
+"""
+
+
+def _hover_until_tooltip(browser: Browser, view: Any) -> str:
+    """Move the mouse over a chart until vega's tooltip shows; returns the tooltip's text."""
+    driver = browser.driver
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", view)
+    width, height = view.size["width"], view.size["height"]
+    for fy in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        for fx in (0.25, 0.35, 0.45, 0.55, 0.65):
+            # offsets count from the element's centre
+            ActionChains(driver).move_to_element_with_offset(
+                view, int(width * (fx - 0.5)), int(height * (fy - 0.5))
+            ).perform()
+            shown = driver.find_elements(By.CSS_SELECTOR, "#vg-tooltip-element.visible")
+            if shown and shown[0].text:
+                return shown[0].text
+    return ""
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_jupyterlab_runs_each_notebook_with_interactive_charts_offline(
+    report, rendered, jupyterlab, browser, screenshots
+):
+    expected = _chart_count(rendered[report]["ipynb"])
+    assert expected > 0
+    driver = browser.driver
+    browser.drain()
+    driver.get(jupyterlab(REPORTS[report]))
+    browser.wait(
+        "the notebook's kernel to be idle",
+        lambda: any("| Idle" in e.text for e in driver.find_elements(By.ID, "jp-main-statusbar")),
+        JUPYTER_TIMEOUT_S,
+    )
+    _run_all_cells(browser)
+    browser.wait("every cell to run", lambda: driver.execute_script(_ALL_RAN), JUPYTER_TIMEOUT_S)
+    views = browser.wait(
+        f"{expected} rendered Vega views",
+        lambda: (
+            (found := driver.find_elements(By.CSS_SELECTOR, f"{NOTEBOOK} :is({VEGA_VIEW})"))
+            and len(found) >= expected
+            and found
+        ),
+        JUPYTER_TIMEOUT_S,
+    )
+    assert len(views) == expected
+    errors = driver.find_elements(
+        By.CSS_SELECTOR, f'{NOTEBOOK} .jp-OutputArea-output[data-mime-type*="stderr"]'
+    )
+    assert [e.text for e in errors] == []
+    for i, view in enumerate(views):
+        assert view.size["width"] > 100 and view.size["height"] > 30, (i, view.size)
+    for i, view in enumerate(views[:3]):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", view)
+        cell = view.find_element(By.XPATH, "./ancestor::div[contains(@class, 'jp-Cell')][1]")
+        cell.screenshot(str(screenshots / f"{report}-chart-{i + 1}.png"))
+    tip = _hover_until_tooltip(browser, views[0])
+    assert tip.strip(), "no tooltip over the first chart"
+    driver.save_screenshot(str(screenshots / f"{report}-tooltip.png"))
+    assert browser.console_errors() == []
+    assert browser.outside() == []
+
+
+def test_html_reports_show_every_chart_with_no_network(rendered, browser):
+    for report, files in rendered.items():
+        expected = _chart_count(files["ipynb"])
+        assert expected > 0
+        browser.drain()
+        browser.driver.get(files["html"].resolve().as_uri())
+        charts = browser.driver.find_elements(By.CSS_SELECTOR, "svg.marks")
+        assert len(charts) == expected, report
+        for chart in charts:
+            assert chart.size["width"] > 100 and chart.size["height"] > 30, report
+        assert browser.outside() == [], report
+        assert browser.console_errors() == [], report
+
+
+def test_email_body_shows_every_image(rendered, browser, tmp_path):
+    week = next(iter(rendered.values()))["html"].parent
+    copy = shutil.copytree(week / digest.FOLDER, tmp_path / "email")
+    body = (copy / "body.html").read_text()
+    cids = re.findall(r'src="cid:([^"]+)"', body)
+    assert sorted(cids) == sorted(json.loads((copy / "digest.json").read_text())["images"])
+    # a mail client resolves cid: to the attached parts; here they are the PNGs beside the body
+    (copy / "body.html").write_text(re.sub(r'src="cid:([^"]+)"', r'src="\1.png"', body))
+    browser.drain()
+    browser.driver.get((copy / "body.html").as_uri())
+    loaded = browser.driver.execute_script(
+        "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+    )
+    assert [src for src, _, _ in loaded] == [f"{c}.png" for c in cids]
+    assert all(complete and width > 0 for _, complete, width in loaded), loaded
+    assert browser.outside() == []
+    assert browser.console_errors() == []
+
+
+def test_the_browser_reaches_nothing_beyond_this_machine(browser, tmp_path):
+    # the checks above say "no request left"; this one shows a request that tries is seen
+    # and stopped, by name and by address
+    page = tmp_path / "reach.html"
+    page.write_text(
+        '<img src="https://cdn.jsdelivr.net/npm/vega@6/build/vega.min.js">'
+        '<img src="http://93.184.215.14/x.png">'
+    )
+    browser.drain()
+    browser.driver.get(page.as_uri())
+    browser.wait(
+        "both images to fail",
+        lambda: browser.driver.execute_script(
+            "return [...document.images].every(i => i.complete && i.naturalWidth === 0)"
+        ),
+        30,
+    )
+    assert sorted(browser.outside()) == [
+        ("http://93.184.215.14/x.png", True),
+        ("https://cdn.jsdelivr.net/npm/vega@6/build/vega.min.js", True),
+    ]
