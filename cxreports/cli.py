@@ -126,7 +126,9 @@ def _run_fetch(args: argparse.Namespace) -> int:
     result = fetch(settings, args.since, args.until, args.out)
     print(
         f"fetched {result.pages_fetched} pages, reused {result.pages_reused} already saved "
-        f"({result.records:,} records) in {result.seconds:.1f} s to {result.folder}"
+        f"({result.records:,} records"
+        + (f"; the API's total says {result.total:,}" if result.total is not None else "")
+        + f") in {result.seconds:.1f} s to {result.folder}"
     )
     return 0
 

@@ -41,6 +41,10 @@ MANIFEST_NAME = "manifest"
 #: Longest wait between two attempts, whatever ``Retry-After`` asks for.
 MAX_WAIT_S = 60.0
 
+#: Received records may fall short of the listing's ``total`` by this share at most (real
+#: exports report a total a little off what they hold); a larger shortfall stops the fetch.
+TOTAL_SHORTFALL = 0.10
+
 _JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class ApiSettings:
     max_retries: int = 5
     backoff_base_s: float = 1.0
     token_env: str = "CXREPORTS_API_TOKEN"
+    max_pages: int = 10_000  # a listing longer than this is refused, not followed
 
     def page_url(self, since: date, until: date, page: int) -> str:
         """The URL of one page of the CX logs started between ``since`` and ``until``."""
@@ -88,6 +93,7 @@ class FetchResult:
     pages_reused: int
     records: int
     seconds: float
+    total: int | None = None  # the listing's own count, when it gives one
 
 
 def resolve_base_url(base_url: str | None) -> str:
@@ -127,7 +133,10 @@ def fetch(
     sleep
         Called with the seconds to wait before a retry; tests pass a recorder.
 
-    Pages follow ``lastPage`` (and stop early on an empty ``data``). 429 and 5xx answers,
+    Pages follow the ``lastPage`` of page 1, at most ``settings.max_pages`` of them. A listing
+    that changes on the way (another ``lastPage`` or ``total``), an empty page before the last
+    one, or far fewer records than ``total`` stops the fetch with :class:`FetchError`, and the
+    folder is not marked complete. 429 and 5xx answers,
     timeouts, dropped connections and bodies that are not a CX-log page are retried with
     exponential backoff (``Retry-After`` wins when the server sends it); a rejected token
     fails at once. Running the same fetch again reuses the pages already saved.
@@ -150,6 +159,7 @@ def fetch(
     done: list[int] = manifest["pages_done"]
     fetched = reused = records = 0
     page = 1
+    listing: tuple[int, object] | None = None  # lastPage and total, as page 1 gave them
     with _progress_bar(progress) as bar:
         while True:
             path = folder / _page_name(page)
@@ -164,7 +174,10 @@ def fetch(
                 if page not in done:
                     done.append(page)
             last_page = envelope["lastPage"]
-            finished = page >= last_page or not envelope["data"]
+            listing = _check_listing(settings, folder, page, envelope, listing)
+            finished = page >= last_page
+            if finished:
+                _check_total(folder, records + len(envelope["data"]), listing[1])
             now = {"last_page": last_page, "complete": finished}
             if changed or any(manifest.get(k) != v for k, v in now.items()):
                 manifest.update(now)
@@ -181,7 +194,53 @@ def fetch(
         pages_reused=reused,
         records=records,
         seconds=time.monotonic() - started,
+        total=listing[1] if listing and isinstance(listing[1], int) else None,
     )
+
+
+def _check_listing(
+    settings: ApiSettings,
+    folder: Path,
+    page: int,
+    envelope: dict[str, Any],
+    listing: tuple[int, object] | None,
+) -> tuple[int, object]:
+    """Stop a fetch whose listing is too long, changes length on the way, or has a hole.
+
+    ``total`` is page 1's: real exports report a slightly different one on every page.
+    """
+    now = (envelope["lastPage"], envelope.get("total"))
+    if listing is None:
+        if now[0] > settings.max_pages:
+            raise FetchError(
+                f"{folder}: the API lists {now[0]:,} pages, more than the {settings.max_pages:,} "
+                "a fetch follows; fetch a shorter date range or raise max_pages"
+            )
+        listing = now
+    elif now[0] != listing[0]:
+        raise FetchError(
+            f"{folder}: page {page} says lastPage {now[0]!r}, page 1 said {listing[0]!r}: the "
+            "listing changed during the fetch; delete the folder and fetch again once the "
+            "source has settled"
+        )
+    if not envelope["data"] and page < listing[0]:
+        raise FetchError(
+            f"{folder}: page {page} of {listing[0]} is empty: the listing has a hole, so records "
+            "would be missing; the fetch is not marked complete (run it again to retry)"
+        )
+    return listing
+
+
+def _check_total(folder: Path, records: int, total: object) -> None:
+    """Compare the records received with the listing's ``total``: warn, or stop if far short."""
+    if not isinstance(total, int) or isinstance(total, bool) or records == total:
+        return
+    if records < total * (1 - TOTAL_SHORTFALL):
+        raise FetchError(
+            f"{folder}: received {records:,} records, the API's total says {total:,}: more than "
+            f"{TOTAL_SHORTFALL:.0%} are missing; the fetch is not marked complete"
+        )
+    log.warning("%s: received %d records, the API's total says %d", folder, records, total)
 
 
 def retry_delay(settings: ApiSettings, attempt: int, retry_after: str | None = None) -> float:

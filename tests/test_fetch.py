@@ -306,14 +306,66 @@ def test_resuming_with_another_page_size_is_refused(api: FakeApi, tmp_path: Path
         fetch(ApiSettings(api.url), SINCE, UNTIL, tmp_path)
 
 
-def test_an_empty_page_ends_the_fetch(api: FakeApi, tmp_path: Path) -> None:
-    empty = b'{"requestId": "r", "cxLogs": {"data": [], "page": 2, "lastPage": 99}}'
-    api.faults[2] = [Fault(body=empty)]
+def _envelope(api: FakeApi, page: int) -> dict:
+    return orjson.loads(api.pages[page])["cxLogs"]
 
+
+def _listing(api: FakeApi, page: int, **changes: object) -> bytes:
+    return orjson.dumps({"requestId": "r", "cxLogs": {**_envelope(api, page), **changes}})
+
+
+def _complete(result_folder: Path) -> bool:
+    return orjson.loads((result_folder / MANIFEST_NAME).read_bytes())["complete"]
+
+
+def test_an_empty_page_before_the_last_stops_and_is_not_complete(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    assert len(api.pages) >= 4
+    api.always[2] = Fault(body=_listing(api, 2, data=[]))
+    folder = tmp_path / f"{SINCE}_{UNTIL}"
+
+    with pytest.raises(FetchError, match=f"page 2 of {len(api.pages)} is empty"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert not _complete(folder)
+    # the next run, once the server is right again, fetches the missing pages
+    del api.always[2]
     result = fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert _complete(folder) and saved(result.folder) == api.pages
 
-    assert result.pages_fetched == 2
-    assert [r["page"] for r in api.requests] == ["1", "2"]
+
+def test_a_listing_that_grows_on_every_call_is_refused(api: FakeApi, tmp_path: Path) -> None:
+    for page in api.pages:
+        if page > 1:
+            api.always[page] = Fault(body=_listing(api, page, lastPage=len(api.pages) + page))
+
+    with pytest.raises(FetchError, match="the listing changed during the fetch"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert len(api.requests) == 2
+
+
+def test_a_listing_longer_than_max_pages_is_refused(api: FakeApi, tmp_path: Path) -> None:
+    api.always[1] = Fault(body=_listing(api, 1, lastPage=10**9))
+
+    with pytest.raises(FetchError, match="more than the 10,000 a fetch follows"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert len(api.requests) == 1
+
+
+def test_records_far_below_the_total_stop_the_fetch(api: FakeApi, tmp_path: Path) -> None:
+    received = sum(len(_envelope(api, p)["data"]) for p in api.pages)
+    for page in api.pages:
+        api.always[page] = Fault(body=_listing(api, page, total=received * 2))
+
+    with pytest.raises(FetchError, match=f"received {received:,} records"):
+        fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert not _complete(tmp_path / f"{SINCE}_{UNTIL}")
+
+
+def test_a_total_a_little_off_is_reported(api: FakeApi, tmp_path: Path) -> None:
+    result = fetch(settings(api), SINCE, UNTIL, tmp_path)
+    assert result.total == _envelope(api, 1)["total"]  # page 1's: pages differ
+    assert result.records == sum(len(_envelope(api, p)["data"]) for p in api.pages)
 
 
 def test_the_cli_fetches_then_loads(
