@@ -287,6 +287,13 @@ def send(
             password,
         )
     except smtplib.SMTPSenderRefused as exc:
+        if exc.smtp_code == 530 and settings.user is None:  # 530: authentication required
+            _raise(
+                f"SMTP server {where} requires authentication ({_reply(exc)}); set --smtp-user "
+                f"(smtp.user in the config) and the password in ${settings.password_env}",
+                exc,
+                password,
+            )
         _raise(
             f"SMTP server {where} refused the sender {settings.sender!r}: {_reply(exc)}; "
             "use an address the server lets this user send from",
