@@ -53,6 +53,8 @@ class MailError(CxReportsError):
     """A report email could not be built, written or sent."""
 
     exit_code = 8
+    #: The recipients that did get the message, when a server refused only some of them.
+    delivered: tuple[str, ...] = ()
 
 
 class JobError(CxReportsError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from cxreports import mail
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
-from cxreports.exceptions import CxReportsError, JobError, ParameterError
+from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
 from cxreports.iorw import exclusive_lock
 from cxreports.period import Week
 from cxreports.report import REPORTS, render_reports
@@ -111,10 +111,21 @@ def run_weekly(
             sent = []
             for group in pending:
                 week_dir = _group_dir(out, group) / wk.label
-                message_id = send_week(week_dir, smtp, group.to)
+                # after a partial refusal, a rerun mails only those who did not get it
+                to = [
+                    a
+                    for a in group.to
+                    if resend or not mail.already_sent(out, f"{keys[group.name]}/{a}")
+                ]
+                try:
+                    message_id = send_week(week_dir, smtp, to)
+                except MailError as exc:
+                    for address in exc.delivered:
+                        mail.record_sent(out, f"{keys[group.name]}/{address}", "(some refused)")
+                    raise
                 mail.record_sent(out, keys[group.name], str(message_id))
                 sent.append(group.name)
-                say("sent group %s to %d recipient(s) as %s", group.name, len(group.to), message_id)
+                say("sent group %s to %d recipient(s) as %s", group.name, len(to), message_id)
         except CxReportsError as exc:
             say("failed: %s", exc, level=logging.ERROR)
             _tell_operator(config, smtp, run, wk, step, exc, say)

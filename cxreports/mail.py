@@ -329,12 +329,13 @@ def send(
             password,
         )
     if refused:
-        _raise(
+        addresses = getaddresses(message.get_all("To", []) + message.get_all("Cc", []))
+        error = MailError(
             f"SMTP server {where} refused some recipients: {_refusals(refused)}; "
-            "the others were sent the message",
-            None,
-            password,
+            "the others were sent the message"
         )
+        error.delivered = tuple(a for _, a in addresses if a and a not in refused)
+        raise error
 
 
 def write_eml(message: EmailMessage, path: Path) -> Path:

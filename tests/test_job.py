@@ -140,6 +140,29 @@ def test_weekly_fetches_renders_and_mails_each_group_once(
 
 
 @pytest.mark.slow
+def test_after_a_partial_refusal_a_rerun_mails_only_those_who_did_not_get_it(
+    tmp_path, api, smtp_server, monkeypatch
+):
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server(refuse={"deputy@example.com"})
+    config = _config(tmp_path, api, server)
+    assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 9
+    got = [m.rcpt_tos for m in server.inbox.messages]
+    assert ["head@example.com"] in got and ["deputy@example.com"] not in got
+
+    server.inbox.refuse.clear()  # the mailbox exists now
+    assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 0
+    after = [m.rcpt_tos for m in server.inbox.messages][len(got) :]
+    assert ["deputy@example.com"] in after and [
+        "head@example.com",
+        "deputy@example.com",
+    ] not in after
+    received = [r for m in server.inbox.messages for r in m.rcpt_tos]
+    assert received.count("head@example.com") == 1 and received.count("deputy@example.com") == 1
+    assert received.count("billing@example.com") == 1
+
+
+@pytest.mark.slow
 def test_a_failing_report_sends_no_report_and_tells_the_operator(
     tmp_path, api, smtp_server, monkeypatch, capsys
 ):
