@@ -146,3 +146,17 @@ def test_the_no_interactions_note_names_the_active_filters(sample):
 def test_describe_says_nothing_without_filters():
     assert describe([], []) == ""
     assert describe(["A", "B"], []) == "queues A, B"
+
+
+@pytest.mark.slow
+def test_a_notebook_run_directly_with_a_misspelt_queue_stops_at_its_first_cell(sample, tmp_path):
+    # papermill straight on the notebook (Airflow's PapermillOperator), not through cxreports
+    from cxreports.exceptions import ReportError
+    from cxreports.render import execute_notebook
+    from cxreports.report import NOTEBOOKS, REPORTS
+
+    notebook = NOTEBOOKS / REPORTS["csat-sla"]
+    parameters = {"source": str(sample), "week": WEEK, "tz": TZ, "queues": ["Biling"]}
+    with pytest.raises(ReportError) as caught:
+        execute_notebook(notebook, parameters, tmp_path / "out.ipynb")
+    assert "ParameterError: unknown queue 'Biling': the source has Billing, " in str(caught.value)
