@@ -258,7 +258,7 @@ def read_config(path: str | Path) -> Config:
             groups = _group_tables(content, problems)
             values["groups"] = tuple(g for g in groups if g is not None)
             continue
-        if section == "reports":
+        if section == "reports" and isinstance(content, list):
             reports = _report_tables(content, problems)
             values["reports"] = tuple(r for r in reports if r is not None)
             continue
@@ -420,9 +420,7 @@ def _report_problems(number: int, report: Report, seen: dict[str, int]) -> list[
     if problem := notebook_problem(report.notebook):
         problems.append(f"{where}: {problem}")
     if problem := report_name_problem(report.name):
-        problems.append(
-            f"{where}: {problem}; set name, or rename the notebook (the name comes from it)"
-        )
+        problems.append(f"{where}: {problem} (set name, or rename the notebook it comes from)")
     else:
         where = f"{where} ({report.name})"
         first = seen.setdefault(report.name, number)

@@ -287,12 +287,12 @@ def report_name_problem(name: object) -> str | None:
     >>> report_name_problem("team-sla") is None
     True
     >>> report_name_problem("csat-sla")
-    'the name is taken by a built-in report; choose another'
+    'the name belongs to a built-in report: choose another'
     """
     if not isinstance(name, str) or not _REPORT_NAME.fullmatch(name):
         return f"the name must be {REPORT_NAME_RULE} (it names the output files)"
     if name in REPORTS or name == "all":
-        return "the name is taken by a built-in report; choose another"
+        return "the name belongs to a built-in report: choose another"
     return None
 
 

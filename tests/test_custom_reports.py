@@ -53,8 +53,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
         ("team.ipynb", _untag, "has no code cell tagged 'parameters'"),
         ("team.ipynb", _markdown_tagged, "has no code cell tagged 'parameters'"),
         ("team.txt", None, "must be an .ipynb file"),
-        ("csat_sla.ipynb", None, "report name 'csat-sla': the name is taken by a built-in report"),
-        ("all.ipynb", None, "the name is taken by a built-in report"),
+        ("csat_sla.ipynb", None, "report name 'csat-sla': the name belongs to a built-in report"),
+        ("all.ipynb", None, "the name belongs to a built-in report"),
         ("Team Review.ipynb", None, "the name must be 1 to 64 lower-case letters"),
     ],
 )
