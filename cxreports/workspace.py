@@ -11,6 +11,7 @@ overwritten without ``force``.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,9 @@ SAMPLE_TZ = "Asia/Singapore"
 #: Where the sample goes inside the folder; the notebooks read the store.
 SAMPLE_PAGES = Path("data") / "sample"
 SAMPLE_STORE = Path("data") / "store"
+#: What this command last wrote in a folder (file name -> SHA-256): a notebook that still
+#: matches is the analyst's unedited copy and may be replaced without ``force``.
+MANIFEST = ".cxreports-notebooks.json"
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,10 @@ def write_notebooks(
     path, for ``week`` (default: the last complete week) in ``tz`` (default UTC), the same
     defaults as ``cxreports report``.
 
-    Every parameter is checked first, and a notebook in ``out`` that differs from the copy
-    about to be written (an analyst's edits, or outputs saved) stops the call before anything
-    is written, unless ``force``.
+    Every parameter is checked first. A notebook in ``out`` that differs both from the copy
+    about to be written and from the one this function wrote there last (recorded in
+    ``out/.cxreports-notebooks.json``), i.e. an analyst's edits or saved outputs, stops the
+    call before anything is written, unless ``force``.
 
     Examples
     --------
@@ -151,7 +156,12 @@ def write_notebooks(
     if not copies:
         raise ParameterError(f"no report notebooks found in {notebooks}: reinstall cxreports")
     unchanged = [path for path, text in copies.items() if _read(path) == text]
-    edited = [p for p in copies if p.exists() and p not in unchanged]
+    ours = _written_before(folder)
+    edited = [
+        p
+        for p in copies
+        if p.exists() and p not in unchanged and ours.get(p.name) != _digest(_read(p))
+    ]
     if edited and not force:
         which = (
             f"{edited[0]} and {len(edited) - 1} more notebook(s) already exist and differ"
@@ -170,6 +180,8 @@ def write_notebooks(
         if path not in unchanged:
             write_atomic(path, text.encode())
             written.append(path)
+        ours[path.name] = _digest(text)
+    write_atomic(folder / MANIFEST, json.dumps(ours, indent=1, sort_keys=True).encode())
     return Workspace(folder, tuple(written), tuple(unchanged), shown, parameters, sample)
 
 
@@ -275,6 +287,22 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+def _written_before(folder: Path) -> dict[str, str]:
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return (
+        {k: v for k, v in recorded.items() if isinstance(v, str)}
+        if isinstance(recorded, dict)
+        else {}
+    )
 
 
 def _sample_store(folder: Path) -> None:
