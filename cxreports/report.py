@@ -316,6 +316,11 @@ def notebook_problem(path: str | Path) -> str | None:
         return f"the notebook cannot be read ({exc.strerror})"
     except Exception:  # nbformat raises JSON, validation and version errors of many kinds
         return "the notebook is not a Jupyter notebook nbformat can read"
+    language = nb.metadata.get("kernelspec", {}).get("language") or nb.metadata.get(
+        "language_info", {}
+    ).get("name", "python")
+    if str(language).lower() != "python":
+        return "the notebook is not a Python notebook (its kernel metadata names another language)"
     tagged = [
         c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
     ]

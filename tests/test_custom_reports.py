@@ -40,6 +40,11 @@ def _markdown_tagged(nb):
     nb.cells[0] = nbformat.v4.new_markdown_cell("source = 'x'", metadata={"tags": ["parameters"]})
 
 
+def _r_kernel(nb):
+    nb.metadata["kernelspec"] = {"name": "ir", "language": "R", "display_name": "R"}
+    nb.metadata["language_info"] = {"name": "R"}
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
     code = main(list(argv))
@@ -52,6 +57,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     [
         ("team.ipynb", _untag, "has no code cell tagged 'parameters'"),
         ("team.ipynb", _markdown_tagged, "has no code cell tagged 'parameters'"),
+        ("team.ipynb", _r_kernel, "is not a Python notebook"),
         ("team.txt", None, "must be an .ipynb file"),
         ("csat_sla.ipynb", None, "report name 'csat-sla': the name belongs to a built-in report"),
         ("all.ipynb", None, "the name belongs to a built-in report"),

@@ -1,10 +1,11 @@
 """The scheduler's path: build the wheel and the sdist from the repository, install the wheel
 into a new virtual environment, and render the reports there from another folder.
 
-The new environment gets the dependencies by a ``.pth`` line naming this environment's
-site-packages, which a line in a ``.pth`` file adds to ``sys.path`` without running the ``.pth``
-files found there: the editable install of the checkout stays out, and ``cxreports`` can only
-come from the wheel (the test checks where it comes from, in the shell and in the kernel).
+The new environment gets the dependencies, cheaply, by a ``.pth`` line naming this
+environment's site-packages (a path line adds the folder to ``sys.path`` without running the
+``.pth`` files found there, so the editable install of the checkout stays out) and a link to
+nbconvert's templates. ``cxreports`` itself can only come from the wheel: the test checks where
+it comes from, in the shell and in the report's kernel.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def installed(dist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     purelib = _sh([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], venv)
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(purelib.strip(), "_dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
+    # nbconvert's base templates are data files that pip puts in <env>/share/jupyter
+    data = venv / "share" / "jupyter"
+    data.mkdir(parents=True)
+    (data / "nbconvert").symlink_to(Path(sys.prefix) / "share" / "jupyter" / "nbconvert")
     _sh(
         [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
          "-q", wheel],
