@@ -316,9 +316,9 @@ def notebook_problem(path: str | Path) -> str | None:
         return f"the notebook cannot be read ({exc.strerror})"
     except Exception:  # nbformat raises JSON, validation and version errors of many kinds
         return "the notebook is not a Jupyter notebook nbformat can read"
-    language = nb.metadata.get("kernelspec", {}).get("language") or nb.metadata.get(
-        "language_info", {}
-    ).get("name", "python")
+    kernel, info = (nb.metadata.get(k) for k in ("kernelspec", "language_info"))
+    kernel, info = (m if isinstance(m, dict) else {} for m in (kernel, info))
+    language = kernel.get("language") or info.get("name") or "python"
     if str(language).lower() != "python":
         return "the notebook is not a Python notebook (its kernel metadata names another language)"
     tagged = [
@@ -326,7 +326,7 @@ def notebook_problem(path: str | Path) -> str | None:
     ]
     if not tagged:
         return (
-            "the notebook has no code cell tagged 'parameters'; tag the cell that sets source, "
+            "the notebook has no code cell tagged 'parameters': tag the cell that sets source, "
             "week, tz and the other standard parameters (JupyterLab: Property Inspector, "
             "Cell Tags)"
         )
@@ -350,9 +350,11 @@ def custom_report(
     path = Path(notebook)
     if problem := notebook_problem(path):
         raise ParameterError(f"{path}: {problem}")
-    name = name if name is not None else path.stem.lower().replace("_", "-")
+    derived = name is None
+    name = path.stem.lower().replace("_", "-") if name is None else name
     if problem := report_name_problem(name):
-        raise ParameterError(f"{path}: report name {name!r}: {problem} (rename the notebook)")
+        hint = " (the name comes from the file name: rename the notebook)" if derived else ""
+        raise ParameterError(f"{path}: report name {name!r}: {problem}{hint}")
     if title is None:
         title = name.replace("-", " ").capitalize()
     return Report(name, path.absolute(), title)
