@@ -109,6 +109,8 @@ def write_notebooks(
     'cxreports report all tests/data/seed_page.json --week 2026-W14 --tz UTC'
     """
     folder = Path(out)
+    if isinstance(frt_target_s, float) and frt_target_s.is_integer():
+        frt_target_s = int(frt_target_s)  # 60, as the notebooks write it, not 60.0
     sample = source is None
     if sample:
         week = SAMPLE_WEEK if week is None else week
