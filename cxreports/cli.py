@@ -343,7 +343,7 @@ def _add_send(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_send(args: argparse.Namespace) -> int:
-    from cxreports.deliver import send_week
+    from cxreports.deliver import attachments, send_week
     from cxreports.mail import SmtpSettings
 
     if args.dry_run:
@@ -353,6 +353,7 @@ def _run_send(args: argparse.Namespace) -> int:
         settings = _smtp_settings(args)
     result = send_week(args.week_dir, settings, args.to, subject=args.subject, dry_run=args.dry_run)
     print(f"wrote {result}" if args.dry_run else f"sent {result} to {', '.join(args.to)}")
+    print(f"attached: {', '.join(p.name for p in attachments(args.week_dir))}")
     return 0
 
 

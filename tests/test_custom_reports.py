@@ -151,7 +151,9 @@ def test_a_custom_notebook_renders_and_is_mailed_like_a_built_in_report(
     text = "\n".join(page.extract_text() for page in PdfReader(week / "channel-review.pdf").pages)
     assert "Channel review" in text and "2026-W13" in text and "page 1 of" in text
 
-    assert main(["send", str(week), "--to", "team@example.com", "--dry-run"]) == 0
+    code, stdout, _ = run(capsys, "send", str(week), "--to", "team@example.com", "--dry-run")
+    assert code == 0
+    assert "attached: channel-review.pdf, channel-review.html" in stdout
     message = email.message_from_bytes(
         (week / "email" / "message.eml").read_bytes(), policy=email.policy.default
     )
