@@ -84,7 +84,7 @@ def _shipped() -> dict[str, Path]:
     return files
 
 
-def test_the_wheel_and_the_sdist_carry_the_notebooks_and_templates(dist):
+def test_the_wheel_and_the_sdist_carry_the_notebooks_and_templates(dist, tmp_path):
     wheel, sdist = dist
     shipped = _shipped()
     assert len([k for k in shipped if k.endswith(".ipynb")]) >= 3
@@ -100,6 +100,16 @@ def test_the_wheel_and_the_sdist_carry_the_notebooks_and_templates(dist):
         in_sdist = name.replace("cxreports/notebooks/", "notebooks/")
         assert in_sdist in members, in_sdist
     assert "pyproject.toml" in members
+    # and a wheel built from the sdist (what `pip install cxreports-0.1.0.tar.gz` does) maps them
+    _sh(
+        [sys.executable, "-m", "pip", "wheel", sdist, "--no-deps", "--no-build-isolation",
+         "--no-index", "-q", "-w", tmp_path],
+        cwd=tmp_path,
+    )  # fmt: skip
+    [rebuilt] = tmp_path.glob("cxreports-*.whl")
+    with zipfile.ZipFile(rebuilt) as whl:
+        for name, path in shipped.items():
+            assert whl.read(name) == path.read_bytes(), name
 
 
 @pytest.fixture(scope="module")
