@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_fetch,
         _add_metrics,
         _add_report,
+        _add_notebooks,
         _add_send,
         _add_weekly,
         _add_config,
@@ -172,10 +174,34 @@ def _run_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+_REPORT_USAGE = """\
+cxreports report {agent-performance,csat-sla,all} SOURCE [SOURCE ...] [options]
+       cxreports report [REPORT] SOURCE [SOURCE ...] --notebook PATH.ipynb [options]"""
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="render the weekly reports to HTML and PDF")
-    p.add_argument("report", choices=("agent-performance", "csat-sla", "all"))
-    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
+    p = sub.add_parser(
+        "report",
+        help="render the weekly reports (built-in or your own notebooks) to HTML and PDF",
+        usage=_REPORT_USAGE,
+        description="Render reports for one week into OUT/<week>/. REPORT is agent-performance, "
+        "csat-sla or all; it may be left out when --notebook names your own report notebook.",
+    )
+    p.add_argument(
+        "words",
+        nargs="+",
+        type=_text,
+        metavar="[REPORT] SOURCE",
+        help="the report, then files, directories or globs of pages, or a store",
+    )
+    p.add_argument(
+        "--notebook",
+        action="append",
+        type=_path,
+        default=[],
+        metavar="PATH.ipynb",
+        help="also render this notebook (with a cell tagged parameters); repeatable",
+    )
     _add_week_options(p)
     p.add_argument("--out", type=_path, default=Path("outputs"), help="output folder (outputs/)")
     p.add_argument("--format", type=_csv_list, default=["html", "pdf"], help="html,pdf")
@@ -183,16 +209,32 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from cxreports.report import REPORTS, render_reports
+    from cxreports.exceptions import ParameterError
+    from cxreports.report import REPORTS, custom_report, render_reports
 
-    names = list(REPORTS) if args.report == "all" else [args.report]
+    first, *rest = args.words
+    if first in (*REPORTS, "all"):
+        names, sources = (list(REPORTS) if first == "all" else [first]), rest
+    elif args.notebook:
+        names, sources = [], args.words
+    else:
+        raise ParameterError(
+            f"name the report first: {', '.join(REPORTS)} or all (or give --notebook "
+            "PATH.ipynb), then the sources"
+        )
+    if not sources:
+        raise ParameterError(
+            "no source given: name files, directories or globs of pages, or a store, after "
+            "the report"
+        )
     written = render_reports(
         names,
-        args.sources,
+        sources,
         args.week,
         args.tz,
         args.out,
         formats=args.format,
+        custom=[custom_report(path) for path in args.notebook],
         queues=args.queues or [],
         channels=args.channels or [],
         min_volume=args.min_volume,
@@ -203,6 +245,63 @@ def _run_report(args: argparse.Namespace) -> int:
         for path in files.values():
             print(path)
     print(f"{next(iter(written.values()))['ipynb'].parent / 'email'}/ (the email digest)")
+    return 0
+
+
+def _add_notebooks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "notebooks",
+        help="copy the report notebooks into a folder, ready to open in JupyterLab",
+        description="Copy the report notebooks into OUT with the defaults of their parameters "
+        "cell set. Without --source, the sample data set is written to OUT/data/ and the "
+        "notebooks read its store; with --source they read that (by its absolute path).",
+    )
+    p.add_argument("--out", type=_path, required=True, help="folder for the notebooks")
+    p.add_argument("--source", type=_text, help="pages or a store for the notebooks to read")
+    p.add_argument(
+        "--week",
+        type=_week,
+        help="ISO week (default: 2026-W13 for the sample, else the last complete week)",
+    )
+    p.add_argument("--tz", help="IANA time zone (default: Asia/Singapore for the sample, else UTC)")
+    p.add_argument("--queues", type=_names, default=[], help="only these queues (comma-separated)")
+    p.add_argument("--channels", type=_names, default=[], help="only these channels")
+    p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
+    p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
+    p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    p.add_argument("--force", action="store_true", help="overwrite notebooks that were edited")
+    p.set_defaults(handler=_run_notebooks)
+
+
+def _run_notebooks(args: argparse.Namespace) -> int:
+    from cxreports.workspace import write_notebooks
+
+    ws = write_notebooks(
+        args.out,
+        args.source,
+        args.week,
+        args.tz,
+        queues=args.queues,
+        channels=args.channels,
+        min_volume=args.min_volume,
+        frt_target_s=args.frt_target,
+        csat_score_field=args.csat_score_field,
+        force=args.force,
+    )
+    for path in ws.written:
+        print(f"wrote {path}")
+    for path in ws.unchanged:
+        print(f"kept {path} (already up to date)")
+    if ws.sample:
+        print(f"sample data: {ws.folder / 'data' / 'sample'} (pages), {ws.source} (store)")
+    week = ws.parameters["week"] or "the last complete week"
+    print(
+        f"\nThe notebooks read {ws.source}, week {week}, time zone {ws.parameters['tz']}; to read"
+        " other data, change the values in the cell tagged parameters (or run this again with"
+        " --source, --week, --tz and --force).\n"
+        f"Open them:  jupyter lab {shlex.quote(str(ws.folder))}\n"
+        f"The same figures from the command line:  {ws.report_command()}"
+    )
     return 0
 
 
@@ -244,7 +343,7 @@ def _add_send(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_send(args: argparse.Namespace) -> int:
-    from cxreports.deliver import send_week
+    from cxreports.deliver import attachments, send_week
     from cxreports.mail import SmtpSettings
 
     if args.dry_run:
@@ -254,6 +353,7 @@ def _run_send(args: argparse.Namespace) -> int:
         settings = _smtp_settings(args)
     result = send_week(args.week_dir, settings, args.to, subject=args.subject, dry_run=args.dry_run)
     print(f"wrote {result}" if args.dry_run else f"sent {result} to {', '.join(args.to)}")
+    print(f"attached: {', '.join(p.name for p in attachments(args.week_dir))}")
     return 0
 
 

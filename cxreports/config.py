@@ -16,7 +16,13 @@ from typing import Any
 from cxreports.exceptions import ParameterError
 from cxreports.mail import SmtpSettings, _is_address
 from cxreports.period import zone
-from cxreports.report import described, threshold_problems
+from cxreports.report import (
+    Report,
+    described,
+    notebook_problem,
+    report_name_problem,
+    threshold_problems,
+)
 
 EXAMPLE = """\
 # cxreports weekly job. Secrets come from the environment, never from this file:
@@ -51,6 +57,11 @@ to = ["head-of-cx@example.com"]
 name = "billing"
 to = ["billing-lead@example.com"]
 queues = ["Billing"]
+
+# [[reports]]                     # a team's own notebook: rendered for every group beside the
+# notebook = "reports/team_review.ipynb"  # built-in reports, and attached to its email
+# name = "team-review"            # optional: names its files (default: from the file name)
+# title = "Team review"           # optional: heads the HTML and PDF
 
 [alerts]
 operator = "ops@example.com"      # told when a run fails (optional)
@@ -97,6 +108,8 @@ class Config:
     smtp_user: str | None = None
     sender: str | None = None
     groups: tuple[Group, ...] = ()
+    #: Custom report notebooks, rendered for every group beside the built-in reports.
+    reports: tuple[Report, ...] = ()
     operator: str | None = None
     origin: str = "defaults"
 
@@ -190,6 +203,9 @@ class Config:
         seen: dict[str, int] = {}
         for number, group in enumerate(self.groups, 1):
             problems += _group_problems(number, group, seen)
+        names: dict[str, int] = {}
+        for number, report in enumerate(self.reports, 1):
+            problems += _report_problems(number, report, names)
         return problems
 
     def with_overrides(self, **values: Any) -> Config:
@@ -242,11 +258,15 @@ def read_config(path: str | Path) -> Config:
             groups = _group_tables(content, problems)
             values["groups"] = tuple(g for g in groups if g is not None)
             continue
+        if section == "reports" and isinstance(content, list):
+            reports = _report_tables(content, problems)
+            values["reports"] = tuple(r for r in reports if r is not None)
+            continue
         keys = _SECTIONS.get(section)
         if keys is None or not isinstance(content, dict):
             problems.append(
                 f"unknown section [{section}]; expected "
-                + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]"))
+                + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]"))
             )
             continue
         for key, value in content.items():
@@ -358,6 +378,59 @@ def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str
     for key in ("queues", "channels"):
         if not all(_is_line(v) for v in getattr(group, key)):
             problems.append(f"{where}: {key} must be a list of names (non-empty text)")
+    return problems
+
+
+def _report_tables(content: Any, problems: list[str]) -> list[Report | None]:
+    if not isinstance(content, list):
+        problems.append("reports must be written as [[reports]] tables")
+        return []
+    return [_report(i + 1, raw, problems) for i, raw in enumerate(content)]
+
+
+def _report(number: int, raw: Any, problems: list[str]) -> Report | None:
+    where = f"[[reports]] #{number}"
+    if not isinstance(raw, dict):
+        problems.append(f"{where} must be a table")
+        return None
+    found = len(problems)
+    for key in raw:
+        if _is_secret(key):
+            problems.append(_secret_rule("reports", key))
+        elif key not in ("notebook", "name", "title"):
+            problems.append(f"{where}: unknown key {key!r}; expected notebook, name, title")
+    notebook = raw.get("notebook")
+    if not _is_line(notebook):
+        problems.append(
+            f"{where}: notebook must be the path of an .ipynb file, got {described(notebook)}"
+        )
+    for key in ("name", "title"):
+        if key in raw and not _is_line(raw[key]):
+            problems.append(f"{where}: {key} must be text on one line, got {described(raw[key])}")
+    if len(problems) > found:
+        return None
+    path = Path(notebook)
+    name = raw.get("name", path.stem.lower().replace("_", "-"))
+    return Report(name, path, raw.get("title", name.replace("-", " ").capitalize()))
+
+
+def _report_problems(number: int, report: Report, seen: dict[str, int]) -> list[str]:
+    where = f"[[reports]] #{number}"
+    problems = []
+    if problem := notebook_problem(report.notebook):
+        problems.append(f"{where}: {problem}")
+    if problem := report_name_problem(report.name):
+        problems.append(f"{where}: {problem} (set name, or rename the notebook it comes from)")
+    else:
+        where = f"{where} ({report.name})"
+        first = seen.setdefault(report.name, number)
+        if first != number:
+            problems.append(
+                f"{where}: the name is taken by [[reports]] #{first}; each report needs its own "
+                "name, as it names the output files"
+            )
+    if len(report.title) > 120:
+        problems.append(f"{where}: title must be at most 120 characters")
     return problems
 
 

@@ -11,13 +11,17 @@ from cxreports.exceptions import ParameterError
 from cxreports.report import REPORTS
 
 
-def attachments(week_dir: str | Path, reports: Sequence[str] = tuple(REPORTS)) -> list[Path]:
-    """The PDF and HTML of every report in ``week_dir``; an error if any is missing or failed.
+def attachments(week_dir: str | Path, reports: Sequence[str] | None = None) -> list[Path]:
+    """The PDF and HTML of every report of ``week_dir``; an error if any is missing or failed.
 
+    The reports are those rendered with the week's digest (custom ones included; both
+    built-in reports for a digest that does not name them), unless ``reports`` names them.
     A week where a report failed has ``<report>.failed.ipynb`` and no HTML/PDF for it, so a
     half-made week is refused here rather than mailed.
     """
     folder = Path(week_dir)
+    if reports is None:
+        reports = digest.report_names(folder) or list(REPORTS)
     found, problems = [], []
     for name in reports:
         if (folder / f"{name}.failed.ipynb").exists():
@@ -41,7 +45,7 @@ def compose(
     sender: str,
     to: Sequence[str],
     subject: str | None = None,
-    reports: Sequence[str] = tuple(REPORTS),
+    reports: Sequence[str] | None = None,
 ) -> EmailMessage:
     """The message for one rendered week, checked by :func:`mail.build_message`."""
     body = digest.read(week_dir)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +29,8 @@ from cxreports.tables import AGENT_KPIS, duration, format_change, format_value
 
 #: Folder of a rendered week that holds the digest.
 FOLDER = "email"
+# the name rule of cxreports.report: a name read back from digest.json becomes a file name
+_REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: Agents listed in the email (ranked ones, by volume); the full table is in the attachment.
 TOP_AGENTS = 10
 
@@ -89,14 +93,20 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     )
 
 
-def write(body: EmailBody, week_dir: str | Path) -> Path:
-    """Keep ``body`` in ``week_dir/email/`` (subject, HTML, text, PNGs); returns the folder."""
+def write(body: EmailBody, week_dir: str | Path, reports: Sequence[str] | None = None) -> Path:
+    """Keep ``body`` in ``week_dir/email/`` (subject, HTML, text, PNGs); returns the folder.
+
+    ``reports`` names the reports rendered with it, the ones sent along (see
+    :func:`report_names`).
+    """
     folder = Path(week_dir) / FOLDER
     for name, png in body.images.items():
         write_atomic(folder / f"{name}.png", png)
     write_atomic(folder / "body.html", body.html.encode())
     write_atomic(folder / "body.txt", body.text.encode())
-    meta = {"subject": body.subject, "images": sorted(body.images)}
+    meta: dict[str, object] = {"subject": body.subject, "images": sorted(body.images)}
+    if reports is not None:
+        meta["reports"] = list(reports)
     write_atomic(folder / "digest.json", json.dumps(meta, indent=2).encode())
     return folder
 
@@ -117,6 +127,20 @@ def read(week_dir: str | Path) -> EmailBody:
         text=(folder / "body.txt").read_text(),
         images={name: (folder / f"{name}.png").read_bytes() for name in meta["images"]},
     )
+
+
+def report_names(week_dir: str | Path) -> list[str] | None:
+    """The reports rendered with the week's digest (None if it does not say: all built-in)."""
+    meta_path = Path(week_dir) / FOLDER / "digest.json"
+    try:
+        names = json.loads(meta_path.read_text()).get("reports")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and _REPORT_NAME.fullmatch(n) for n in names
+    ):
+        return None
+    return names
 
 
 def _png(chart: object) -> bytes:

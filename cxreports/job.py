@@ -56,7 +56,9 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run_weekly(
     config: Config, week: str | None = None, *, resend: bool = False, run_id: str | None = None
 ) -> JobResult:
-    """Fetch or read the logs, render both reports per group, and email each group once.
+    """Fetch or read the logs, render every report per group, and email each group once.
+
+    Every report is the two built-in ones and the config's ``[[reports]]`` notebooks.
 
     The config is checked whole first (:meth:`Config.check`): a bad value raises
     :class:`ParameterError` before anything is fetched, loaded or rendered. Raises
@@ -103,6 +105,7 @@ def run_weekly(
                     wk.tz,
                     _group_dir(out, group),
                     formats=config.formats,
+                    custom=config.reports,
                     queues=list(group.queues),
                     channels=list(group.channels),
                     min_volume=config.min_volume,

@@ -70,9 +70,26 @@ class Week:
 
     @classmethod
     def resolve(cls, week: str | Week | None, tz: str = "UTC") -> Week:
-        """A week from a string, a Week (re-zoned to ``tz``) or None (the last complete week)."""
-        if week is None or week == "":
+        """A week from a string, a Week (re-zoned to ``tz``) or None (the last complete week).
+
+        Empty text is an error, not the default: a week lost on the way (an empty variable in
+        a script, ``--week ''``) must not quietly become another week.
+
+        Examples
+        --------
+        >>> Week.resolve("")
+        Traceback (most recent call last):
+        ...
+        cxreports.exceptions.ParameterError: week is empty: give an ISO week such as 2026-W13, \
+or None (no --week) for the last complete week
+        """
+        if week is None:
             return cls.last_complete(tz)
+        if isinstance(week, str) and not week.strip():
+            raise ParameterError(
+                "week is empty: give an ISO week such as 2026-W13, or None (no --week) for the "
+                "last complete week"
+            )
         if isinstance(week, Week):
             return cls(week.year, week.number, tz)
         return cls.parse(week, tz)

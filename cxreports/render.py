@@ -121,6 +121,8 @@ def execute_notebook(
                     str(tmp),
                     parameters={**parameters, "render_mode": "static"},
                     kernel_name=kernel_name,
+                    # a notebook saved without kernel metadata still takes Python parameters
+                    language="python",
                     start_timeout=start_timeout,
                     execution_timeout=execution_timeout,
                     progress_bar=False,

@@ -7,9 +7,12 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 
+import nbformat
 import polars as pl
 
 from cxreports import schema as S
@@ -263,8 +266,121 @@ def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object
     return {**parameters, "queues": queues, "channels": channels}
 
 
-#: The report notebooks; found beside the package in a checkout (``pip install -e .``).
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+def notebook_folder() -> Path:
+    """The folder of the built-in report notebooks.
+
+    A wheel carries them inside the package (``cxreports/notebooks/``, mapped there from the
+    repository's ``notebooks/`` at build time); a checkout, installed with ``pip install -e .``
+    or not, reads the repository's own ``notebooks/``, the one copy.
+    """
+    packaged = resources.files("cxreports") / "notebooks"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+#: The built-in report notebooks (see :func:`notebook_folder`).
+NOTEBOOKS = notebook_folder()
+
+#: What a report name may be: it names the report's output files.
+REPORT_NAME_RULE = "1 to 64 lower-case letters, digits or '-', starting with a letter or digit"
+_REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_MAX_NOTEBOOK_BYTES = 20_000_000
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report to render: its name (the stem of its output files), notebook and title."""
+
+    name: str
+    notebook: Path
+    title: str
+
+
+def builtin_report(name: str, notebooks: str | Path = NOTEBOOKS) -> Report:
+    """A built-in report by name, its notebook taken from ``notebooks``."""
+    return Report(name, Path(notebooks) / REPORTS[name], TITLES[name])
+
+
+def report_name_problem(name: object) -> str | None:
+    """What is wrong with a custom report's name, without repeating it (None when valid).
+
+    Examples
+    --------
+    >>> report_name_problem("team-sla") is None
+    True
+    >>> report_name_problem("csat-sla")
+    'the name belongs to a built-in report: choose another'
+    """
+    if not isinstance(name, str) or not _REPORT_NAME.fullmatch(name):
+        return f"the name must be {REPORT_NAME_RULE} (it names the output files)"
+    if name in REPORTS or name == "all":
+        return "the name belongs to a built-in report: choose another"
+    return None
+
+
+def notebook_problem(path: str | Path) -> str | None:
+    """What keeps ``path`` from being a report notebook, without repeating it (None when fit).
+
+    A report notebook is an ``.ipynb`` file that nbformat reads and that has a code cell
+    tagged ``parameters`` (papermill puts the report's parameters after it). Checked before
+    any kernel starts.
+    """
+    path = Path(path)
+    if path.suffix != ".ipynb":
+        return "the notebook must be an .ipynb file"
+    try:
+        if not path.is_file():
+            return "the notebook is not a file (check the path)"
+        if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
+            return "the notebook is over 20 MB: clear its outputs"
+        nb = nbformat.read(path, as_version=4)
+    except OSError as exc:
+        return f"the notebook cannot be read ({exc.strerror})"
+    except Exception:  # nbformat raises JSON, validation and version errors of many kinds
+        return "the notebook is not a Jupyter notebook nbformat can read"
+    kernel, info = (nb.metadata.get(k) for k in ("kernelspec", "language_info"))
+    kernel, info = (m if isinstance(m, dict) else {} for m in (kernel, info))
+    language = kernel.get("language") or info.get("name") or "python"
+    if str(language).lower() != "python":
+        return "the notebook is not a Python notebook (its kernel metadata names another language)"
+    tagged = [
+        c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
+    ]
+    if not tagged:
+        return (
+            "the notebook has no code cell tagged 'parameters': tag the cell that sets source, "
+            "week, tz and the other standard parameters (JupyterLab: Property Inspector, "
+            "Cell Tags)"
+        )
+    return None
+
+
+def custom_report(
+    notebook: str | Path, name: str | None = None, title: str | None = None
+) -> Report:
+    """A team's own report notebook, checked before any kernel starts.
+
+    ``name`` names the output files (default: the notebook's file name, lower case, ``_`` as
+    ``-``); it may not be a built-in report's. ``title`` heads the HTML and PDF (default: the
+    name in words).
+
+    Examples
+    --------
+    >>> custom_report("notebooks/channel_review.ipynb").name
+    'channel-review'
+    """
+    path = Path(notebook)
+    if problem := notebook_problem(path):
+        raise ParameterError(f"{path}: {problem}")
+    derived = name is None
+    name = path.stem.lower().replace("_", "-") if name is None else name
+    if problem := report_name_problem(name):
+        hint = " (the name comes from the file name: rename the notebook)" if derived else ""
+        raise ParameterError(f"{path}: report name {name!r}: {problem}{hint}")
+    if title is None:
+        title = name.replace("-", " ").capitalize()
+    return Report(name, path.absolute(), title)
 
 
 def render_reports(
@@ -276,13 +392,17 @@ def render_reports(
     *,
     formats: Sequence[str] = ("html", "pdf"),
     notebooks: str | Path = NOTEBOOKS,
+    custom: Sequence[Report] = (),
     timings: dict[str, float] | None = None,
     **parameters: object,
 ) -> dict[str, dict[str, Path]]:
     """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
 
-    Once every report has rendered, the week's email digest is written to ``OUT/<week>/email/``
-    (see :mod:`cxreports.digest`); a week without it is not sent.
+    ``names`` are built-in reports (their notebooks are read from ``notebooks``); ``custom``
+    are a team's own (see :func:`custom_report`), rendered the same way with the same
+    parameters. Once every report has rendered, the week's email digest is written to
+    ``OUT/<week>/email/`` (see :mod:`cxreports.digest`), naming the reports it goes with; a
+    week without it is not sent.
 
     Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
     ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
@@ -294,9 +414,9 @@ def render_reports(
     from cxreports.render import EXPORTERS, render_report
 
     unknown = [n for n in names if n not in REPORTS]
-    if unknown or not names:
+    if unknown or not (names or custom):
         got = f"unknown report {unknown[0]!r}" if unknown else "no report named"
-        raise ParameterError(f"{got}: choose from {', '.join(REPORTS)}")
+        raise ParameterError(f"{got}: choose from {', '.join(REPORTS)}, or give a notebook")
     formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in EXPORTERS]
     if bad or not formats:
@@ -307,33 +427,43 @@ def render_reports(
             f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
         )
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
+    builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
+    reports = list(builtins)
+    for report in custom:
+        # a Report made by hand skips custom_report's checks; they are cheap, so run them here
+        checked = custom_report(report.notebook, report.name, report.title)
+        if any(r.name == checked.name for r in reports):
+            raise ParameterError(
+                f"{report.notebook}: two reports are named {checked.name!r}; each needs its "
+                "own name, as it names the output files"
+            )
+        reports.append(checked)
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
     files = [str(Path(s).absolute()) for s in _sources(sources)]
     resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
         store.verify(files[0])  # a damaged store fails here, not in every kernel
     parameters = _scoped(files, parameters)
-    folder = Path(notebooks)
-    missing = [REPORTS[n] for n in names if not (folder / REPORTS[n]).is_file()]
-    if missing:
+    if missing := [r.notebook for r in builtins if not r.notebook.is_file()]:
         raise ParameterError(
-            f"report notebook {missing[0]} not found in {folder}: run cxreports from a checkout "
-            "installed with `pip install -e .`, or pass the notebooks folder"
+            f"report notebook {missing[0].name} not found in {missing[0].parent}: reinstall "
+            "cxreports (its wheel carries the notebooks), or pass the notebooks folder"
         )
     target = ensure_dir(Path(out).absolute() / wk.label)
     # a digest from an earlier run must not outlive a failing one: sending looks for it
     (target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
-    spent: dict[str, dict[str, float]] = {name: {} for name in [*names, "email"]}
+    spent: dict[str, dict[str, float]] = {r.name: {} for r in reports}
+    spent["email"] = {}
 
-    def render(name: str) -> dict[str, Path]:
+    def render(report: Report) -> dict[str, Path]:
         return render_report(
-            folder.absolute() / REPORTS[name],
+            report.notebook.absolute(),
             {"source": files, "week": wk.label, "tz": tz, **parameters},
             target,
-            name,
+            report.name,
             formats=tuple(formats),
-            title=f"{TITLES[name]} · {wk.label}",
-            timings=spent[name],
+            title=f"{report.title} · {wk.label}",
+            timings=spent[report.name],
         )
 
     def build_digest() -> digest.EmailBody:
@@ -345,12 +475,12 @@ def render_reports(
 
     # The reports' kernels run side by side (each in its own process), and the email digest is
     # built meanwhile; it is written only once every report has rendered.
-    with ThreadPoolExecutor(max_workers=len(names) + 1) as pool:
-        futures = {name: pool.submit(render, name) for name in names}
+    with ThreadPoolExecutor(max_workers=len(reports) + 1) as pool:
+        futures = {r.name: pool.submit(render, r) for r in reports}
         built = pool.submit(build_digest)
         written = {name: future.result() for name, future in futures.items()}
         built_digest = built.result()
-    digest.write(built_digest, target)
+    digest.write(built_digest, target, reports=list(written))
     if timings is not None:
         for stages in spent.values():
             for stage, seconds in stages.items():

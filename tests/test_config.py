@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from cxreports import ParameterError
 from cxreports.config import EXAMPLE, Config, Group, read_config
+from cxreports.report import NOTEBOOKS, Report
 
 
 def test_the_example_config_reads(tmp_path):
@@ -228,3 +232,103 @@ def test_a_config_path_that_is_not_a_config_file_is_one_error(tmp_path, kind):
     with pytest.raises(ParameterError, match=expected) as info:
         read_config(path)
     assert str(info.value).startswith(str(path))
+
+
+EXAMPLE_NOTEBOOK = NOTEBOOKS / "channel_review.ipynb"
+REPORT = '[[reports]]\nnotebook = "{notebook}"\n'
+
+
+def test_the_example_config_shows_custom_reports():
+    assert "# [[reports]]" in EXAMPLE and 'notebook = "reports/team_review.ipynb"' in EXAMPLE
+
+
+def test_custom_reports_read_with_their_name_and_title(tmp_path):
+    text = (
+        REPORT.format(notebook=EXAMPLE_NOTEBOOK)
+        + REPORT.format(notebook=EXAMPLE_NOTEBOOK)
+        + 'name = "weekly-channels"\ntitle = "Channels, weekly"\n'
+    )
+    config = _read(tmp_path, text)
+    assert config.reports == (
+        Report("channel-review", EXAMPLE_NOTEBOOK, "Channel review"),
+        Report("weekly-channels", EXAMPLE_NOTEBOOK, "Channels, weekly"),
+    )
+
+
+def _untagged(tmp_path) -> Path:
+    nb = nbformat.read(EXAMPLE_NOTEBOOK, as_version=4)
+    nb.cells[0].metadata["tags"] = []
+    nbformat.write(nb, tmp_path / "untagged.ipynb")
+    return tmp_path / "untagged.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (REPORT.format(notebook="UNTAGGED"), r"#1: the notebook has no code cell tagged 'param"),
+        (REPORT.format(notebook="MISSING"), r"#1: the notebook is not a file"),
+        (REPORT.format(notebook="README"), r"#1: the notebook must be an .ipynb file"),
+        (REPORT.format(notebook="EXAMPLE") + 'name = "csat-sla"',
+         r"#1: the name belongs to a built-in report"),
+        (REPORT.format(notebook="EXAMPLE") + 'name = "../x"', r"#1: the name must be 1 to 64"),
+        (REPORT.format(notebook="EXAMPLE") * 2,
+         r"#2 \(channel-review\): the name is taken by \[\[reports\]\] #1"),
+        (REPORT.format(notebook="EXAMPLE") + "kernel = 'x'", r"#1: unknown key 'kernel'"),
+        (REPORT.format(notebook="EXAMPLE") + "title = ''", r"#1: title must be text on one line"),
+        ("[[reports]]\nname = 'x'", r"#1: notebook must be the path of an .ipynb file"),
+    ],
+)  # fmt: skip
+def test_a_custom_report_that_cannot_render_stops_the_config(tmp_path, text, message):
+    paths = {
+        "UNTAGGED": _untagged(tmp_path),
+        "MISSING": tmp_path / "missing.ipynb",
+        "README": Path("README.md").absolute(),
+        "EXAMPLE": EXAMPLE_NOTEBOOK,
+    }
+    for key, path in paths.items():
+        text = text.replace(f'"{key}"', f'"{path}"')
+    with pytest.raises(ParameterError, match=r"\[\[reports\]\] " + message):
+        _read(tmp_path, text)
+
+
+@pytest.mark.parametrize("text", ["reports = 'x.ipynb'", "[reports]\nnotebook = 'x.ipynb'"])
+def test_reports_not_written_as_tables_are_an_unknown_section(tmp_path, text):
+    with pytest.raises(
+        ParameterError, match=r"unknown section \[reports\]; expected .*\[\[reports"
+    ):
+        _read(tmp_path, text)
+
+
+def test_custom_report_problems_come_with_the_others_and_repeat_no_value(tmp_path):
+    text = (
+        f"[report]\nmin_volume = 0\n\n[[reports]]\nnotebook = '{tmp_path}/{SECRET}.ipynb'\n"
+        f'title = "{SECRET}\\n"\n\n[[reports]]\nnotebook = "{EXAMPLE_NOTEBOOK}"\n'
+        f"name = '{SECRET}!'\nkernel = '{SECRET}'\n"
+    )
+    with pytest.raises(ParameterError) as info:
+        _read(tmp_path, text)
+    message = str(info.value)
+    assert SECRET not in message
+    assert "[[reports]] #1: title must be text on one line" in message
+    assert "[[reports]] #2: unknown key" in message
+    # past the types: the values, each problem once, none repeated
+    text = (
+        f"[report]\nmin_volume = 0\n\n[[reports]]\nnotebook = '{tmp_path}/{SECRET}.ipynb'\n\n"
+        f"[[reports]]\nnotebook = '{EXAMPLE_NOTEBOOK}'\nname = '{SECRET}!'\n"
+    )
+    with pytest.raises(ParameterError) as info:
+        _read(tmp_path, text)
+    message = str(info.value)
+    assert SECRET not in message and message.count(";") == 2
+    assert "[report] min_volume must be" in message
+    assert "[[reports]] #1: the notebook is not a file" in message
+    assert "[[reports]] #2: the name must be" in message
+
+
+def test_a_report_notebook_that_went_missing_is_found_by_check(tmp_path):
+    notebook = tmp_path / "team.ipynb"
+    shutil.copy(EXAMPLE_NOTEBOOK, notebook)
+    config = _read(tmp_path, REPORT.format(notebook=notebook))
+    notebook.unlink()
+    with pytest.raises(ParameterError, match=r"\[\[reports\]\] #1: the notebook is not a file"):
+        config.check()

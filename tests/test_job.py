@@ -20,6 +20,7 @@ from cxreports.cli import main
 from cxreports.config import read_config
 from cxreports.exceptions import JobError, OutputError, ParameterError, ReportError
 from cxreports.job import LOCK_NAME, run_weekly
+from cxreports.report import NOTEBOOKS
 from cxreports.sample import generate
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -59,7 +60,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.server_close()
 
 
-def _config(tmp_path: Path, api_url: str, smtp, extra: str = "") -> Path:
+def _config(tmp_path: Path, api_url: str, smtp, extra: str = "", reports: str = "") -> Path:
     path = tmp_path / "cxreports.toml"
     path.write_text(
         f"""
@@ -90,7 +91,7 @@ queues = ["Billing"]
 
 [alerts]
 operator = "ops@example.com"
-"""
+{reports}"""
     )
     return path
 
@@ -105,7 +106,9 @@ def test_weekly_fetches_renders_and_mails_each_group_once(
 ):
     monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
     server = smtp_server()
-    config = _config(tmp_path, api, server)
+    # a team's own notebook goes along with the built-in reports, filtered the same way
+    team = f'\n[[reports]]\nnotebook = "{NOTEBOOKS / "channel_review.ipynb"}"\n'
+    config = _config(tmp_path, api, server, reports=team)
     assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 0
 
     arrived = {tuple(m.rcpt_tos): _parse(m.content) for m in server.inbox.messages}
@@ -115,6 +118,7 @@ def test_weekly_fetches_renders_and_mails_each_group_once(
     for message in arrived.values():
         names = sorted(p.get_filename() for p in message.iter_attachments())
         assert names == ["agent-performance.html", "agent-performance.pdf",
+                         "channel-review.html", "channel-review.pdf",
                          "csat-sla.html", "csat-sla.pdf"]  # fmt: skip
         assert len(message.get_body(("html",)).get_content().encode()) < 100_000
     out = tmp_path / "out"
@@ -122,6 +126,7 @@ def test_weekly_fetches_renders_and_mails_each_group_once(
         for name in ("agent-performance", "csat-sla"):
             assert (out / group / "2026-W13" / f"{name}.pdf").stat().st_size > 10_000
     assert "queues: Billing" in (out / "billing" / "2026-W13" / "csat-sla.html").read_text()
+    assert "queues: Billing" in (out / "billing" / "2026-W13" / "channel-review.html").read_text()
     assert "queues:" not in (out / "managers" / "2026-W13" / "csat-sla.html").read_text()
     assert list((tmp_path / "raw").glob("*/page_*.json.gz"))
 

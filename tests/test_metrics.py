@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cxreports import ParameterError
 from cxreports.metrics import weekly
 from cxreports.period import Week
+from cxreports.report import prepare
 
 from .metrics_fixtures import make_logs, utc
 
@@ -183,6 +184,16 @@ def test_wilson_guard_only_flags_clear_outliers():
 def test_bad_week_strings(text, message):
     with pytest.raises(ParameterError, match=message):
         Week.parse(text)
+
+
+@pytest.mark.parametrize("week", ["", " ", "\t"])
+def test_an_empty_week_is_an_error_and_none_the_last_complete_week(week):
+    # as at the command line (`--week ''` is exit 2): a lost value must not become the default
+    with pytest.raises(ParameterError, match="week is empty: give an ISO week such as 2026-W13"):
+        Week.resolve(week, SGT)
+    with pytest.raises(ParameterError, match="week is empty"):
+        prepare("tests/data/seed_page.json", week, SGT)
+    assert Week.resolve(None, SGT) == Week.last_complete(SGT)
 
 
 def test_bad_time_zone():
