@@ -155,7 +155,7 @@ _CARD_CSS = f"""<style>
   padding:6px 10px;font-size:13px;margin:6px 0}}
 .cx-footer{{font-size:12px;color:{_P.MUTED};border-top:1px solid {_P.RULE};margin-top:16px;
   padding-top:6px;overflow-wrap:anywhere}}
-.cx-footer th,.cx-footer td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
+.cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
   font-weight:normal;border:0}}
 .cx-header h1{{margin-bottom:0}}.cx-header .cx-sub{{color:{_P.MUTED};font-size:14px}}
 </style>"""
@@ -242,11 +242,6 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
             table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
         )
     )
-    if unranked:
-        gt = gt.tab_source_note(
-            f"{NOT_RANKED} Below the minimum volume of {metrics.params['min_volume']} handled: "
-            "shown, but not ranked, tinted or flagged."
-        )
     ranked_rows = [i for i, r in enumerate(shown["ranked"]) if r]
     for column in ("FCR", "Resolved", "SLA met", "CSAT"):
         values = shown[column].drop_nulls()
@@ -292,6 +287,7 @@ def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
         .fmt_percent(columns=["SLA met", "FRT ≤ target*", "CSAT", "Response rate"], decimals=0)
         .fmt_number(columns=["Mean score"], decimals=2)
         .fmt_integer(columns=["Handled", "Breaches", "Responses"])
+        .cols_align("right", columns="FRT median")
         .sub_missing(missing_text="—")
         .tab_options(
             table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
@@ -403,11 +399,11 @@ def data_quality(metrics: WeeklyMetrics) -> str:
 
 _DQ_CSS = f"""<style>
 .cx-dq{{display:flex;flex-wrap:wrap;gap:18px}}
-.cx-kv{{font-size:13px;border-collapse:collapse;max-width:100%}}
-.cx-kv caption{{text-align:left;font-weight:600;padding-bottom:4px;color:{_P.TEXT}}}
-.cx-kv th,.cx-kv td{{padding:2px 12px 2px 0;border-bottom:1px solid {_P.RULE};color:{_P.TEXT};
-  text-align:left;vertical-align:top;overflow-wrap:anywhere}}
-.cx-kv th{{font-weight:normal}}.cx-kv td{{font-weight:600;text-align:right}}
+table.cx-kv{{font-size:13px;border-collapse:collapse;max-width:100%}}
+table.cx-kv caption{{text-align:left;font-weight:600;padding-bottom:4px;color:{_P.TEXT}}}
+table.cx-kv th,table.cx-kv td{{padding:2px 12px 2px 0;border-bottom:1px solid {_P.RULE};
+  color:{_P.TEXT};text-align:left;vertical-align:top;overflow-wrap:anywhere}}
+table.cx-kv th{{font-weight:normal}}table.cx-kv td{{font-weight:600;text-align:right}}
 </style>"""
 
 
@@ -503,6 +499,7 @@ def bots_table(bots: pl.DataFrame) -> GT:
         _sticky(GT(shown, rowname_col="Handled by"), "Handled by")
         .fmt_percent(columns=["Share", "Resolved"], decimals=0)
         .fmt_integer(columns="Rooms")
+        .cols_align("right", columns="Handle time mean")
         .sub_missing(missing_text="—")
         .tab_options(table_font_size="12px", data_row_padding="3px")
     )
