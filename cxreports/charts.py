@@ -167,15 +167,19 @@ def _described(chart: Any, title: str, description: str) -> Any:
     return chart.properties(description=description, usermeta={"title": title})
 
 
-def _empty(message: str, height: int = 60) -> alt.Chart:
-    """A chart that says there is nothing to draw, instead of an empty frame."""
-    chart = (
+def _message(message: str, height: int = 60) -> alt.Chart:
+    """A panel that says there is nothing to draw, instead of an empty frame."""
+    return (
         alt.Chart(alt.Data(values=[{"text": message}]))
         .mark_text(fontSize=FONT_SIZE, color=palette.MUTED)
         .encode(text="text:N")
         .properties(width=WIDTH - 20, height=height)
     )
-    return _described(chart, message, message)
+
+
+def _empty(message: str, height: int = 60) -> alt.Chart:
+    """A chart that says there is nothing to draw, described as such."""
+    return _described(_message(message, height), message, message)
 
 
 #: Characters XML 1.0 cannot hold: C0 controls other than tab, newline and carriage return, and
@@ -501,7 +505,7 @@ def trend(
     for column, (title, fmt) in metrics.items():
         if trend_frame[column].null_count() == trend_frame.height:
             charts.append(
-                _empty("no data in these weeks", height=110).properties(
+                _message("no data in these weeks", height=110).properties(
                     width=WIDTH - 90, title=title
                 )
             )
@@ -652,7 +656,8 @@ def rate_by(
     data = frame.filter(pl.col(rate).is_not_null())
     if data.height == 0:
         return _empty(f"No {title.lower()} data this week")
-    data = data.with_columns(pl.col(key).cast(pl.String).fill_null("(none)").alias("group"))
+    group = pl.col(key).dt.strftime("%a %d %b") if data.schema[key] == pl.Date else pl.col(key)
+    data = data.with_columns(group.cast(pl.String).fill_null("(none)").alias("group"))
     data = data.with_columns(
         shown=(pl.col(rate) * 100).round(0).cast(pl.Int64).cast(pl.String) + "%",
         interval=pl.format(

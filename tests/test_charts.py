@@ -53,12 +53,13 @@ def test_empty_inputs_draw_a_message_not_an_empty_frame():
 def test_distribution_buckets_count_every_value_once():
     rows = pl.DataFrame({"first_response_time_s": [5.0, 15.0, 16.0, 60.0, 61.0, 99999.0, None]})
     spec = charts.distribution(rows, "first_response_time_s", "FRT", threshold_s=60).to_dict()
-    counts = {v["bucket"]: v["interactions"] for v in _spec_values(spec) if "bucket" in v}
-    assert counts["≤ 15s"] == 2 and counts["15s-30s"] == 1 and counts["30s-1m"] == 1
-    assert counts["1m-2m"] == 1 and counts["4h+"] == 1
+    counts = {v["bucket"]: v["interactions"] for v in _spec_values(spec) if "interactions" in v}
+    assert counts["≤ 0:15"] == 2 and counts["0:15–0:30"] == 1 and counts["0:30–1:00"] == 1
+    assert counts["1:00–2:00"] == 1 and counts["> 4:00:00"] == 1
     assert sum(counts.values()) == 6
-    targets = {v["bucket"]: v["target"] for v in _spec_values(spec) if "bucket" in v}
-    assert targets["30s-1m"] == "within 1m" and targets["1m-2m"] == "over 1m"
+    targets = {v["bucket"]: v["target"] for v in _spec_values(spec) if "target" in v}
+    assert targets["0:30–1:00"] == "within 1:00 target"
+    assert targets["1:00–2:00"] == "over 1:00 target"
 
 
 #: Names people type into a CX platform: emoji (astral plane, a ZWJ sequence), right-to-left
