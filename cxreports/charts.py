@@ -530,7 +530,7 @@ def _count_steps(largest: int, bins: int = 5) -> list[int]:
     Examples
     --------
     >>> _count_steps(16), _count_steps(3), _count_steps(230)
-    ([1, 5, 10, 15], [1, 2, 3], [1, 50, 100, 150, 200])
+    ([1, 5, 10, 15], [1, 2, 3], [1, 100, 200])
     """
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
         if largest / step <= bins - 1:
