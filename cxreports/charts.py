@@ -645,13 +645,15 @@ def rate_by(
     *,
     count: str | None = None,
     total: str | None = None,
+    count_title: str | None = None,
     subject: str | None = None,
 ) -> alt.LayerChart | alt.Chart:
     """A rate per group with its 95% Wilson interval as an error bar, in the frame's order.
 
-    ``count`` labels each bar (``"12 breaches"``), and with ``total`` its base too
-    (``"12 breaches of 140"``), so a rate on few cases reads as one. Groups whose rate is null
-    are left out. ``subject`` names the groups in the description (default ``key``).
+    ``count`` labels each bar (``"12 breaches"``); with ``total`` the label is ``"12 of 140"``
+    and the subtitle says what they count (``count_title``, e.g. ``"breaches of SLA
+    verdicts"``), so a rate on few cases reads as one. Groups whose rate is null are left out.
+    ``subject`` names the groups in the title and description (default ``key``).
     """
     data = frame.filter(pl.col(rate).is_not_null())
     if data.height == 0:
@@ -666,23 +668,27 @@ def rate_by(
         ),
     )
     cols = ["group", rate, f"{rate}_low", f"{rate}_high", "shown", "interval"]
+    subtitle = None
     if count:
         noun = count.replace("sla_", "")
-        data = data.with_columns(
-            _label=pl.format(
-                "{} {}",
-                pl.col(count),
-                pl.when(pl.col(count) == 1)
-                .then(pl.lit(noun.removesuffix("es")))
-                .otherwise(pl.lit(noun)),
-            )
-        )
         if total:
-            data = data.with_columns(_label=pl.format("{} of {}", pl.col("_label"), pl.col(total)))
+            data = data.with_columns(_label=pl.format("{} of {}", pl.col(count), pl.col(total)))
+            count_title = count_title or f"{noun} of {total.replace('_', ' ')}"
+            subtitle = f"beside each bar: {count_title}"
+        else:
+            data = data.with_columns(
+                _label=pl.format(
+                    "{} {}",
+                    pl.col(count),
+                    pl.when(pl.col(count) == 1)
+                    .then(pl.lit(noun.removesuffix("es")))
+                    .otherwise(pl.lit(noun)),
+                )
+            )
         cols.append("_label")
     data = _drawable(data)
     order = data["group"].to_list()
-    plot_width = WIDTH - (300 if count else 160)
+    plot_width = WIDTH - (250 if count else 160)
     y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=150))
     base = alt.Chart(_values(data.select(cols))).encode(y)
     scale = alt.Scale(domain=[0, 1])
@@ -697,7 +703,7 @@ def rate_by(
             "group:N",
             alt.Tooltip("shown:N", title=title),
             alt.Tooltip("interval:N", title="95% interval"),
-            *([alt.Tooltip("_label:N", title="count")] if count else []),
+            *([alt.Tooltip("_label:N", title=count_title or "count")] if count else []),
         ],
     )
     err = base.mark_errorbar(color=palette.TEXT, ticks=True).encode(
@@ -707,15 +713,18 @@ def rate_by(
     if count:
         layers.append(base.mark_text(align="left", x=plot_width + 8).encode(text="_label:N"))
     lowest = data.sort(rate).row(0, named=True)
+    heading = f"{title} by {subject or key}"
     chart = alt.layer(*layers).properties(
-        width=plot_width, height=max(60, 22 * data.height), title=title
+        width=plot_width,
+        height=max(60, 22 * data.height),
+        title=alt.Title(heading, subtitle=subtitle) if subtitle else heading,
     )
     described = (
-        f"{title} by {subject or key}, with 95% intervals, {data.height} groups. Lowest: "
+        f"{heading}, with 95% intervals, {data.height} groups. Lowest: "
         f"{lowest['group']} at {lowest['shown']} ({lowest['interval']})"
-        + (f", {lowest['_label']}." if count else ".")
+        + (f", {count_title or 'count'}: {lowest['_label']}." if count else ".")
     )
-    return _described(chart, f"{title} by {subject or key}", described)
+    return _described(chart, heading, described)
 
 
 def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
@@ -744,6 +753,7 @@ def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
         "SLA met",
         count="sla_breaches",
         total="sla_eligible",
+        count_title="breaches of SLA verdicts",
         subject="hour, worst first",
     )
     none = data.filter(pl.col("sla_met_rate").is_null())["label"].to_list()

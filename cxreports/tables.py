@@ -152,7 +152,7 @@ _CARD_CSS = f"""<style>
 .cx-good{{color:{_P.GOOD_TEXT}}}.cx-bad{{color:{_P.BAD_TEXT}}}.cx-flat{{color:{_P.MUTED}}}
 .cx-ci{{font-size:12px;color:{_P.MUTED};margin-top:2px}}
 .cx-note{{border-left:3px solid {_P.NOTE_RULE};background:{_P.NOTE_TINT};color:{_P.TEXT};
-  padding:6px 10px;font-size:13px;margin:6px 0}}
+  padding:6px 10px;font-size:13px;margin:6px 0;break-inside:avoid}}
 .cx-footer{{font-size:12px;color:{_P.MUTED};border-top:1px solid {_P.RULE};margin-top:16px;
   padding-top:6px;overflow-wrap:anywhere}}
 .cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;

@@ -286,8 +286,10 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
         "13:00–13:59",
     ]
     labels = {v["group"]: v["_label"] for v in _spec_values(spec) if "_label" in v}
-    assert labels["10:00–10:59"] == "1 breach of 2"
-    assert labels["13:00–13:59"] == "0 breaches of 1"
+    assert labels["10:00–10:59"] == "1 of 2" and labels["13:00–13:59"] == "0 of 1"
+    bars = next(u for u in _layers(spec) if u["mark"]["type"] == "bar")
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    assert spec["title"]["subtitle"] == "beside each bar: breaches of SLA verdicts"
     assert spec["description"].startswith("SLA met by hour, worst first")
     assert "Lowest: 09:00–09:59 at 50%" in spec["description"]
     assert spec["description"].endswith("No SLA verdict in 12:00–12:59.")
