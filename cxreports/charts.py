@@ -689,7 +689,7 @@ def rate_by(
     data = _drawable(data)
     order = data["group"].to_list()
     plot_width = WIDTH - (250 if count else 160)
-    y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=150))
+    y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=165))
     base = alt.Chart(_values(data.select(cols))).encode(y)
     scale = alt.Scale(domain=[0, 1])
     bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
