@@ -647,17 +647,19 @@ def rate_by(
     total: str | None = None,
     count_title: str | None = None,
     subject: str | None = None,
+    missing: str | None = None,
 ) -> alt.LayerChart | alt.Chart:
     """A rate per group with its 95% Wilson interval as an error bar, in the frame's order.
 
     ``count`` labels each bar (``"12 breaches"``); with ``total`` the label is ``"12 of 140"``
     and the subtitle says what they count (``count_title``, e.g. ``"breaches of SLA
-    verdicts"``), so a rate on few cases reads as one. Groups whose rate is null are left out.
+    verdicts"``), so a rate on few cases reads as one. Groups whose rate is null are left out,
+    or with ``missing`` listed where the frame has them, with that text instead of a bar.
     ``subject`` names the groups in the title and description (default ``key``).
     """
-    data = frame.filter(pl.col(rate).is_not_null())
-    if data.height == 0:
+    if frame.filter(pl.col(rate).is_not_null()).height == 0:
         return _empty(f"No {title.lower()} data this week")
+    data = frame if missing else frame.filter(pl.col(rate).is_not_null())
     group = pl.col(key).dt.strftime("%a %d %b") if data.schema[key] == pl.Date else pl.col(key)
     data = data.with_columns(group.cast(pl.String).fill_null("(none)").alias("group"))
     data = data.with_columns(
@@ -686,6 +688,13 @@ def rate_by(
                 )
             )
         cols.append("_label")
+    if missing:
+        data = data.with_columns(
+            _label=pl.when(pl.col(rate).is_null())
+            .then(pl.lit(missing))
+            .otherwise(pl.col("_label") if count else pl.lit(""))
+        )
+        cols = list(dict.fromkeys([*cols, "_label"]))
     data = _drawable(data)
     order = data["group"].to_list()
     plot_width = WIDTH - (250 if count else 160)
@@ -710,9 +719,9 @@ def rate_by(
         alt.X(f"{rate}_low:Q", title=title, scale=scale), alt.X2(f"{rate}_high:Q")
     )
     layers: list[Any] = [bars, err]
-    if count:
+    if count or missing:
         layers.append(base.mark_text(align="left", x=plot_width + 8).encode(text="_label:N"))
-    lowest = data.sort(rate).row(0, named=True)
+    lowest = data.filter(pl.col(rate).is_not_null()).sort(rate).row(0, named=True)
     heading = f"{title} by {subject or key}"
     chart = alt.layer(*layers).properties(
         width=plot_width,
@@ -733,8 +742,8 @@ def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
     Hours are sorted by SLA met, lowest first; ties go to the hour with more breaches, then
     the earlier hour. Every hour with an SLA verdict is drawn, whatever its volume: each bar
     says how many verdicts it stands on and shows its 95% interval, which is wide when they
-    are few. Hours with interactions but no verdict have no rate and are named in the
-    description.
+    are few. Hours with interactions but no verdict have no rate: they come last, marked
+    "no SLA verdict", and the description names them.
     """
     data = hourly.filter(pl.col("handled") > 0).with_columns(
         label=pl.format(
@@ -743,8 +752,8 @@ def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
             pl.col("hour").cast(pl.String).str.zfill(2),
         )
     )
-    ranked = data.filter(pl.col("sla_met_rate").is_not_null()).sort(
-        ["sla_met_rate", "sla_breaches", "hour"], descending=[False, True, False]
+    ranked = data.sort(
+        ["sla_met_rate", "sla_breaches", "hour"], descending=[False, True, False], nulls_last=True
     )
     chart = rate_by(
         ranked,
@@ -755,9 +764,10 @@ def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
         total="sla_eligible",
         count_title="breaches of SLA verdicts",
         subject="hour, worst first",
+        missing="no SLA verdict",
     )
     none = data.filter(pl.col("sla_met_rate").is_null())["label"].to_list()
-    if none and ranked.height:
+    if none and ranked["sla_met_rate"].is_not_null().any():
         spec = chart.to_dict()
         chart = chart.properties(
             description=spec["description"] + f" No SLA verdict in {', '.join(none)}."

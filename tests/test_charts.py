@@ -272,7 +272,7 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
             (9, 0.5, 5, 10, 10),
             (10, 0.5, 1, 2, 2),  # same rate as 9, fewer breaches: after it
             (11, 0.9, 1, 10, 10),  # ties with 8 on rate and breaches: the earlier hour first
-            (12, None, 0, 0, 3),  # volume but no verdict: named, not drawn
+            (12, None, 0, 0, 3),  # volume but no verdict: listed last, without a bar
             (13, 1.0, 0, 1, 1),
         ]
     )
@@ -284,9 +284,11 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
         "08:00–08:59",
         "11:00–11:59",
         "13:00–13:59",
+        "12:00–12:59",
     ]
     labels = {v["group"]: v["_label"] for v in _spec_values(spec) if "_label" in v}
     assert labels["10:00–10:59"] == "1 of 2" and labels["13:00–13:59"] == "0 of 1"
+    assert labels["12:00–12:59"] == "no SLA verdict"
     bars = next(u for u in _layers(spec) if u["mark"]["type"] == "bar")
     assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
     assert spec["title"]["subtitle"] == "beside each bar: breaches of SLA verdicts"
