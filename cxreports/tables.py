@@ -17,8 +17,6 @@ from cxreports import palette
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.schema import agent_label
 
-#: Colours of a change in the good direction, the bad one and none (text, from the palette).
-GOOD, BAD, NEUTRAL = palette.GOOD_TEXT, palette.BAD_TEXT, palette.MUTED
 #: Cell tints of a rate column, lowest to highest among ranked agents: a light vermillion, white,
 #: a light blue. The value is printed in the cell, so the tint only repeats it.
 RATE_PALETTE = [palette.BAD_TINT, palette.BACKGROUND, palette.GOOD_TINT]
