@@ -20,7 +20,7 @@ from cxreports.schema import agent_label
 #: Cell tints of a rate column, lowest to highest among ranked agents: a light vermillion, white,
 #: a light blue. The value is printed in the cell, so the tint only repeats it.
 RATE_PALETTE = [palette.BAD_TINT, palette.BACKGROUND, palette.GOOD_TINT]
-#: Mark after the name of an agent below the minimum volume (explained under the table).
+#: Mark after the name of an agent below the minimum volume (the report text says what it means).
 NOT_RANKED = "†"
 
 
