@@ -1,15 +1,29 @@
-"""Metric frames -> altair charts; no I/O."""
+"""Metric frames -> altair charts; no I/O.
+
+Every chart is laid out for a phone first: at most :data:`WIDTH` pixels wide with
+:data:`FONT_SIZE` text, so that scaled to the ~366 px a 390 px screen leaves, its smallest text
+is still 11 px. Durations read as m:ss (h:mm:ss past an hour) on axes, labels and tooltips, rates
+start from zero, and colour never carries meaning alone: a word, a number or a rule says it too.
+Each chart has a title and a description (what it shows and its main figure), which the static
+renderer writes into the SVG as ``<title>`` and ``<desc>`` for screen readers.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import altair as alt
 import polars as pl
+from altair.vegalite.v6.display import svg_renderer
 
+from cxreports import palette
 from cxreports.exceptions import ParameterError
+from cxreports.metrics.core import wilson
 from cxreports.schema import agent_label
+from cxreports.tables import duration
 
 RenderMode = Literal["static", "interactive"]
 
@@ -19,17 +33,104 @@ RenderMode = Literal["static", "interactive"]
 #: fall back to narrower fonts, which still fit the space measured.
 FONT = '"DejaVu Sans", "Helvetica Neue", Arial, sans-serif'
 
+#: Widest a chart gets, labels and legend included (CSS pixels), and the size of its text:
+#: a 390 px phone leaves ~366 px, so the smallest text shows at 13 * 366 / 420 = 11.3 px.
+WIDTH = 420
+FONT_SIZE = 13
+TITLE_SIZE = 15
+
+#: Colours, all from :mod:`cxreports.palette`.
+PRIMARY = palette.PRIMARY
+MUTED = palette.NEUTRAL
+GOOD = palette.GOOD
+BAD = palette.BAD
+RATING_COLORS = palette.RATINGS
+
+#: Marker of a trend format that is a duration in seconds, shown as m:ss.
+DURATION = "m:ss"
+
 
 @alt.theme.register("cxreports", enable=False)
 def theme() -> alt.theme.ThemeConfig:
-    """The altair theme of every cxreports chart."""
-    return alt.theme.ThemeConfig(config={"font": FONT})
+    """The altair theme of every cxreports chart: palette colours, text sized for a phone."""
+    axis = {
+        "labelFontSize": FONT_SIZE,
+        "titleFontSize": FONT_SIZE,
+        "labelColor": palette.TEXT,
+        "titleColor": palette.TEXT,
+        "titleFontWeight": "normal",
+        "domainColor": palette.MUTED,
+        "tickColor": palette.MUTED,
+        "gridColor": palette.RULE,
+    }
+    return alt.theme.ThemeConfig(
+        config={
+            "font": FONT,
+            "background": palette.BACKGROUND,
+            "view": {"stroke": None},
+            "axis": axis,
+            "legend": {
+                "labelFontSize": FONT_SIZE,
+                "titleFontSize": FONT_SIZE,
+                "labelColor": palette.TEXT,
+                "titleColor": palette.TEXT,
+                "titleFontWeight": "normal",
+            },
+            "title": {
+                "fontSize": TITLE_SIZE,
+                "color": palette.TEXT,
+                "anchor": "start",
+                "subtitleFontSize": FONT_SIZE,
+                "subtitleColor": palette.MUTED,
+            },
+            "text": {"fontSize": FONT_SIZE, "color": palette.TEXT},
+            "range": {"category": palette.CATEGORICAL},
+        }
+    )
+
+
+def accessible_svg(svg: str, spec: dict[str, Any]) -> str:
+    """``svg`` with ``role="img"``, a ``<title>`` and a ``<desc>`` from the chart ``spec``.
+
+    The title is the spec's ``usermeta.title`` or its title text; the description its
+    ``description``. Screen readers name the image by the title and read the description.
+
+    Examples
+    --------
+    >>> accessible_svg('<svg class="marks"><g/></svg>', {"title": "A", "description": "B & C"})
+    '<svg role="img" class="marks"><title>A</title><desc>B &amp; C</desc><g/></svg>'
+    """
+    title = spec.get("usermeta", {}).get("title") or spec.get("title") or "Chart"
+    if isinstance(title, dict):
+        title = title.get("text", "Chart")
+    if isinstance(title, list):
+        title = " ".join(title)
+    description = spec.get("description") or title
+    head = re.match(r"\s*<svg\b[^>]*>", svg)
+    if head is None:
+        return svg
+    opening = head.group(0).replace("<svg", '<svg role="img"', 1)
+    inserted = (
+        f"<title>{html.escape(str(title), quote=False)}</title>"
+        f"<desc>{html.escape(str(description), quote=False)}</desc>"
+    )
+    return opening + inserted + svg[head.end() :]
+
+
+def _svg(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
+    bundle = dict(svg_renderer(spec, **metadata))
+    bundle["image/svg+xml"] = accessible_svg(bundle["image/svg+xml"], spec)
+    return bundle
+
+
+alt.renderers.register("cxreports-svg", _svg)
 
 
 def use_renderer(render_mode: RenderMode) -> None:
     """Make altair charts display as static SVG or as interactive Vega-Lite.
 
-    Static SVG (drawn by vl-convert, no JavaScript) is what the HTML and PDF reports need.
+    Static SVG (drawn by vl-convert, no JavaScript, with a title and description for screen
+    readers: :func:`accessible_svg`) is what the HTML and PDF reports need.
     Interactive charts, for reading a notebook in Jupyter, are altair's ``JupyterChart``
     widget in offline mode: its JavaScript, Vega included, comes from the installed
     vl-convert and anywidget packages, so tooltips work with no network. (altair's default
@@ -46,13 +147,13 @@ def use_renderer(render_mode: RenderMode) -> None:
     --------
     >>> use_renderer("static")
     >>> alt.renderers.active
-    'svg'
+    'cxreports-svg'
     >>> use_renderer("interactive")
     >>> alt.renderers.active, alt.renderers.options
     ('jupyter', {'offline': True})
     """
     if render_mode == "static":
-        alt.renderers.enable("svg")
+        alt.renderers.enable("cxreports-svg")
     elif render_mode == "interactive":
         alt.renderers.enable("jupyter", offline=True)
     else:
@@ -61,24 +162,24 @@ def use_renderer(render_mode: RenderMode) -> None:
     alt.data_transformers.disable_max_rows()
 
 
-#: Chart width in pixels: fits an A4 page with margins in the PDF.
-WIDTH = 620
-#: Colours: the main series, a muted one, good, bad, and the sequential heatmap scheme.
-PRIMARY = "#2563eb"
-MUTED = "#cbd5e1"
-GOOD = "#16a34a"
-BAD = "#dc2626"
-RATING_COLORS = ["#b91c1c", "#f97316", "#facc15", "#84cc16", "#15803d"]
+def _described(chart: Any, title: str, description: str) -> Any:
+    """``chart`` with the title and description that the SVG carries for screen readers."""
+    return chart.properties(description=description, usermeta={"title": title})
+
+
+def _message(message: str, height: int = 60) -> alt.Chart:
+    """A panel that says there is nothing to draw, instead of an empty frame."""
+    return (
+        alt.Chart(alt.Data(values=[{"text": message}]))
+        .mark_text(fontSize=FONT_SIZE, color=palette.MUTED)
+        .encode(text="text:N")
+        .properties(width=WIDTH - 20, height=height)
+    )
 
 
 def _empty(message: str, height: int = 60) -> alt.Chart:
-    """A chart that says there is nothing to draw, instead of an empty frame."""
-    return (
-        alt.Chart(alt.Data(values=[{"text": message}]))
-        .mark_text(fontSize=13, color="#64748b")
-        .encode(text="text:N")
-        .properties(width=WIDTH, height=height)
-    )
+    """A chart that says there is nothing to draw, described as such."""
+    return _described(_message(message, height), message, message)
 
 
 #: Characters XML 1.0 cannot hold: C0 controls other than tab, newline and carriage return, and
@@ -98,8 +199,27 @@ def _values(frame: pl.DataFrame) -> alt.Data:
     return alt.Data(values=_drawable(frame).to_dicts())
 
 
-def _minutes(column: str) -> pl.Expr:
-    return (pl.col(column) / 60).alias(column.replace("_s", "_min"))
+def _as_duration(column: str) -> pl.Expr:
+    return pl.col(column).map_elements(duration, return_dtype=pl.String, skip_nulls=False)
+
+
+#: A Vega expression that writes an axis value in seconds as m:ss, or h:mm:ss past an hour.
+DURATION_LABEL = (
+    "(datum.value >= 3600 ? floor(datum.value / 3600) + ':' + "
+    "pad(floor(datum.value % 3600 / 60), 2, '0', 'left') : floor(datum.value / 60)) + ':' + "
+    "pad(round(datum.value % 60), 2, '0', 'left')"
+)
+#: Tick steps of a duration axis (seconds): whole seconds, minutes and hours.
+_DURATION_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+
+
+def _duration_axis(largest_s: float | None, **options: Any) -> tuple[alt.Axis, alt.Scale]:
+    """An axis from zero with ticks at whole minutes (or seconds, hours), labelled m:ss."""
+    top = max(float(largest_s or 0), 1.0)
+    step = next((s for s in _DURATION_STEPS if top / s <= 4), _DURATION_STEPS[-1])
+    ticks = [step * i for i in range(int(top // step) + 2)]
+    axis = alt.Axis(values=ticks, labelExpr=DURATION_LABEL, **options)
+    return axis, alt.Scale(domain=[0, ticks[-1]], nice=False)
 
 
 #: Bucket edges (seconds) for duration histograms: readable steps from seconds to hours, so
@@ -108,12 +228,18 @@ FRT_EDGES = (15, 30, 60, 120, 300, 900, 3600, 14400)
 AHT_EDGES = (120, 300, 600, 900, 1200, 1800, 2700, 3600)
 
 
-def _duration_label(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.0f}h"
+def bucket_names(edges_s: tuple[float, ...]) -> list[str]:
+    """Names of the buckets that ``edges_s`` cut, in m:ss.
+
+    Examples
+    --------
+    >>> bucket_names((15, 60, 3600))
+    ['≤ 0:15', '0:15–1:00', '1:00–1:00:00', '> 1:00:00']
+    """
+    names = [f"≤ {duration(edges_s[0])}"]
+    names += [f"{duration(a)}–{duration(b)}" for a, b in pairwise(edges_s)]
+    names.append(f"> {duration(edges_s[-1])}")
+    return names
 
 
 def distribution(
@@ -123,18 +249,17 @@ def distribution(
     *,
     edges_s: tuple[float, ...] = FRT_EDGES,
     threshold_s: float | None = None,
-) -> alt.Chart:
-    """Interactions per duration bucket of ``column`` (``WeeklyMetrics.rows``).
+) -> alt.LayerChart | alt.Chart:
+    """Interactions per duration bucket of ``column`` (``WeeklyMetrics.rows``), as bars.
 
-    With ``threshold_s`` (one of the edges) the buckets within it are drawn green and the
-    others red, so the chart reads as "answered in time or not".
+    The subtitle gives the median and the mean, each named. With ``threshold_s`` (one of the
+    edges) a rule marks the target: buckets above it are within, below it over; the bars are
+    coloured and the legend says which is which.
     """
     data = rows.select(pl.col(column).drop_nulls())
     if data.height == 0:
         return _empty(f"No {title.lower()} values this week")
-    names = [f"≤ {_duration_label(edges_s[0])}"]
-    names += [f"{_duration_label(a)}-{_duration_label(b)}" for a, b in pairwise(edges_s)]
-    names.append(f"{_duration_label(edges_s[-1])}+")
+    names = bucket_names(edges_s)
     value = pl.col(column)
     bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
     for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
@@ -147,68 +272,116 @@ def distribution(
         .with_columns(pl.col("interactions").fill_null(0))
         .with_columns(share=pl.col("interactions") / pl.col("interactions").sum())
     )
+    median, mean = data[column].median(), data[column].mean()
+    lines = [f"median {duration(median)} · mean {duration(mean)} · {data.height:,} interactions"]
+    top = frame.sort("interactions", descending=True).row(0, named=True)
+    described = (
+        f"{title}: interactions per duration bucket. Median {duration(median)}, mean "
+        f"{duration(mean)}; most often {top['bucket']} ({top['share']:.0%})."
+    )
     colour: alt.Color | alt.ColorValue = alt.value(PRIMARY)
+    layers: list[alt.Chart] = []
     if threshold_s is not None:
+        target = duration(threshold_s)
+        within, over = f"within {target} target", f"over {target} target"
         frame = frame.with_columns(
             target=pl.when(pl.col("upper") <= threshold_s)
-            .then(pl.lit(f"within {_duration_label(threshold_s)}"))
-            .otherwise(pl.lit(f"over {_duration_label(threshold_s)}"))
+            .then(pl.lit(within))
+            .otherwise(pl.lit(over))
         )
+        within_share = frame.filter(pl.col("upper") <= threshold_s)["share"].sum()
+        described += f" {within_share:.0%} {within}."
         colour = alt.Color(
             "target:N",
-            scale=alt.Scale(range=[GOOD, BAD]),
-            sort="descending",
-            legend=alt.Legend(title=None, orient="top-right"),
+            scale=alt.Scale(domain=[within, over], range=[GOOD, BAD]),
+            legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
         )
+        last_within = frame.filter(pl.col("upper") <= threshold_s)["bucket"].to_list()
+        if last_within:
+            rule = pl.DataFrame({"bucket": [last_within[-1]]})
+            layers = [
+                alt.Chart(_values(rule))
+                .mark_rule(color=palette.TEXT, strokeDash=[4, 3], strokeWidth=1.5)
+                .encode(alt.Y("bucket:N", sort=names, bandPosition=1))
+            ]
+            lines.append(f"{within_share:.0%} {within} (above the dashed line)")
     base = alt.Chart(_values(frame.drop("upper"))).encode(
-        alt.X("bucket:N", sort=names, title=None, axis=alt.Axis(labelAngle=0)),
-        alt.Y("interactions:Q", title="interactions"),
-        tooltip=["bucket:N", "interactions:Q", alt.Tooltip("share:Q", format=".0%")],
+        alt.Y("bucket:N", sort=names, title=None),
+        alt.X("interactions:Q", title="interactions", axis=alt.Axis(tickCount=4, format="d")),
+        tooltip=[
+            alt.Tooltip("bucket:N", title=title),
+            "interactions:Q",
+            alt.Tooltip("share:Q", format=".0%"),
+        ],
     )
-    text = base.mark_text(dy=-6, fontSize=10, color="#334155").encode(
-        text=alt.Text("share:Q", format=".0%")
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".0%"))
+    chart = alt.layer(base.mark_bar().encode(color=colour), text, *layers).properties(
+        width=WIDTH - 170, height=22 * len(names), title=alt.Title(title, subtitle=lines)
     )
-    return (base.mark_bar(opacity=0.9).encode(color=colour) + text).properties(
-        width=WIDTH, height=170, title=title
-    )
+    return _described(chart, title, described)
 
 
 def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.0f") -> alt.Chart:
-    """Horizontal bars of ``metric`` per agent; agents under the minimum volume are greyed out
-    and listed after the ranked ones (shown, not ranked)."""
+    """Horizontal bars of ``metric`` per agent; agents under the minimum volume are grey, listed
+    after the ranked ones and labelled "not ranked" (shown, not ranked)."""
     data = agents.filter(pl.col(metric).is_not_null())
     if data.height == 0:
         return _empty("No agent activity this week")
+    is_duration = metric.endswith("_s")
+    value_text = (
+        _as_duration(metric)
+        if is_duration
+        else pl.col(metric).map_elements(
+            lambda v: format(v, fmt.lstrip(".") if fmt.startswith(".") else fmt),
+            return_dtype=pl.String,
+        )
+    )
     data = data.with_columns(
         status=pl.when(pl.col("ranked"))
         .then(pl.lit("ranked"))
         .otherwise(pl.lit("below minimum volume")),
         label=agent_label(),
+        shown=pl.when(pl.col("ranked"))
+        .then(value_text)
+        .otherwise(pl.format("{} · not ranked", value_text)),
     ).sort(["ranked", metric], descending=[True, True])
     # the sort order names the labels as drawn
     data = _drawable(data)
     order = data["label"].to_list()
-    return (
-        alt.Chart(_values(data.select(*dict.fromkeys(["label", metric, "status", "handled"]))))
-        .mark_bar()
-        .encode(
-            alt.Y("label:N", sort=order, title=None),
-            alt.X(f"{metric}:Q", title=title, axis=alt.Axis(format=fmt)),
-            alt.Color(
-                "status:N",
-                scale=alt.Scale(domain=["ranked", "below minimum volume"], range=[PRIMARY, MUTED]),
-                legend=alt.Legend(title=None, orient="bottom"),
-            ),
-            tooltip=["label:N", alt.Tooltip(f"{metric}:Q", format=fmt), "handled:Q", "status:N"],
-        )
-        .properties(width=WIDTH - 140, height=max(80, 16 * data.height), title=title)
+    if is_duration:
+        axis, scale = _duration_axis(data[metric].max(), title=title)
+    else:
+        axis, scale = alt.Axis(format=fmt, tickCount=4, title=title), alt.Scale()
+    base = alt.Chart(
+        _values(data.select(*dict.fromkeys(["label", metric, "status", "handled", "shown"])))
+    ).encode(
+        alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=130)),
+        alt.X(f"{metric}:Q", axis=axis, scale=scale),
+        tooltip=["label:N", alt.Tooltip("shown:N", title=title), "handled:Q", "status:N"],
     )
+    bars = base.mark_bar().encode(
+        alt.Color(
+            "status:N",
+            scale=alt.Scale(domain=["ranked", "below minimum volume"], range=[PRIMARY, MUTED]),
+            legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+        )
+    )
+    text = base.mark_text(align="left", dx=3).encode(text="shown:N")
+    top = data.row(0, named=True)
+    chart = alt.layer(bars, text).properties(
+        width=WIDTH - 250, height=max(80, 20 * data.height), title=title
+    )
+    described = (
+        f"{title} per agent, {data.height} agents, ranked agents first. Highest: "
+        f"{top['label']} with {top['shown']}."
+    )
+    return _described(chart, title, described)
 
 
-#: Trend panels of each report: column -> (title, d3 number format).
+#: Trend panels of each report: column -> (title, d3 number format or :data:`DURATION`).
 AGENT_TRENDS = {
     "handled": ("Handled", ",.0f"),
-    "aht_s": ("Avg handle time (s)", ",.0f"),
+    "aht_s": ("Handle time, mean (m:ss)", DURATION),
     "resolved_rate": ("Resolved", ".0%"),
     "fcr_rate": ("First-contact resolution", ".0%"),
 }
@@ -219,162 +392,465 @@ SLA_CSAT_TRENDS = {
     "csat_response_rate": ("CSAT response rate", ".0%"),
 }
 
+#: Rates whose 95% interval a trend computes from two counts, as (successes, trials).
+_INTERVAL_FROM = {"csat_response_rate": ("csat_responses", "csat_sent")}
 
-def trend(trend_frame: pl.DataFrame, metrics: dict[str, tuple[str, str]]) -> alt.VConcatChart:
-    """Small multiples, one line per metric over the trend weeks.
 
-    ``metrics`` maps a column to (title, d3 format), e.g. ``{"aht_s": ("AHT (s)", ",.0f")}``.
+def _interval(frame: pl.DataFrame, column: str) -> tuple[pl.Expr, pl.Expr] | None:
+    """The 95% interval of ``column`` in ``frame``, when the frame can give one."""
+    if {f"{column}_low", f"{column}_high"} <= set(frame.columns):
+        return pl.col(f"{column}_low"), pl.col(f"{column}_high")
+    if column in _INTERVAL_FROM and set(_INTERVAL_FROM[column]) <= set(frame.columns):
+        successes, trials = _INTERVAL_FROM[column]
+        low, high = wilson(pl.col(successes), pl.col(trials))
+        return (
+            pl.when(pl.col(column).is_null()).then(None).otherwise(low),
+            pl.when(pl.col(column).is_null()).then(None).otherwise(high),
+        )
+    return None
+
+
+def _format(value: float | None, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if fmt == DURATION:
+        return duration(value)
+    if fmt.endswith("%"):
+        return f"{value:.0%}"
+    return f"{value:{fmt.lstrip('.')}}" if fmt.startswith(".") else f"{value:{fmt}}"
+
+
+def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -> alt.LayerChart:
+    interval = _interval(trend_frame, column)
+    data = trend_frame.select(
+        pl.col("iso_week").str.slice(5).alias("week"),
+        pl.col(column).alias("value"),
+        *(
+            [interval[0].alias("low"), interval[1].alias("high")]
+            if interval
+            else [pl.lit(None, pl.Float64).alias("low"), pl.lit(None, pl.Float64).alias("high")]
+        ),
+    )
+    data = data.with_columns(
+        shown=pl.col("value").map_elements(
+            lambda v: _format(v, fmt), return_dtype=pl.String, skip_nulls=False
+        ),
+        range=pl.when(pl.col("low").is_not_null())
+        .then(
+            pl.format(
+                "{}–{}",
+                pl.col("low").map_elements(lambda v: _format(v, fmt), return_dtype=pl.String),
+                pl.col("high").map_elements(lambda v: _format(v, fmt), return_dtype=pl.String),
+            )
+        )
+        .otherwise(pl.lit("—")),
+    )
+    if fmt == DURATION:
+        axis, scale = _duration_axis(data["value"].max(), title=None)
+    elif fmt.endswith("%"):
+        axis = alt.Axis(format=fmt, title=None, values=[0, 0.25, 0.5, 0.75, 1])
+        scale = alt.Scale(domain=[0, 1])
+    else:
+        axis, scale = alt.Axis(format=fmt, title=None, tickCount=4), alt.Scale(zero=True)
+    x = alt.X("week:O", title=None, sort=None, axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(_values(data)).encode(
+        x,
+        tooltip=[
+            "week:O",
+            alt.Tooltip("shown:N", title=title),
+            alt.Tooltip("range:N", title="95% interval"),
+        ],
+    )
+    layers = []
+    last = data.filter(pl.col("value").is_not_null()).tail(1).row(0, named=True)
+    subtitle = f"{last['week']}: {last['shown']}"
+    if interval is not None:
+        band = base.mark_area(color=PRIMARY, opacity=palette.BAND_OPACITY).encode(
+            alt.Y("low:Q", axis=axis, scale=scale), alt.Y2("high:Q")
+        )
+        edges = [
+            base.mark_line(color=PRIMARY, strokeWidth=1, strokeDash=[3, 3]).encode(
+                alt.Y(f"{end}:Q", axis=axis, scale=scale)
+            )
+            for end in ("low", "high")
+        ]
+        layers += [band, *edges]
+        subtitle += f" (95% interval {last['range']}; shaded)"
+    else:
+        subtitle += " · no interval for this measure"
+    y = alt.Y("value:Q", axis=axis, scale=scale)
+    line = base.mark_line(color=PRIMARY, point=alt.OverlayMarkDef(color=PRIMARY)).encode(y)
+    label = (
+        alt.Chart(_values(data.filter(pl.col("week") == last["week"])))
+        .mark_text(dy=-10, fontWeight="bold")
+        .encode(x, y, text="shown:N")
+    )
+    return alt.layer(*layers, line, label).properties(
+        width=WIDTH - 90, height=120, title=alt.Title(title, subtitle=subtitle)
+    )
+
+
+def trend(
+    trend_frame: pl.DataFrame, metrics: dict[str, tuple[str, str]], *, columns: int = 1
+) -> alt.VConcatChart:
+    """Small multiples, one line per metric over the trend weeks, ``columns`` to a row.
+
+    ``metrics`` maps a column to (title, d3 format or :data:`DURATION`), e.g.
+    ``{"aht_s": ("Handle time, mean", charts.DURATION)}``. Axes start from zero (rates run
+    0-100%), and a rate's 95% interval is drawn as a band, so a change within the interval
+    looks like one.
     """
     charts = []
+    described = []
     for column, (title, fmt) in metrics.items():
-        data = trend_frame.select(
-            pl.col("iso_week").str.slice(5).alias("week"), pl.col(column).alias("value")
-        )
-        base = alt.Chart(_values(data)).encode(
-            alt.X("week:O", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
-            alt.Y("value:Q", title=None, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-            tooltip=["week:O", alt.Tooltip("value:Q", title=title, format=fmt)],
-        )
-        if data["value"].null_count() == data.height:
+        if trend_frame[column].null_count() == trend_frame.height:
             charts.append(
-                _empty("no data in these weeks", height=110).properties(
-                    width=WIDTH // 2 - 40, title=title
+                _message("no data in these weeks", height=110).properties(
+                    width=WIDTH - 90, title=title
                 )
             )
+            described.append(f"{title}: no data")
             continue
-        chart = base.mark_line(color=PRIMARY, point=True) + base.mark_text(
-            dy=-9, fontSize=9, color="#334155"
-        ).encode(text=alt.Text("value:Q", format=fmt))
-        charts.append(chart.properties(width=WIDTH // 2 - 40, height=110, title=title))
-    rows = [alt.hconcat(*charts[i : i + 2]) for i in range(0, len(charts), 2)]
-    return alt.vconcat(*rows)
+        charts.append(_trend_panel(trend_frame, column, title, fmt))
+        values = [_format(v, fmt) for v in trend_frame[column].to_list()]
+        described.append(f"{title}: {' → '.join(values)}")
+    rows = [
+        alt.hconcat(*charts[i : i + columns]) if columns > 1 else charts[i]
+        for i in range(0, len(charts), columns)
+    ]
+    weeks = trend_frame["iso_week"].to_list()
+    title = f"Weekly trends {weeks[0]} to {weeks[-1]}" if weeks else "Weekly trends"
+    chart = alt.vconcat(*rows, spacing=24)
+    return _described(chart, title, f"{title}, oldest first. " + "; ".join(described) + ".")
 
 
-def heatmap(cells: pl.DataFrame) -> alt.Chart:
-    """Interactions by local weekday and hour (``WeeklyMetrics.heatmap``)."""
-    if cells["handled"].sum() == 0:
+def _count_steps(largest: int, bins: int = 5) -> list[int]:
+    """Whole-number thresholds that cut 1..``largest`` into at most ``bins`` even steps.
+
+    Examples
+    --------
+    >>> _count_steps(16), _count_steps(3), _count_steps(230)
+    ([1, 5, 10, 15], [1, 2, 3], [1, 100, 200])
+    """
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
+        if largest / step <= bins - 1:
+            break
+    return [1, *range(step, largest + 1, step)] if step > 1 else list(range(1, largest + 1))
+
+
+def heatmap(cells: pl.DataFrame) -> alt.Chart | alt.LayerChart:
+    """Interactions by local weekday and hour (``WeeklyMetrics.heatmap``), each count printed.
+
+    Weekdays are the seven columns and hours the rows, so the grid fits a phone. The shading
+    is in whole-number steps; the printed count says the same, for readers who cannot tell
+    the shades apart.
+    """
+    total = int(cells["handled"].sum())
+    if total == 0:
         return _empty("No interactions this week")
-    return (
-        alt.Chart(_values(cells))
-        .mark_rect(stroke="white", strokeWidth=1)
-        .encode(
-            alt.X("hour:O", title="hour of day (report time zone)", axis=alt.Axis(labelAngle=0)),
-            alt.Y("weekday_name:N", sort=list(_WEEKDAYS), title=None),
-            alt.Color(
-                "handled:Q",
-                # a stepped scale: its legend is swatches, which every SVG renderer draws
-                scale=alt.Scale(type="quantize", scheme="blues", nice=True),
-                legend=alt.Legend(title="interactions", orient="right"),
-            ),
-            tooltip=["weekday_name:N", "hour:O", "handled:Q"],
-        )
-        .properties(width=WIDTH - 60, height=170)
+    thresholds = _count_steps(int(cells["handled"].max()))
+    colours = palette.SEQUENTIAL[: len(thresholds) + 1]
+    if len(colours) < len(thresholds) + 1:
+        thresholds = thresholds[: len(colours) - 1]
+    step = pl.lit(0)
+    for i, threshold in enumerate(thresholds, start=1):
+        step = pl.when(pl.col("handled") >= threshold).then(pl.lit(i)).otherwise(step)
+    ink = [palette.text_on(c) for c in colours]
+    data = cells.with_columns(
+        ink=step.map_elements(lambda i: ink[i], return_dtype=pl.String),
+        shown=pl.when(pl.col("handled") > 0)
+        .then(pl.col("handled").cast(pl.String))
+        .otherwise(pl.lit("")),
     )
+    x = alt.X(
+        "weekday_name:N",
+        sort=list(_WEEKDAYS),
+        title=None,
+        axis=alt.Axis(orient="top", labelAngle=0, domain=False, ticks=False),
+    )
+    y = alt.Y(
+        "hour:O",
+        title="hour (report time zone)",
+        axis=alt.Axis(labelExpr="pad(datum.value, 2, '0', 'left') + ':00'", ticks=False),
+    )
+    base = alt.Chart(_values(data)).encode(
+        x, y, tooltip=["weekday_name:N", "hour:O", alt.Tooltip("handled:Q", title="interactions")]
+    )
+    rects = base.mark_rect(stroke=palette.BACKGROUND, strokeWidth=1).encode(
+        alt.Color(
+            "handled:Q",
+            scale=alt.Scale(type="threshold", domain=thresholds, range=colours),
+            legend=alt.Legend(
+                title="interactions",
+                orient="bottom",
+                direction="horizontal",
+                format="d",
+                labelOverlap=True,
+            ),
+        )
+    )
+    text = base.mark_text(fontSize=FONT_SIZE - 1).encode(
+        alt.Color("ink:N", scale=None, legend=None), text="shown:N"
+    )
+    busiest = cells.sort("handled", descending=True).row(0, named=True)
+    chart = (
+        alt.layer(rects, text)
+        .resolve_scale(color="independent")
+        .properties(width=7 * 44, height=24 * 17)
+    )
+    title = "Interactions by weekday and hour"
+    described = (
+        f"{title} (report time zone), {total:,} in all. Busiest: {busiest['weekday_name']} "
+        f"{busiest['hour']:02d}:00 with {busiest['handled']}."
+    )
+    return _described(chart, title, described)
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def mix(frame: pl.DataFrame, column: str, title: str) -> alt.Chart:
+def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Chart:
     """Share of each value (``WeeklyMetrics.dispositions`` / ``categories``) as bars."""
     if frame.height == 0:
         return _empty(f"No {title.lower()} this week")
     data = frame.select(column, "count", "share")
     base = alt.Chart(_values(data)).encode(
-        alt.Y(f"{column}:N", sort="-x", title=None),
-        alt.X("share:Q", axis=alt.Axis(format="%"), title="share of handled"),
+        alt.Y(f"{column}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=140)),
+        alt.X(
+            "share:Q",
+            axis=alt.Axis(format="%", tickCount=4),
+            title="share of handled",
+            scale=alt.Scale(domainMin=0),
+        ),
         tooltip=[f"{column}:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],
     )
     bars = base.mark_bar(color=PRIMARY)
-    text = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("share:Q", format=".0%")
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".0%"))
+    top = _drawable(data.sort("count", descending=True)).row(0, named=True)
+    chart = (bars + text).properties(
+        width=WIDTH - 210, height=max(60, 22 * data.height), title=title
     )
-    return (bars + text).properties(
-        width=WIDTH - 200, height=max(60, 20 * data.height), title=title
+    described = (
+        f"{title}: share of handled interactions, {data.height} values. Most common: "
+        f"{top[column]} ({top['share']:.0%}, {top['count']:,})."
     )
+    return _described(chart, title, described)
 
 
 def rate_by(
-    frame: pl.DataFrame, key: str, rate: str, title: str, *, count: str | None = None
-) -> alt.Chart:
-    """A rate per group with its 95% Wilson interval as an error bar; ``count`` labels bars."""
-    data = frame.filter(pl.col(rate).is_not_null())
-    if data.height == 0:
+    frame: pl.DataFrame,
+    key: str,
+    rate: str,
+    title: str,
+    *,
+    count: str | None = None,
+    total: str | None = None,
+    count_title: str | None = None,
+    subject: str | None = None,
+    missing: str | None = None,
+) -> alt.LayerChart | alt.Chart:
+    """A rate per group with its 95% Wilson interval as an error bar, in the frame's order.
+
+    ``count`` labels each bar (``"12 breaches"``); with ``total`` the label is ``"12 of 140"``
+    and the subtitle says what they count (``count_title``, e.g. ``"breaches of SLA
+    verdicts"``), so a rate on few cases reads as one. Groups whose rate is null are left out,
+    or with ``missing`` listed where the frame has them, with that text instead of a bar.
+    ``subject`` names the groups in the title and description (default ``key``).
+    """
+    if frame.filter(pl.col(rate).is_not_null()).height == 0:
         return _empty(f"No {title.lower()} data this week")
-    data = data.with_columns(pl.col(key).cast(pl.String).fill_null("(none)").alias("group"))
-    cols = ["group", rate, f"{rate}_low", f"{rate}_high", *([count] if count else [])]
-    base = alt.Chart(_values(data.select(cols))).encode(alt.Y("group:N", title=None, sort=None))
-    bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
-        alt.X(f"{rate}:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title=title),
-        tooltip=[
-            "group:N",
-            alt.Tooltip(f"{rate}:Q", format=".1%"),
-            *([f"{count}:Q"] if count else []),
-        ],
+    data = frame if missing else frame.filter(pl.col(rate).is_not_null())
+    group = pl.col(key).dt.strftime("%a %d %b") if data.schema[key] == pl.Date else pl.col(key)
+    data = data.with_columns(group.cast(pl.String).fill_null("(none)").alias("group"))
+    data = data.with_columns(
+        shown=(pl.col(rate) * 100).round(0).cast(pl.Int64).cast(pl.String) + "%",
+        interval=pl.format(
+            "{}–{}%",
+            *((pl.col(f"{rate}_{end}") * 100).round(0).cast(pl.Int64) for end in ("low", "high")),
+        ),
     )
-    err = base.mark_errorbar(color="#0f172a", ticks=True).encode(
-        alt.X(f"{rate}_low:Q", title=title), alt.X2(f"{rate}_high:Q")
-    )
-    layers = [bars, err]
+    cols = ["group", rate, f"{rate}_low", f"{rate}_high", "shown", "interval"]
+    subtitle = None
     if count:
         noun = count.replace("sla_", "")
-        labelled = data.with_columns(
-            pl.format(
-                "{} {}",
-                pl.col(count),
-                pl.when(pl.col(count) == 1)
-                .then(pl.lit(noun.removesuffix("es")))
-                .otherwise(pl.lit(noun)),
-            ).alias("_label")
+        if total:
+            data = data.with_columns(_label=pl.format("{} of {}", pl.col(count), pl.col(total)))
+            count_title = count_title or f"{noun} of {total.replace('_', ' ')}"
+            subtitle = f"beside each bar: {count_title}"
+        else:
+            data = data.with_columns(
+                _label=pl.format(
+                    "{} {}",
+                    pl.col(count),
+                    pl.when(pl.col(count) == 1)
+                    .then(pl.lit(noun.removesuffix("es")))
+                    .otherwise(pl.lit(noun)),
+                )
+            )
+        cols.append("_label")
+    if missing:
+        data = data.with_columns(
+            _label=pl.when(pl.col(rate).is_null())
+            .then(pl.lit(missing))
+            .otherwise(pl.col("_label") if count else pl.lit(""))
         )
-        layers.append(
-            alt.Chart(_values(labelled.select("group", "_label")))
-            .mark_text(align="left", x=WIDTH - 175, fontSize=10, color=BAD)
-            .encode(alt.Y("group:N", sort=None), text="_label:N")
-        )
-    return alt.layer(*layers).properties(
-        width=WIDTH - 240, height=max(60, 22 * data.height), title=title
+        cols = list(dict.fromkeys([*cols, "_label"]))
+    data = _drawable(data)
+    order = data["group"].to_list()
+    plot_width = WIDTH - (250 if count else 160)
+    y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=165))
+    base = alt.Chart(_values(data.select(cols))).encode(y)
+    scale = alt.Scale(domain=[0, 1])
+    bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
+        alt.X(
+            f"{rate}:Q",
+            axis=alt.Axis(format="%", values=[0, 0.5, 1]),
+            scale=scale,
+            title=title,
+        ),
+        tooltip=[
+            "group:N",
+            alt.Tooltip("shown:N", title=title),
+            alt.Tooltip("interval:N", title="95% interval"),
+            *([alt.Tooltip("_label:N", title=count_title or "count")] if count else []),
+        ],
     )
+    err = base.mark_errorbar(color=palette.TEXT, ticks=True).encode(
+        alt.X(f"{rate}_low:Q", title=title, scale=scale), alt.X2(f"{rate}_high:Q")
+    )
+    layers: list[Any] = [bars, err]
+    if count or missing:
+        layers.append(base.mark_text(align="left", x=plot_width + 8).encode(text="_label:N"))
+    lowest = data.filter(pl.col(rate).is_not_null()).sort(rate).row(0, named=True)
+    heading = f"{title} by {subject or key}"
+    chart = alt.layer(*layers).properties(
+        width=plot_width,
+        height=max(60, 22 * data.height),
+        title=alt.Title(heading, subtitle=subtitle) if subtitle else heading,
+    )
+    described = (
+        f"{heading}, with 95% intervals, {data.height} groups. Lowest: "
+        f"{lowest['group']} at {lowest['shown']} ({lowest['interval']})"
+        + (f", {count_title or 'count'}: {lowest['_label']}." if count else ".")
+    )
+    return _described(chart, heading, described)
+
+
+def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
+    """SLA met per local hour (``WeeklyMetrics.hourly``), worst first, every hour with volume.
+
+    Hours are sorted by SLA met, lowest first; ties go to the hour with more breaches, then
+    the earlier hour. Every hour with an SLA verdict is drawn, whatever its volume: each bar
+    says how many verdicts it stands on and shows its 95% interval, which is wide when they
+    are few. Hours with interactions but no verdict have no rate: they come last, marked
+    "no SLA verdict", and the description names them.
+    """
+    data = hourly.filter(pl.col("handled") > 0).with_columns(
+        label=pl.format(
+            "{}:00–{}:59",
+            pl.col("hour").cast(pl.String).str.zfill(2),
+            pl.col("hour").cast(pl.String).str.zfill(2),
+        )
+    )
+    ranked = data.sort(
+        ["sla_met_rate", "sla_breaches", "hour"], descending=[False, True, False], nulls_last=True
+    )
+    chart = rate_by(
+        ranked,
+        "label",
+        "sla_met_rate",
+        "SLA met",
+        count="sla_breaches",
+        total="sla_eligible",
+        count_title="breaches of SLA verdicts",
+        subject="hour, worst first",
+        missing="no SLA verdict",
+    )
+    none = data.filter(pl.col("sla_met_rate").is_null())["label"].to_list()
+    if none and ranked["sla_met_rate"].is_not_null().any():
+        spec = chart.to_dict()
+        chart = chart.properties(
+            description=spec["description"] + f" No SLA verdict in {', '.join(none)}."
+        )
+    return chart
 
 
 def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
-    """CSAT ratings 1-5 as stacked shares per group (``WeeklyMetrics.csat_by_*``)."""
+    """CSAT ratings 1-5 as stacked shares per group (``WeeklyMetrics.csat_by_*``), 1 left."""
     if dist["responses"].sum() == 0:
         return _empty("No CSAT scores this week: no customer answered a survey")
     data = dist.with_columns(
         group=pl.col(key).cast(pl.String).fill_null("(none)") if key else pl.lit("All"),
         rating=pl.col("csat_score").cast(pl.String),
     ).select("group", "rating", "responses", "share")
-    return (
+    satisfied = (
+        data.group_by("group")
+        .agg(
+            pl.col("responses").filter(pl.col("rating").is_in(["4", "5"])).sum().alias("ok"),
+            pl.col("responses").sum().alias("n"),
+        )
+        .sort("group")
+    )
+    parts = [
+        f"{r['group']} {r['ok'] / r['n']:.0%} of {r['n']}"
+        for r in _drawable(satisfied).iter_rows(named=True)
+        if r["n"]
+    ]
+    chart = (
         alt.Chart(_values(data))
-        .mark_bar()
+        .mark_bar(stroke=palette.BACKGROUND, strokeWidth=1)
         .encode(
-            alt.Y("group:N", title=None),
+            alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=150)),
             alt.X(
-                "share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of responses"
+                "share:Q",
+                stack="normalize",
+                axis=alt.Axis(format="%", values=[0, 0.5, 1]),
+                title="share of responses",
             ),
             alt.Color(
                 "rating:O",
                 scale=alt.Scale(domain=["1", "2", "3", "4", "5"], range=RATING_COLORS),
-                legend=alt.Legend(title="rating", orient="right"),
+                legend=alt.Legend(
+                    title="rating, 1 (worst, left) to 5 (best, right)",
+                    orient="bottom",
+                    direction="horizontal",
+                    titleLimit=WIDTH,
+                ),
             ),
             order=alt.Order("rating:O"),
             tooltip=["group:N", "rating:O", "responses:Q", alt.Tooltip("share:Q", format=".0%")],
         )
-        .properties(width=WIDTH - 160, height=max(40, 22 * data["group"].n_unique()), title=title)
+        .properties(width=WIDTH - 170, height=max(40, 24 * data["group"].n_unique()), title=title)
     )
+    described = (
+        f"{title}: CSAT ratings 1 to 5 as shares of responses. Rated 4 or 5: "
+        + "; ".join(parts)
+        + "."
+    )
+    return _described(chart, f"CSAT ratings: {title}", described)
 
 
 def daily_volume(daily: pl.DataFrame) -> alt.Chart:
     """Handled interactions per local day of the week."""
-    data = daily.select(pl.col("day").cast(pl.String), "handled")
-    return (
-        alt.Chart(_values(data))
-        .mark_bar(color=PRIMARY)
-        .encode(
-            alt.X("day:O", title=None, axis=alt.Axis(labelAngle=0)),
-            alt.Y("handled:Q", title="interactions"),
-            tooltip=["day:O", "handled:Q"],
-        )
-        .properties(width=WIDTH, height=150)
+    day = pl.col("day")
+    data = daily.select(
+        (day.dt.strftime("%a %d") if daily.schema["day"] == pl.Date else day.cast(pl.String)).alias(
+            "day"
+        ),
+        "handled",
     )
+    order = data["day"].to_list()
+    base = alt.Chart(_values(data)).encode(
+        alt.X("day:O", title=None, sort=order, axis=alt.Axis(labelAngle=0)),
+        alt.Y("handled:Q", title="interactions", axis=alt.Axis(tickCount=4, format="d")),
+        tooltip=["day:O", "handled:Q"],
+    )
+    chart = (
+        base.mark_bar(color=PRIMARY) + base.mark_text(dy=-8).encode(text="handled:Q")
+    ).properties(width=7 * 52, height=150)
+    busiest = data.sort("handled", descending=True, nulls_last=True).row(0, named=True)
+    described = (
+        f"Handled interactions per day, {int(data['handled'].sum() or 0):,} in all; busiest "
+        f"{busiest['day']} with {busiest['handled']}."
+    )
+    return _described(chart, "Handled interactions per day", described)

@@ -90,3 +90,34 @@ def contrast(foreground: str, background: str = BACKGROUND) -> float:
     """
     high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+#: Text on a dark fill (heatmap cells of the two darkest steps).
+ON_DARK = "#FFFFFF"
+
+#: Heatmap steps, light to dark (ColorBrewer Blues, single hue). A cell's count is printed in it,
+#: in :data:`TEXT` or :data:`ON_DARK`, whichever contrasts more, so no reader needs the colour.
+SEQUENTIAL = ["#F7FBFF", "#C6DBEF", "#6BAED6", "#2171B5", "#08306B"]
+
+#: Light backgrounds of table cells whose value is worse / better than the team's. Body text
+#: keeps 4.5:1 on both; the value itself and a sign say the same as the tint.
+BAD_TINT = "#FBE5D6"
+GOOD_TINT = "#DDEBF7"
+
+#: Notes and caveats: a light amber panel with an orange rule (the rule is decoration).
+NOTE_TINT = "#FDF5E1"
+NOTE_RULE = OKABE_ITO["orange"]
+
+#: Opacity of a 95% interval band drawn in :data:`PRIMARY`; its edges are drawn as lines.
+BAND_OPACITY = 0.18
+
+
+def text_on(fill: str) -> str:
+    """The text colour, :data:`TEXT` or :data:`ON_DARK`, that contrasts more with ``fill``.
+
+    Examples
+    --------
+    >>> text_on("#FFFFFF") == TEXT, text_on("#08306B") == ON_DARK
+    (True, True)
+    """
+    return max((TEXT, ON_DARK), key=lambda colour: contrast(colour, fill))

@@ -13,12 +13,15 @@ from typing import Any
 import polars as pl
 from great_tables import GT, loc, style
 
-from cxreports import scope
+from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.schema import agent_label
 
-GREEN, RED, GREY = "#15803d", "#b91c1c", "#64748b"
-RATE_PALETTE = ["#fee2e2", "#fef9c3", "#dcfce7"]
+#: Cell tints of a rate column, lowest to highest among ranked agents: a light vermillion, white,
+#: a light blue. The value is printed in the cell, so the tint only repeats it.
+RATE_PALETTE = [palette.BAD_TINT, palette.BACKGROUND, palette.GOOD_TINT]
+#: Mark after the name of an agent below the minimum volume (the report text says what it means).
+NOT_RANKED = "†"
 
 
 def duration(seconds: float | None) -> str:
@@ -76,43 +79,54 @@ AGENT_KPIS = (
 SLA_CSAT_KPIS = ("sla_met_rate", "frt_mean_s", "handled", "csat_rate", "csat_score_mean")
 
 
-def kpi_cards(kpis: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> str:
+def kpi_cards(
+    kpis: pl.DataFrame,
+    metrics: tuple[str, ...] | None = None,
+    *,
+    summary: pl.DataFrame | None = None,
+) -> str:
     """Headline KPI cards: value, change against the previous week, and its reading.
 
-    The arrow is green when the change goes the good way, red when it goes the bad way, grey
-    for volume. For rates the 95% interval is shown, and a change is called out only when last
-    week's value lies outside this week's interval.
+    The change has an arrow for its direction and a word for its reading, *better* or
+    *worse* (in blue or vermillion, never colour alone); volume has no reading. For rates the
+    95% interval is shown, and a change whose previous value lies inside this week's interval
+    says *within noise*. With ``summary`` (``WeeklyMetrics.summary``) a duration card also
+    gives the median beside the mean its label names.
     """
     if metrics:
         order = {m: i for i, m in enumerate(metrics)}
         kpis = kpis.filter(pl.col("metric").is_in(list(metrics))).sort(
             pl.col("metric").replace_strict(order, return_dtype=pl.Int32)
         )
+    medians = summary.row(0, named=True) if summary is not None and summary.height else {}
     cards = []
     for k in kpis.iter_rows(named=True):
         value = format_value(k["unit"], k["value"])
         if k["value"] is None or k["previous"] is None or k["change"] is None:
-            delta = '<span class="cx-delta" style="color:#64748b">no comparison</span>'
+            delta = '<span class="cx-delta cx-flat">no comparison</span>'
         else:
             up = k["change"] > 0
             good = (up and k["better"] == "higher") or (not up and k["better"] == "lower")
-            colour = (
-                GREY if k["better"] == "neutral" or k["change"] == 0 else (GREEN if good else RED)
-            )
             arrow = "▲" if up else ("▼" if k["change"] < 0 else "■")
-            note = ""
-            if k["outside_interval"] is False:
-                note = " · within noise"
+            if k["better"] == "neutral" or k["change"] == 0:
+                reading, kind = "", "cx-flat"
+            else:
+                reading, kind = (" better", "cx-good") if good else (" worse", "cx-bad")
+            note = " · within noise" if k["outside_interval"] is False else ""
             delta = (
-                f'<span class="cx-delta" style="color:{colour}">{arrow} '
-                f"{format_change(k['unit'], k['change'])}</span>"
+                f'<span class="cx-delta {kind}">{arrow} '
+                f"{format_change(k['unit'], k['change'])}{reading}</span>"
                 f'<span class="cx-prev"> vs {format_value(k["unit"], k["previous"])}{note}</span>'
             )
-        ci = ""
+        extra = []
+        median = medians.get(_MEDIAN_OF.get(k["metric"], ""))
+        if k["unit"] == "seconds" and median is not None:
+            extra.append(f"median {duration(median)}")
         if k["low"] is not None and k["value"] is not None:
-            ci = f'<div class="cx-ci">95% CI {k["low"]:.0%}–{k["high"]:.0%} · n={k["n"]:,}</div>'
-        elif k["unit"] != "count" and k["value"] is not None:
-            ci = f'<div class="cx-ci">n={k["n"]:,}</div>'
+            extra.append(f"95% CI {k['low']:.0%}–{k['high']:.0%}")
+        if k["unit"] != "count" and k["value"] is not None:
+            extra.append(f"n={k['n']:,}")
+        ci = f'<div class="cx-ci">{" · ".join(extra)}</div>' if extra else ""
         cards.append(
             f'<div class="cx-card"><div class="cx-label">{html.escape(k["label"])}</div>'
             f'<div class="cx-value">{value}</div><div>{delta}</div>{ci}</div>'
@@ -120,20 +134,28 @@ def kpi_cards(kpis: pl.DataFrame, metrics: tuple[str, ...] | None = None) -> str
     return f'<div class="cx-cards">{"".join(cards)}</div>{_CARD_CSS}'
 
 
-_CARD_CSS = """<style>
-.cx-cards{display:grid;grid-template-columns:repeat(5,1fr);gap:8px;margin:8px 0 4px}
-.cx-card{border:1px solid #e2e8f0;border-radius:8px;padding:8px 10px;background:#f8fafc;
-  break-inside:avoid}
-.cx-label{font-size:11px;color:#475569;text-transform:uppercase;letter-spacing:.03em}
-.cx-value{font-size:22px;font-weight:600;color:#0f172a;margin:2px 0}
-.cx-delta{font-size:12px;font-weight:600}.cx-prev{font-size:11px;color:#64748b}
-.cx-ci{font-size:10px;color:#94a3b8;margin-top:2px}
-.cx-note{border-left:3px solid #f59e0b;background:#fffbeb;padding:6px 10px;font-size:12px;
-  margin:6px 0}
-.cx-footer{font-size:11px;color:#475569;border-top:1px solid #e2e8f0;margin-top:16px;
-  padding-top:6px}
-.cx-footer td{padding:1px 10px 1px 0;vertical-align:top}
-.cx-header h1{margin-bottom:0}.cx-header .cx-sub{color:#475569;font-size:14px}
+#: The median beside each mean KPI, from the summary.
+_MEDIAN_OF = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
+
+_P = palette
+_CARD_CSS = f"""<style>
+.cx-cards{{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:8px;margin:8px 0 4px}}
+@media screen and (max-width:900px){{.cx-cards{{grid-template-columns:repeat(3,minmax(0,1fr))}}}}
+@media screen and (max-width:600px){{.cx-cards{{grid-template-columns:repeat(2,minmax(0,1fr))}}}}
+.cx-card{{border:1px solid {_P.RULE};border-radius:8px;padding:8px 10px;background:{_P.SURFACE};
+  break-inside:avoid;min-width:0;overflow-wrap:anywhere}}
+.cx-label{{font-size:12px;color:{_P.MUTED};text-transform:uppercase;letter-spacing:.03em}}
+.cx-value{{font-size:22px;font-weight:600;color:{_P.TEXT};margin:2px 0}}
+.cx-delta{{font-size:12px;font-weight:600}}.cx-prev{{font-size:12px;color:{_P.MUTED}}}
+.cx-good{{color:{_P.GOOD_TEXT}}}.cx-bad{{color:{_P.BAD_TEXT}}}.cx-flat{{color:{_P.MUTED}}}
+.cx-ci{{font-size:12px;color:{_P.MUTED};margin-top:2px}}
+.cx-note{{border-left:3px solid {_P.NOTE_RULE};background:{_P.NOTE_TINT};color:{_P.TEXT};
+  padding:6px 10px;font-size:13px;margin:6px 0;break-inside:avoid}}
+.cx-footer{{font-size:12px;color:{_P.MUTED};border-top:1px solid {_P.RULE};margin-top:16px;
+  padding-top:6px;overflow-wrap:anywhere}}
+.cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
+  font-weight:normal;border:0}}
+.cx-header h1{{margin-bottom:0}}.cx-header .cx-sub{{color:{_P.MUTED};font-size:14px}}
 </style>"""
 
 
@@ -154,15 +176,26 @@ def _arrow(now: pl.Expr, before: pl.Expr, fmt: str) -> pl.Expr:
     )
 
 
+def _sticky(gt: GT, stub: str) -> GT:
+    """``gt`` with its ``stub`` column as row headers (``<th scope="row">``) under a stub
+    heading; ``cxreport.css`` keeps that column in view while the table scrolls sideways."""
+    return gt.tab_stubhead(label=stub)
+
+
 def agent_table(metrics: WeeklyMetrics) -> GT:
     """The agent table: volume, handle-time figures, outcomes, SLA and CSAT, with trends.
 
-    Agents under the minimum volume are listed after the ranked ones, in grey; their rates are
-    shown but not coloured or flagged.
+    The agent's name is the row header and stays in view while the table scrolls sideways.
+    Agents under the minimum volume are listed after the ranked ones, muted and marked
+    :data:`NOT_RANKED`; their rates are shown but not tinted or flagged. Every column says
+    whether it is a mean, a median or a p90.
     """
     a = metrics.agents.sort(["ranked", "handled"], descending=[True, True])
     shown = a.select(
-        agent_label().alias("Agent"),
+        pl.when(pl.col("ranked"))
+        .then(agent_label())
+        .otherwise(pl.format("{} {}", agent_label(), pl.lit(NOT_RANKED)))
+        .alias("Agent"),
         pl.format(
             "{} {}",
             pl.col("handled"),
@@ -173,11 +206,11 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         *(
             pl.col(c).map_elements(duration, return_dtype=pl.String, skip_nulls=False).alias(name)
             for c, name in (
-                ("aht_s", "AHT"),
-                ("aht_median_s", "AHT med"),
+                ("aht_s", "AHT mean"),
+                ("aht_median_s", "AHT median"),
                 ("aht_p90_s", "AHT p90"),
-                ("frt_median_s", "FRT med"),
-                ("wrap_up_mean_s", "Wrap-up"),
+                ("frt_median_s", "FRT median"),
+                ("wrap_up_mean_s", "Wrap-up mean"),
             )
         ),
         pl.col("hold_rate").alias("Hold"),
@@ -191,21 +224,20 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         pl.col("ranked"),
     )
     rates = ["Hold", "Transfer", "FCR", "Resolved", "SLA met", "CSAT"]
+    unranked = [i for i, r in enumerate(shown["ranked"]) if not r]
     gt = (
-        GT(shown.drop("ranked"))
+        _sticky(GT(shown.drop("ranked"), rowname_col="Agent"), "Agent")
         .fmt_percent(columns=rates, decimals=0)
         .fmt_integer(columns=["CSAT n"])
         .sub_missing(missing_text="—")
         .cols_align(
             "right", columns=[c for c in shown.columns if c not in ("Agent", "Flags", "ranked")]
         )
-        .tab_style(
-            style.text(color="#94a3b8"),
-            loc.body(rows=[i for i, r in enumerate(shown["ranked"]) if not r]),
-        )
-        .tab_style(style.text(color=RED, size="11px"), loc.body(columns="Flags"))
+        .tab_style(style.text(color=palette.MUTED), loc.body(rows=unranked))
+        .tab_style(style.text(color=palette.MUTED, style="italic"), loc.stub(rows=unranked))
+        .tab_style(style.text(color=palette.BAD_TEXT), loc.body(columns="Flags"))
         .tab_options(
-            table_font_size="11px", data_row_padding="3px", column_labels_font_weight="bold"
+            table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
         )
     )
     ranked_rows = [i for i, r in enumerate(shown["ranked"]) if r]
@@ -217,7 +249,7 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
                 rows=ranked_rows,
                 palette=RATE_PALETTE,
                 domain=[float(values.min()), float(values.max())],
-                na_color="#ffffff",
+                na_color=palette.BACKGROUND,
             )
     return gt
 
@@ -229,7 +261,10 @@ def _interval(rate: str) -> pl.Expr:
 
 
 def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
-    """SLA and CSAT by ``key`` (queue, channel, hour...): rates, intervals, counts."""
+    """SLA and CSAT by ``key`` (queue, channel, hour...): rates, intervals, counts.
+
+    The group is the row header (``<th scope="row">``) and stays in view while scrolling.
+    """
     shown = frame.select(
         pl.col(key).cast(pl.String).fill_null("(none)").alias(label),
         pl.col("handled").alias("Handled"),
@@ -239,20 +274,21 @@ def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
         pl.col("frt_within_target_rate").alias("FRT ≤ target*"),
         pl.col("frt_median_s")
         .map_elements(duration, return_dtype=pl.String, skip_nulls=False)
-        .alias("FRT med"),
+        .alias("FRT median"),
         pl.col("csat_rate").alias("CSAT"),
         pl.col("csat_score_mean").alias("Mean score"),
         pl.col("csat_responses").alias("Responses"),
         pl.col("csat_response_rate").alias("Response rate"),
     )
     return (
-        GT(shown)
+        _sticky(GT(shown, rowname_col=label), label)
         .fmt_percent(columns=["SLA met", "FRT ≤ target*", "CSAT", "Response rate"], decimals=0)
         .fmt_number(columns=["Mean score"], decimals=2)
         .fmt_integer(columns=["Handled", "Breaches", "Responses"])
+        .cols_align("right", columns="FRT median")
         .sub_missing(missing_text="—")
         .tab_options(
-            table_font_size="11px", data_row_padding="3px", column_labels_font_weight="bold"
+            table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
         )
     )
 
@@ -260,7 +296,7 @@ def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
 def key_value_table(rows: dict[str, Any], title: str | None = None) -> str:
     """A small two-column HTML table of labelled values (data quality, parameters)."""
     body = "".join(
-        f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(_plain(v))}</b></td></tr>"
+        f'<tr><th scope="row">{html.escape(str(k))}</th><td>{html.escape(_plain(v))}</td></tr>'
         for k, v in rows.items()
     )
     caption = f"<caption>{html.escape(title)}</caption>" if title else ""
@@ -279,8 +315,38 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+#: How the data-quality panel names the fields of ``WeeklyMetrics.quality`` (its column names
+#: are for code; a reader sees these).
+FIELD_LABELS = {
+    "agent_id": "agent",
+    "queue_name": "queue",
+    "channel": "channel",
+    "closed_at": "close time",
+    "handled_time_s": "handle time",
+    "first_response_time_s": "first response time",
+    "disposition": "disposition",
+    "sla_status": "SLA status",
+    "csat_status": "CSAT survey status",
+    "direction": "direction",
+}
+
+
+def field_label(field: str) -> str:
+    """The reader's name of a field in the data-quality panel.
+
+    Examples
+    --------
+    >>> field_label("first_response_time_s"), field_label("new_field_s")
+    ('first response time', 'new field')
+    """
+    return FIELD_LABELS.get(field, field.removesuffix("_s").replace("_", " "))
+
+
 def data_quality(metrics: WeeklyMetrics) -> str:
-    """The data-quality panel: what was read, superseded, deleted, quarantined, unknown."""
+    """The data-quality panel: what was read, superseded, deleted, quarantined, unknown.
+
+    Fields are named as a reader knows them (:func:`field_label`), not by column name.
+    """
     q = metrics.quality
     load, week = q["load"], q["week"]
     blocks = [
@@ -302,7 +368,7 @@ def data_quality(metrics: WeeklyMetrics) -> str:
                 "Soft-deleted (left out)": week["deleted"],
                 "Bot and AI-agent rooms (reported apart)": week["bot_rooms"],
                 "Counted for agents": week["counted"],
-                **{f"Missing {k}": v for k, v in q["nulls"].items() if v},
+                **{f"Missing {field_label(k)}": v for k, v in q["nulls"].items() if v},
             },
             "This week",
         ),
@@ -311,7 +377,10 @@ def data_quality(metrics: WeeklyMetrics) -> str:
     if unknown.height:
         blocks.append(
             key_value_table(
-                {f"{r['field']} = {r['value']}": r["count"] for r in unknown.iter_rows(named=True)},
+                {
+                    f"{field_label(r['field'])} “{r['value']}”": r["count"]
+                    for r in unknown.iter_rows(named=True)
+                },
                 "Unknown values (counted as shown in the glossary)",
             )
         )
@@ -326,10 +395,13 @@ def data_quality(metrics: WeeklyMetrics) -> str:
     return f'<div class="cx-dq">{"".join(blocks)}</div>{_DQ_CSS}'
 
 
-_DQ_CSS = """<style>
-.cx-dq{display:flex;flex-wrap:wrap;gap:18px}.cx-kv{font-size:12px;border-collapse:collapse}
-.cx-kv caption{text-align:left;font-weight:600;padding-bottom:4px;color:#0f172a}
-.cx-kv td{padding:2px 12px 2px 0;border-bottom:1px solid #f1f5f9}
+_DQ_CSS = f"""<style>
+.cx-dq{{display:flex;flex-wrap:wrap;gap:18px}}
+table.cx-kv{{font-size:13px;border-collapse:collapse;max-width:100%;min-width:16rem}}
+table.cx-kv caption{{text-align:left;font-weight:600;padding-bottom:4px;color:{_P.TEXT}}}
+table.cx-kv th,table.cx-kv td{{padding:2px 12px 2px 0;border-bottom:1px solid {_P.RULE};
+  color:{_P.TEXT};text-align:left;vertical-align:top;overflow-wrap:anywhere}}
+table.cx-kv th{{font-weight:normal}}table.cx-kv td{{font-weight:600;text-align:right}}
 </style>"""
 
 
@@ -379,7 +451,7 @@ def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
         "Generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     body = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(_plain(v))}</td></tr>"
+        f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(_plain(v))}</td></tr>'
         for k, v in rows.items()
     )
     return f'<div class="cx-footer"><table>{body}</table></div>'
@@ -421,12 +493,13 @@ def bots_table(bots: pl.DataFrame) -> GT:
         pl.col("resolved_rate").alias("Resolved"),
         pl.col("handled_mean_s")
         .map_elements(duration, return_dtype=pl.String, skip_nulls=False)
-        .alias("Avg handled"),
+        .alias("Handle time mean"),
     )
     return (
-        GT(shown)
+        _sticky(GT(shown, rowname_col="Handled by"), "Handled by")
         .fmt_percent(columns=["Share", "Resolved"], decimals=0)
         .fmt_integer(columns="Rooms")
+        .cols_align("right", columns="Handle time mean")
         .sub_missing(missing_text="—")
         .tab_options(table_font_size="12px", data_row_padding="3px")
     )
@@ -446,10 +519,10 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
         _interval("csat_rate"),
     )
     return (
-        GT(shown)
+        _sticky(GT(shown, rowname_col="Agent"), "Agent")
         .fmt_percent(columns=["Response rate", "CSAT"], decimals=0)
         .fmt_number(columns="Mean score", decimals=2)
         .fmt_integer(columns=["Handled", "Surveys sent", "Responses"])
         .sub_missing(missing_text="—")
-        .tab_options(table_font_size="11px", data_row_padding="3px")
+        .tab_options(table_font_size="12px", data_row_padding="3px")
     )

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -401,3 +402,149 @@ def test_the_browser_reaches_nothing_beyond_this_machine(browser, tmp_path):
         ("http://93.184.215.14/x.png", True),
         ("https://cdn.jsdelivr.net/npm/vega@6/build/vega.min.js", True),
     ]
+
+
+# --- the HTML reports on a phone and on a desktop --------------------------------------------
+
+#: Screens the reports are read on: (width, height, mobile). A phone lays the page out at its
+#: own width only through the report's viewport meta tag, as a real phone does.
+SCREENS = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
+#: The smallest chart text a reader gets, in CSS pixels.
+MIN_CHART_TEXT_PX = 11
+
+
+def _open_on(browser: Browser, page: Path, screen: str) -> None:
+    width, height, mobile = SCREENS[screen]
+    browser.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
+    browser.driver.get(page.resolve().as_uri())
+
+
+@pytest.fixture
+def screen_reset(browser: Browser) -> Iterator[Browser]:
+    """The shared browser, back at its own window size after the test."""
+    yield browser
+    browser.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+_LAYOUT = """
+const width = window.innerWidth;
+const cards = [...document.querySelectorAll('.cx-card')].map(c => c.getBoundingClientRect());
+return {
+  width,
+  page: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+  cards: cards.map(r => [r.left, r.right, r.top]),
+};
+"""
+
+#: For every table with row headers: scroll its box to the far right, then for every row say
+#: whether its header is inside the box and on top (not covered by the cells scrolled under it).
+_ROW_HEADERS = """
+const out = [];
+for (const table of document.querySelectorAll('table.gt_table')) {
+  let box = table.parentElement;
+  while (box && box.scrollWidth <= box.clientWidth + 1 && box !== document.body) {
+    box = box.parentElement;
+  }
+  const scrolls = box !== document.body;
+  if (scrolls) box.scrollLeft = box.scrollWidth;
+  const edge = scrolls ? box.getBoundingClientRect() : {left: 0, right: window.innerWidth};
+  for (const th of table.querySelectorAll('tbody th.gt_stub')) {
+    // scroll the page down to the row, never the table's box back to the left
+    window.scrollTo(0, th.getBoundingClientRect().top + window.scrollY - window.innerHeight / 2);
+    const r = th.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    out.push({
+      table: table.querySelector('thead th')?.textContent.trim(),
+      name: th.textContent.trim(),
+      scrolls,
+      scrolled: scrolls ? box.scrollLeft > 0 : false,
+      inside: r.left >= edge.left - 1 && r.right <= edge.right + 1,
+      onTop: th.contains(hit),
+    });
+  }
+}
+return out;
+"""
+
+#: Every drawn chart text: its content and the size it is shown at (font size times the
+#: scale the SVG is drawn at).
+_CHART_TEXT = """
+return [...document.querySelectorAll('svg.marks text')]
+  .filter(t => t.textContent.trim() && t.getBBox().width > 0)
+  .map(t => {
+    const m = t.getScreenCTM();
+    return [t.textContent.trim(), parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b)];
+  });
+"""
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_html_report_fits_the_screen_with_cards_and_row_headers_in_view(
+    rendered, screen_reset, report, screen
+):
+    browser = screen_reset
+    _open_on(browser, rendered[report]["html"], screen)
+    layout = browser.driver.execute_script(_LAYOUT)
+    assert layout["width"] == SCREENS[screen][0]
+    assert layout["page"] <= layout["width"], "the page scrolls sideways"
+    cards = layout["cards"]
+    assert len(cards) >= 5
+    assert [c for c in cards if c[0] < 0 or c[1] > layout["width"]] == []
+    per_row = sum(1 for c in cards if c[2] == cards[0][2])
+    assert per_row == (2 if screen == "phone" else 5)
+    rows = browser.driver.execute_script(_ROW_HEADERS)
+    assert rows, "no table with row headers"
+    assert [r for r in rows if not (r["inside"] and r["onTop"])] == []
+    if screen == "phone":
+        # the wide tables do scroll on a phone, so the check above saw them scrolled
+        wide = {r["table"] for r in rows if r["scrolled"]}
+        assert "Agent" in wide
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_chart_text_is_at_least_11_px_on_a_phone(rendered, screen_reset, report):
+    browser = screen_reset
+    _open_on(browser, rendered[report]["html"], "phone")
+    texts = browser.driver.execute_script(_CHART_TEXT)
+    assert len(texts) > 100
+    small = [(text, round(size, 1)) for text, size in texts if size < MIN_CHART_TEXT_PX]
+    assert small == []
+    widths = browser.driver.execute_script(
+        "return [...document.querySelectorAll('svg.marks')].map(s => "
+        "s.getBoundingClientRect().right)"
+    )
+    assert max(widths) <= SCREENS["phone"][0]
+
+
+_STRUCTURE = """
+const svgs = [...document.querySelectorAll('svg.marks')];
+return {
+  lang: document.documentElement.lang,
+  headings: [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => +h.tagName[1]),
+  thWithoutScope: [...document.querySelectorAll('th')].filter(th => !th.getAttribute('scope'))
+    .map(th => th.outerHTML.slice(0, 80)),
+  charts: svgs.map(s => [
+    s.getAttribute('role'),
+    s.querySelector(':scope > title')?.textContent ?? '',
+    s.querySelector(':scope > desc')?.textContent ?? '',
+  ]),
+};
+"""
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
+def test_html_report_structure_is_accessible(rendered, browser, report):
+    browser.driver.get(rendered[report]["html"].resolve().as_uri())
+    found = browser.driver.execute_script(_STRUCTURE)
+    assert found["lang"] == "en"
+    levels = found["headings"]
+    assert levels.count(1) == 1 and levels[0] == 1
+    assert all(b - a <= 1 for a, b in pairwise(levels)), levels
+    assert found["thWithoutScope"] == []
+    assert len(found["charts"]) == _chart_count(rendered[report]["ipynb"])
+    for role, title, desc in found["charts"]:
+        assert role == "img" and title and re.search(r"\d", desc), (title, desc)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import altair as alt
 import polars as pl
+import pytest
 
-from cxreports import charts, load, weekly
+from cxreports import charts, load, tables, weekly
 
 from .metrics_fixtures import make_logs, utc
 
@@ -53,12 +54,13 @@ def test_empty_inputs_draw_a_message_not_an_empty_frame():
 def test_distribution_buckets_count_every_value_once():
     rows = pl.DataFrame({"first_response_time_s": [5.0, 15.0, 16.0, 60.0, 61.0, 99999.0, None]})
     spec = charts.distribution(rows, "first_response_time_s", "FRT", threshold_s=60).to_dict()
-    counts = {v["bucket"]: v["interactions"] for v in _spec_values(spec) if "bucket" in v}
-    assert counts["≤ 15s"] == 2 and counts["15s-30s"] == 1 and counts["30s-1m"] == 1
-    assert counts["1m-2m"] == 1 and counts["4h+"] == 1
+    counts = {v["bucket"]: v["interactions"] for v in _spec_values(spec) if "interactions" in v}
+    assert counts["≤ 0:15"] == 2 and counts["0:15–0:30"] == 1 and counts["0:30–1:00"] == 1
+    assert counts["1:00–2:00"] == 1 and counts["> 4:00:00"] == 1
     assert sum(counts.values()) == 6
-    targets = {v["bucket"]: v["target"] for v in _spec_values(spec) if "bucket" in v}
-    assert targets["30s-1m"] == "within 1m" and targets["1m-2m"] == "over 1m"
+    targets = {v["bucket"]: v["target"] for v in _spec_values(spec) if "target" in v}
+    assert targets["0:30–1:00"] == "within 1:00 target"
+    assert targets["1:00–2:00"] == "over 1:00 target"
 
 
 #: Names people type into a CX platform: emoji (astral plane, a ZWJ sequence), right-to-left
@@ -165,3 +167,195 @@ def test_interactive_charts_are_the_offline_jupyter_widget():
     finally:
         charts.use_renderer("static")
     assert "image/svg+xml" in chart._repr_mimebundle_()
+
+
+# --- report craft: units, intervals, order, legends, accessibility -----------------------------
+
+
+def _layers(spec: dict) -> list[dict]:
+    """Every unit spec (one mark) inside a layered or concatenated chart spec."""
+    found = []
+    for key in ("layer", "vconcat", "hconcat"):
+        for part in spec.get(key, []):
+            found += _layers(part)
+    return found or ([spec] if "mark" in spec else [])
+
+
+@pytest.fixture(scope="module")
+def week_metrics():
+    rows = [
+        {
+            "agent_id": f"A{i % 3}",
+            "started_at": utc(2026, 3, 23 + i % 5, 8 + i % 4, i),
+            "handled_time_s": 90.0 + 700 * (i % 3),
+            "first_response_time_s": 20.0 * (1 + i % 7),
+            "sla_status": "meet" if i % 4 else "breach",
+            "csat_status": "completed",
+            "csat_score": 1 + i % 5,
+        }
+        for i in range(40)
+    ]
+    return weekly(make_logs(rows), "2026-W13", "UTC", trend_weeks=3, min_volume=1)
+
+
+def test_trend_axes_start_at_zero_and_rates_carry_their_95_interval(week_metrics):
+    spec = charts.trend(week_metrics.trend, charts.AGENT_TRENDS).to_dict()
+    panels = spec["vconcat"]
+    assert len(panels) == len(charts.AGENT_TRENDS)
+    by_title = {p["title"]["text"]: p for p in panels}
+    resolved = by_title["Resolved"]
+    band = [u for u in _layers(resolved) if u["mark"]["type"] == "area"]
+    assert len(band) == 1 and band[0]["encoding"]["y2"]["field"] == "high"
+    assert band[0]["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    rows = [v for v in _spec_values(resolved) if v.get("week") == "W13" and "low" in v]
+    m = week_metrics.summary.row(0, named=True)
+    assert rows[0]["low"] == pytest.approx(m["resolved_rate_low"])
+    assert rows[0]["high"] == pytest.approx(m["resolved_rate_high"])
+    handled = _layers(by_title["Handled"])
+    assert all(
+        u["encoding"]["y"]["scale"] == {"zero": True} for u in handled if "y" in u["encoding"]
+    )
+    assert not any(u["mark"]["type"] == "area" for u in handled)
+    assert "no interval" in by_title["Handled"]["title"]["subtitle"]
+
+
+def test_durations_read_as_m_ss_on_trend_axes_labels_and_tooltips(week_metrics):
+    spec = charts.trend(week_metrics.trend, {"aht_s": ("Handle time, mean", charts.DURATION)})
+    panel = spec.to_dict()["vconcat"][0]
+    line = next(u for u in _layers(panel) if u["mark"]["type"] == "line")
+    axis, scale = line["encoding"]["y"]["axis"], line["encoding"]["y"]["scale"]
+    assert axis["labelExpr"] == charts.DURATION_LABEL
+    assert axis["values"][0] == 0 and all(v % 60 == 0 for v in axis["values"])
+    assert scale["domain"] == [0, axis["values"][-1]]
+    week = next(v for v in _spec_values(panel) if v.get("week") == "W13")
+    assert week["shown"] == tables.duration(week_metrics.summary["aht_s"][0])
+    assert re.fullmatch(r"\d+:\d\d", week["shown"])
+
+
+def test_the_duration_label_expression_writes_m_ss_and_h_mm_ss(tmp_path):
+    chart = (
+        alt.Chart(alt.Data(values=[{"v": 1}]))
+        .mark_point()
+        .encode(
+            alt.X(
+                "v:Q",
+                axis=alt.Axis(values=[0, 75, 600, 3725], labelExpr=charts.DURATION_LABEL),
+                scale=alt.Scale(domain=[0, 4000]),
+            )
+        )
+    )
+    [(svg, _)] = _convert([chart.to_dict()], tmp_path)
+    labels = re.findall(r">([^<>]+)</text>", svg)
+    assert labels[:4] == ["0:00", "1:15", "10:00", "1:02:05"]
+
+
+def _hourly(rates: list[tuple[int, float | None, int, int, int]]) -> pl.DataFrame:
+    """An hourly frame from (hour, sla_met_rate, sla_breaches, sla_eligible, handled)."""
+    hour, rate, breaches, eligible, handled = zip(*rates, strict=True)
+    return pl.DataFrame(
+        {
+            "hour": pl.Series(hour, dtype=pl.Int8),
+            "handled": pl.Series(handled, dtype=pl.UInt32),
+            "sla_met_rate": pl.Series(rate, dtype=pl.Float64),
+            "sla_met_rate_low": [r and r / 2 for r in rate],
+            "sla_met_rate_high": [r and (1 + r) / 2 for r in rate],
+            "sla_breaches": pl.Series(breaches, dtype=pl.UInt32),
+            "sla_eligible": pl.Series(eligible, dtype=pl.UInt32),
+        }
+    )
+
+
+def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breaches():
+    hourly = _hourly(
+        [
+            (8, 0.9, 1, 10, 12),
+            (9, 0.5, 5, 10, 10),
+            (10, 0.5, 1, 2, 2),  # same rate as 9, fewer breaches: after it
+            (11, 0.9, 1, 10, 10),  # ties with 8 on rate and breaches: the earlier hour first
+            (12, None, 0, 0, 3),  # volume but no verdict: listed last, without a bar
+            (13, 1.0, 0, 1, 1),
+        ]
+    )
+    spec = charts.worst_hours(hourly).to_dict()
+    y = next(u for u in _layers(spec) if u["mark"]["type"] == "bar")["encoding"]["y"]
+    assert y["sort"] == [
+        "09:00–09:59",
+        "10:00–10:59",
+        "08:00–08:59",
+        "11:00–11:59",
+        "13:00–13:59",
+        "12:00–12:59",
+    ]
+    labels = {v["group"]: v["_label"] for v in _spec_values(spec) if "_label" in v}
+    assert labels["10:00–10:59"] == "1 of 2" and labels["13:00–13:59"] == "0 of 1"
+    assert labels["12:00–12:59"] == "no SLA verdict"
+    bars = next(u for u in _layers(spec) if u["mark"]["type"] == "bar")
+    assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    assert spec["title"]["subtitle"] == "beside each bar: breaches of SLA verdicts"
+    assert spec["description"].startswith("SLA met by hour, worst first")
+    assert "Lowest: 09:00–09:59 at 50%" in spec["description"]
+    assert spec["description"].endswith("No SLA verdict in 12:00–12:59.")
+
+
+def test_heatmap_steps_and_legend_are_whole_numbers_and_every_count_is_printed(week_metrics):
+    spec = charts.heatmap(week_metrics.heatmap).to_dict()
+    rect = next(u for u in _layers(spec) if u["mark"]["type"] == "rect")
+    scale = rect["encoding"]["color"]["scale"]
+    assert scale["type"] == "threshold"
+    assert all(isinstance(t, int) for t in scale["domain"])
+    assert rect["encoding"]["color"]["legend"]["format"] == "d"
+    printed = {(v["weekday"], v["hour"]): v["shown"] for v in _spec_values(spec) if "shown" in v}
+    for cell in week_metrics.heatmap.iter_rows(named=True):
+        expected = str(cell["handled"]) if cell["handled"] else ""
+        assert printed[(cell["weekday"], cell["hour"])] == expected
+
+
+@pytest.mark.parametrize(
+    ("largest", "steps"), [(1, [1]), (4, [1, 2, 3, 4]), (9, [1, 5]), (16, [1, 5, 10, 15])]
+)
+def test_count_steps_are_whole_numbers_that_cover_the_largest(largest, steps):
+    assert charts._count_steps(largest) == steps
+
+
+def test_static_svg_carries_a_title_and_a_description_with_the_main_figure(week_metrics):
+    charts.use_renderer("static")
+    chart = charts.rate_by(
+        week_metrics.queues,
+        "queue_name",
+        "sla_met_rate",
+        "SLA met",
+        count="sla_breaches",
+        subject="queue",
+    )
+    bundle = chart._repr_mimebundle_()
+    svg = (bundle[0] if isinstance(bundle, tuple) else bundle)["image/svg+xml"]
+    assert re.match(r'<svg role="img" [^>]*><title>SLA met by queue</title><desc>', svg)
+    desc = re.search(r"<desc>(.*?)</desc>", svg).group(1)
+    rate = week_metrics.queues["sla_met_rate"][0]
+    assert f"Lowest: Support at {rate:.0%}" in desc
+
+
+def test_every_report_chart_is_described(week_metrics):
+    m = week_metrics
+    for chart in (
+        charts.leaderboard(m.agents, "handled", "Handled"),
+        charts.distribution(m.rows, "first_response_time_s", "First response", threshold_s=60),
+        charts.trend(m.trend, charts.SLA_CSAT_TRENDS),
+        charts.heatmap(m.heatmap),
+        charts.mix(m.dispositions, "disposition", "Dispositions"),
+        charts.worst_hours(m.hourly),
+        charts.ratings(m.csat_by_queue, "queue_name", "By queue"),
+        charts.daily_volume(m.daily),
+    ):
+        spec = chart.to_dict()
+        assert spec["usermeta"]["title"] and re.search(r"\d", spec["description"]), spec.get(
+            "description"
+        )
+
+
+def test_distribution_names_its_median_and_mean(week_metrics):
+    spec = charts.distribution(week_metrics.rows, "handled_time_s", "Handle time").to_dict()
+    frt = week_metrics.rows["handled_time_s"]
+    assert spec["title"]["subtitle"][0].startswith(
+        f"median {tables.duration(frt.median())} · mean {tables.duration(frt.mean())}"
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -42,3 +43,43 @@ def test_any_unicode_name_shows_as_text_in_tables(odd_metrics, table):
     shown = table(odd_metrics).as_raw_html()
     for name in ODD_NAMES:
         assert html.escape(name, quote=False) in shown, name
+
+
+@pytest.fixture(scope="module")
+def week():
+    rows = [
+        {
+            "agent_id": f"A{i % 3}",
+            "started_at": utc(2026, 3, 23 + i % 5, 9, i),
+            "first_response_time_s": None if i == 0 else 30.0 * i,
+            "sla_status": "paused" if i == 1 else "meet",
+        }
+        for i in range(30)
+    ]
+    return weekly(make_logs(rows), "2026-W13", "UTC", min_volume=10)
+
+
+def test_duration_kpis_say_mean_and_give_the_median(week):
+    cards = tables.kpi_cards(week.kpis, ("aht_s", "frt_mean_s"), summary=week.summary)
+    labels = re.findall(r'<div class="cx-label">([^<]*)</div>', cards)
+    assert labels == ["Handle time (mean)", "First response (mean)"]
+    frt = week.rows["first_response_time_s"]
+    assert f"median {tables.duration(frt.median())}" in cards
+    assert f'<div class="cx-value">{tables.duration(frt.mean())}</div>' in cards
+
+
+def test_every_table_names_mean_median_or_p90_and_has_row_headers(week):
+    shown = tables.agent_table(week).as_raw_html()
+    headings = re.findall(r'<th class="gt_col_heading[^"]*"[^>]*scope="col"[^>]*>([^<]*)<', shown)
+    assert {"AHT mean", "AHT median", "AHT p90", "FRT median", "Wrap-up mean"} <= set(headings)
+    assert headings[0] == "Agent"
+    assert len(re.findall(r'<th scope="row"[^>]*class="gt_row gt_left gt_stub"', shown)) == 3
+    assert not re.search(r">(AHT|FRT|Wrap-up|AHT med|FRT med)<", shown)
+
+
+def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
+    panel = tables.data_quality(week)
+    assert "Missing first response time" in panel
+    assert "SLA status “paused”" in panel
+    assert not re.search(r"\w+_(s|id|status|name|at)\b", re.sub(r"<style>.*?</style>", "", panel))
+    assert '<th scope="row">' in panel and "<td>" in panel

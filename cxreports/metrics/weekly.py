@@ -19,8 +19,8 @@ Breakdown = Literal["agents", "queues", "channels", "daily", "hourly", "summary"
 #: Headline KPIs: column, label, unit, which direction is better.
 KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("handled", "Handled", "count", "neutral"),
-    ("aht_s", "Avg handle time", "seconds", "lower"),
-    ("frt_mean_s", "Avg first response", "seconds", "lower"),
+    ("aht_s", "Handle time (mean)", "seconds", "lower"),
+    ("frt_mean_s", "First response (mean)", "seconds", "lower"),
     ("resolved_rate", "Resolved", "rate", "higher"),
     ("fcr_rate", "First-contact resolution", "rate", "higher"),
     ("sla_met_rate", "SLA met", "rate", "higher"),
