@@ -418,6 +418,14 @@ def _footnotes(d: _Digest) -> list[str]:
     ]
 
 
+def _ranking(d: _Digest) -> str:
+    shown = f"{len(d.agents)} of {d.ranked} ranked agents (at least {d.min_volume} handled)."
+    if not d.unranked:
+        return shown
+    agents = "agent has" if d.unranked == 1 else "agents have"
+    return f"{shown} {d.unranked} more {agents} fewer and are in the attached report."
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value))
 
@@ -488,16 +496,7 @@ def _html(d: _Digest) -> str:
         _row(f'<h2 style="{_H2}">Top agents by volume</h2>', top=24),
         _row(_agent_table(d) if d.agents else _para("No agent is ranked this week."), top=6),
         _row(
-            _para(
-                f"{len(d.agents)} of {d.ranked} ranked agents (at least {d.min_volume} "
-                f"handled)"
-                + (
-                    f"; {d.unranked} more below that are in the attached report."
-                    if d.unranked
-                    else "."
-                ),
-                small=True,
-            ),
+            _para(_ranking(d), small=True),
             top=6,
         ),
     ]
@@ -636,10 +635,7 @@ def _text(d: _Digest) -> str:
         )
     if not d.agents:
         lines.append("  No agent is ranked this week.")
-    if d.unranked:
-        lines.append(
-            f"  {d.unranked} more agents below {d.min_volume} handled are in the attached report."
-        )
+    lines.append(f"  {_ranking(d)}")
     for image in d.images:
         lines += ["", image.title.upper(), f"  {image.alt}"]
     first, *rest = _footnotes(d)
