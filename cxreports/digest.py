@@ -340,8 +340,9 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
         k = rows[metric]
         unit, value = k["unit"], k["value"]
         details = []
-        if metric in _MEDIANS:
-            details.append(f"median {duration(metrics.summary[_MEDIANS[metric]].item())}")
+        median = metrics.summary[_MEDIANS[metric]].item() if metric in _MEDIANS else None
+        if median is not None:
+            details.append(f"median {duration(median)}")
         few = unit != "count" and value is not None and k["n"] < min_volume
         if unit != "count":
             details.append(f"n={k['n']:,}")
