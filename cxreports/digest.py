@@ -214,8 +214,9 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The Vega-Lite spec of a report chart as the email draws it.
 
     Side-by-side panels are stacked into one column, every plot is :data:`CHART_PLOT_WIDTH`
-    wide, no text is smaller than :data:`CHART_FONT`, the colours of text and rules come from
-    :mod:`cxreports.palette`, and the background is opaque white, so a mail app in dark mode
+    wide, no text is smaller than :data:`CHART_FONT`, every colour comes from
+    :mod:`cxreports.palette` (a mark of one colour takes its primary one), and the background
+    is opaque white, so a mail app in dark mode
     cannot turn the chart's dark text into dark-on-dark.
 
     Examples
@@ -249,7 +250,8 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
             "titleColor": palette.MUTED,
         },
         "title": {
-            "fontSize": CHART_FONT + 2,
+            "fontSize": CHART_FONT,
+            "fontWeight": "bold",
             "subtitleFontSize": CHART_FONT,
             "color": palette.TEXT,
             "anchor": "start",
@@ -285,6 +287,8 @@ def _fit(node: object) -> None:
                     mark[offset] = round(mark[offset] * CHART_FONT / size)
             mark["fontSize"] = CHART_FONT
         mark["color"] = palette.TEXT
+    elif isinstance(mark, dict) and "color" in mark:
+        mark["color"] = palette.PRIMARY  # the email's charts are one series each
     for key, value in node.items():
         if key not in ("data", "datasets"):  # rows of data are not spec
             _fit(value)

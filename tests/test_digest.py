@@ -116,16 +116,17 @@ def test_charts_are_opaque_2x_pngs_whose_text_stays_legible_at_390_px(body):
         assert digest.CHART_FONT * 390 / css_width >= 11, (name, css_width)
 
 
-def _font_sizes(node: object) -> list[float]:
+def _settings(node: object, suffix: str) -> list[Any]:
+    """Every value in a chart spec whose key ends with ``suffix``, rows of data left out."""
     if isinstance(node, dict):
         return [
-            size
+            found
             for key, value in node.items()
             if key not in ("data", "datasets")
-            for size in ([value] if key.lower().endswith("fontsize") else _font_sizes(value))
+            for found in ([value] if key.lower().endswith(suffix) else _settings(value, suffix))
         ]
     if isinstance(node, list):
-        return [size for item in node for size in _font_sizes(item)]
+        return [found for item in node for found in _settings(item, suffix)]
     return []
 
 
@@ -134,8 +135,11 @@ def test_chart_spec_stacks_panels_and_sets_no_text_below_the_email_minimum(metri
     spec = str(trend)
     assert "hconcat" not in spec
     assert trend["background"] == palette.BACKGROUND
-    sizes = _font_sizes(trend)
+    sizes = _settings(trend, "fontsize")
     assert sizes and min(sizes) >= digest.CHART_FONT
+    colours = {c for c in _settings(trend, "color") if isinstance(c, str)}
+    named = {v for k, v in vars(palette).items() if k.isupper() and isinstance(v, str)}
+    assert colours and colours <= named, colours - named
     for part in ("axis", "legend", "title", "header", "text"):
         assert trend["config"][part].get("fontSize", trend["config"][part].get("labelFontSize"))
     assert re.findall(r"'width': (\d+)", spec) == [str(digest.CHART_PLOT_WIDTH)] * 4
