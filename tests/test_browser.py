@@ -397,17 +397,16 @@ def _open_email(browser: Browser, page: Path, width: int, screenshot: Path) -> d
     viewport meta tag as phones do) and return what :data:`_EMAIL_LAYOUT` finds."""
     driver = browser.driver
     phone = width < digest.MAX_WIDTH
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 900, "deviceScaleFactor": 2 if phone else 1, "mobile": phone},
-    )
+    metrics = {"width": width, "deviceScaleFactor": 2 if phone else 1, "mobile": phone}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": 900})
     try:
         browser.drain()
         driver.get(page.as_uri())
         layout = driver.execute_script(_EMAIL_LAYOUT)
-        shot = driver.execute_cdp_cmd(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
-        )
+        # the whole page in one screen, so no scroll bar takes width from the screenshot
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
         screenshot.write_bytes(base64.b64decode(shot["data"]))
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
