@@ -52,7 +52,7 @@ KPIS = (
     "handled", "sla_met_rate", "csat_rate", "resolved_rate", "fcr_rate",
     "aht_s", "frt_mean_s", "csat_score_mean", "transfer_rate", "hold_rate",
 )  # fmt: skip
-#: The 8-week trends the email draws: column -> (title, d3 format).
+#: The trends over the last weeks that the email draws: column -> (title, d3 format).
 TRENDS = {"sla_met_rate": ("SLA met", ".0%"), "csat_rate": ("CSAT (4-5 of 5)", ".0%")}
 
 # Durations are skewed (a few slow emails move a mean far from the typical case), so the email
@@ -62,8 +62,8 @@ _MEDIANS = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
 # vl-convert reads an ISO date as UTC midnight, so the UTC weekday is the local day's weekday.
 _DAY_LABEL = "utcFormat(toDate(datum.value), '%a %-d')"
 
-Tone = Literal["good", "bad", "muted"]
-_COLOURS: dict[Tone, str] = {
+_Tone = Literal["good", "bad", "muted"]
+_COLOURS: dict[_Tone, str] = {
     "good": palette.GOOD_TEXT,
     "bad": palette.BAD_TEXT,
     "muted": palette.MUTED,
@@ -79,7 +79,7 @@ class _Kpi:
     detail: str  # median, n and interval: "n=539 · 95% CI 72–79%"
     change: str  # "▼ −2.9 pp vs 78.2%", or "" without a previous week
     verdict: str  # "better", "worse", "within noise", "no data last week" or ""
-    tone: Tone
+    tone: _Tone
     few: bool  # n below the minimum volume
 
 
@@ -169,7 +169,12 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         min_volume=metrics.params["min_volume"],
         images=[
             _Image("daily", "Handled per day", _daily_alt(metrics), _daily_png(metrics)),
-            _Image("trend", "Eight-week trends", _trend_alt(metrics), _trend_png(metrics)),
+            _Image(
+                "trend",
+                f"{metrics.trend.height}-week trends",
+                _trend_alt(metrics),
+                _trend_png(metrics),
+            ),
         ],
     )
     return EmailBody(
@@ -375,7 +380,7 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
     return out
 
 
-def _verdict(kpi: dict[str, Any]) -> tuple[str, Tone]:
+def _verdict(kpi: dict[str, Any]) -> tuple[str, _Tone]:
     """Better or worse only where the 95% interval says the change is more than noise."""
     if kpi["better"] == "neutral" or kpi["outside_interval"] is None:
         return "", "muted"
@@ -394,7 +399,9 @@ def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
     )
 
     def rate(value: float | None, n: int) -> _Rate:
-        return _Rate("—" if value is None else f"{value:.0%}", n, n < min_volume)
+        if value is None:
+            return _Rate("—", n, few=False)
+        return _Rate(f"{value:.0%}", n, few=n < min_volume)
 
     return [
         _Agent(
@@ -410,9 +417,12 @@ def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
     ]
 
 
-def _footnotes(d: _Digest) -> list[str]:
+def _footnotes(d: _Digest, few: str) -> list[str]:
+    """What the marks and words of the email mean; ``few`` says it of the few-cases mark."""
+    rates = [rate for a in d.agents for rate in (a.sla, a.csat)]
+    notes = [few] if any(k.few for k in d.kpis) or any(r.few for r in rates) else []
     return [
-        f"* Fewer than {d.min_volume} cases: a sample this small can swing widely by chance.",
+        *notes,
         "Better or worse: last week's value lies outside this week's 95% interval (CI); within "
         "noise: inside it. Changes of averages and of the other rates are shown without a "
         "verdict.",
@@ -421,6 +431,9 @@ def _footnotes(d: _Digest) -> list[str]:
         "Times are m:ss (h:mm:ss from an hour); a mean is labelled as such, with the median.",
         "The full reports (PDF and HTML) are attached; their glossary defines every metric.",
     ]
+
+
+_SMALL_SAMPLE = "a sample this small can swing widely by chance."
 
 
 def _ranking(d: _Digest) -> str:
@@ -520,7 +533,8 @@ def _html(d: _Digest) -> str:
     sections.append(
         _row(
             "".join(
-                f'<p style="{_SMALL}margin:0 0 6px">{_esc(note)}</p>' for note in _footnotes(d)
+                f'<p style="{_SMALL}margin:0 0 6px">{_esc(note)}</p>'
+                for note in _footnotes(d, f"* Fewer than {d.min_volume} cases: {_SMALL_SAMPLE}")
             ),
             top=20,
             bottom=20,
@@ -643,6 +657,6 @@ def _text(d: _Digest) -> str:
     lines.append(f"  {_ranking(d)}")
     for image in d.images:
         lines += ["", image.title.upper(), f"  {image.alt}"]
-    first, *rest = _footnotes(d)
-    lines += ["", first.replace("* Fewer", "Few cases: fewer"), *rest]
+    few = f'"few cases": fewer than {d.min_volume}, {_SMALL_SAMPLE}'
+    lines += ["", *_footnotes(d, few)]
     return "\n".join(lines) + "\n"

@@ -162,6 +162,7 @@ def test_a_change_is_judged_only_beyond_noise(previous_met, met, verdict, colour
     assert f"color:{colour}" in row
     others = {palette.GOOD_TEXT, palette.BAD_TEXT} - {colour}
     assert not any(c in row for c in others)
+    assert "Fewer than" not in body.html  # no rate rests on few cases, so no note on them
     [line] = [line for line in body.text.splitlines() if line.startswith("  SLA met:")]
     assert line.endswith(f", {verdict}") and "(n=20 · 95% CI" in line
 
@@ -173,7 +174,7 @@ def test_rates_carry_their_n_and_a_caveat_when_few(body):
     assert "* Fewer than 20 cases" in body.html
     assert "CSAT 100% (n=7, few cases)" in body.text
     assert "SLA met 90% (n=20)," in body.text
-    assert "Few cases: fewer than 20 cases" in body.text
+    assert '"few cases": fewer than 20, a sample this small' in body.text
 
 
 def test_flags_sit_beside_the_agents_name_and_durations_read_as_clock_times(body):
