@@ -419,7 +419,7 @@ def _open_email(browser: Browser, page: Path, width: int, screenshot: Path) -> d
     return layout
 
 
-@pytest.mark.parametrize("width", [390, 600, 1280])
+@pytest.mark.parametrize("width", [320, 390, 600, 1280])
 def test_email_fits_the_screen_and_its_charts_are_legible(
     width, rendered, browser, screenshots, tmp_path
 ):
