@@ -9,6 +9,8 @@ its own process so that peak memory is its own:
   ``pandas.json_normalize`` of all the records;
 - ``cold``: ``cxreports.load`` of every page to all tables (deduplicated, validated);
 - ``store``: ``cxreports load --out`` building the Parquet store from scratch;
+- ``merge``: one more week of pages (the data's average week, after its last one) merged into a
+  copy of that store, which parses only the new pages;
 - ``warm``: one week read from the store plus every metric of both reports;
 - ``report``: ``cxreports report all`` for that week from the store, HTML and PDF.
 
@@ -16,6 +18,10 @@ Every step but the report runs ``--repeat`` times in interleaved rounds and keep
 the table shows the spread. Peak memory (RSS) is each step's own: every step runs in a fresh
 child process, and this process, which only orchestrates, stays small (a child starts with its
 parent's high-water mark).
+
+Two shapes of data: the sparse year (``--records`` over up to 52 weeks, the default) and a
+dense center (``--per-week 80000``: as many weeks as the records fill, so 1M records are 12 weeks
+of a mid-size contact center). The store's costs depend on the density, not only the size.
 
 It prints a table (seconds, records/s, MB/s, peak RSS, ratios) and writes it as JSON.
 """
@@ -30,7 +36,10 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
+
+from cxreports.sample import DEFAULT_END
 
 HERE = Path(__file__).resolve().parent
 WEEK, TZ = "2026-W13", "Asia/Singapore"
@@ -41,6 +50,11 @@ PANDAS_LIMIT = 200_000
 def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
     """Run one measured step in this process; returns its figures."""
     files = sorted(data.glob("*.json"))
+    if name == "merge":
+        # the copy is made before the clock starts: the step times the merge alone
+        merged = store.with_name("store-merged")
+        shutil.rmtree(merged, ignore_errors=True)
+        shutil.copytree(store, merged)
     # imports happen before the clock starts: the steps measure work, not module loading
     import orjson
     import pandas as pd
@@ -68,6 +82,9 @@ def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
     elif name == "store":
         shutil.rmtree(store, ignore_errors=True)
         update([data], store, progress=False)
+    elif name == "merge":
+        result = update([data, data.with_name("new-week")], merged, progress=False)
+        extra.update(parsed=len(result.parsed), reused=result.reused)
     elif name == "warm":
         _, metrics = prepare(store, WEEK, TZ)
         extra["rows"] = metrics.handled
@@ -101,6 +118,11 @@ def run_step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--per-week",
+        type=int,
+        help="records a week (dense data: 80000 for a mid-size center); default: a sparse year",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 records, for CI")
     parser.add_argument("--workdir", type=Path, default=HERE / "results" / "work")
     parser.add_argument("--json", type=Path, help="where to write the results (JSON)")
@@ -116,20 +138,20 @@ def main() -> int:
 
     records = 2_000 if args.quick else args.records
     repeat = 1 if args.quick else args.repeat
-    work = args.workdir / str(records)
-    data, store, out = work / "pages", work / "store", work / "outputs"
-    if not (data / ".complete").exists():
-        shutil.rmtree(data, ignore_errors=True)
-        print(f"generating {records:,} records ...", file=sys.stderr)
+    if args.per_week:
+        weeks = max(1, round(records / args.per_week))
+        work = args.workdir / f"{records}-dense-{args.per_week}"
+    else:
         weeks = max(10, min(52, records // 2_000))
-        # in a child process: this one stays small, so the steps' peak memory is their own
-        generate = [sys.executable, "-m", "cxreports.cli", "sample", "--out", str(data)]
-        generate += ["--records", str(records), "--weeks", str(weeks)]
-        subprocess.run(generate, check=True, stdout=subprocess.DEVNULL)
-        (data / ".complete").touch()
+        work = args.workdir / str(records)
+    data, store, out = work / "pages", work / "store", work / "outputs"
+    week_records = max(1, records // weeks)
+    _generate(data, records, weeks, DEFAULT_END, seed=7)
+    # the week after the data's last one, as the next weekly fetch would bring it
+    _generate(work / "new-week", week_records, 1, DEFAULT_END + timedelta(weeks=1), seed=8)
     size_mb = sum(f.stat().st_size for f in data.glob("*.json")) / 1e6
 
-    steps = ["orjson", "pandas", "cold", "store", "warm", "report"]
+    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "report"]
     if records > PANDAS_LIMIT:
         steps.remove("pandas")
     # Every step but the report runs `repeat` times and keeps its best run, the pandas baseline
@@ -165,6 +187,8 @@ def main() -> int:
         )
     summary = {
         "records": records,
+        "weeks": weeks,
+        "new_week_records": week_records,
         "pages_mb": round(size_mb, 1),
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
@@ -183,13 +207,27 @@ def main() -> int:
     return 0
 
 
+def _generate(folder: Path, records: int, weeks: int, end: date, seed: int) -> None:
+    if (folder / ".complete").exists():
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"generating {records:,} records over {weeks} week(s) ...", file=sys.stderr)
+    # in a child process: this one stays small, so the steps' peak memory is their own
+    generate = [sys.executable, "-m", "cxreports.cli", "sample", "--out", str(folder)]
+    generate += ["--records", str(records), "--weeks", str(weeks), "--seed", str(seed)]
+    generate += ["--end", end.isoformat()]
+    subprocess.run(generate, check=True, stdout=subprocess.DEVNULL)
+    (folder / ".complete").touch()
+
+
 def _seconds(result: dict[str, object]) -> float:
     return float(result["seconds"])  # type: ignore[arg-type]
 
 
 def _print_table(summary: dict[str, object]) -> None:
     print(
-        f"\n{summary['records']:,} records, {summary['pages_mb']} MB of API pages, "
+        f"\n{summary['records']:,} records over {summary['weeks']} weeks, "
+        f"{summary['pages_mb']} MB of API pages, "
         f"{summary['cpus']} CPUs, Python {summary['python']}\n"
     )
     print(
@@ -206,6 +244,8 @@ def _print_table(summary: dict[str, object]) -> None:
         )
     print(f"\ncold load / orjson parse-only: {summary['cold_vs_orjson']}x")
     print(f"store build / orjson:          {summary['store_vs_orjson']}x")
+    merge = next(r for r in summary["steps"] if r["step"] == "merge")  # type: ignore[attr-defined]
+    print(f"merging a new week of {summary['new_week_records']:,} records: {merge['seconds']} s")
     if summary["pandas_vs_cold"] is not None:
         print(f"pandas baseline / cold load:   {summary['pandas_vs_cold']}x")
     report = next((r for r in summary["steps"] if r["step"] == "report"), None)  # type: ignore[attr-defined]

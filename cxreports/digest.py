@@ -30,6 +30,7 @@ from cxreports.iorw import write_atomic
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_label
+from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
 
 #: Folder of a rendered week that holds the digest.
@@ -152,7 +153,11 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     days = wk.days
     notes = []
     if metrics.handled == 0:
-        notes.append("No interactions were handled by agents in this week.")
+        within = describe_filters(metrics.params["queues"], metrics.params["channels"])
+        notes.append(
+            "No interactions were handled by agents in this week"
+            + (f" for {within}." if within else ".")
+        )
     elif not metrics.has_csat:
         notes.append("No customer answered a CSAT survey this week.")
     ranked = metrics.agents.filter(pl.col("ranked"))

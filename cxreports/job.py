@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cxreports import mail
+from cxreports import mail, scope
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
@@ -91,6 +91,8 @@ def run_weekly(
         try:
             step = "fetch"
             source = _source(config, wk, say)
+            step = "check"
+            _check_scopes(pending, source)
             step = "render"
             for group in pending:
                 say("rendering group %s", group.name)
@@ -129,10 +131,27 @@ def run_weekly(
         except CxReportsError as exc:
             say("failed: %s", exc, level=logging.ERROR)
             _tell_operator(config, smtp, run, wk, step, exc, say)
+            if step == "check":  # a filter of the config names nothing in the data
+                raise ParameterError(f"{config.origin}: {exc}") from exc
             raise JobError(f"run {run} failed at step {step}: {exc}") from exc
         step = "done"
         say("done: %d sent, %d skipped", len(sent), len(skipped))
         return JobResult(run, wk.label, tuple(g.name for g in pending), tuple(sent), skipped)
+
+
+def _check_scopes(groups: list[Group], source: str) -> None:
+    """Every group's queue and channel filters against the data, all problems at once."""
+    if not any(g.queues or g.channels for g in groups):
+        return
+    known = scope.known([source])
+    problems = []
+    for group in groups:
+        try:
+            scope.resolve(group.queues, group.channels, known, where=f"group {group.name}: ")
+        except ParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ParameterError("; ".join(problems))
 
 
 def _group_dir(out: Path, group: Group) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from cxreports import schema as S
-from cxreports import store
+from cxreports import scope, store
 from cxreports.exceptions import ParameterError
 from cxreports.iorw import ensure_dir
 from cxreports.load import CxLogs, load, require_records
@@ -221,23 +221,46 @@ def prepare(
         trend_weeks=trend_weeks,
     )
     sources = _sources(source)
+    queue_names, channel_names = _names(queues, "queues"), _names(channels, "channels")
     if len(sources) == 1 and store.is_store(sources[0]):
+        if queue_names or channel_names:
+            queue_names, channel_names = scope.resolve(
+                queue_names, channel_names, scope.known(sources)
+            )
         # the trend's first week up to a week past this one (first-contact resolution)
         start = wk.previous(trend_weeks - 1).start_utc
         logs = store.load_window(sources[0], start, wk.end_utc + timedelta(days=7))
     else:
         logs = require_records(load(*sources, csat_score_field=csat_score_field))
+        if queue_names or channel_names:
+            queue_names, channel_names = scope.resolve(
+                queue_names, channel_names, scope.Known.of(logs.interactions)
+            )
     metrics = weekly(
         logs,
         wk,
         tz,
-        queues=_names(queues, "queues"),
-        channels=_names(channels, "channels"),
+        queues=queue_names,
+        channels=channel_names,
         min_volume=min_volume,
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
     )
     return logs, metrics
+
+
+def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object]:
+    """``parameters`` with the queue and channel filters checked against the data.
+
+    A misspelt filter fails here, before any kernel starts; one that differs from the data
+    only in case is passed on as the data spells it.
+    """
+    queues = _names(parameters.get("queues"), "queues")  # type: ignore[arg-type]
+    channels = _names(parameters.get("channels"), "channels")  # type: ignore[arg-type]
+    if not queues and not channels:
+        return parameters
+    queues, channels = scope.resolve(queues, channels, scope.known(files))
+    return {**parameters, "queues": queues, "channels": channels}
 
 
 #: The report notebooks; found beside the package in a checkout (``pip install -e .``).
@@ -289,6 +312,7 @@ def render_reports(
     resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
         store.verify(files[0])  # a damaged store fails here, not in every kernel
+    parameters = _scoped(files, parameters)
     folder = Path(notebooks)
     missing = [REPORTS[n] for n in names if not (folder / REPORTS[n]).is_file()]
     if missing:

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 from great_tables import GT, loc, style
 
+from cxreports import scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.schema import agent_label
 
@@ -391,9 +392,11 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     """
     notes = []
     if metrics.handled == 0:
+        filters = scope.describe(metrics.params["queues"], metrics.params["channels"])
+        within = f" for {filters}" if filters else ""
         notes.append(
-            "No interactions were handled by agents in this week (after filters). The tables "
-            "below are empty on purpose; check the week, the time zone and the source."
+            f"No interactions were handled by agents in this week{within}. The tables below "
+            "are empty on purpose; check the week, the time zone, the filters and the source."
         )
     elif not metrics.has_csat:
         notes.append(

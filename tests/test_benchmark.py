@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,9 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
     result = json.loads(target.read_text())
     assert result["records"] == 2000
     steps = {s["step"]: s for s in result["steps"]}
-    assert list(steps) == ["orjson", "pandas", "cold", "store", "warm", "report"]
+    assert list(steps) == ["orjson", "pandas", "cold", "store", "merge", "warm", "report"]
+    # the new week is parsed, the store's own pages are recognised and not parsed again
+    assert steps["merge"]["reused"] == 20 and steps["merge"]["parsed"] > 0
     assert steps["cold"]["rows"] == 2000 and steps["warm"]["rows"] > 0
     assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 0 for s in steps.values())
     assert all(s["cpu_s"] > 0 for s in steps.values())
@@ -34,3 +37,4 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
     assert {"report_cells_s", "report_kernel_s", "report_pdf_s"} <= set(steps["report"])
     assert "cold load / orjson parse-only" in done.stdout
     assert "store build / orjson" in done.stdout
+    assert re.search(r"merging a new week of [\d,]+ records: [\d.]+ s", done.stdout)

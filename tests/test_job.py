@@ -8,6 +8,7 @@ import fcntl
 import re
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -228,3 +229,36 @@ def test_a_second_run_while_one_holds_the_lock_does_not_start(tmp_path, api, smt
         with pytest.raises(JobError, match="another weekly run holds"):
             run_weekly(config, "2026-W13")
     assert server.inbox.messages == []
+
+
+def test_a_misspelt_group_filter_stops_the_job_before_any_report_with_the_known_queues(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    # it used to render "No interactions were handled" for the group and mail it, exit 0
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server()
+    config = _config(tmp_path, api, server)
+    config.write_text(config.read_text().replace('queues = ["Billing"]', 'queues = ["Biling"]'))
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "step=check ERROR failed: group billing: unknown queue 'Biling': the source has " in err
+    assert "Billing, Returns & Refunds, Sales" in err
+    [notice] = server.inbox.messages
+    assert notice.rcpt_tos == ["ops@example.com"]
+    assert "FAILED at check" in _parse(notice.content)["Subject"]
+    assert not list((tmp_path / "out").rglob("*.ipynb"))
+
+
+@pytest.mark.slow
+def test_a_group_filter_that_differs_only_in_case_renders_the_queue_as_spelt_in_the_data(
+    tmp_path, api, smtp_server, monkeypatch
+):
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server()
+    config = _config(tmp_path, api, server)
+    config.write_text(config.read_text().replace('queues = ["Billing"]', 'queues = ["BILLING"]'))
+    config = read_config(config)
+    run_weekly(replace(config, groups=config.groups[1:]), "2026-W13")
+    [mail] = server.inbox.messages
+    assert _parse(mail.content)["Subject"].endswith("· Billing")

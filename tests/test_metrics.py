@@ -278,3 +278,60 @@ def _frames_equal(a: pl.DataFrame, b: pl.DataFrame) -> None:
                 assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), col
             else:
                 assert x == y, col
+
+
+def _fcr_by_windows(interactions: pl.DataFrame) -> pl.DataFrame:
+    """First-contact resolution as first written, with windows: the oracle of the sorted one."""
+    from cxreports.metrics.quality import FCR_WINDOW, resolved, transferred
+
+    live = interactions.filter(pl.col("deleted_at").is_null())
+    contact, start = pl.col("contact_id"), pl.col("started_at")
+    nxt = pl.when(contact.is_not_null()).then(start.shift(-1).over("contact_id", order_by=start))
+    repeat = ((pl.len().over("contact_id", "started_at") > 1) & contact.is_not_null()) | (
+        nxt - start <= FCR_WINDOW
+    ).fill_null(False)
+    return live.with_columns(repeat_within_7d=repeat).select(
+        "id",
+        "repeat_within_7d",
+        fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["c1", "c2", "c3", None]),
+            st.integers(0, 20),  # start, in days: repeats inside and outside 7 days, and ties
+            st.sampled_from(["Resolved", "resolved", "Escalated", None]),
+            st.booleans(),  # deleted
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    collide=st.booleans(),
+)
+def test_fcr_from_one_sort_equals_the_windows_even_when_contact_hashes_collide(rows, collide):
+    from cxreports.metrics.quality import add_fcr_columns
+
+    frame = pl.DataFrame(
+        {
+            "id": [f"i{n}" for n in range(len(rows))],
+            "contact_id": [r[0] for r in rows],
+            "started_at": [utc(2026, 3, 2) + timedelta(days=r[1]) for r in rows],
+            "disposition": [r[2] for r in rows],
+            "deleted_at": [utc(2026, 4, 1) if r[3] else None for r in rows],
+            "first_assignee_id": ["a"] * len(rows),
+            "closed_assignee_id": ["a"] * len(rows),
+        },
+        schema_overrides={
+            "contact_id": pl.String,
+            "disposition": pl.String,
+            "deleted_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        if collide:  # every contact hashes alike: the sort must fall back to the text
+            patch.setattr(pl.Expr, "hash", lambda self, *a, **k: pl.lit(0, pl.UInt64))
+        got = add_fcr_columns(frame.lazy()).collect().select("id", "repeat_within_7d", "fcr")
+    assert got.equals(_fcr_by_windows(frame))

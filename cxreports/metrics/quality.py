@@ -30,25 +30,41 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
     start of a live interaction in ``interactions``, or at ``data_end`` when the frame is a
     window of a larger data set (a store read).
     """
-    live = interactions.filter(pl.col("deleted_at").is_null())
+    live = interactions.filter(pl.col("deleted_at").is_null()).with_row_index("_row")
     end = pl.col("started_at").max() if data_end is None else pl.lit(data_end)
-    return (
-        live.with_columns(
-            _next=pl.when(pl.col("contact_id").is_not_null()).then(
-                pl.col("started_at").shift(-1).over("contact_id", order_by="started_at")
-            ),
-            fcr_window_complete=(pl.col("started_at") + FCR_WINDOW) <= end,
-        )
-        .with_columns(
+    contact, start = pl.col("contact_id"), pl.col("started_at")
+    # Each contact's interactions side by side in time order, so that a repeat is the row
+    # below: one sort of three narrow columns rather than windows over every column. The sort
+    # key is a hash of the contact (sorting the text is several times slower); should two
+    # contacts share a hash, their rows would interleave, so then the text is sorted instead.
+    narrow = (
+        live.select("_row", "contact_id", "started_at")
+        .with_columns(_key=contact.hash())
+        .sort("_key", "started_at", "_row")
+        .collect()
+    )
+    if narrow.select(
+        ((pl.col("_key").shift(-1) == pl.col("_key")) & (contact.shift(-1) != contact)).any()
+    ).item():
+        narrow = narrow.sort("contact_id", "started_at", "_row")
+    below = contact.is_not_null() & (contact.shift(-1) == contact).fill_null(False)
+    above = contact.is_not_null() & (contact.shift(1) == contact).fill_null(False)
+    repeats = (
+        narrow.lazy()
+        .select(
+            "_row",
             # two interactions of a contact starting at the same moment are each other's
             # repeat; without this, which of them counted as FCR would depend on row order
-            repeat_within_7d=(
-                (pl.len().over("contact_id", "started_at") > 1) & pl.col("contact_id").is_not_null()
-            )
-            | (pl.col("_next") - pl.col("started_at") <= FCR_WINDOW).fill_null(False)
+            repeat_within_7d=(below & (start.shift(-1) - start <= FCR_WINDOW)).fill_null(False)
+            | (above & (start.shift(1) == start)).fill_null(False),
         )
-        .with_columns(fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")))
-        .drop("_next")
+        .sort("_row")
+        .select("repeat_within_7d")
+    )
+    flagged = pl.concat([live, repeats], how="horizontal").drop("_row")
+    return flagged.with_columns(
+        fcr_window_complete=(start + FCR_WINDOW) <= end,
+        fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")),
     )
 
 

@@ -175,8 +175,15 @@ def weekly(
     wk = Week.resolve(week, tz)
     prev = wk.previous()
     fcr = quality.add_fcr_columns(logs.interactions.lazy(), logs.extra.get("data_end"))
-    base = filtered(fcr, queues, channels)
-    base = localize(base, tz)
+    # the weeks of the trend and the comparison, in the scope, computed once: every figure
+    # below is taken from this frame (first-contact resolution looked at all the data first)
+    first = min(wk.previous(max(trend_weeks - 1, 0)), prev, key=lambda w: w.start_utc)
+    span = pl.col("started_at").is_between(
+        pl.lit(first.start_utc).dt.convert_time_zone("UTC"),
+        pl.lit(wk.end_utc).dt.convert_time_zone("UTC"),
+        closed="left",
+    )
+    base = localize(filtered(fcr, queues, channels).filter(span), tz).collect().lazy()
     all_rows = localize(filtered(logs.interactions.lazy(), queues, channels), tz)
     week_all = in_week(all_rows, wk).collect()
     rows = counted(in_week(base, wk)).collect()

@@ -1,0 +1,140 @@
+"""The queues and channels a report is restricted to, checked against the data.
+
+A filter that names no queue of the data would make every figure zero without a word, and the
+weekly job would mail "no interactions" every week. So each value is compared with those the
+source holds (in any week): a value that differs only in case is taken as the data spells it,
+and an unknown value is a :class:`ParameterError` that lists the known ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from cxreports import store
+from cxreports.exceptions import ParameterError
+
+#: How many known values an error lists before it says how many more there are.
+LISTED = 30
+
+
+@dataclass(frozen=True)
+class Known:
+    """The queue names and channels present in a source, sorted."""
+
+    queues: tuple[str, ...]
+    channels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, interactions: pl.DataFrame | pl.LazyFrame) -> Known:
+        """The values of an interactions table (the loader's or a store's).
+
+        Examples
+        --------
+        >>> Known.of(pl.DataFrame({"queue_name": ["B", None, "A"], "channel": ["x", "x", None]}))
+        Known(queues=('A', 'B'), channels=('x',))
+        """
+        frame = (
+            interactions.lazy()
+            .select(
+                pl.col("queue_name").drop_nulls().unique().sort().implode(),
+                pl.col("channel").drop_nulls().unique().sort().implode(),
+            )
+            .collect()
+        )
+        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)))
+
+
+def known(sources: Sequence[str | Path]) -> Known:
+    """The queues and channels in ``sources``: a store's whole table, or the loaded files.
+
+    A store is read by two columns; files are loaded once per process and set of files (by
+    path, size and modification time), since the weekly job checks every group against them.
+    """
+    if len(sources) == 1 and store.is_store(sources[0]):
+        return Known.of(store.scan(sources[0], "interactions"))
+    from cxreports.load import resolve_sources
+
+    files = resolve_sources(sources)
+    return _known_files(tuple((str(f), *_stamp(f)) for f in files))
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=4)
+def _known_files(files: tuple[tuple[str, int, int], ...]) -> Known:
+    from cxreports.load import load
+
+    return Known.of(load(*(f for f, _, _ in files)).interactions)
+
+
+def resolve(
+    queues: Sequence[str], channels: Sequence[str], known: Known, *, where: str = ""
+) -> tuple[list[str], list[str]]:
+    """``queues`` and ``channels`` as the data spells them; an unknown one is an error.
+
+    A value that matches a known one exactly is kept; one that matches only when case is
+    ignored becomes every known value it matches. ``where`` prefixes the message (a config
+    group, say).
+
+    Examples
+    --------
+    >>> k = Known(queues=("Billing", "Sales"), channels=("email", "voice"))
+    >>> resolve(["billing"], ["Voice"], k)
+    (['Billing'], ['voice'])
+    >>> resolve(["Biling"], [], k)
+    Traceback (most recent call last):
+    ...
+    cxreports.exceptions.ParameterError: unknown queue 'Biling': the source has Billing, Sales
+    """
+    problems = []
+    out: dict[str, list[str]] = {}
+    for what, given, values in (
+        ("queue", queues, known.queues),
+        ("channel", channels, known.channels),
+    ):
+        chosen: list[str] = []
+        for value in given:
+            matches = (
+                [value]
+                if value in values
+                else [v for v in values if v.casefold() == value.casefold()]
+            )
+            if not matches:
+                problems.append(f"unknown {what} {value!r}: {_listing(what, values)}")
+            chosen += [m for m in matches if m not in chosen]
+        out[what] = chosen
+    if problems:
+        raise ParameterError(where + "; ".join(problems))
+    return out["queue"], out["channel"]
+
+
+def _listing(what: str, values: Sequence[str]) -> str:
+    if not values:
+        return f"the source names no {what} at all"
+    shown = ", ".join(values[:LISTED])
+    more = f" and {len(values) - LISTED} more" if len(values) > LISTED else ""
+    return f"the source has {shown}{more}"
+
+
+def describe(queues: Sequence[str], channels: Sequence[str]) -> str:
+    """The active filters in words, for a note (empty when there are none).
+
+    Examples
+    --------
+    >>> describe(["Billing"], ["voice", "email"])
+    'queue Billing; channels voice, email'
+    """
+    parts = []
+    for what, values in (("queue", queues), ("channel", channels)):
+        if values:
+            parts.append(f"{what}{'s' if len(values) > 1 else ''} {', '.join(values)}")
+    return "; ".join(parts)
