@@ -1,10 +1,13 @@
-"""The email digest of a report week: a small, mail-client-safe body built from the metrics.
+"""The email digest of a report week: a small body that mail apps show whole, from the metrics.
 
-Mail clients drop SVG, ``data:`` images and scripts, and Gmail clips bodies over ~100 KB, so
-the email is not the notebook HTML: it is headline KPIs and the top agents as inline-styled
-tables, two charts as PNG (attached by ``cid:``), and a plain-text twin. The full reports go
-along as attachments. A rendered week keeps its digest in ``<week>/email/`` so that sending
-needs no data and no kernel.
+Mail clients drop SVG, ``data:`` images and scripts, Gmail clips bodies over ~100 KB, Outlook for
+Windows lays out with Word (no flex or grid, widths from attributes) and phone apps show the
+body 320-430 px wide, some in dark mode. So the email is not the notebook HTML: it is one column
+of presentation tables, at most :data:`MAX_WIDTH` wide, with the headline KPIs (each with its
+sample size and whether its change is within noise), the top agents with their flags beside the
+name, and two charts as opaque PNG (attached by ``cid:``, text legible at 390 px), plus a
+plain-text twin with the same facts. The full reports go along as attachments. A rendered week
+keeps its digest in ``<week>/email/`` so that sending needs no data and no kernel.
 """
 
 from __future__ import annotations
@@ -12,20 +15,24 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
+import altair as alt
 import polars as pl
 import vl_convert
 
-from cxreports import charts
+from cxreports import charts, palette
 from cxreports.exceptions import ParameterError
 from cxreports.iorw import write_atomic
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_label
 from cxreports.scope import describe as describe_filters
-from cxreports.tables import AGENT_KPIS, duration, format_change, format_value
+from cxreports.tables import duration, format_change, format_value
 
 #: Folder of a rendered week that holds the digest.
 FOLDER = "email"
@@ -33,10 +40,103 @@ FOLDER = "email"
 _REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: Agents listed in the email (ranked ones, by volume); the full table is in the attachment.
 TOP_AGENTS = 10
+#: The widest the email is drawn, in CSS px: the column every mail client fits on a screen.
+MAX_WIDTH = 600
+#: Plot width of the email charts in their own px; with axes they are about 440 px wide, so
+#: shown across a 390 px phone they shrink by no more than 390/440.
+CHART_PLOT_WIDTH = 370
+#: The smallest text in an email chart, in the chart's own px: 13 px shrunk by 390/440 is
+#: still 11.5 px on a phone.
+CHART_FONT = 13
+#: Pixels per chart px of the PNGs: sharp on the 2x screens of phones.
+PNG_SCALE = 2
 
-_CELL = "padding:4px 10px;border-bottom:1px solid #e2e8f0;font-size:13px;"
-_HEAD = _CELL + "text-align:left;color:#475569;font-weight:600;background:#f8fafc;"
-_FONT = "font-family:Arial,Helvetica,sans-serif;color:#0f172a;"
+#: Headline KPIs of the email, in order.
+KPIS = (
+    "handled", "sla_met_rate", "csat_rate", "resolved_rate", "fcr_rate",
+    "aht_s", "frt_mean_s", "csat_score_mean", "transfer_rate", "hold_rate",
+)  # fmt: skip
+#: The trends over the last weeks that the email draws: column -> (title, d3 format).
+TRENDS = {"sla_met_rate": ("SLA met", ".0%"), "csat_rate": ("CSAT (4-5 of 5)", ".0%")}
+
+# Durations are skewed (a few slow emails move a mean far from the typical case), so the email
+# names the mean as a mean and shows the median beside it.
+_LABELS = {"aht_s": "Handle time (mean)", "frt_mean_s": "First response (mean)"}
+_MEDIANS = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
+# vl-convert reads an ISO date as UTC midnight, so the UTC weekday is the local day's weekday.
+_DAY_LABEL = "utcFormat(toDate(datum.value), '%a %-d')"
+
+_Tone = Literal["good", "bad", "muted"]
+_COLOURS: dict[_Tone, str] = {
+    "good": palette.GOOD_TEXT,
+    "bad": palette.BAD_TEXT,
+    "muted": palette.MUTED,
+}
+
+
+@dataclass(frozen=True)
+class _Kpi:
+    """One headline figure as the email says it, in HTML and in text alike."""
+
+    label: str
+    value: str
+    detail: str  # median, n and interval: "n=539 · 95% CI 72–79%"
+    change: str  # "▼ −2.9 pp vs 78.2%", or "" without a previous week
+    verdict: str  # "better", "worse", "within noise", "no data last week" or ""
+    tone: _Tone
+    few: bool  # n below the minimum volume
+
+
+@dataclass(frozen=True)
+class _Rate:
+    value: str
+    n: int
+    few: bool
+
+    def text(self) -> str:
+        if self.value == "—":
+            return self.value
+        return f"{self.value} (n={self.n:,}{', few cases' if self.few else ''})"
+
+
+@dataclass(frozen=True)
+class _Agent:
+    name: str
+    flags: str
+    handled: int
+    aht: str
+    resolved: str
+    sla: _Rate
+    csat: _Rate
+
+
+@dataclass(frozen=True)
+class _Image:
+    name: str
+    title: str
+    alt: str
+    png: bytes
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height in CSS px (the PNG's pixels over :data:`PNG_SCALE`)."""
+        width, height = struct.unpack(">II", self.png[16:24])
+        return round(width / PNG_SCALE), round(height / PNG_SCALE)
+
+
+@dataclass(frozen=True)
+class _Digest:
+    subject: str
+    title: str
+    period: str
+    scope: str
+    notes: list[str]
+    kpis: list[_Kpi]
+    agents: list[_Agent]
+    ranked: int
+    unranked: int
+    min_volume: int
+    images: list[_Image]
 
 
 def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report") -> EmailBody:
@@ -53,24 +153,7 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     """
     wk = metrics.week
     scope = ", ".join(metrics.params["queues"] + metrics.params["channels"])
-    subject = f"{title} · {wk.label} ({wk.tz})" + (f" · {scope}" if scope else "")
-    kpis = metrics.kpis.filter(pl.col("metric").is_in(list(AGENT_KPIS)))
-    agents = (
-        metrics.agents.filter(pl.col("ranked"))
-        .sort("handled", descending=True)
-        .head(TOP_AGENTS)
-        .select(
-            agent_label().alias("agent"),
-            "handled",
-            "aht_s",
-            "resolved_rate",
-            "sla_met_rate",
-            "csat_rate",
-            "flags",
-        )
-    )
     days = wk.days
-    period = f"{days[0]:%a %d %b} – {days[-1]:%a %d %b %Y}, time zone {wk.tz}"
     notes = []
     if metrics.handled == 0:
         within = describe_filters(metrics.params["queues"], metrics.params["channels"])
@@ -80,16 +163,33 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         )
     elif not metrics.has_csat:
         notes.append("No customer answered a CSAT survey this week.")
-    body_html = _html(subject, period, scope, kpis, agents, notes)
-    images = {
-        "trend": _png(charts.trend(metrics.trend, charts.SLA_CSAT_TRENDS)),
-        "daily": _png(charts.daily_volume(metrics.daily)),
-    }
+    ranked = metrics.agents.filter(pl.col("ranked"))
+    digest = _Digest(
+        subject=f"{title} · {wk.label} ({wk.tz})" + (f" · {scope}" if scope else ""),
+        title=title,
+        period=f"{wk.label} · {days[0]:%a %d %b} – {days[-1]:%a %d %b %Y} · {wk.tz}",
+        scope=scope,
+        notes=notes,
+        kpis=_kpis(metrics),
+        agents=_agents(ranked, metrics.params["min_volume"]),
+        ranked=ranked.height,
+        unranked=metrics.agents.height - ranked.height,
+        min_volume=metrics.params["min_volume"],
+        images=[
+            _Image("daily", "Handled per day", _daily_alt(metrics), _daily_png(metrics)),
+            _Image(
+                "trend",
+                f"{metrics.trend.height}-week trends",
+                _trend_alt(metrics),
+                _trend_png(metrics),
+            ),
+        ],
+    )
     return EmailBody(
-        subject=subject,
-        html=body_html,
-        text=_text(subject, period, kpis, agents, notes),
-        images=images,
+        subject=digest.subject,
+        html=_html(digest),
+        text=_text(digest),
+        images={image.name: image.png for image in digest.images},
     )
 
 
@@ -143,98 +243,448 @@ def report_names(week_dir: str | Path) -> list[str] | None:
     return names
 
 
-def _png(chart: object) -> bytes:
-    return vl_convert.vegalite_to_png(chart.to_dict(), scale=1.5)  # type: ignore[attr-defined]
+def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The Vega-Lite spec of a report chart as the email draws it.
+
+    Side-by-side panels are stacked into one column, every plot is :data:`CHART_PLOT_WIDTH`
+    wide, no text is smaller than :data:`CHART_FONT`, every colour comes from
+    :mod:`cxreports.palette` (a mark of one colour takes its primary one), and the background
+    is opaque white, so a mail app in dark mode
+    cannot turn the chart's dark text into dark-on-dark.
+
+    Examples
+    --------
+    >>> spec = chart_spec(charts.trend(pl.DataFrame({"iso_week": ["2026-W13"], "x": [0.5]}),
+    ...                                {"x": ("X", ".0%")}))
+    >>> spec["background"], spec["vconcat"][0]["vconcat"][0]["width"] == CHART_PLOT_WIDTH
+    ('#FFFFFF', True)
+    """
+    spec = chart.to_dict()
+    _fit(spec)
+    spec["background"] = palette.BACKGROUND
+    # the chart runs edge to edge on a phone: its own margin keeps the axis off the edge
+    spec["padding"] = {"left": 12, "right": 12, "top": 6, "bottom": 6}
+    config = spec.setdefault("config", {})
+    config["font"] = charts.FONT
+    for part, values in {
+        "axis": {
+            "labelFontSize": CHART_FONT,
+            "titleFontSize": CHART_FONT,
+            "labelColor": palette.TEXT,
+            "titleColor": palette.MUTED,
+            "domainColor": palette.MUTED,
+            "tickColor": palette.MUTED,
+            "gridColor": palette.RULE,
+        },
+        "legend": {
+            "labelFontSize": CHART_FONT,
+            "titleFontSize": CHART_FONT,
+            "labelColor": palette.TEXT,
+            "titleColor": palette.MUTED,
+        },
+        "title": {
+            "fontSize": CHART_FONT,
+            "fontWeight": "bold",
+            "subtitleFontSize": CHART_FONT,
+            "color": palette.TEXT,
+            "anchor": "start",
+        },
+        "header": {"labelFontSize": CHART_FONT, "titleFontSize": CHART_FONT},
+        "text": {"fontSize": CHART_FONT},
+    }.items():
+        config[part] = {**config.get(part, {}), **values}
+    return spec
+
+
+def _fit(node: object) -> None:
+    """Stack, widen and enlarge the text of a chart spec in place (see :func:`chart_spec`)."""
+    if isinstance(node, list):
+        for item in node:
+            _fit(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if "hconcat" in node:
+        node["vconcat"] = node.pop("hconcat")
+    if isinstance(node.get("width"), int | float) and ("mark" in node or "layer" in node):
+        node["width"] = CHART_PLOT_WIDTH
+    mark = node.get("mark")
+    if mark == "text":
+        node["mark"] = mark = {"type": "text"}
+    if isinstance(mark, dict) and mark.get("type") == "text":
+        size = mark.get("fontSize", CHART_FONT)
+        if size < CHART_FONT:
+            # a label offset from its point grows with its text, or the two overlap
+            for offset in ("dx", "dy"):
+                if isinstance(mark.get(offset), int | float):
+                    mark[offset] = round(mark[offset] * CHART_FONT / size)
+            mark["fontSize"] = CHART_FONT
+        mark["color"] = palette.TEXT
+    elif isinstance(mark, dict) and "color" in mark:
+        mark["color"] = palette.PRIMARY  # the email's charts are one series each
+    for key, value in node.items():
+        if key not in ("data", "datasets"):  # rows of data are not spec
+            _fit(value)
+
+
+def _png(spec: dict[str, Any]) -> bytes:
+    return vl_convert.vegalite_to_png(spec, scale=PNG_SCALE)
+
+
+def _daily_png(metrics: WeeklyMetrics) -> bytes:
+    spec = chart_spec(charts.daily_volume(metrics.daily))
+    spec["config"]["axisX"] = {**spec["config"].get("axisX", {}), "labelExpr": _DAY_LABEL}
+    return _png(spec)
+
+
+def _trend_png(metrics: WeeklyMetrics) -> bytes:
+    return _png(chart_spec(charts.trend(metrics.trend, TRENDS)))
+
+
+def _daily_alt(metrics: WeeklyMetrics) -> str:
+    days = metrics.daily.select("day", "handled")
+    span = f"{days['day'][0]:%a %d %b} to {days['day'][-1]:%a %d %b}"
+    if metrics.handled == 0:
+        return f"Bar chart of interactions handled per day, {span}: none this week."
+    most = days.sort("handled", descending=True, maintain_order=True).row(0)
+    fewest = days.sort("handled", maintain_order=True).row(0)
+    return (
+        f"Bar chart of interactions handled per day, {span}: {metrics.handled:,} in total, "
+        f"most on {most[0]:%a %d} ({most[1]:,}), fewest on {fewest[0]:%a %d} ({fewest[1]:,})."
+    )
+
+
+def _trend_alt(metrics: WeeklyMetrics) -> str:
+    weeks = metrics.trend["iso_week"]
+    parts = []
+    for column, (title, _) in TRENDS.items():
+        values = metrics.trend[column]
+        if values.null_count() == values.len():
+            parts.append(f"{title}: no data in these weeks")
+            continue
+        last = values[-1]
+        now = f"{last:.0%} in {weeks[-1]}" if last is not None else f"no data in {weeks[-1]}"
+        parts.append(f"{title} {now}, between {values.min():.0%} and {values.max():.0%}")
+    titles = " and ".join(title for title, _ in TRENDS.values())
+    return f"Line charts of {titles} per week, {weeks[0]} to {weeks[-1]}: " + "; ".join(parts) + "."
+
+
+def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
+    rows = {k["metric"]: k for k in metrics.kpis.iter_rows(named=True)}
+    min_volume = metrics.params["min_volume"]
+    out = []
+    for metric in KPIS:
+        k = rows[metric]
+        unit, value = k["unit"], k["value"]
+        details = []
+        median = metrics.summary[_MEDIANS[metric]].item() if metric in _MEDIANS else None
+        if median is not None:
+            details.append(f"median {duration(median)}")
+        few = unit != "count" and value is not None and k["n"] < min_volume
+        if unit != "count":
+            details.append(f"n={k['n']:,}")
+        if k["low"] is not None:
+            details.append(f"95% CI {k['low']:.0%}–{k['high']:.0%}")
+        change, verdict, tone = "", "no data last week", "muted"
+        if k["change"] is not None:
+            arrow = "▲" if k["change"] > 0 else ("▼" if k["change"] < 0 else "■")
+            change = (
+                f"{arrow} {format_change(unit, k['change'])} vs {format_value(unit, k['previous'])}"
+            )
+            verdict, tone = _verdict(k)
+        elif value is None:
+            verdict = ""
+        out.append(
+            _Kpi(
+                label=_LABELS.get(metric, k["label"]),
+                value=format_value(unit, value),
+                detail=" · ".join(details),
+                change=change,
+                verdict=verdict,
+                tone=tone,
+                few=few,
+            )
+        )
+    return out
+
+
+def _verdict(kpi: dict[str, Any]) -> tuple[str, _Tone]:
+    """Better or worse only where the 95% interval says the change is more than noise."""
+    if kpi["better"] == "neutral" or kpi["outside_interval"] is None:
+        return "", "muted"
+    if not kpi["outside_interval"] or kpi["change"] == 0:
+        return "within noise", "muted"
+    if (kpi["change"] > 0) == (kpi["better"] == "higher"):
+        return "better", "good"
+    return "worse", "bad"
+
+
+def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
+    top = (
+        ranked.sort("handled", descending=True, maintain_order=True)
+        .head(TOP_AGENTS)
+        .with_columns(agent_label().alias("agent"))
+    )
+
+    def rate(value: float | None, n: int) -> _Rate:
+        if value is None:
+            return _Rate("—", n, few=False)
+        return _Rate(f"{value:.0%}", n, few=n < min_volume)
+
+    return [
+        _Agent(
+            name=a["agent"],
+            flags=a["flags"] or "",
+            handled=a["handled"],
+            aht=duration(a["aht_s"]),
+            resolved="—" if a["resolved_rate"] is None else f"{a['resolved_rate']:.0%}",
+            sla=rate(a["sla_met_rate"], a["sla_eligible"]),
+            csat=rate(a["csat_rate"], a["csat_responses"]),
+        )
+        for a in top.iter_rows(named=True)
+    ]
+
+
+def _footnotes(d: _Digest, few: str) -> list[str]:
+    """What the marks and words of the email mean; ``few`` says it of the few-cases mark."""
+    rates = [rate for a in d.agents for rate in (a.sla, a.csat)]
+    notes = [few] if any(k.few for k in d.kpis) or any(r.few for r in rates) else []
+    return [
+        *notes,
+        "Better or worse: last week's value lies outside this week's 95% interval (CI); within "
+        "noise: inside it. Changes of averages and of the other rates are shown without a "
+        "verdict.",
+        "Flags compare an agent with the whole team; a rate is flagged only when the agent's "
+        "entire 95% interval is below the team's.",
+        "Times are m:ss (h:mm:ss from an hour); a mean is labelled as such, with the median.",
+        "The full reports (PDF and HTML) are attached; their glossary defines every metric.",
+    ]
+
+
+_SMALL_SAMPLE = "a sample this small can swing widely by chance."
+
+
+def _ranking(d: _Digest) -> str:
+    shown = f"{len(d.agents)} of {d.ranked} ranked agents (at least {d.min_volume} handled)."
+    if not d.unranked:
+        return shown
+    agents = "agent has" if d.unranked == 1 else "agents have"
+    return f"{shown} {d.unranked} more {agents} fewer and are in the attached report."
 
 
 def _esc(value: object) -> str:
-    return html.escape("—" if value is None else str(value))
+    return html.escape(str(value))
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
+# ---- HTML -------------------------------------------------------------------------------------
+# Tables with role="presentation" lay the email out: Outlook for Windows draws with Word, which
+# ignores flex, grid and max-width, so widths are attributes and a 600 px table wraps the body
+# for Outlook only (conditional comments). Every style is inline: many apps drop <style>.
+
+_FONT = "font-family:Arial,Helvetica,sans-serif;"
+_PAD = "padding-left:16px;padding-right:16px;"
+_H2 = f"{_FONT}margin:0;font-size:17px;line-height:22px;font-weight:700;color:{palette.TEXT};"
+_SMALL = f"{_FONT}font-size:12px;line-height:16px;color:{palette.MUTED};"
+_TH = (
+    f"{_FONT}padding:6px 4px;font-size:12px;line-height:15px;font-weight:700;"
+    f"color:{palette.MUTED};background:{palette.SURFACE};border-bottom:1px solid {palette.RULE};"
+)
+_TD = (
+    f"{_FONT}padding:7px 4px;font-size:14px;line-height:18px;color:{palette.TEXT};"
+    f"border-bottom:1px solid {palette.RULE};vertical-align:top;"
+)
+_LAYOUT = 'role="presentation" cellpadding="0" cellspacing="0" border="0"'
+# Light only: mail apps in dark mode and Chrome's forced dark leave the colours alone.
+_SCHEME = "color-scheme:light only;supported-color-schemes:light"
+_DATA = 'cellpadding="0" cellspacing="0" border="0" width="100%" style="border-collapse:collapse"'
+
+_HEAD = """<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="x-apple-disable-message-reformatting">
+<meta name="color-scheme" content="light only">
+<meta name="supported-color-schemes" content="light">
+<style>
+:root { color-scheme: light only; supported-color-schemes: light; }
+body { margin: 0; padding: 0; }
+@media (max-width: 480px) { .cx-pad { padding-left: 12px !important;
+  padding-right: 12px !important; } }
+</style>
+<!--[if mso]><style>table, td, th, p, h1, h2 { font-family: Arial, sans-serif; }</style>
+<![endif]-->"""
 
 
-def _html(
-    subject: str,
-    period: str,
-    scope: str,
-    kpis: pl.DataFrame,
-    agents: pl.DataFrame,
-    notes: list[str],
-) -> str:
-    kpi_rows = []
-    for k in kpis.iter_rows(named=True):
-        change = "" if k["change"] is None else format_change(k["unit"], k["change"])
-        colour = "#64748b"
-        if k["change"] and k["better"] != "neutral":
-            good = (k["change"] > 0) == (k["better"] == "higher")
-            colour = "#15803d" if good else "#b91c1c"
-        value = format_value(k["unit"], k["value"])
-        kpi_rows.append(
-            f'<tr><td style="{_CELL}">{_esc(k["label"])}</td>'
-            f'<td style="{_CELL}text-align:right;font-weight:600">{value}</td>'
-            f'<td style="{_CELL}text-align:right;color:{colour}">{_esc(change)}</td>'
-            f'<td style="{_CELL}text-align:right;color:#64748b">'
-            f"{format_value(k['unit'], k['previous'])}</td></tr>"
-        )
-    agent_rows = [
-        f'<tr><td style="{_CELL}">{_esc(a["agent"])}</td>'
-        f'<td style="{_CELL}text-align:right">{a["handled"]:,}</td>'
-        f'<td style="{_CELL}text-align:right">{duration(a["aht_s"])}</td>'
-        f'<td style="{_CELL}text-align:right">{_pct(a["resolved_rate"])}</td>'
-        f'<td style="{_CELL}text-align:right">{_pct(a["sla_met_rate"])}</td>'
-        f'<td style="{_CELL}text-align:right">{_pct(a["csat_rate"])}</td>'
-        f'<td style="{_CELL}color:#b91c1c">{_esc(a["flags"] or "")}</td></tr>'
-        for a in agents.iter_rows(named=True)
+def _html(d: _Digest) -> str:
+    sections = [
+        _row(
+            f'<h1 style="{_FONT}margin:0;font-size:21px;line-height:27px;font-weight:700;'
+            f'color:{palette.TEXT}">{_esc(d.title)}</h1>'
+            f'<p style="{_SMALL}margin:4px 0 0;font-size:14px;line-height:20px">'
+            f"{_esc(d.period)}</p>"
+            + (
+                f'<p style="{_SMALL}margin:2px 0 0;font-size:14px;line-height:20px">'
+                f"Scope: {_esc(d.scope)}</p>"
+                if d.scope
+                else ""
+            ),
+            top=20,
+        ),
+        *(
+            _row(
+                f'<p style="{_FONT}margin:0;padding:8px 10px;font-size:14px;line-height:20px;'
+                f"color:{palette.TEXT};background:{palette.SURFACE};"
+                f'border-left:4px solid {palette.BAD_TEXT}">{_esc(note)}</p>',
+                top=12,
+            )
+            for note in d.notes
+        ),
+        _row(f'<h2 style="{_H2}">Headline</h2>', top=20),
+        _row(_kpi_table(d.kpis), top=6),
+        _row(f'<h2 style="{_H2}">Top agents by volume</h2>', top=24),
+        _row(_agent_table(d) if d.agents else _para("No agent is ranked this week."), top=6),
+        _row(
+            _para(_ranking(d), small=True),
+            top=6,
+        ),
     ]
-
-    def head(*names: str) -> str:
-        return "<tr>" + "".join(f'<th style="{_HEAD}">{n}</th>' for n in names) + "</tr>"
-
-    table = 'style="border-collapse:collapse;margin:6px 0 18px"'
-    note_html = "".join(
-        f'<p style="background:#fffbeb;border-left:3px solid #f59e0b;padding:6px 10px;'
-        f'font-size:13px">{_esc(n)}</p>'
-        for n in notes
-    )
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head>'
-        f'<body style="margin:0;padding:16px;{_FONT}">'
-        f'<div style="max-width:680px">'
-        f'<h1 style="font-size:20px;margin:0 0 4px">{_esc(subject)}</h1>'
-        f'<p style="color:#475569;font-size:13px;margin:0 0 12px">{_esc(period)}'
-        f"{' · ' + _esc(scope) if scope else ''}</p>{note_html}"
-        f'<h2 style="font-size:16px;margin:12px 0 4px">Headline</h2>'
-        f"<table {table}>{head('', 'This week', 'Change', 'Previous')}{''.join(kpi_rows)}</table>"
-        f'<h2 style="font-size:16px;margin:12px 0 4px">Top agents by volume</h2>'
-        f"<table {table}>{head('Agent', 'Handled', 'AHT', 'Resolved', 'SLA', 'CSAT', 'Flags')}"
-        f"{''.join(agent_rows)}</table>"
-        f'<h2 style="font-size:16px;margin:12px 0 4px">Handled per day</h2>'
-        f'<img src="cid:daily" alt="Handled interactions per day" width="640" '
-        f'style="max-width:100%">'
-        f'<h2 style="font-size:16px;margin:12px 0 4px">Eight-week trends</h2>'
-        f'<img src="cid:trend" alt="SLA and CSAT over eight weeks" width="640" '
-        f'style="max-width:100%">'
-        f'<p style="color:#64748b;font-size:12px;margin-top:18px">The full reports (PDF and '
-        f"HTML) are attached. Rates are shares of the week's interactions; definitions are in "
-        f"the report glossary.</p></div></body></html>"
-    )
-
-
-def _text(
-    subject: str, period: str, kpis: pl.DataFrame, agents: pl.DataFrame, notes: list[str]
-) -> str:
-    lines = [subject, period, "", *notes, "" if notes else None, "Headline"]
-    for k in kpis.iter_rows(named=True):
-        change = "" if k["change"] is None else f" ({format_change(k['unit'], k['change'])})"
-        lines.append(f"  {k['label']}: {format_value(k['unit'], k['value'])}{change}")
-    lines += ["", "Top agents by volume"]
-    for a in agents.iter_rows(named=True):
-        lines.append(
-            f"  {a['agent']}: {a['handled']:,} handled, AHT {duration(a['aht_s'])}, "
-            f"resolved {_pct(a['resolved_rate'])}, SLA {_pct(a['sla_met_rate'])}, "
-            f"CSAT {_pct(a['csat_rate'])}" + (f" [{a['flags']}]" if a["flags"] else "")
+    for image in d.images:
+        width, height = image.size
+        sections += [
+            _row(f'<h2 style="{_H2}">{_esc(image.title)}</h2>', top=24),
+            # edge to edge: on a phone the chart gets the whole screen width, so its text
+            # stays legible; width/height attributes are what Outlook goes by
+            '<tr><td style="padding:6px 0 0">'
+            f'<img src="cid:{image.name}" alt="{_esc(image.alt)}" width="{MAX_WIDTH}" '
+            f'height="{round(height * MAX_WIDTH / width)}" style="display:block;width:100%;'
+            f"max-width:{MAX_WIDTH}px;height:auto;border:0;outline:none;text-decoration:none;"
+            f'background:{palette.BACKGROUND}"></td></tr>',
+        ]
+    sections.append(
+        _row(
+            "".join(
+                f'<p style="{_SMALL}margin:0 0 6px">{_esc(note)}</p>'
+                for note in _footnotes(d, f"* Fewer than {d.min_volume} cases: {_SMALL_SAMPLE}")
+            ),
+            top=20,
+            bottom=20,
         )
-    lines += ["", "The full reports (PDF and HTML) are attached."]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    )
+    preheader = " · ".join(f"{k.label} {k.value}" for k in d.kpis[:3])
+    return (
+        f'<!DOCTYPE html><html lang="en" style="{_SCHEME}">'
+        f"<head>{_HEAD}<title>{_esc(d.subject)}</title></head>"
+        f'<body style="margin:0;padding:0;background:{palette.SURFACE};'
+        f'{_SCHEME}">'
+        # the first words mail apps show beside the subject in the inbox; hidden here
+        f'<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">'
+        f"{_esc(preheader)}</div>"
+        f'<table {_LAYOUT} width="100%" bgcolor="{palette.SURFACE}" '
+        f'style="background:{palette.SURFACE}"><tr><td align="center" style="padding:16px 0">'
+        f'<!--[if mso]><table {_LAYOUT} width="{MAX_WIDTH}" align="center"><tr><td><![endif]-->'
+        f'<table {_LAYOUT} width="100%" bgcolor="{palette.BACKGROUND}" '
+        f'style="width:100%;max-width:{MAX_WIDTH}px;background:{palette.BACKGROUND};'
+        f'margin:0 auto">{"".join(sections)}</table>'
+        "<!--[if mso]></td></tr></table><![endif]-->"
+        "</td></tr></table></body></html>"
+    )
+
+
+def _row(content: str, *, top: int = 0, bottom: int = 0) -> str:
+    return (
+        f'<tr><td class="cx-pad" style="{_PAD}padding-top:{top}px;padding-bottom:{bottom}px">'
+        f"{content}</td></tr>"
+    )
+
+
+def _para(text: str, *, small: bool = False) -> str:
+    style = _SMALL if small else f"{_FONT}font-size:14px;line-height:20px;color:{palette.TEXT};"
+    return f'<p style="{style}margin:0">{_esc(text)}</p>'
+
+
+def _kpi_table(kpis: Iterable[_Kpi]) -> str:
+    rows = []
+    for k in kpis:
+        star = "*" if k.few else ""
+        verdict = (
+            f' · <b style="color:{_COLOURS[k.tone]}">{_esc(k.verdict)}</b>'
+            if k.verdict and k.tone != "muted"
+            else (f" · {_esc(k.verdict)}" if k.verdict else "")
+        )
+        change = f'<span style="color:{_COLOURS[k.tone]}">{_esc(k.change)}</span>'
+        if not k.change:
+            change, verdict = "", _esc(k.verdict)
+        rows.append(
+            f'<tr><td style="{_TD}padding-left:0">{_esc(k.label)}'
+            + (f'<div style="{_SMALL}">{_esc(k.detail)}{star}</div>' if k.detail else "")
+            + f'</td><td align="right" style="{_TD}padding-right:0;text-align:right">'
+            f'<span style="font-size:17px;line-height:22px;font-weight:700">{_esc(k.value)}'
+            f'</span><div style="{_SMALL}">{change}{verdict}</div></td></tr>'
+        )
+    return (
+        f"<table {_DATA}><tr>"
+        f'<th scope="col" align="left" style="{_TH}padding-left:0;text-align:left">Measure</th>'
+        f'<th scope="col" align="right" style="{_TH}padding-right:0;text-align:right">'
+        f"This week · change vs last week</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _agent_table(d: _Digest) -> str:
+    def rate(r: _Rate) -> str:
+        if r.value == "—":
+            return r.value
+        return f'{r.value}<div style="{_SMALL}">n={r.n:,}{"*" if r.few else ""}</div>'
+
+    number = f"{_TD}text-align:right;white-space:nowrap;"
+    rows = [
+        f'<tr><td style="{_TD}padding-left:0;overflow-wrap:anywhere;word-break:break-word">'
+        f"{_esc(a.name)}"
+        + (
+            f'<div style="{_SMALL}color:{palette.BAD_TEXT};font-weight:700">'
+            f"Flag: {_esc(a.flags)}</div>"
+            if a.flags
+            else ""
+        )
+        + f'</td><td align="right" style="{number}">{a.handled:,}</td>'
+        f'<td align="right" style="{number}">{_esc(a.aht)}</td>'
+        f'<td align="right" style="{number}">{_esc(a.resolved)}</td>'
+        f'<td align="right" style="{number}">{rate(a.sla)}</td>'
+        f'<td align="right" style="{number}padding-right:0">{rate(a.csat)}</td></tr>'
+        for a in d.agents
+    ]
+    heads = [("Agent", "left"), ("Handled", "right"), ("AHT mean", "right")]
+    heads += [("Resolved", "right"), ("SLA met", "right"), ("CSAT", "right")]
+    head = "".join(
+        f'<th scope="col" align="{align}" style="{_TH}text-align:{align}'
+        f'{";padding-left:0" if i == 0 else ""}{";padding-right:0" if i == 5 else ""}">'
+        f"{name}</th>"
+        for i, (name, align) in enumerate(heads)
+    )
+    return f"<table {_DATA}><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+# ---- text -------------------------------------------------------------------------------------
+
+
+def _text(d: _Digest) -> str:
+    lines = [d.subject, d.period, *([f"Scope: {d.scope}"] if d.scope else []), ""]
+    if d.notes:
+        lines += [*d.notes, ""]
+    lines.append("HEADLINE (this week; change vs last week)")
+    for k in d.kpis:
+        detail = f" ({k.detail}{', few cases' if k.few else ''})" if k.detail else ""
+        change = ", ".join(part for part in (k.change, k.verdict) if part)
+        lines.append(f"  {k.label}: {k.value}{detail}" + (f" | {change}" if change else ""))
+    lines += ["", f"TOP AGENTS BY VOLUME ({len(d.agents)} of {d.ranked} ranked)"]
+    for a in d.agents:
+        lines.append(f"  {a.name}" + (f"  FLAG: {a.flags}" if a.flags else ""))
+        lines.append(
+            f"    {a.handled:,} handled, AHT mean {a.aht}, resolved {a.resolved}, "
+            f"SLA met {a.sla.text()}, CSAT {a.csat.text()}"
+        )
+    if not d.agents:
+        lines.append("  No agent is ranked this week.")
+    lines.append(f"  {_ranking(d)}")
+    for image in d.images:
+        lines += ["", image.title.upper(), f"  {image.alt}"]
+    few = f'"few cases": fewer than {d.min_volume}, {_SMALL_SAMPLE}'
+    lines += ["", *_footnotes(d, few)]
+    return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ the page makes, so a test can say that none left the machine. Screenshots of Jup
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
@@ -362,23 +364,155 @@ def test_html_reports_show_every_chart_with_no_network(rendered, browser):
         assert browser.console_errors() == [], report
 
 
-def test_email_body_shows_every_image(rendered, browser, tmp_path):
-    week = next(iter(rendered.values()))["html"].parent
-    copy = shutil.copytree(week / digest.FOLDER, tmp_path / "email")
+def _email_page(folder: Path, tmp_path: Path) -> Path:
+    """The email of ``folder`` as a page: a mail client resolves ``cid:`` to the attached parts,
+    here they are the PNGs beside the body."""
+    copy = shutil.copytree(folder, tmp_path / "email")
     body = (copy / "body.html").read_text()
     cids = re.findall(r'src="cid:([^"]+)"', body)
     assert sorted(cids) == sorted(json.loads((copy / "digest.json").read_text())["images"])
-    # a mail client resolves cid: to the attached parts; here they are the PNGs beside the body
     (copy / "body.html").write_text(re.sub(r'src="cid:([^"]+)"', r'src="\1.png"', body))
-    browser.drain()
-    browser.driver.get((copy / "body.html").as_uri())
-    loaded = browser.driver.execute_script(
-        "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
+    return copy / "body.html"
+
+
+#: What a reader of the email would see go wrong: the page wider than the screen, table cells
+#: reaching past its right edge or cutting their own content, images that did not load.
+_EMAIL_LAYOUT = """
+const width = document.documentElement.clientWidth;
+const cells = [...document.querySelectorAll('td, th')];
+return {
+  width: width,
+  page: document.documentElement.scrollWidth,
+  cut: cells.filter(c => c.getBoundingClientRect().right > width + 0.5
+                         || c.scrollWidth > c.clientWidth + 1)
+            .map(c => c.textContent.trim().slice(0, 40)),
+  images: [...document.images].map(i => ({
+    src: i.getAttribute('src'), complete: i.complete, natural: i.naturalWidth,
+    shown: i.getBoundingClientRect().width, alt: i.alt})),
+};
+"""
+
+
+def _open_email(browser: Browser, page: Path, width: int, screenshot: Path) -> dict[str, Any]:
+    """Open ``page`` in a ``width`` px viewport (a 2x phone below 600 px, which obeys the
+    viewport meta tag as phones do) and return what :data:`_EMAIL_LAYOUT` finds."""
+    driver = browser.driver
+    phone = width < digest.MAX_WIDTH
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 2 if phone else 1, "mobile": phone},
     )
-    assert [src for src, _, _ in loaded] == [f"{c}.png" for c in cids]
-    assert all(complete and width > 0 for _, complete, width in loaded), loaded
+    # overlay scroll bars, as on phones and macOS: the page gets the whole width
+    driver.execute_cdp_cmd("Emulation.setScrollbarsHidden", {"hidden": True})
+    try:
+        browser.drain()
+        driver.get(page.as_uri())
+        layout = driver.execute_script(_EMAIL_LAYOUT)
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScrollbarsHidden", {"hidden": False})
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     assert browser.outside() == []
     assert browser.console_errors() == []
+    return layout
+
+
+@pytest.mark.parametrize("width", [320, 390, 600, 1280])
+def test_email_fits_the_screen_and_its_charts_are_legible(
+    width, rendered, browser, screenshots, tmp_path
+):
+    week = next(iter(rendered.values()))["html"].parent
+    page = _email_page(week / digest.FOLDER, tmp_path)
+    layout = _open_email(browser, page, width, screenshots / f"email-{width}.png")
+    assert layout["width"] == width  # a phone lays out the page as wide as its screen
+    assert layout["page"] <= width, "the page scrolls sideways"
+    assert layout["cut"] == []
+    images = layout["images"]
+    assert [i["src"] for i in images] == ["daily.png", "trend.png"]
+    for image in images:
+        assert image["complete"] and image["natural"] > 0, image
+        assert image["alt"], image
+        # from a 390 px phone up, the chart's smallest text (CHART_FONT px as drawn) is shown
+        # at 11 px or more; on the rare 320 px phone it shrinks with the screen
+        drawn = image["natural"] / digest.PNG_SCALE
+        assert image["shown"] * digest.CHART_FONT / drawn >= (11 if width >= 390 else 9), image
+        assert image["shown"] == min(width, digest.MAX_WIDTH), image  # uses the width it has
+
+
+def test_email_with_long_names_cuts_nothing_on_a_phone(browser, screenshots, tmp_path):
+    from cxreports import weekly
+
+    from .metrics_fixtures import make_logs, utc
+
+    names = {
+        "A": "Maximiliana Wolfeschlegelsteinhausenbergerdorff-Featherstonehaugh",
+        "B": None,  # shown by its id, one long word
+        "C": "Léa",
+    }
+    rows = [
+        {
+            "agent_id": "agent-7f3a9b2c-0d4e-4f5a-9b6c-7d8e9f0a1b2c" if agent == "B" else agent,
+            "agent_name": name,
+            "started_at": utc(2026, 3, 24, 1, i),
+            "handled_time_s": 4000.0 if agent == "A" else 100.0,
+            "sla_status": "meet" if i % 3 else "breach",
+            "csat_status": "completed",
+            "csat_score": 5 if i % 2 else 2,
+        }
+        for agent, name in names.items()
+        for i in range(25)
+    ]
+    metrics = weekly(make_logs(rows), "2026-W13", "UTC", queues=["Support"])
+    folder = digest.write(digest.build(metrics), tmp_path / "week")
+    layout = _open_email(
+        browser, _email_page(folder, tmp_path), 390, screenshots / "email-390-long-names.png"
+    )
+    assert layout["page"] <= 390
+    assert layout["cut"] == []
+    assert all(i["complete"] and i["natural"] > 0 for i in layout["images"])
+
+
+def _dark_screenshot(page: Path, out: Path, profile: Path) -> tuple[int, int, int]:
+    """The colour at the top left of ``page`` in Chromium's forced dark mode (what some mail
+    apps do to email), drawn 390 px wide by the chromium command line, offline."""
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-dark-mode",
+            "--enable-features=WebContentsForceDark",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--proxy-server=http://127.0.0.1:9",
+            f"--user-data-dir={profile}",
+            *(["--no-sandbox"] if os.geteuid() == 0 else []),
+            f"--screenshot={out}",
+            "--window-size=390,1600",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with Image.open(out) as image:
+        return image.convert("RGB").getpixel((4, 4))
+
+
+def test_email_stays_light_when_the_app_forces_dark_mode(rendered, screenshots, tmp_path):
+    week = next(iter(rendered.values()))["html"].parent
+    page = _email_page(week / digest.FOLDER, tmp_path)
+    profile = tmp_path / "profile"
+    assert min(_dark_screenshot(page, screenshots / "email-390-forced-dark.png", profile)) > 200
+    # the same page without its colour-scheme pins goes dark: the check above can fail
+    unpinned = page.with_name("unpinned.html")
+    unpinned.write_text(
+        page.read_text().replace("light only", "normal").replace('content="light"', "")
+    )
+    assert max(_dark_screenshot(unpinned, tmp_path / "unpinned.png", profile)) < 60
 
 
 def test_the_browser_reaches_nothing_beyond_this_machine(browser, tmp_path):

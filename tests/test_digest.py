@@ -1,0 +1,221 @@
+"""The email digest body: mail-app safe, honest about noise and sample sizes, and its text twin."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from cxreports import charts, digest, palette, weekly
+from cxreports.mail import build_message
+
+from .metrics_fixtures import make_logs, utc
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _rows(
+    agent: str, day: int, count: int, *, met: int | None = None, scores: int = 0, **values: Any
+) -> list[dict[str, Any]]:
+    """``count`` interactions of ``agent`` on March ``day`` 2026 (UTC): the first ``met`` meet
+    their SLA and the rest breach it (no SLA verdict without ``met``); the first ``scores`` have
+    CSAT 5."""
+    return [
+        {
+            "agent_id": agent,
+            "started_at": utc(2026, 3, day, 1, i % 60, i // 60),
+            "sla_status": None if met is None else ("meet" if i < met else "breach"),
+            "csat_status": "completed" if i < scores else "not_sent",
+            "csat_score": 5 if i < scores else None,
+            **values,
+        }
+        for i in range(count)
+    ]
+
+
+def _build(rows: list[dict[str, Any]], **params: Any) -> Any:
+    return digest.build(weekly(make_logs(rows), "2026-W13", "UTC", **params))
+
+
+@pytest.fixture(scope="module")
+def metrics() -> Any:
+    """A week (2026-W13, after W12) of two ranked agents and one below the minimum volume.
+
+    SLA met goes from 19/20 to 18/20 (within noise); agent A has 7 CSAT answers, all 5; B's
+    handle time is over 1.5x the team's and an hour long.
+    """
+    rows = _rows("A", 17, 20, met=19)  # W12
+    rows += _rows("A", 24, 20, met=18, scores=7, handled_time_s=200.0)
+    rows += _rows("B", 25, 20, handled_time_s=3723.0, agent_name="Bea <b>Long</b>")
+    rows += _rows("C", 26, 3)
+    return weekly(make_logs(rows), "2026-W13", "UTC")
+
+
+@pytest.fixture(scope="module")
+def body(metrics) -> Any:
+    return digest.build(metrics)
+
+
+class _Tags(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def all(self, name: str) -> list[dict[str, str | None]]:
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def _row_with(html: str, text: str) -> str:
+    """The innermost table row of ``html`` that contains ``text``."""
+    [row] = [r for r in re.findall(r"<tr>(?:(?!<tr>).)*?</tr>", html, re.S) if text in r]
+    return row
+
+
+def test_body_is_made_for_mail_apps(body):
+    html = body.html
+    tags = _Tags(html)
+    metas = {m.get("name"): m.get("content") for m in tags.all("meta") if m.get("name")}
+    assert metas["viewport"] == "width=device-width, initial-scale=1"
+    assert metas["color-scheme"] == "light only"
+    assert metas["supported-color-schemes"] == "light"
+    assert ":root { color-scheme: light only; supported-color-schemes: light; }" in html
+    assert len(html.encode()) < 100_000
+    assert not re.search(r"<svg|<script|data:", html, re.I)
+    # Outlook for Windows lays out with Word: tables with width attributes, no flex or grid
+    assert not re.search(r"display\s*:\s*(flex|grid)", html)
+    layout = [t for t in tags.all("table") if t.get("role") == "presentation"]
+    assert len(layout) == 2 and all(t.get("width") for t in tags.all("table"))
+    assert '<!--[if mso]><table role="presentation"' in html and "max-width:600px" in html
+    images = tags.all("img")
+    assert sorted(i["src"] for i in images) == sorted(f"cid:{name}" for name in body.images)
+    for image in images:
+        assert re.search(r"\d", image["alt"]), image  # says the main figure, not just a title
+        assert image["width"] == "600" and "width:100%" in image["style"]
+    # the message built from it passes every check of the mail module
+    message = build_message(body, sender="r@example.com", to=["a@example.com"])
+    cids = {part["Content-ID"].strip("<>") for part in message.walk() if part["Content-ID"]}
+    assert cids == set(re.findall(r"cid:(\w+)", html))
+
+
+def test_charts_are_opaque_2x_pngs_whose_text_stays_legible_at_390_px(body):
+    for name, png in body.images.items():
+        image = Image.open(io.BytesIO(png))
+        assert image.getextrema()[3] == (255, 255), f"{name} has transparent pixels"
+        assert image.getpixel((0, 0)) == (255, 255, 255, 255)
+        # shown 390 px wide, text drawn at CHART_FONT px must come out at 11 px or more
+        css_width = image.width / digest.PNG_SCALE
+        assert digest.CHART_FONT * 390 / css_width >= 11, (name, css_width)
+
+
+def _settings(node: object, suffix: str) -> list[Any]:
+    """Every value in a chart spec whose key ends with ``suffix``, rows of data left out."""
+    if isinstance(node, dict):
+        return [
+            found
+            for key, value in node.items()
+            if key not in ("data", "datasets")
+            for found in ([value] if key.lower().endswith(suffix) else _settings(value, suffix))
+        ]
+    if isinstance(node, list):
+        return [found for item in node for found in _settings(item, suffix)]
+    return []
+
+
+def test_chart_spec_stacks_panels_and_sets_no_text_below_the_email_minimum(metrics):
+    trend = digest.chart_spec(charts.trend(metrics.trend, charts.SLA_CSAT_TRENDS))
+    spec = str(trend)
+    assert "hconcat" not in spec
+    assert trend["background"] == palette.BACKGROUND
+    sizes = _settings(trend, "fontsize")
+    assert sizes and min(sizes) >= digest.CHART_FONT
+    colours = {c for c in _settings(trend, "color") if isinstance(c, str)}
+    named = {v for k, v in vars(palette).items() if k.isupper() and isinstance(v, str)}
+    assert colours and colours <= named, colours - named
+    for part in ("axis", "legend", "title", "header", "text"):
+        assert trend["config"][part].get("fontSize", trend["config"][part].get("labelFontSize"))
+    assert re.findall(r"'width': (\d+)", spec) == [str(digest.CHART_PLOT_WIDTH)] * 4
+
+
+@pytest.mark.parametrize(
+    ("previous_met", "met", "verdict", "colour"),
+    [
+        (19, 18, "within noise", palette.MUTED),  # 95% -> 90%: 95% lies in 18/20's interval
+        (20, 10, "worse", palette.BAD_TEXT),  # 100% -> 50%
+        (10, 20, "better", palette.GOOD_TEXT),
+    ],
+)
+def test_a_change_is_judged_only_beyond_noise(previous_met, met, verdict, colour):
+    rows = _rows("A", 17, 20, met=previous_met) + _rows("A", 24, 20, met=met)
+    body = _build(rows)
+    row = _row_with(body.html, ">SLA met<div")
+    assert "n=20 · 95% CI" in row
+    assert f"{verdict}</b>" in row if verdict != "within noise" else "· within noise" in row
+    assert f"color:{colour}" in row
+    others = {palette.GOOD_TEXT, palette.BAD_TEXT} - {colour}
+    assert not any(c in row for c in others)
+    assert "Fewer than" not in body.html  # no rate rests on few cases, so no note on them
+    [line] = [line for line in body.text.splitlines() if line.startswith("  SLA met:")]
+    assert line.endswith(f", {verdict}") and "(n=20 · 95% CI" in line
+
+
+def test_rates_carry_their_n_and_a_caveat_when_few(body):
+    row = _row_with(body.html, ">Agent A<")
+    assert re.search(r"100%<div[^>]*>n=7\*</div>", row)  # CSAT of 7 answers, marked few
+    assert re.search(r"90%<div[^>]*>n=20</div>", row)  # SLA of 20 verdicts, not few
+    assert "* Fewer than 20 cases" in body.html
+    assert "CSAT 100% (n=7, few cases)" in body.text
+    assert "SLA met 90% (n=20)," in body.text
+    assert '"few cases": fewer than 20, a sample this small' in body.text
+
+
+def test_flags_sit_beside_the_agents_name_and_durations_read_as_clock_times(body):
+    row = _row_with(body.html, "Bea &lt;b&gt;Long&lt;/b&gt;")
+    name_cell = row.split("</td>")[0]
+    assert "Flag: AHT high" in name_cell
+    assert ">1:02:03</td>" in row  # an hour or more as h:mm:ss
+    assert ">3:20</td>" in _row_with(body.html, ">Agent A<")  # m:ss under an hour
+    assert "<b>Long</b>" not in body.html
+    kpi = _row_with(body.html, "Handle time (mean)")
+    assert "median " in kpi
+    assert "AHT mean" in body.html
+    assert "Bea <b>Long</b>  FLAG: AHT high" in body.text
+
+
+def test_text_twin_says_what_the_html_says(body):
+    text = body.text
+    for label in re.findall(r'<tr><td style="[^"]*padding-left:0">([^<]+)<div', body.html):
+        assert f"  {label.replace('&amp;', '&')}: " in text
+    for verdict in re.findall(r"· (?:<b[^>]*>)?(better|worse|within noise)", body.html):
+        assert verdict in text
+    assert "2 of 2 ranked agents (at least 20 handled). 1 more agent has fewer" in text
+    for alt in re.findall(r'alt="([^"]+)"', body.html):
+        assert f"  {alt}" in text
+    assert (
+        "Mon 23 Mar to Sun 29 Mar: 43 in total, most on Tue 24 (20), fewest on Mon 23 (0)" in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "note", "daily_alt"),
+    [
+        (lambda: [], "No interactions were handled", "none this week"),
+        (lambda: _rows("A", 24, 3), "No customer answered a CSAT survey", "3 in total"),
+    ],
+)
+def test_an_empty_or_unrated_week_still_makes_a_complete_email(
+    rows: Callable[[], list[dict[str, Any]]], note: str, daily_alt: str
+):
+    body = _build(rows())
+    assert note in body.html and note in body.text
+    assert daily_alt in body.text
+    assert "No agent is ranked this week." in body.html
+    build_message(body, sender="r@example.com", to=["a@example.com"])
