@@ -256,7 +256,7 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     --------
     >>> spec = chart_spec(charts.trend(pl.DataFrame({"iso_week": ["2026-W13"], "x": [0.5]}),
     ...                                {"x": ("X", ".0%")}))
-    >>> spec["background"], spec["vconcat"][0]["vconcat"][0]["width"] == CHART_PLOT_WIDTH
+    >>> spec["background"], spec["vconcat"][0]["width"] == CHART_PLOT_WIDTH
     ('#FFFFFF', True)
     """
     spec = chart.to_dict()
