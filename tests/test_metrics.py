@@ -346,3 +346,16 @@ def test_fcr_from_one_sort_equals_the_windows_even_when_contact_hashes_collide(r
             patch.setattr(pl.Expr, "hash", lambda self, *a, **k: pl.lit(0, pl.UInt64))
         got = add_fcr_columns(frame.lazy()).collect().select("id", "repeat_within_7d", "fcr")
     assert got.equals(_fcr_by_windows(frame))
+
+
+def test_an_agent_who_resolved_everything_is_not_flagged_when_the_team_did_too():
+    # the Wilson upper bound of 25 of 25 came out as 0.9999999999999999, under the team's 1.0
+    rows = [
+        {"agent_id": agent, "started_at": utc(2026, 3, 24, 9) + timedelta(minutes=i)}
+        for agent, count in (("A", 25), ("B", 40))
+        for i in range(count)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", min_volume=20)
+    assert m.summary["resolved_rate"].item() == 1.0
+    assert m.agents["resolved_rate_high"].to_list() == [1.0, 1.0]
+    assert m.agents["flags"].to_list() == [None, None]

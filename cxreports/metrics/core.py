@@ -51,9 +51,17 @@ def wilson(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.
     centre = (p + z2 / (2 * n_f)) / (1 + z2 / n_f)
     half = (z / (1 + z2 / n_f)) * (p * (1 - p) / n_f + z2 / (4 * n_f * n_f)).sqrt()
     valid = n > 0
+    # all or none of the cases: the bound is exactly 1 or 0 (rounding would leave 0.999...,
+    # and a rate of 100% would then read as below a team rate of 100%)
     return (
-        pl.when(valid).then((centre - half).clip(0.0, 1.0)),
-        pl.when(valid).then((centre + half).clip(0.0, 1.0)),
+        pl.when(valid & (successes == 0))
+        .then(0.0)
+        .when(valid)
+        .then((centre - half).clip(0.0, 1.0)),
+        pl.when(valid & (successes == n))
+        .then(1.0)
+        .when(valid)
+        .then((centre + half).clip(0.0, 1.0)),
     )
 
 
