@@ -90,7 +90,7 @@ def kpi_cards(
     The change has an arrow for its direction and a word for its reading, *better* or
     *worse* (in blue or vermillion, never colour alone); volume has no reading. For rates the
     95% interval is shown, and a change whose previous value lies inside this week's interval
-    says *within noise*. With ``summary`` (``WeeklyMetrics.summary``) a duration card also
+    reads *within noise*, in grey, with no verdict. With ``summary`` (``WeeklyMetrics.summary``) a duration card also
     gives the median beside the mean its label names.
     """
     if metrics:
@@ -110,13 +110,15 @@ def kpi_cards(
             arrow = "▲" if up else ("▼" if k["change"] < 0 else "■")
             if k["better"] == "neutral" or k["change"] == 0:
                 reading, kind = "", "cx-flat"
+            elif k["outside_interval"] is False:
+                # last week lies inside this week's interval: no verdict, and no colour for one
+                reading, kind = " within noise", "cx-flat"
             else:
                 reading, kind = (" better", "cx-good") if good else (" worse", "cx-bad")
-            note = " · within noise" if k["outside_interval"] is False else ""
             delta = (
                 f'<span class="cx-delta {kind}">{arrow} '
                 f"{format_change(k['unit'], k['change'])}{reading}</span>"
-                f'<span class="cx-prev"> vs {format_value(k["unit"], k["previous"])}{note}</span>'
+                f'<span class="cx-prev"> vs {format_value(k["unit"], k["previous"])}</span>'
             )
         extra = []
         median = medians.get(_MEDIAN_OF.get(k["metric"], ""))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 
+import polars as pl
 import pytest
 
 from cxreports import tables, weekly
@@ -83,3 +84,26 @@ def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
     assert "SLA status “paused”" in panel
     assert not re.search(r"\w+_(s|id|status|name|at)\b", re.sub(r"<style>.*?</style>", "", panel))
     assert '<th scope="row">' in panel and "<td>" in panel
+
+
+@pytest.mark.parametrize(
+    ("outside", "change", "reading", "kind"),
+    [
+        (False, -0.029, "▼ −2.9 pp within noise", "cx-flat"),
+        (True, -0.029, "▼ −2.9 pp worse", "cx-bad"),
+        (True, 0.05, "▲ +5.0 pp better", "cx-good"),
+        (None, -0.029, "▼ −2.9 pp worse", "cx-bad"),  # no interval: the change is all there is
+    ],
+)
+def test_a_change_within_noise_has_no_verdict_and_no_colour(outside, change, reading, kind):
+    kpis = pl.DataFrame(
+        [
+            {
+                "metric": "sla_met_rate", "label": "SLA met", "unit": "rate", "better": "higher",
+                "value": 0.753, "previous": 0.753 - change, "change": change, "n": 539,
+                "low": 0.72, "high": 0.79, "outside_interval": outside,
+            }
+        ]
+    )  # fmt: skip
+    cards = tables.kpi_cards(kpis)
+    assert f'<span class="cx-delta {kind}">{reading}</span>' in cards
