@@ -63,8 +63,6 @@ TRENDS = {"sla_met_rate": ("SLA met", ".0%"), "csat_rate": ("CSAT (4-5 of 5)", "
 # names the mean as a mean and shows the median beside it.
 _LABELS = {"aht_s": "Handle time (mean)", "frt_mean_s": "First response (mean)"}
 _MEDIANS = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
-# vl-convert reads an ISO date as UTC midnight, so the UTC weekday is the local day's weekday.
-_DAY_LABEL = "utcFormat(toDate(datum.value), '%a %-d')"
 
 _Tone = Literal["good", "bad", "muted"]
 _COLOURS: dict[_Tone, str] = {
@@ -331,10 +329,13 @@ def _png(spec: dict[str, Any]) -> bytes:
     return vl_convert.vegalite_to_png(spec, scale=PNG_SCALE)
 
 
+def _daily_spec(metrics: WeeklyMetrics) -> dict[str, Any]:
+    # the chart labels its days itself ("Mon 23"), as the report does
+    return chart_spec(charts.daily_volume(metrics.daily))
+
+
 def _daily_png(metrics: WeeklyMetrics) -> bytes:
-    spec = chart_spec(charts.daily_volume(metrics.daily))
-    spec["config"]["axisX"] = {**spec["config"].get("axisX", {}), "labelExpr": _DAY_LABEL}
-    return _png(spec)
+    return _png(_daily_spec(metrics))
 
 
 def _trend_png(metrics: WeeklyMetrics) -> bytes:

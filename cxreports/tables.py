@@ -90,8 +90,9 @@ def kpi_cards(
     The change has an arrow for its direction and a word for its reading, *better* or
     *worse* (in blue or vermillion, never colour alone); volume has no reading. For rates the
     95% interval is shown, and a change whose previous value lies inside this week's interval
-    reads *within noise*, in grey, with no verdict. With ``summary`` (``WeeklyMetrics.summary``) a duration card also
-    gives the median beside the mean its label names.
+    reads *within noise*, in grey, with no verdict. With ``summary``
+    (``WeeklyMetrics.summary``) a duration card also gives the median beside the mean its label
+    names.
     """
     if metrics:
         order = {m: i for i, m in enumerate(metrics)}

@@ -219,3 +219,15 @@ def test_an_empty_or_unrated_week_still_makes_a_complete_email(
     assert daily_alt in body.text
     assert "No agent is ranked this week." in body.html
     build_message(body, sender="r@example.com", to=["a@example.com"])
+
+
+def test_the_daily_chart_names_each_day_of_the_week(metrics):
+    # the email once relabelled the report's "Mon 23" as a date and drew "NaN" under every bar
+    import re
+
+    import vl_convert
+
+    svg = vl_convert.vegalite_to_svg(digest._daily_spec(metrics))
+    labels = re.findall(r">((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d)<", svg)
+    assert labels == ["Mon 23", "Tue 24", "Wed 25", "Thu 26", "Fri 27", "Sat 28", "Sun 29"]
+    assert "NaN" not in svg
