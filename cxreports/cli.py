@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_send,
         _add_weekly,
         _add_config,
+        _add_store,
     ):
         register(sub)
     return parser
@@ -293,6 +294,52 @@ def _run_weekly(args: argparse.Namespace) -> int:
     if args.source:
         config = config.with_overrides(base_url="")
     run_weekly(config, args.week, resend=args.resend)
+    return 0
+
+
+def _add_store(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("store", help="look after a store: history, compact, vacuum, migrate")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("history", help="list the store's snapshots (versions for --as-of)")
+    a.add_argument("store", type=_path)
+    a = actions.add_parser("compact", help="rewrite small data files into larger ones")
+    a.add_argument("store", type=_path)
+    a = actions.add_parser("vacuum", help="delete data files no recent snapshot reads")
+    a.add_argument("store", type=_path)
+    a.add_argument(
+        "--retention-hours",
+        type=int,
+        default=168,
+        help="keep what snapshots of the last N hours read (default 168); --as-of reaches back "
+        "that far",
+    )
+    a = actions.add_parser("migrate", help="convert a store of the earlier Parquet format")
+    a.add_argument("old", type=_path, help="the earlier store (it has _cxreports_store.json)")
+    a.add_argument("new", type=_path, help="a new, empty folder for the converted store")
+    p.set_defaults(handler=_run_store)
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    from cxreports import store
+    from cxreports.export import frame_to_text
+
+    if args.action == "history":
+        sys.stdout.write(frame_to_text(store.history(args.store), "table"))
+    elif args.action == "compact":
+        snap = store.compact(args.store)
+        print(f"store {args.store}: compacted; the newest snapshot is version {snap.version}")
+    elif args.action == "vacuum":
+        deleted = store.vacuum(args.store, args.retention_hours)
+        print(
+            f"store {args.store}: deleted {len(deleted)} file(s) no snapshot of the last "
+            f"{args.retention_hours} hour(s) reads"
+        )
+    else:
+        snap = store.migrate(args.old, args.new)
+        print(
+            f"converted {args.old} into the Delta store {args.new} ({snap.loaded:,} "
+            f"interactions, {snap.records_read:,} records read); use {args.new} from now on"
+        )
     return 0
 
 
