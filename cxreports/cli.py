@@ -153,6 +153,11 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
     p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    p.add_argument(
+        "--as-of",
+        type=_text,
+        help="read a store as it was: a version (`cxreports store history`) or a timestamp",
+    )
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
@@ -168,6 +173,7 @@ def _run_metrics(args: argparse.Namespace) -> int:
         min_volume=args.min_volume,
         frt_target_s=args.frt_target,
         csat_score_field=args.csat_score_field,
+        as_of=args.as_of,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0
@@ -199,6 +205,7 @@ def _run_report(args: argparse.Namespace) -> int:
         min_volume=args.min_volume,
         frt_target_s=args.frt_target,
         csat_score_field=args.csat_score_field,
+        as_of=args.as_of,
     )
     for files in written.values():
         for path in files.values():
