@@ -80,7 +80,7 @@ def _run_sample(args: argparse.Namespace) -> int:
 def _add_load(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
-    p.add_argument("--out", type=_path, help="Parquet store to create or update (incremental)")
+    p.add_argument("--out", type=_path, help="Delta store to create or update (incremental)")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument("--strict", action="store_true", help="fail on the first bad record")
     p.set_defaults(handler=_run_load)
