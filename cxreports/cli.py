@@ -80,7 +80,9 @@ def _run_sample(args: argparse.Namespace) -> int:
 def _add_load(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
-    p.add_argument("--out", type=_path, help="Delta store to create or update (incremental)")
+    p.add_argument(
+        "--out", type=_text, help="Delta store to create or update: a folder or s3://bucket/prefix"
+    )
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument("--strict", action="store_true", help="fail on the first bad record")
     p.set_defaults(handler=_run_load)
@@ -308,11 +310,11 @@ def _add_store(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("store", help="look after a store: history, compact, vacuum, migrate")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     a = actions.add_parser("history", help="list the store's snapshots (versions for --as-of)")
-    a.add_argument("store", type=_path)
+    a.add_argument("store", type=_text)
     a = actions.add_parser("compact", help="rewrite small data files into larger ones")
-    a.add_argument("store", type=_path)
+    a.add_argument("store", type=_text)
     a = actions.add_parser("vacuum", help="delete data files no recent snapshot reads")
-    a.add_argument("store", type=_path)
+    a.add_argument("store", type=_text)
     a.add_argument(
         "--retention-hours",
         type=int,
@@ -322,7 +324,7 @@ def _add_store(sub: argparse._SubParsersAction) -> None:
     )
     a = actions.add_parser("migrate", help="convert a store of the earlier Parquet format")
     a.add_argument("old", type=_path, help="the earlier store (it has _cxreports_store.json)")
-    a.add_argument("new", type=_path, help="a new, empty folder for the converted store")
+    a.add_argument("new", type=_text, help="a new, empty folder (or s3:// prefix) for the store")
     p.set_defaults(handler=_run_store)
 
 

@@ -324,8 +324,9 @@ def render_reports(
     as_of = parameters.pop("as_of", None)
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
-    files = [str(Path(s).absolute()) for s in _sources(sources)]
-    resolve_sources(files)
+    files = [s if store.is_remote(s) else str(Path(s).absolute()) for s in _sources(sources)]
+    if not (len(files) == 1 and store.is_remote(files[0])):  # an s3:// store is no file
+        resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
         # a damaged store fails here, not in every kernel; and every report and the digest
         # read this one snapshot, whatever a load commits meanwhile

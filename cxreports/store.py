@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import re
 import time
 import uuid
@@ -112,7 +113,7 @@ def _table_schema(name: str) -> pl.Schema:
 class StoreUpdate:
     """What :func:`update` did."""
 
-    store: Path
+    store: Path | str
     parsed: tuple[str, ...]
     reused: int
     months: tuple[str, ...]
@@ -163,16 +164,28 @@ class Snapshot:
 
 def is_store(path: str | Path) -> bool:
     """Whether ``path`` is a cxreports store (of this format, or an earlier one to migrate)."""
+    if is_remote(path):
+        try:
+            return DeltaTable.is_deltatable(f"{_root(path)}/interactions")
+        except (DeltaError, OSError):
+            return False
     root = Path(path)
     return (root / "interactions" / "_delta_log").is_dir() or (root / OLD_MANIFEST).is_file()
 
 
+def is_remote(store: str | Path) -> bool:
+    """Whether ``store`` is an object-storage URI (``s3://bucket/prefix``), not a folder."""
+    return isinstance(store, str) and "://" in store and not store.startswith("file://")
+
+
 def _root(store: str | Path) -> str:
-    return str(Path(store).absolute())
+    if is_remote(store):
+        return str(store).rstrip("/")
+    return str(Path(str(store).removeprefix("file://")).absolute())
 
 
 def _refuse_earlier_format(store: str | Path) -> None:
-    if (Path(store) / OLD_MANIFEST).is_file():
+    if not is_remote(store) and (Path(store) / OLD_MANIFEST).is_file():
         raise StoreFormatError(
             f"{store} is a store of an earlier cxreports (Parquet parts listed in {OLD_MANIFEST}"
             f"); convert it once with `cxreports store migrate {store} NEW_STORE` and use "
@@ -210,7 +223,7 @@ def update(
     """
     _refuse_earlier_format(store)
     files = resolve_sources(sources)
-    with exclusive_lock(Path(store) / LOCK, _busy(store)):
+    with _writer_lock(store):
         writer = _Writer.open(store)
         if writer.tables["interactions"].dt is not None:
             verify(store)  # not one batch is added to a store that is already damaged
@@ -225,7 +238,7 @@ class _Table:
         self.dt: DeltaTable | None = None
         self.files: dict[str, tuple[str | None, int]] = {}  # path -> (month, size)
         self.pending: list[AddAction | RemoveAction] = []
-        self.written: list[Path] = []  # data files written since the last commit
+        self.written: list[str] = []  # data files written since the last commit
 
     def open(self, pinned: int | None, has_snapshot: bool) -> None:
         """Load the table at its latest version, rolled back to ``pinned`` if it went past."""
@@ -237,7 +250,7 @@ class _Table:
             # an update died between this table's commit and the interactions': undo it
             if pinned is None:
                 raise _damaged(
-                    str(Path(self.uri).parent),
+                    self.uri.rsplit("/", 1)[0],
                     f"{self.uri}/_delta_log",
                     f"no snapshot names a version of the {self.name} table",
                 )
@@ -251,8 +264,8 @@ class _Table:
             for path in list(self.files):
                 self.remove(path)
 
-    def path(self, relative: str) -> Path:
-        return Path(self.uri) / relative
+    def path(self, relative: str) -> str:
+        return f"{self.uri}/{relative}"
 
     def scan(self, months: set[str] | None = None) -> pl.LazyFrame:
         """The live data files (of ``months``), with ``_file`` naming each row's file."""
@@ -274,11 +287,8 @@ class _Table:
         if self.name == "interactions":
             data = data.sort("started_at")  # row groups by start: a week skips the others
         target = self.path(relative)
-        with atomic_path(target) as tmp:
-            self.written.append(target)
-            # zstd level 1: a third less CPU than the default level, files ~4% larger
-            data.write_parquet(tmp, compression_level=1, statistics=True, row_group_size=ROW_GROUP)
-        size = target.stat().st_size
+        self.written.append(target)
+        size = _write_parquet(data, target)
         partition = {PARTITION: month} if month else {}
         self.pending.append(AddAction(relative, size, partition, _now_ms(), True, _stats(data)))
         self.files[relative] = (month, size)
@@ -325,8 +335,13 @@ class _Table:
 
     def discard(self) -> None:
         """Delete the data files written since the last commit: no snapshot names them."""
-        for path in self.written:
-            path.unlink(missing_ok=True)
+        for target in self.written:
+            with contextlib.suppress(OSError):
+                if is_remote(target):
+                    filesystem, path = _filesystem(target)
+                    filesystem.delete_file(path)
+                else:
+                    Path(target).unlink(missing_ok=True)
         self.written = []
 
 
@@ -335,7 +350,7 @@ class _Writer:
     """The store while one update holds its lock: the tables, the snapshot being built."""
 
     root: str
-    store: Path
+    store: Path | str
     tables: dict[str, _Table]
     snapshot: Snapshot | None
     seen: dict[str, list[Any]] = field(default_factory=dict)  # path -> [size, mtime, key]
@@ -353,7 +368,7 @@ class _Writer:
         tables = {name: _Table(root, name) for name in ALL_TABLES}
         for name, table in tables.items():
             table.open(snap.tables.get(name) if snap else None, snap is not None)
-        writer = cls(root, Path(store), tables, snap)
+        writer = cls(root, store if is_remote(store) else Path(store), tables, snap)
         writer.counts = {"records_read": 0, "superseded": 0, "loaded": 0}
         if snap is not None:
             writer.counts = {
@@ -619,10 +634,14 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
     newest = latest.version()
     version = _resolve_version(latest, as_of, newest, store)
     # the commit at `version` names the snapshot; one without it (a compaction by another
-    # tool) stands on the snapshot before it
-    for entry in latest.history(newest - version + 16):
-        meta = entry.get(META_KEY)
-        if entry.get("version", -1) > version or meta is None:
+    # tool) stands on the snapshot before it. The commit files are read directly: deltalake's
+    # history() lists the log as it is now, and numbers its entries from the version the table
+    # object was opened at, so a commit made meanwhile would be taken for this one.
+    for candidate in range(version, max(-1, version - 16), -1):
+        commit = f"{uri}/_delta_log/{candidate:020d}.json"
+        info = _commit_info(root, commit)
+        meta = info.get(META_KEY)
+        if meta is None:
             continue
         try:
             return Snapshot(
@@ -634,12 +653,28 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
                 int(meta["loaded"]),
                 str(meta["fingerprint"]),
                 str(meta["csat_score_field"]),
-                datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
+                datetime.fromtimestamp(info["timestamp"] / 1000, UTC),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            commit = f"{uri}/_delta_log/{entry['version']:020d}.json"
             raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
     raise _damaged(root, f"{uri}/_delta_log/{version:020d}.json", "no commit names a snapshot")
+
+
+def _commit_info(root: str, commit: str) -> dict[str, Any]:
+    """The ``commitInfo`` of one Delta commit file (empty if it has none)."""
+    import orjson
+
+    try:
+        filesystem, path = _filesystem(commit)
+        with filesystem.open_input_stream(path) as stream:
+            lines = stream.read().splitlines()
+        for line in lines:
+            action = orjson.loads(line)
+            if "commitInfo" in action:
+                return action["commitInfo"]
+    except (OSError, orjson.JSONDecodeError, TypeError) as exc:
+        raise _damaged(root, commit, f"a commit cannot be read: {_first_line(exc)}") from exc
+    return {}
 
 
 def _resolve_version(
@@ -815,10 +850,113 @@ def _readable_parquet(uri: str) -> bool:
     from pyarrow import ArrowException
 
     try:
-        pq.read_metadata(uri.removeprefix("file://"))
+        filesystem, path = _filesystem(uri)
+        pq.read_metadata(path, filesystem=filesystem)
     except (ArrowException, OSError):
         return False
     return True
+
+
+def _filesystem(uri: str) -> tuple[Any, str]:
+    """The pyarrow file system of a data file and its path there (credentials, region and
+    endpoint from the standard AWS environment variables)."""
+    from pyarrow import fs
+
+    if not is_remote(uri):
+        return fs.LocalFileSystem(), uri.removeprefix("file://")
+    return fs.FileSystem.from_uri(uri)
+
+
+def _write_parquet(data: pl.DataFrame, target: str) -> int:
+    """Write one data file; its size. Locally through a hidden temporary file renamed into
+    place; on object storage one PUT, which is atomic there."""
+    # zstd level 1: a third less CPU than the default level, files ~4% larger
+    options: dict[str, Any] = {
+        "compression_level": 1,
+        "statistics": True,
+        "row_group_size": ROW_GROUP,
+    }
+    if not is_remote(target):
+        with atomic_path(target) as tmp:
+            data.write_parquet(tmp, **options)
+        return Path(target).stat().st_size
+    buffer = io.BytesIO()
+    data.write_parquet(buffer, **options)
+    filesystem, path = _filesystem(target)
+    with filesystem.open_output_stream(path) as out:
+        out.write(buffer.getvalue())
+    return buffer.getbuffer().nbytes
+
+
+@contextlib.contextmanager
+def _writer_lock(store: str | Path) -> Iterator[None]:
+    """One writer at a time: a lock file beside a local store; on object storage, a lease
+    committed to the store's ``_writer`` Delta table (see :func:`_lease`)."""
+    if not is_remote(store):
+        with exclusive_lock(Path(store) / LOCK, _busy(store)):
+            yield
+        return
+    with _lease(_root(store)):
+        yield
+
+
+#: A lease older than this is taken as left by a writer that died.
+LEASE_HOURS = 6
+
+
+@contextlib.contextmanager
+def _lease(root: str) -> Iterator[None]:
+    """Hold the store's lease on object storage, or raise :class:`StoreBusyError`.
+
+    The lease is a commit of a tiny Delta table, ``STORE/_writer``: a writer commits version
+    ``N + 1`` saying "held" when version ``N`` says it is free (or was held for longer than
+    :data:`LEASE_HOURS`, by a writer that died). Two writers that race for the same version
+    cannot both create its log file (deltalake commits with a conditional put), and the commit
+    is not retried, so exactly one wins.
+    """
+    uri = f"{root}/_writer"
+    schema = DeltaSchema.from_arrow(pl.DataFrame(schema={"owner": pl.String}).to_arrow().schema)
+    owner = uuid.uuid4().hex
+    try:
+        table = DeltaTable(uri)
+    except TableNotFoundError:
+        with contextlib.suppress(DeltaError):
+            DeltaTable.create(uri, schema, mode="ignore")
+        table = DeltaTable(uri)
+    last = table.history(1)[0]
+    held = (last.get(LEASE_KEY) or {}).get("held")
+    since = datetime.fromtimestamp(last["timestamp"] / 1000, UTC)
+    if held and datetime.now(UTC) - since < timedelta(hours=LEASE_HOURS):
+        raise StoreBusyError(
+            f"{root}: another load is updating this store (it holds the lease in {uri} since "
+            f"{since:%Y-%m-%d %H:%M} UTC); try again when it has finished"
+        )
+
+    def commit(table: DeltaTable, state: bool) -> None:
+        table.create_write_transaction(
+            [],
+            "append",
+            schema,
+            commit_properties=CommitProperties(
+                custom_metadata={LEASE_KEY: {"held": state, "owner": owner}},
+                max_commit_retries=0,
+            ),
+        )
+
+    try:
+        commit(table, True)
+    except DeltaError as exc:  # another writer took this version first
+        raise StoreBusyError(
+            f"{root}: another load is updating this store (it took the lease in {uri} just now)"
+            "; try again when it has finished"
+        ) from exc
+    try:
+        yield
+    finally:
+        commit(DeltaTable(uri), False)
+
+
+LEASE_KEY = "cxreports_lease"
 
 
 def _damaged(root: str, path: str, what: str) -> StoreDamagedError:
@@ -869,7 +1007,7 @@ def compact(store: str | Path) -> Snapshot:
     """Rewrite small data files into larger ones in every table (Delta OPTIMIZE); the data and
     every earlier snapshot stay as they were. Returns the new snapshot."""
     _refuse_earlier_format(store)
-    with exclusive_lock(Path(store) / LOCK, _busy(store)):
+    with _writer_lock(store):
         writer = _Writer.open(store)
         if writer.snapshot is None:
             raise ParameterError(f"{store} is not a cxreports store")
@@ -896,7 +1034,7 @@ def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
     _refuse_earlier_format(store)
     if retention_hours < 0:
         raise ParameterError(f"--retention-hours must be 0 or more, got {retention_hours}")
-    with exclusive_lock(Path(store) / LOCK, _busy(store)):
+    with _writer_lock(store):
         writer = _Writer.open(store)  # rolls back what a dead update left first
         if writer.snapshot is None:
             raise ParameterError(f"{store} is not a cxreports store")
@@ -919,13 +1057,13 @@ def migrate(old: str | Path, new: str | Path) -> Snapshot:
     """
     import orjson
 
-    old_root, new_path = Path(old), Path(new)
+    old_root = Path(old)
     manifest_path = old_root / OLD_MANIFEST
     if not manifest_path.is_file():
         raise ParameterError(
             f"{old} is not a store of the earlier format (no {OLD_MANIFEST} in it)"
         )
-    if new_path.exists() and any(new_path.iterdir()):
+    if is_store(new) or (not is_remote(new) and Path(new).exists() and any(Path(new).iterdir())):
         raise ParameterError(f"{new} is not empty: give a new folder for the converted store")
     try:
         manifest = orjson.loads(manifest_path.read_bytes())
@@ -950,7 +1088,7 @@ def migrate(old: str | Path, new: str | Path) -> Snapshot:
             raise _damaged(str(old_root), str(files[0]), f"a part: {exc}") from exc
         return frame.select(pl.col(c).cast(t) for c, t in schema.items() if c != PARTITION)
 
-    with exclusive_lock(new_path / LOCK, _busy(new)):
+    with _writer_lock(new):
         writer = _Writer.open(new)
         interactions = read("interactions", S.INTERACTIONS).with_columns(
             pl.col("started_at").dt.strftime("%Y_%m").alias(PARTITION)  # computed, as always
