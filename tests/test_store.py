@@ -6,6 +6,7 @@ import fcntl
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -859,3 +860,32 @@ def test_a_store_on_s3_is_built_updated_read_and_guarded(
     with store_module._writer_lock(s3_store), pytest.raises(StoreBusyError):
         update([source], s3_store)
     assert update([source], s3_store).parsed == ()
+
+
+def _visible_text(html: str) -> str:
+    """What a reader sees of a rendered report, without the time it was generated."""
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"Generated\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", "Generated", text)
+    return " ".join(text.split())
+
+
+@pytest.mark.slow
+def test_a_report_rendered_as_of_a_version_is_the_report_of_then(sample_dir: Path, tmp_path: Path):
+    from cxreports.report import render_reports
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    then = snapshot(store)
+    args = (["csat-sla"], [str(store)], "2026-W12", "UTC")
+    first = render_reports(*args, tmp_path / "then", formats=["html"])["csat-sla"]["html"]
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([source], store)
+    again = render_reports(*args, tmp_path / "again", formats=["html"], as_of=str(then.version))
+    now = render_reports(*args, tmp_path / "now", formats=["html"])
+    then_text = _visible_text(first.read_text())
+    assert f"Store version {then.version} " in then_text and then.fingerprint in then_text
+    assert _visible_text(again["csat-sla"]["html"].read_text()) == then_text
+    assert _visible_text(now["csat-sla"]["html"].read_text()) != then_text
