@@ -31,6 +31,7 @@ Delta commit that adds the batch's rows. The parquet files are written here (pol
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import re
@@ -45,9 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, Field
 from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from cxreports import schema as S
@@ -107,6 +109,28 @@ def _table_schema(name: str) -> pl.Schema:
     """The Delta table's schema: the data columns and, for month tables, ``partition_key``."""
     extra = {PARTITION: pl.String} if name in PART_TABLES else {}
     return pl.Schema({**_data_schema(name), **extra})
+
+
+#: Delta's name of each polars type the tables use.
+_DELTA_TYPES = {
+    pl.String: "string",
+    pl.Int64: "long",
+    pl.Int8: "byte",
+    pl.Float64: "double",
+    pl.Boolean: "boolean",
+    S.UTC: "timestamp",
+}
+
+
+@functools.cache
+def _delta_schema(name: str) -> DeltaSchema:
+    """The Delta schema of a table, built without a round trip through Arrow."""
+    return DeltaSchema(
+        [
+            Field(column, PrimitiveType(_DELTA_TYPES[dtype]), nullable=True)
+            for column, dtype in _table_schema(name).items()
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -309,7 +333,7 @@ class _Table:
         if self.dt is not None and not self.pending and not always:
             return self.dt.version()
         properties = CommitProperties(custom_metadata=metadata) if metadata else None
-        schema = DeltaSchema.from_arrow(S.empty(_table_schema(self.name)).to_arrow().schema)
+        schema = _delta_schema(self.name)
         partition_by = [PARTITION] if self.name in PART_TABLES else None
         if self.dt is None:
             adds = [a for a in self.pending if isinstance(a, AddAction)]
@@ -329,7 +353,9 @@ class _Table:
                 partition_by=partition_by,
                 commit_properties=properties,
             )
-        self.dt = DeltaTable(self.uri)
+            self.dt.update_incremental()
+        if self.dt is None:
+            self.dt = DeltaTable(self.uri)
         self.pending, self.written = [], []
         return self.dt.version()
 
