@@ -14,6 +14,7 @@ from cxreports.exceptions import (
     SourceNotFoundError,
     StoreBusyError,
     StoreDamagedError,
+    StoreFormatError,
 )
 from cxreports.load import CxLogs, load
 from cxreports.metrics import WeeklyMetrics, weekly
@@ -34,6 +35,7 @@ __all__ = [
     "SourceNotFoundError",
     "StoreBusyError",
     "StoreDamagedError",
+    "StoreFormatError",
     "Week",
     "WeeklyMetrics",
     "__version__",

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_send,
         _add_weekly,
         _add_config,
+        _add_store,
     ):
         register(sub)
     return parser
@@ -81,7 +82,9 @@ def _run_sample(args: argparse.Namespace) -> int:
 def _add_load(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
-    p.add_argument("--out", type=_path, help="Parquet store to create or update (incremental)")
+    p.add_argument(
+        "--out", type=_text, help="Delta store to create or update: a folder or s3://bucket/prefix"
+    )
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument("--strict", action="store_true", help="fail on the first bad record")
     p.set_defaults(handler=_run_load)
@@ -154,6 +157,11 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
     p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    p.add_argument(
+        "--as-of",
+        type=_text,
+        help="read a store as it was: a version (`cxreports store history`) or a timestamp",
+    )
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
@@ -169,6 +177,7 @@ def _run_metrics(args: argparse.Namespace) -> int:
         min_volume=args.min_volume,
         frt_target_s=args.frt_target,
         csat_score_field=args.csat_score_field,
+        as_of=args.as_of,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0
@@ -240,6 +249,7 @@ def _run_report(args: argparse.Namespace) -> int:
         min_volume=args.min_volume,
         frt_target_s=args.frt_target,
         csat_score_field=args.csat_score_field,
+        as_of=args.as_of,
     )
     for files in written.values():
         for path in files.values():
@@ -393,6 +403,52 @@ def _run_weekly(args: argparse.Namespace) -> int:
     if args.source:
         config = config.with_overrides(base_url="")
     run_weekly(config, args.week, resend=args.resend)
+    return 0
+
+
+def _add_store(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("store", help="look after a store: history, compact, vacuum, migrate")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("history", help="list the store's snapshots (versions for --as-of)")
+    a.add_argument("store", type=_text)
+    a = actions.add_parser("compact", help="rewrite small data files into larger ones")
+    a.add_argument("store", type=_text)
+    a = actions.add_parser("vacuum", help="delete data files no recent snapshot reads")
+    a.add_argument("store", type=_text)
+    a.add_argument(
+        "--retention-hours",
+        type=int,
+        default=168,
+        help="keep what snapshots of the last N hours read (default 168); --as-of reaches back "
+        "that far",
+    )
+    a = actions.add_parser("migrate", help="convert a store of the earlier Parquet format")
+    a.add_argument("old", type=_path, help="the earlier store (it has _cxreports_store.json)")
+    a.add_argument("new", type=_text, help="a new, empty folder (or s3:// prefix) for the store")
+    p.set_defaults(handler=_run_store)
+
+
+def _run_store(args: argparse.Namespace) -> int:
+    from cxreports import store
+    from cxreports.export import frame_to_text
+
+    if args.action == "history":
+        sys.stdout.write(frame_to_text(store.history(args.store), "table"))
+    elif args.action == "compact":
+        snap = store.compact(args.store)
+        print(f"store {args.store}: compacted; the newest snapshot is version {snap.version}")
+    elif args.action == "vacuum":
+        deleted = store.vacuum(args.store, args.retention_hours)
+        print(
+            f"store {args.store}: deleted {len(deleted)} file(s) no snapshot of the last "
+            f"{args.retention_hours} hour(s) reads"
+        )
+    else:
+        snap = store.migrate(args.old, args.new)
+        print(
+            f"converted {args.old} into the Delta store {args.new} ({snap.loaded:,} "
+            f"interactions, {snap.records_read:,} records read); use {args.new} from now on"
+        )
     return 0
 
 

@@ -64,7 +64,7 @@ class JobError(CxReportsError):
 
 
 class StoreBusyError(CxReportsError):
-    """Another load is updating the same Parquet store; try again when it has finished."""
+    """Another load is updating the same store; try again when it has finished."""
 
     exit_code = 10
 
@@ -76,6 +76,12 @@ class OutputError(CxReportsError):
 
 
 class StoreDamagedError(CxReportsError):
-    """A Parquet store's manifest or part files are missing, unreadable or tampered with."""
+    """A store's Delta logs or data files are missing, unreadable or tampered with."""
+
+    exit_code = 12
+
+
+class StoreFormatError(CxReportsError):
+    """The store is of an earlier cxreports format; ``cxreports store migrate`` converts it."""
 
     exit_code = 12

@@ -41,7 +41,14 @@ MAX_MIN_VOLUME = 1_000_000
 MAX_FRT_TARGET_S = 7 * 24 * 3600
 
 #: The parameters a report notebook takes besides ``source``, ``week`` and ``tz``.
-NOTEBOOK_PARAMETERS = ("queues", "channels", "min_volume", "frt_target_s", "csat_score_field")
+NOTEBOOK_PARAMETERS = (
+    "queues",
+    "channels",
+    "min_volume",
+    "frt_target_s",
+    "csat_score_field",
+    "as_of",
+)
 
 #: One name of a dotted field path: letters, digits, ``_`` and ``-``.
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -207,11 +214,13 @@ def prepare(
     frt_target_s: float = 60.0,
     csat_score_field: str = "room.csat_score",
     trend_weeks: int = 8,
+    as_of: int | str | None = None,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
     Every bad parameter raises a :class:`ParameterError` with a one-line message (a notebook
-    shows just that line), before any data is read.
+    shows just that line), before any data is read. ``as_of`` reads a store as it was at that
+    snapshot (a version of ``cxreports store history``, or a timestamp).
     """
     wk = check_parameters(
         week,
@@ -225,14 +234,20 @@ def prepare(
     )
     sources = _sources(source)
     queue_names, channel_names = _names(queues, "queues"), _names(channels, "channels")
-    if len(sources) == 1 and store.is_store(sources[0]):
-        if queue_names or channel_names:
-            queue_names, channel_names = scope.resolve(
-                queue_names, channel_names, scope.known(sources)
-            )
+    from_store = len(sources) == 1 and store.is_store(sources[0])
+    as_of = None if as_of in (None, "") else as_of
+    if as_of is not None and not from_store:
+        raise ParameterError(
+            f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
+        )
+    if from_store:
         # the trend's first week up to a week past this one (first-contact resolution)
         start = wk.previous(trend_weeks - 1).start_utc
-        logs = store.load_window(sources[0], start, wk.end_utc + timedelta(days=7))
+        logs = store.load_window(sources[0], start, wk.end_utc + timedelta(days=7), as_of=as_of)
+        if queue_names or channel_names:
+            queue_names, channel_names = scope.resolve(
+                queue_names, channel_names, scope.known(sources, as_of=logs.extra["store_version"])
+            )
     else:
         logs = require_records(load(*sources, csat_score_field=csat_score_field))
         if queue_names or channel_names:
@@ -426,6 +441,7 @@ def render_reports(
         raise ParameterError(
             f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
         )
+    as_of = parameters.pop("as_of", None)
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
@@ -439,10 +455,17 @@ def render_reports(
             )
         reports.append(checked)
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
-    files = [str(Path(s).absolute()) for s in _sources(sources)]
-    resolve_sources(files)
+    files = [s if store.is_remote(s) else str(Path(s).absolute()) for s in _sources(sources)]
+    if not (len(files) == 1 and store.is_remote(files[0])):  # an s3:// store is no file
+        resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
-        store.verify(files[0])  # a damaged store fails here, not in every kernel
+        # a damaged store fails here, not in every kernel; and every report and the digest
+        # read this one snapshot, whatever a load commits meanwhile
+        parameters["as_of"] = store.verify(files[0], as_of or None).version  # type: ignore[arg-type]
+    elif as_of not in (None, ""):
+        raise ParameterError(
+            f"--as-of reads a store as it was; the source is not a store: {files[0]}"
+        )
     parameters = _scoped(files, parameters)
     if missing := [r.notebook for r in builtins if not r.notebook.is_file()]:
         raise ParameterError(

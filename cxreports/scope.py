@@ -50,14 +50,15 @@ class Known:
         return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)))
 
 
-def known(sources: Sequence[str | Path]) -> Known:
+def known(sources: Sequence[str | Path], *, as_of: int | None = None) -> Known:
     """The queues and channels in ``sources``: a store's whole table, or the loaded files.
 
-    A store is read by two columns; files are loaded once per process and set of files (by
-    path, size and modification time), since the weekly job checks every group against them.
+    A store is read by two columns (at snapshot ``as_of``, the newest by default); files are
+    loaded once per process and set of files (by path, size and modification time), since the
+    weekly job checks every group against them.
     """
     if len(sources) == 1 and store.is_store(sources[0]):
-        return Known.of(store.scan(sources[0], "interactions"))
+        return Known.of(store.scan(sources[0], "interactions", as_of=as_of))
     from cxreports.load import resolve_sources
 
     files = resolve_sources(sources)

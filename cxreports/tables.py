@@ -450,6 +450,11 @@ def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
         "Data window": f"{_plain(q['load']['first_seen'])} to {_plain(q['load']['last_seen'])}",
         "Rows": f"{q['load']['records_read']:,} read, {q['week']['counted']:,} counted this week",
         "Input fingerprint": fingerprint,
+        **(
+            {"Store version": f"{q['load']['store_version']} (re-render with --as-of)"}
+            if q["load"].get("store_version") is not None
+            else {}
+        ),
         "cxreports version": version,
         "Generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

@@ -1,4 +1,4 @@
-"""The Parquet store: incremental updates that agree with a plain load, and windowed reads."""
+"""The Delta store: incremental updates that agree with a plain load, snapshots, windowed reads."""
 
 from __future__ import annotations
 
@@ -6,11 +6,21 @@ import fcntl
 import importlib
 import json
 import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable, write_deltalake
 from polars.testing import assert_frame_equal
 
 from cxreports import (
@@ -18,6 +28,7 @@ from cxreports import (
     ParameterError,
     StoreBusyError,
     StoreDamagedError,
+    StoreFormatError,
     load,
     weekly,
 )
@@ -25,7 +36,18 @@ from cxreports import schema as S
 from cxreports import store as store_module
 from cxreports.period import Week
 from cxreports.report import prepare
-from cxreports.store import PARTITION, is_store, load_window, scan, summary, update
+from cxreports.store import (
+    ALL_TABLES,
+    PART_TABLES,
+    PARTITION,
+    compact,
+    is_store,
+    load_window,
+    scan,
+    snapshot,
+    summary,
+    update,
+)
 
 load_module = importlib.import_module("cxreports.load")  # the module, not the function
 
@@ -101,10 +123,10 @@ def test_a_newer_version_in_a_later_batch_replaces_the_stored_one_and_its_childr
     assert scan(store, "holds").collect()["id"].to_list() == ["other"] * len(
         seed_record["holdLogs"]
     )
-    # the part that held the older version was replaced by a copy without it, and removed
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    assert sorted(manifest["parts"]) == _parts(store)
-    assert "interactions/partition_key=2026_03/part-000001.parquet" not in manifest["parts"]
+    # the file that held the older version (written by the first batch's commit) was
+    # replaced by a copy without it, in the commit that added the newer one
+    first = set(_files(store, "interactions", version=0))
+    assert first and not first & set(_files(store, "interactions"))
 
 
 def test_new_files_only_are_parsed_and_latest_version_wins(seed_record, tmp_path: Path):
@@ -121,8 +143,8 @@ def test_new_files_only_are_parsed_and_latest_version_wins(seed_record, tmp_path
     rows = scan(store, "interactions").collect()
     assert rows["disposition"].to_list() == ["Escalated"]
     assert scan(store, "labels").collect().height == 2  # children of the winner only
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    assert manifest["counts"] == {"records_read": 2, "superseded": 1}
+    snap = snapshot(store)
+    assert (snap.records_read, snap.superseded, snap.loaded) == (2, 1, 1)
 
 
 def test_weekly_metrics_from_the_store_match_a_plain_load(sample_dir: Path, tmp_path: Path):
@@ -133,7 +155,7 @@ def test_weekly_metrics_from_the_store_match_a_plain_load(sample_dir: Path, tmp_
     for table in ("summary", "agents", "queues", "daily", "trend", "kpis", "heatmap"):
         assert_frame_equal(getattr(from_store, table), getattr(from_pages, table))
     # the data-quality panel accounts for the whole store, not just the window read
-    assert from_store.quality["load"] == from_pages.quality["load"]
+    assert _without_version(from_store.quality["load"]) == from_pages.quality["load"]
 
 
 def test_a_window_reads_only_what_started_in_it(sample_dir: Path, tmp_path: Path):
@@ -154,16 +176,51 @@ def test_the_store_is_built_for_one_csat_field(sample_dir: Path, tmp_path: Path)
         update([sample_dir], store, csat_score_field="survey.score")
 
 
-def test_the_store_is_a_plain_hive_dataset(sample_dir: Path, tmp_path: Path):
+def test_the_store_is_a_set_of_delta_tables_that_other_readers_open(
+    sample_dir: Path, tmp_path: Path
+):
     store = tmp_path / "store"
     update([sample_dir], store)
-    plain = pl.scan_parquet(store / "interactions" / "**" / "*.parquet", hive_partitioning=True)
-    assert plain.select(pl.len()).collect().item() == load(sample_dir).loaded
-    assert "partition_key" in plain.collect_schema()
+    full = load(sample_dir)
+    plain = pl.scan_delta(str(store / "interactions"))
+    assert plain.select(pl.len()).collect().item() == full.loaded
+    assert PARTITION in plain.collect_schema()
+    for name in S.CHILD_TABLES:
+        table = DeltaTable(str(store / name))
+        assert table.metadata().partition_columns == [PARTITION]
+        assert pl.scan_delta(table).select(pl.len()).collect().item() == getattr(full, name).height
 
 
-def _parts(store: Path) -> list[str]:
-    return sorted(str(p.relative_to(store)) for p in store.glob("*/partition_key=*/*.parquet"))
+def test_the_readme_duckdb_snippet_reads_the_live_files_of_a_version(
+    sample_dir: Path, tmp_path: Path
+):
+    pytest.importorskip("duckdb")
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    snippet = next(b for b in readme.split("```python\n") if b.startswith("import duckdb"))
+    snippet = snippet.split("```")[0].replace('"data/store/', f'"{store}/')
+    # a file no version lists, as a dead load might leave it: the snippet must not read it
+    month = store / "interactions" / f"{PARTITION}=2026_03"
+    shutil.copy(
+        store / "interactions" / max(_files(store, "interactions")), month / "part-x.parquet"
+    )
+    namespace: dict = {}
+    exec(snippet, namespace)
+    full = load(sample_dir).interactions.filter(pl.col(PARTITION) == "2026_03")
+    expected = full.group_by("queue_name").len().sort("queue_name").rows()
+    assert namespace["rows"] == expected
+
+
+def _files(store: Path, table: str, version: int | None = None) -> list[str]:
+    """The data files (relative paths) a version of a table lists; the newest by default."""
+    actions = DeltaTable(str(store / table), version=version).get_add_actions(flatten=True)
+    return pl.DataFrame(actions)["path"].to_list()
+
+
+def _live(store: Path) -> dict[str, list[str]]:
+    """The data files each table's newest version lists."""
+    return {name: sorted(_files(store, name)) for name in ALL_TABLES}
 
 
 def _page(folder: Path, name: str, records: list[dict]) -> None:
@@ -177,13 +234,15 @@ def test_an_older_version_arriving_later_is_dropped_and_nothing_is_rewritten(
     source, store = tmp_path / "pages", tmp_path / "store"
     _page(source, "p1.json", [seed_record])
     update([source], store)
-    first = {p: (store / p).stat().st_mtime_ns for p in _parts(store)}
+    first = _live(store)
     older = {**seed_record, "disposition": "In Progress", "updatedAt": "2026-03-29T00:00:00Z"}
     _page(source, "p2.json", [older])
     result = update([source], store)
     assert result.superseded == 1 and result.months == ()  # nothing to write
     assert scan(store, "interactions").collect()["disposition"].to_list() == ["Resolved"]
-    assert {p: (store / p).stat().st_mtime_ns for p in _parts(store)} == first
+    assert {k: v for k, v in _live(store).items() if k in PART_TABLES} == {
+        k: v for k, v in first.items() if k in PART_TABLES
+    }
 
 
 def test_a_changed_file_replaces_its_earlier_versions(seed_record, tmp_path: Path):
@@ -201,41 +260,64 @@ def test_a_changed_file_replaces_its_earlier_versions(seed_record, tmp_path: Pat
     assert figures["records_read"] == 3 == figures["loaded"] + figures["superseded"] + 1
 
 
-def test_many_small_updates_compact_a_month_into_one_part(
-    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_compaction_leaves_one_file_a_month_and_every_snapshot_readable(
+    sample_dir: Path, tmp_path: Path
 ):
-    monkeypatch.setattr(store_module, "MAX_PARTS", 2)
     source, store = tmp_path / "pages", tmp_path / "store"
     source.mkdir()
     for page in sorted(sample_dir.glob("*.json"))[:4]:
         shutil.copy(page, source / page.name)
         update([source], store)
-    months = {p.split("/")[1] for p in _parts(store) if p.startswith("interactions/")}
-    per_month = [len(list((store / "interactions" / m).glob("*.parquet"))) for m in months]
-    assert max(per_month) <= 2
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    assert sorted(manifest["parts"]) == _parts(store)  # nothing left behind, nothing missing
+    before = snapshot(store)
+    before_rows = _sorted(scan(store, "interactions").collect())
+    assert max(Counter(_months_of(store, "interactions")).values()) > 1
+    after = compact(store)
+    assert after.version > before.version
+    assert max(Counter(_months_of(store, "interactions")).values()) == 1
+    assert (after.records_read, after.fingerprint) == (before.records_read, before.fingerprint)
     full = load(source)
     stored = scan(store, "interactions").collect().select(full.interactions.columns)
     assert_frame_equal(_sorted(stored), _sorted(full.interactions))
     labels = scan(store, "labels").collect().select(full.labels.columns)
     assert_frame_equal(_sorted(labels), _sorted(full.labels))
+    # the snapshot before the compaction reads as it did
+    old = _sorted(scan(store, "interactions", as_of=before.version).collect())
+    assert_frame_equal(old, before_rows)
+    # and an update after it goes on from the compacted files
+    (source / "extra.json").write_text((sorted(sample_dir.glob("*.json"))[5]).read_text())
+    update([source], store)
+    assert summary(store)[0]["loaded"] == load(source).loaded
 
 
-def test_parts_an_interrupted_update_left_are_removed(seed_record, tmp_path: Path):
+def _months_of(store: Path, table: str) -> list[str]:
+    return [f.split("/")[0] for f in _files(store, table)]
+
+
+def test_a_commit_that_no_snapshot_names_is_never_read_and_is_rolled_back(
+    seed_record, tmp_path: Path
+):
+    # an update that died after committing a child table, before the interactions
     source, store = tmp_path / "pages", tmp_path / "store"
     _page(source, "p1.json", [seed_record])
     update([source], store)
-    (part,) = [p for p in _parts(store) if p.startswith("interactions/")]
-    stray = (store / part).with_name("part-999999.parquet")
-    shutil.copy(store / part, stray)  # written, but the manifest was never saved
+    labels = scan(store, "labels").collect()
+    stray = labels.with_columns(pl.lit("STRAY").alias("label"))
+    write_deltalake(
+        str(store / "labels"), stray.to_arrow(), mode="append", partition_by=[PARTITION]
+    )
+    assert DeltaTable(str(store / "labels")).version() > snapshot(store).tables["labels"]
+    assert "STRAY" not in scan(store, "labels").collect()["label"].to_list()
     _page(source, "p2.json", [{**seed_record, "id": "another"}])
     update([source], store)
-    assert not stray.exists()
+    assert "STRAY" not in pl.read_delta(str(store / "labels"))["label"].to_list()
     assert sorted(scan(store, "interactions").collect()["id"].to_list()) == [
         "another",
         seed_record["id"],
     ]
+    full = load(source)
+    assert_frame_equal(
+        _sorted(scan(store, "labels").collect().select(full.labels.columns)), _sorted(full.labels)
+    )
 
 
 def test_a_second_load_into_a_busy_store_is_refused(sample_dir: Path, tmp_path: Path):
@@ -276,7 +358,7 @@ def test_a_newer_version_that_moved_month_replaces_the_stored_one(seed_record, t
     assert rows.select("id", PARTITION).rows() == [(seed_record["id"], "2026_04")]
     labels = scan(store, "labels").collect()
     assert set(labels[PARTITION]) == {"2026_04"}
-    assert not any("2026_03" in p for p in _parts(store))
+    assert not any("2026_03" in f for files in _live(store).values() for f in files)
     figures, _ = summary(store)
     assert (figures["loaded"], figures["superseded"]) == (1, 1)
 
@@ -298,32 +380,27 @@ def test_an_older_version_in_another_month_in_a_later_batch_is_dropped(
     assert rows.select("id", PARTITION).rows() == [(seed_record["id"], "2026_03")]
 
 
-def test_the_quarantine_is_a_new_file_that_the_manifest_names(seed_record, tmp_path: Path):
-    # like the parts: a reader sees the quarantine that goes with the manifest's counts
+def test_the_quarantine_goes_with_the_snapshot_that_counts_it(seed_record, tmp_path: Path):
     source, store = tmp_path / "pages", tmp_path / "store"
     _page(source, "p1.json", [seed_record, {"id": "x", "startedDate": "yesterday"}])
     update([source], store)
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    first = manifest["quarantine"]
-    assert [p.relative_to(store).as_posix() for p in (store / "quarantine").iterdir()] == [first]
+    first = snapshot(store)
     assert summary(store)[1]["record_id"].to_list() == ["x"]
 
     _page(source, "p1.json", [seed_record])  # corrected: its rejection goes
     update([source], store)
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    assert manifest["quarantine"] != first and not (store / first).exists()
     assert summary(store)[1].is_empty()
-
-    # a store written before the manifest named its quarantine keeps quarantine/data.parquet
-    _page(source, "p2.json", [{"id": "y", "startedDate": "yesterday"}])
-    update([source], store)
-    manifest = json.loads((store / "_cxreports_store.json").read_text())
-    (store / manifest.pop("quarantine")).rename(store / "quarantine" / "data.parquet")
-    (store / "_cxreports_store.json").write_text(json.dumps(manifest))
-    assert summary(store)[1]["record_id"].to_list() == ["y"]
+    # the earlier snapshot still has it, with the counts that went with it
+    figures, quarantine = summary(store, as_of=first.version)
+    assert quarantine["record_id"].to_list() == ["x"]
+    assert figures["records_read"] == 2 == figures["loaded"] + figures["quarantined"]
 
 
 # --- hardening: data never chooses a path; a damaged store says so; strict is all or nothing
+
+
+def _without_version(figures: dict) -> dict:
+    return {k: v for k, v in figures.items() if k != "store_version"}
 
 
 def _metric_frames(metrics) -> dict[str, pl.DataFrame]:
@@ -376,7 +453,7 @@ def test_a_store_read_gives_exactly_the_metrics_of_a_direct_load(
             frame, other = frame.sort("id"), other.sort("id")
         # counts exactly; float sums may differ in the last bit with the order rows come in
         assert_frame_equal(other, frame, rel_tol=1e-12, abs_tol=0), name
-    assert from_store.quality["load"] == from_pages.quality["load"]
+    assert _without_version(from_store.quality["load"]) == from_pages.quality["load"]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -424,19 +501,9 @@ def test_a_touched_but_unchanged_page_is_not_parsed_or_counted_again(
     assert summary(store)[0]["records_read"] == counts["records_read"] + records
 
 
-def _break_manifest(store: Path, text: str) -> Path:
-    (store / store_module.MANIFEST).write_text(text)
-    return store / store_module.MANIFEST
-
-
-def _manifest_lists(store: Path, part: str) -> Path:
-    manifest = json.loads((store / store_module.MANIFEST).read_text())
-    manifest["parts"].append(part)
-    return _break_manifest(store, json.dumps(manifest))
-
-
-def _first_part(store: Path, table: str = "interactions") -> Path:
-    return store / next(p for p in _parts(store) if p.startswith(f"{table}/"))
+def _last_file(store: Path, table: str = "interactions") -> Path:
+    """A data file of the table's last month (the one a week of 2026-W13 reads)."""
+    return store / table / max(_files(store, table))
 
 
 def _truncate(path: Path) -> Path:
@@ -449,25 +516,35 @@ def _remove(path: Path) -> Path:
     return path
 
 
-def _remove_folder(part: Path) -> Path:
-    shutil.rmtree(part.parent.parent)  # holds/ and every month in it
-    return part.parent.parent
+def _remove_folder(folder: Path) -> Path:
+    shutil.rmtree(folder)  # holds/ and every month in it, its log too
+    return folder
+
+
+def _last_commit(store: Path) -> Path:
+    return sorted((store / "interactions" / "_delta_log").glob("*.json"))[-1]
+
+
+def _garble_snapshot(store: Path) -> Path:
+    commit = _last_commit(store)
+    lines = commit.read_text().splitlines()
+    info = json.loads(lines[0])
+    info["commitInfo"][store_module.META_KEY]["tables"] = "nonsense"
+    commit.write_text("\n".join([json.dumps(info), *lines[1:]]) + "\n")
+    return commit
 
 
 DAMAGE = {
-    "empty manifest": lambda store: _break_manifest(store, ""),
-    "garbage manifest": lambda store: _break_manifest(store, "{not json"),
-    "manifest not an object": lambda store: _break_manifest(store, "[1, 2]"),
-    "manifest without parts' counts": lambda store: _break_manifest(
-        store, '{"sources": {}, "parts": [], "csat_score_field": "x", "counts": {}}'
-    ),
-    "manifest pointing outside": lambda store: _manifest_lists(
-        store, "../../outside/partition_key=2026_03/part-000001.parquet"
-    ),
-    "missing part": lambda store: _remove(_first_part(store)),
-    "corrupt part": lambda store: _truncate(_first_part(store)),
-    "corrupt child part": lambda store: _truncate(_first_part(store, "labels")),
-    "missing table folder": lambda store: _remove_folder(_first_part(store, "holds")),
+    "garbage commit": lambda store: (
+        _last_commit(store).write_text("{not json"),
+        store / "interactions" / "_delta_log",
+    )[1],
+    "malformed snapshot": _garble_snapshot,
+    "missing data file": lambda store: _remove(_last_file(store)),
+    "corrupt data file": lambda store: _truncate(_last_file(store)),
+    "corrupt child data file": lambda store: _truncate(_last_file(store, "labels")),
+    "corrupt ledger": lambda store: _truncate(_last_file(store, "sources")),
+    "missing table folder": lambda store: _remove_folder(store / "holds"),
 }
 
 
@@ -499,24 +576,316 @@ def test_a_damaged_store_is_named_not_a_traceback(
     assert not out.exists()  # refused before any kernel started
 
 
-def test_a_store_from_an_earlier_cxreports_is_read_right_and_not_extended(
-    sample_dir: Path, tmp_path: Path, seed_record
+OLD_STORE = Path(__file__).parent / "data" / "store-v2"
+
+
+def _old_store_pages(folder: Path) -> Path:
+    """The pages tests/data/store-v2 was built from by the Parquet store of format 2."""
+    from cxreports.sample import generate
+
+    folder.mkdir()
+    generate(folder, records=200, weeks=3, seed=7, page_size=50)
+    (folder / "zz_bad.json").write_text(
+        '{"cxLogs": {"data": [{"id": "x", "startedDate": "yesterday"}]}}'
+    )
+    return folder
+
+
+def test_a_store_of_the_earlier_format_is_refused_with_the_command_that_converts_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
 ):
-    # format 1 took the month folder from the record: move one part to a wrong month
+    old = tmp_path / "old"
+    shutil.copytree(OLD_STORE, old)
+    before = _tree(old)
+    from cxreports.cli import main
+
+    week = Week.parse("2026-W12", "UTC")
+    for attempt in (
+        lambda: update([tmp_path / "nothing.json"], old),
+        lambda: summary(old),
+        lambda: load_window(old, week.start_utc, week.end_utc),
+    ):
+        (tmp_path / "nothing.json").write_text('{"cxLogs": {"data": []}}')
+        with pytest.raises(StoreFormatError, match=f"cxreports store migrate {old} NEW_STORE"):
+            attempt()
+    assert main(["metrics", "summary", str(old), "--week", "2026-W12"]) == 12
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cxreports store migrate" in err[0]
+    assert _tree(old) == before
+
+
+def test_migrate_converts_a_store_of_the_earlier_format(tmp_path: Path, capsys):
+    from cxreports.cli import main
+
+    pages = _old_store_pages(tmp_path / "pages")
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(OLD_STORE, old)
+    assert main(["store", "migrate", str(old), str(new)]) == 0
+    assert "converted" in capsys.readouterr().out
+    full = load(pages)
+    figures, quarantine = summary(new)
+    assert (figures["records_read"], figures["loaded"], figures["superseded"]) == (
+        full.records_read,
+        full.loaded,
+        full.superseded,
+    )
+    assert quarantine["record_id"].to_list() == ["x"]
+    for name in ("interactions", *S.CHILD_TABLES):
+        expected = getattr(full, name)
+        table = scan(new, name).collect().select(expected.columns)
+        assert_frame_equal(
+            _sorted(table.drop("source_file", strict=False)),
+            _sorted(expected.drop("source_file", strict=False)),
+        )
+    _, from_new = prepare(new, "2026-W12", "UTC")
+    assert from_new.handled == weekly(full, "2026-W12", "UTC").handled > 0
+    # a second conversion into a folder that is not empty is refused
+    assert main(["store", "migrate", str(old), str(new)]) == 2
+
+
+# --- snapshots: readers during an update, a killed update, time travel
+
+
+def _figures(store: Path) -> tuple[int, ...]:
+    """What one snapshot says and holds: counts, interactions and a child table's rows."""
+    snap = snapshot(store)
+    rows = store_module._scan(snap, "interactions").select(pl.len()).collect().item()
+    labels = store_module._scan(snap, "labels").select(pl.len()).collect().item()
+    return snap.version, snap.records_read, snap.loaded, rows, labels
+
+
+def test_a_reader_during_an_update_sees_the_old_or_the_new_snapshot(
+    sample_dir: Path, tmp_path: Path
+):
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    pages = sorted(sample_dir.glob("*.json"))
+    for page in pages[::2]:
+        shutil.copy(page, source / page.name)
+    update([source], store)
+    old = _figures(store)
+    for page in pages[1::2]:
+        shutil.copy(page, source / page.name)
+    seen: list[tuple[int, ...]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(_figures(store))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        update([source], store)
+    finally:
+        stop.set()
+        reader.join()
+    new = _figures(store)
+    assert old != new
+    assert len(seen) > 1 and set(seen) <= {old, new}, set(seen) - {old, new}
+    full = load(source)
+    assert new[1:4] == (full.records_read, full.loaded, full.loaded)
+
+
+_KILLED_UPDATE = """
+import importlib, sys
+loader = importlib.import_module("cxreports.load")
+loader.BATCH_RECORDS, loader.GROUP_BYTES = 200, 400_000
+from cxreports.store import update
+update([sys.argv[1]], sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize(
+    "table, commits", [("interactions", 2), ("labels", 4)], ids=["between", "within"]
+)
+def test_a_store_killed_mid_update_equals_a_clean_build_after_a_rerun(
+    sample_dir: Path, tmp_path: Path, table: str, commits: int
+):
+    # killed once the table has that many commits: between two snapshots, or (a child table)
+    # most likely after a child's commit and before the interactions' that names it
     store = tmp_path / "store"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_UPDATE, str(sample_dir), str(store)])
+    log = store / table / "_delta_log" / f"{commits:020d}.json"
+    deadline = time.monotonic() + 120
+    while child.poll() is None and not log.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL  # it was still running: killed mid-update
+    assert is_store(store) and 0 < snapshot(store).loaded < load(sample_dir).loaded
     update([sample_dir], store)
-    manifest = json.loads((store / store_module.MANIFEST).read_text())
-    del manifest["format"]
-    part = next(p for p in manifest["parts"] if "2026_03" in p and p.startswith("inter"))
-    moved = f"interactions/{PARTITION}=2026_01/part-900000.parquet"
-    (store / moved).parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(store / part, store / moved)
-    manifest["parts"][manifest["parts"].index(part)] = moved
-    (store / store_module.MANIFEST).write_text(json.dumps(manifest))
-    # a read does not trust the folders: the week still has all its interactions
-    _, from_store = prepare(store, "2026-W13", "Asia/Singapore")
-    assert from_store.handled == weekly(load(sample_dir), "2026-W13", "Asia/Singapore").handled
-    # an update refuses to extend it, and says how to rebuild
-    _page(tmp_path / "more", "p.json", [seed_record])
-    with pytest.raises(StoreDamagedError, match="another month's folder"):
-        update([tmp_path / "more"], store)
+    full = load(sample_dir)
+    figures, quarantine = summary(store)
+    assert (figures["records_read"], figures["loaded"], figures["superseded"]) == (
+        full.records_read,
+        full.loaded,
+        full.superseded,
+    )
+    assert quarantine.height == full.quarantined
+    for name in ("interactions", *S.CHILD_TABLES):
+        expected = getattr(full, name)
+        table = scan(store, name).collect().select(expected.columns)
+        assert_frame_equal(_sorted(table), _sorted(expected))
+
+
+def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, capsys):
+    from cxreports.cli import main
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    before = snapshot(store)
+    logs, metrics = prepare(store, "2026-W12", "Asia/Singapore")
+    assert logs.extra["store_version"] == before.version
+    assert main(["metrics", "queues", str(store), "--week", "2026-W12", "--format", "json"]) == 0
+    printed = capsys.readouterr().out
+    # a correction of the pages changes the week
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([source], store)
+    assert snapshot(store).version > before.version
+    _, now = prepare(store, "2026-W12", "Asia/Singapore")
+    assert not now.queues.equals(metrics.queues)
+    # as of the earlier version: the same figures and fingerprint as then
+    for as_of in (before.version, str(before.version), before.timestamp.isoformat()):
+        old_logs, old = prepare(store, "2026-W12", "Asia/Singapore", as_of=as_of)
+        assert old_logs.fingerprint == logs.fingerprint != snapshot(store).fingerprint
+        for name, frame in _metric_frames(metrics).items():
+            assert_frame_equal(_metric_frames(old)[name], frame)
+    argv = ["metrics", "queues", str(store), "--week", "2026-W12", "--format", "json"]
+    assert main([*argv, "--as-of", str(before.version)]) == 0
+    assert capsys.readouterr().out == printed
+    assert main([*argv, "--as-of", "99"]) == 2
+    assert "has versions 0 to" in capsys.readouterr().err
+    assert main([*argv, "--as-of", "yesterday"]) == 2
+    # the footer names the version read
+    from cxreports.tables import footer
+
+    assert f"Store version</td><td>{before.version} " in footer(old, old_logs.fingerprint, "x")
+
+
+def test_store_history_compact_and_vacuum_on_the_command_line(
+    sample_dir: Path, tmp_path: Path, capsys
+):
+    from cxreports.cli import main
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:3]:
+        shutil.copy(page, source / page.name)
+        update([source], store)
+    capsys.readouterr()
+    assert main(["store", "history", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("WRITE") + out.count("CREATE") >= 3
+    rows = scan(store, "interactions").collect()
+    assert main(["store", "compact", str(store)]) == 0
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert_frame_equal(_sorted(scan(store, "interactions").collect()), _sorted(rows))
+    assert summary(store)[0]["loaded"] == load(source).loaded
+
+
+# --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
+
+
+@pytest.fixture
+def s3_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``s3://cxreports/tenant-a/store`` on a moto server in its own process (a server in this
+    process would wait on the GIL while deltalake's client waits on it)."""
+    pytest.importorskip("moto")
+    boto3 = pytest.importorskip("boto3")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ALLOW_HTTP": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                boto3.client("s3").create_bucket(Bucket="cxreports")
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield "s3://cxreports/tenant-a/store"
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_store_on_s3_is_built_updated_read_and_guarded(
+    s3_store: str, sample_dir: Path, tmp_path: Path, seed_record
+):
+    from cxreports.cli import main
+
+    source = tmp_path / "pages"
+    source.mkdir()
+    pages = sorted(sample_dir.glob("*.json"))
+    for page in pages[:10]:
+        shutil.copy(page, source / page.name)
+    assert main(["load", str(source), "--out", s3_store]) == 0
+    assert is_store(s3_store) and not is_store("s3://cxreports/tenant-b/store")
+    first = snapshot(s3_store)
+    for page in pages[10:]:
+        shutil.copy(page, source / page.name)
+    newer = {**seed_record, "updatedAt": "2026-03-31T00:00:00Z"}
+    _page(source, "zz.json", [seed_record])
+    update([source], s3_store)
+    _page(source, "zz.json", [newer])
+    assert update([source], s3_store).superseded == 1
+    full = load(source)
+    figures, _ = summary(s3_store)
+    # zz.json was read twice: its first version is counted, and superseded
+    assert (figures["records_read"], figures["loaded"]) == (full.records_read + 1, full.loaded)
+    _, from_s3 = prepare(s3_store, "2026-W12", "Asia/Singapore")
+    assert from_s3.handled == weekly(full, "2026-W12", "Asia/Singapore").handled > 0
+    assert summary(s3_store, as_of=first.version)[0]["records_read"] < full.records_read
+    # a second writer is refused while the lease is held, and gets it once it is free
+    with store_module._writer_lock(s3_store), pytest.raises(StoreBusyError):
+        update([source], s3_store)
+    assert update([source], s3_store).parsed == ()
+
+
+def _visible_text(html: str) -> str:
+    """What a reader sees of a rendered report, without the time it was generated."""
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"Generated\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", "Generated", text)
+    return " ".join(text.split())
+
+
+@pytest.mark.slow
+def test_a_report_rendered_as_of_a_version_is_the_report_of_then(sample_dir: Path, tmp_path: Path):
+    from cxreports.report import render_reports
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    then = snapshot(store)
+    args = (["csat-sla"], [str(store)], "2026-W12", "UTC")
+    first = render_reports(*args, tmp_path / "then", formats=["html"])["csat-sla"]["html"]
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([source], store)
+    again = render_reports(*args, tmp_path / "again", formats=["html"], as_of=str(then.version))
+    now = render_reports(*args, tmp_path / "now", formats=["html"])
+    then_text = _visible_text(first.read_text())
+    assert f"Store version {then.version} " in then_text and then.fingerprint in then_text
+    assert _visible_text(again["csat-sla"]["html"].read_text()) == then_text
+    assert _visible_text(now["csat-sla"]["html"].read_text()) != then_text

@@ -66,6 +66,8 @@ def data_quality(logs: CxLogs, week_rows: pl.DataFrame) -> dict[str, Any]:
         "last_seen": it["started_at"].max(),
         **{k: logs.extra[k] for k in ("loaded", "first_seen", "last_seen") if k in logs.extra},
     }
+    if "store_version" in logs.extra:  # the snapshot read, for the footer (and --as-of)
+        whole["store_version"] = logs.extra["store_version"]
     return {
         "load": {
             "files": len(logs.files),
