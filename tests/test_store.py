@@ -761,7 +761,7 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     # the footer names the version read
     from cxreports.tables import footer
 
-    assert f"Store version</td><td>{before.version} " in footer(old, old_logs.fingerprint, "x")
+    assert f"Store version</th><td>{before.version} " in footer(old, old_logs.fingerprint, "x")
 
 
 def test_store_history_compact_and_vacuum_on_the_command_line(
