@@ -8,7 +8,7 @@ its own process so that peak memory is its own:
 - ``pandas``: what an analyst would write: ``json.load`` every page, then
   ``pandas.json_normalize`` of all the records;
 - ``cold``: ``cxreports.load`` of every page to all tables (deduplicated, validated);
-- ``store``: ``cxreports load --out`` building the Parquet store from scratch;
+- ``store``: ``cxreports load --out`` building the Delta store from scratch;
 - ``merge``: one more week of pages (the data's average week, after its last one) merged into a
   copy of that store, which parses only the new pages;
 - ``warm``: one week read from the store plus every metric of both reports;
