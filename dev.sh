@@ -51,6 +51,11 @@ reports() {
   if [ ! -d "$data" ]; then
     "$VENV/bin/cxreports" sample --out "$data"
   fi
+  if [ -f data/store/_cxreports_store.json ]; then
+    # a store of the earlier Parquet format, made from the sample by an earlier run: rebuild it
+    echo "dev.sh: data/store is of the earlier Parquet format; rebuilding it as Delta tables"
+    rm -rf data/store
+  fi
   "$VENV/bin/cxreports" load "$data" --out data/store
   "$VENV/bin/cxreports" report all data/store --week 2026-W13 --tz Asia/Singapore --out outputs
 }
