@@ -323,24 +323,40 @@ def _parse(path: Path) -> dict[str, Any]:
         raise ParameterError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def _group_tables(content: Any, problems: list[str]) -> list[Group | None]:
+def _tables(content: Any, section: str, problems: list[str]) -> list[tuple[int, dict]]:
+    """The tables of an ``[[section]]`` array, numbered from 1; a problem for each non-table."""
     if not isinstance(content, list):
-        problems.append("groups must be written as [[groups]] tables")
+        problems.append(f"{section} must be written as [[{section}]] tables")
         return []
-    return [_group(i + 1, raw, problems) for i, raw in enumerate(content)]
+    tables = []
+    for number, raw in enumerate(content, 1):
+        if isinstance(raw, dict):
+            tables.append((number, raw))
+        else:
+            problems.append(f"[[{section}]] #{number} must be a table")
+    return tables
 
 
-def _group(number: int, raw: Any, problems: list[str]) -> Group | None:
+def _keys_problems(section: str, number: int, raw: dict, allowed: tuple[str, ...]) -> list[str]:
+    """A problem for each secret-looking or unknown key of one ``[[section]]`` table."""
+    where, expected = f"[[{section}]] #{number}", ", ".join(allowed)
+    return [
+        _secret_rule(section, key)
+        if _is_secret(key)
+        else f"{where}: unknown key {key!r}; expected {expected}"
+        for key in raw
+        if _is_secret(key) or key not in allowed
+    ]
+
+
+def _group_tables(content: Any, problems: list[str]) -> list[Group | None]:
+    return [_group(n, raw, problems) for n, raw in _tables(content, "groups", problems)]
+
+
+def _group(number: int, raw: dict, problems: list[str]) -> Group | None:
     where = f"[[groups]] #{number}"
-    if not isinstance(raw, dict):
-        problems.append(f"{where} must be a table")
-        return None
     found = len(problems)
-    for key in raw:
-        if _is_secret(key):
-            problems.append(_secret_rule("groups", key))
-        elif key not in ("name", "to", "queues", "channels"):
-            problems.append(f"{where}: unknown key {key!r}; expected name, to, queues, channels")
+    problems += _keys_problems("groups", number, raw, ("name", "to", "queues", "channels"))
     name, to = raw.get("name"), raw.get("to")
     if not isinstance(name, str):
         problems.append(f"{where}: name must be text ({GROUP_NAME_RULE}), got {described(name)}")
@@ -382,23 +398,13 @@ def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str
 
 
 def _report_tables(content: Any, problems: list[str]) -> list[Report | None]:
-    if not isinstance(content, list):
-        problems.append("reports must be written as [[reports]] tables")
-        return []
-    return [_report(i + 1, raw, problems) for i, raw in enumerate(content)]
+    return [_report(n, raw, problems) for n, raw in _tables(content, "reports", problems)]
 
 
-def _report(number: int, raw: Any, problems: list[str]) -> Report | None:
+def _report(number: int, raw: dict, problems: list[str]) -> Report | None:
     where = f"[[reports]] #{number}"
-    if not isinstance(raw, dict):
-        problems.append(f"{where} must be a table")
-        return None
     found = len(problems)
-    for key in raw:
-        if _is_secret(key):
-            problems.append(_secret_rule("reports", key))
-        elif key not in ("notebook", "name", "title"):
-            problems.append(f"{where}: unknown key {key!r}; expected notebook, name, title")
+    problems += _keys_problems("reports", number, raw, ("notebook", "name", "title"))
     notebook = raw.get("notebook")
     if not _is_line(notebook):
         problems.append(
