@@ -7,6 +7,7 @@ import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cxreports import __version__
 from cxreports.exceptions import CxReportsError
@@ -164,6 +165,17 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The notebooks' parameters from the options shared by metrics, report and notebooks."""
+    return {
+        "queues": args.queues or [],
+        "channels": args.channels or [],
+        "min_volume": args.min_volume,
+        "frt_target_s": args.frt_target,
+        "csat_score_field": args.csat_score_field,
+    }
+
+
 def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
@@ -172,11 +184,7 @@ def _run_metrics(args: argparse.Namespace) -> int:
         args.sources,
         args.week,
         args.tz,
-        queues=args.queues,
-        channels=args.channels,
-        min_volume=args.min_volume,
-        frt_target_s=args.frt_target,
-        csat_score_field=args.csat_score_field,
+        **_report_parameters(args),
         as_of=args.as_of,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
@@ -244,11 +252,7 @@ def _run_report(args: argparse.Namespace) -> int:
         args.out,
         formats=args.format,
         custom=[custom_report(path) for path in args.notebook],
-        queues=args.queues or [],
-        channels=args.channels or [],
-        min_volume=args.min_volume,
-        frt_target_s=args.frt_target,
-        csat_score_field=args.csat_score_field,
+        **_report_parameters(args),
         as_of=args.as_of,
     )
     for files in written.values():
@@ -291,11 +295,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
         args.source,
         args.week,
         args.tz,
-        queues=args.queues,
-        channels=args.channels,
-        min_volume=args.min_volume,
-        frt_target_s=args.frt_target,
-        csat_score_field=args.csat_score_field,
+        **_report_parameters(args),
         force=args.force,
     )
     for path in ws.written:
