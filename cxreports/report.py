@@ -277,7 +277,9 @@ def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object
     channels = _names(parameters.get("channels"), "channels")  # type: ignore[arg-type]
     if not queues and not channels:
         return parameters
-    queues, channels = scope.resolve(queues, channels, scope.known(files))
+    # against the snapshot the reports will read, not whatever the store holds now
+    known = scope.known(files, as_of=parameters.get("as_of"))  # type: ignore[arg-type]
+    queues, channels = scope.resolve(queues, channels, known)
     return {**parameters, "queues": queues, "channels": channels}
 
 

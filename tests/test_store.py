@@ -762,6 +762,14 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     from cxreports.tables import footer
 
     assert f"Store version</th><td>{before.version} " in footer(old, old_logs.fingerprint, "x")
+    # a report's filters are checked against the snapshot it reads: Billing is gone only now
+    from cxreports.exceptions import ParameterError
+    from cxreports.report import _scoped
+
+    then = _scoped([str(store)], {"queues": ["billing"], "as_of": before.version})
+    assert then["queues"] == ["Billing"]
+    with pytest.raises(ParameterError, match="unknown queue 'billing'"):
+        _scoped([str(store)], {"queues": ["billing"]})
 
 
 def test_store_history_compact_and_vacuum_on_the_command_line(
