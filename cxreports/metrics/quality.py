@@ -36,7 +36,8 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
     # Each contact's interactions side by side in time order, so that a repeat is the row
     # below: one sort of three narrow columns rather than windows over every column. The sort
     # key is a hash of the contact (sorting the text is several times slower); should two
-    # contacts share a hash, their rows would interleave, so then the text is sorted instead.
+    # contacts (or a contact and the missing one) share a hash, their rows would interleave, so
+    # then the text is sorted instead.
     narrow = (
         live.select("_row", "contact_id", "started_at")
         .with_columns(_key=contact.hash())
@@ -44,7 +45,7 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
         .collect()
     )
     if narrow.select(
-        ((pl.col("_key").shift(-1) == pl.col("_key")) & (contact.shift(-1) != contact)).any()
+        ((pl.col("_key").shift(-1) == pl.col("_key")) & contact.shift(-1).ne_missing(contact)).any()
     ).item():
         narrow = narrow.sort("contact_id", "started_at", "_row")
     below = contact.is_not_null() & (contact.shift(-1) == contact).fill_null(False)
