@@ -12,7 +12,10 @@ its own process so that peak memory is its own:
 - ``merge``: one more week of pages (the data's average week, after its last one) merged into a
   copy of that store, which parses only the new pages;
 - ``warm``: one week read from the store plus every metric of both reports;
-- ``report``: ``cxreports report all`` for that week from the store, HTML and PDF.
+- ``report``: ``cxreports report all`` for that week from the store, HTML and PDF;
+- ``fanout``: the weekly job's rendering for ``--groups`` recipient groups (20 by default: all
+  queues, each queue, each channel, then queue and channel pairs), every report and digest of
+  every group, from the same store in one pool of warm kernels.
 
 Every step but the report runs ``--repeat`` times in interleaved rounds and keeps its best run;
 the table shows the spread. Peak memory (RSS) is each step's own: every step runs in a fresh
@@ -47,7 +50,16 @@ WEEK, TZ = "2026-W13", "Asia/Singapore"
 PANDAS_LIMIT = 200_000
 
 
-def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
+def fanout_groups(queues: tuple[str, ...], channels: tuple[str, ...], n: int) -> list[dict]:
+    """``n`` audiences as a BPO has them: everything, each queue, each channel, then pairs."""
+    groups: list[dict] = [{}]
+    groups += [{"queues": [q]} for q in queues]
+    groups += [{"channels": [c]} for c in channels]
+    groups += [{"queues": [q], "channels": [c]} for q in queues for c in channels]
+    return groups[:n]
+
+
+def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dict[str, object]:
     """Run one measured step in this process; returns its figures."""
     files = sorted(data.glob("*.json"))
     if name == "merge":
@@ -60,7 +72,8 @@ def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
     import pandas as pd
 
     import cxreports
-    from cxreports.report import REPORTS, prepare, render_reports
+    from cxreports import scope
+    from cxreports.report import REPORTS, plan, prepare, render_reports, render_runs
     from cxreports.store import update
 
     extra: dict[str, object] = {}
@@ -92,6 +105,18 @@ def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
         timings: dict[str, float] = {}
         render_reports(list(REPORTS), [store], WEEK, TZ, out, timings=timings)
         extra.update({f"report_{k}_s": round(v, 2) for k, v in timings.items()})
+    elif name == "fanout":
+        known = scope.known([store])
+        audiences = fanout_groups(known.queues, known.channels, groups)
+        timings = {}
+        runs = [
+            plan(list(REPORTS), [store], WEEK, TZ, out / f"group-{i}", **audience)
+            for i, audience in enumerate(audiences)
+        ]
+        extra["planned_s"] = round(time.perf_counter() - start, 2)
+        render_runs(runs, timings=timings)
+        extra.update({f"fanout_{k}_s": round(v, 2) for k, v in timings.items()})
+        extra["groups"] = len(runs)
     else:
         raise SystemExit(f"unknown step {name}")
     seconds = time.perf_counter() - start
@@ -106,9 +131,9 @@ def step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
     }
 
 
-def run_step(name: str, data: Path, store: Path, out: Path) -> dict[str, object]:
+def run_step(name: str, data: Path, store: Path, out: Path, groups: int) -> dict[str, object]:
     command = [sys.executable, __file__, "--step", name, "--data", str(data)]
-    command += ["--store", str(store), "--out", str(out)]
+    command += ["--store", str(store), "--out", str(out), "--groups", str(groups)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"step {name} failed:\n{done.stderr[-3000:]}")
@@ -127,13 +152,17 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=HERE / "results" / "work")
     parser.add_argument("--json", type=Path, help="where to write the results (JSON)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed load step")
+    parser.add_argument("--groups", type=int, default=20, help="recipient groups of fanout")
+    parser.add_argument(
+        "--steps", help="comma-separated steps to run (default: all); the data is reused"
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        print(json.dumps(step(args.step, args.data, args.store, args.out)))
+        print(json.dumps(step(args.step, args.data, args.store, args.out, args.groups)))
         return 0
 
     records = 2_000 if args.quick else args.records
@@ -151,25 +180,33 @@ def main() -> int:
     _generate(work / "new-week", week_records, 1, DEFAULT_END + timedelta(weeks=1), seed=8)
     size_mb = sum(f.stat().st_size for f in data.glob("*.json")) / 1e6
 
-    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "report"]
+    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "report", "fanout"]
     if records > PANDAS_LIMIT:
         steps.remove("pandas")
+    if args.steps:
+        chosen = args.steps.split(",")
+        if unknown := set(chosen) - set(steps):
+            parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
+        if "store" not in chosen and not (store / "interactions" / "_delta_log").is_dir():
+            parser.error("the store is not built yet: include the store step")
+        steps = [s for s in steps if s in chosen]
+    groups = 3 if args.quick else args.groups
     # Every step but the report runs `repeat` times and keeps its best run, the pandas baseline
     # included. The runs are interleaved (each round runs every step once), so a ratio compares
     # steps that saw the same machine: these machines are shared and their speed drifts.
     runs: dict[str, list[dict[str, object]]] = {name: [] for name in steps}
     for round_ in range(repeat):
         for name in steps:
-            if name == "report" and round_ < repeat - 1:
+            if name in ("report", "fanout") and round_ < repeat - 1:
                 continue  # once, after the last store build
-            runs[name].append(run_step(name, data, store, out))
+            runs[name].append(run_step(name, data, store, out, groups))
             print(f"  {name:<7} {_seconds(runs[name][-1]):>8.2f} s", file=sys.stderr)
     results = {
         name: {**min(r, key=_seconds), "runs_s": [_seconds(x) for x in r]}
         for name, r in runs.items()
     }
 
-    floor = _seconds(results["orjson"])
+    floor = _seconds(results["orjson"]) if "orjson" in results else None
     rows = []
     for name, r in results.items():
         s = _seconds(r)
@@ -182,7 +219,7 @@ def main() -> int:
                 "mb_per_s": round(size_mb / s, 1)
                 if name in ("orjson", "pandas", "cold", "store")
                 else None,
-                "x_orjson": round(s / floor, 2),
+                "x_orjson": round(s / floor, 2) if floor else None,
             }
         )
     summary = {
@@ -192,10 +229,10 @@ def main() -> int:
         "pages_mb": round(size_mb, 1),
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
-        "cold_vs_orjson": round(_seconds(results["cold"]) / floor, 2),
-        "store_vs_orjson": round(_seconds(results["store"]) / floor, 2),
+        "cold_vs_orjson": _ratio(results, "cold", floor),
+        "store_vs_orjson": _ratio(results, "store", floor),
         "pandas_vs_cold": round(_seconds(results["pandas"]) / _seconds(results["cold"]), 1)
-        if "pandas" in results
+        if "pandas" in results and "cold" in results
         else None,
         "steps": rows,
     }
@@ -220,6 +257,12 @@ def _generate(folder: Path, records: int, weeks: int, end: date, seed: int) -> N
     (folder / ".complete").touch()
 
 
+def _ratio(results: dict[str, dict], name: str, floor: float | None) -> float | None:
+    if floor is None or name not in results:
+        return None
+    return round(_seconds(results[name]) / floor, 2)
+
+
 def _seconds(result: dict[str, object]) -> float:
     return float(result["seconds"])  # type: ignore[arg-type]
 
@@ -234,27 +277,41 @@ def _print_table(summary: dict[str, object]) -> None:
         f"{'step':<8}{'seconds':>9}{'CPU s':>8}{'records/s':>12}{'MB/s':>8}"
         f"{'peak RSS':>10}{'x orjson':>10}  runs (s)"
     )
-    for r in summary["steps"]:  # type: ignore[attr-defined]
+    steps = {r["step"]: r for r in summary["steps"]}  # type: ignore[attr-defined]
+    for r in steps.values():
         rate = "" if r["records_per_s"] is None else f"{r['records_per_s']:,}"
         mbs = "" if r["mb_per_s"] is None else f"{r['mb_per_s']}"
+        ratio = "" if r["x_orjson"] is None else f"{r['x_orjson']:.2f}"
         spread = f"{min(r['runs_s']):.2f}-{max(r['runs_s']):.2f}" if len(r["runs_s"]) > 1 else ""
         print(
             f"{r['step']:<8}{r['seconds']:>9.2f}{r['cpu_s']:>8.2f}{rate:>12}{mbs:>8}"
-            f"{str(r['peak_rss_mb']) + ' MB':>10}{r['x_orjson']:>10.2f}  {spread}"
+            f"{str(r['peak_rss_mb']) + ' MB':>10}{ratio:>10}  {spread}"
         )
-    print(f"\ncold load / orjson parse-only: {summary['cold_vs_orjson']}x")
-    print(f"store build / orjson:          {summary['store_vs_orjson']}x")
-    merge = next(r for r in summary["steps"] if r["step"] == "merge")  # type: ignore[attr-defined]
-    print(f"merging a new week of {summary['new_week_records']:,} records: {merge['seconds']} s")
+    print()
+    if summary["cold_vs_orjson"] is not None:
+        print(f"cold load / orjson parse-only: {summary['cold_vs_orjson']}x")
+    if summary["store_vs_orjson"] is not None:
+        print(f"store build / orjson:          {summary['store_vs_orjson']}x")
+    if merge := steps.get("merge"):
+        print(
+            f"merging a new week of {summary['new_week_records']:,} records: {merge['seconds']} s"
+        )
     if summary["pandas_vs_cold"] is not None:
         print(f"pandas baseline / cold load:   {summary['pandas_vs_cold']}x")
-    report = next((r for r in summary["steps"] if r["step"] == "report"), None)  # type: ignore[attr-defined]
-    if report:
-        parts = {k: v for k, v in report.items() if k.startswith("report_")}
-        print(
-            "report all (both reports, HTML + PDF): "
-            + ", ".join(f"{k[7:]} {v} s" for k, v in parts.items())
-        )
+    for name, what in (
+        ("report", "report all (both reports, HTML + PDF)"),
+        ("fanout", "fan-out"),
+    ):
+        if r := steps.get(name):
+            parts = {k: v for k, v in r.items() if k.startswith(f"{name}_")}
+            head = f"{what}: {r['seconds']:.1f} s"
+            if name == "fanout":
+                head += f" for {r['groups']} groups ({r['seconds'] / r['groups']:.2f} s a group)"
+            print(
+                head
+                + "; summed by stage: "
+                + ", ".join(f"{k[len(name) + 1 : -2]} {v} s" for k, v in parts.items())
+            )
 
 
 if __name__ == "__main__":

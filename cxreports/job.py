@@ -22,7 +22,7 @@ from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
 from cxreports.iorw import exclusive_lock
 from cxreports.period import Week
-from cxreports.report import REPORTS, render_reports
+from cxreports.report import REPORTS, plan, render_runs
 
 LOCK_NAME = ".cxreports-weekly.lock"
 LOG_FORMAT = "%(asctime)s cxreports run=%(run)s step=%(step)s %(levelname)s %(message)s"
@@ -96,9 +96,8 @@ def run_weekly(
             step = "check"
             _check_scopes(pending, source)
             step = "render"
-            for group in pending:
-                say("rendering group %s", group.name)
-                render_reports(
+            runs = [
+                plan(
                     list(REPORTS),
                     [source],
                     wk.label,
@@ -112,6 +111,10 @@ def run_weekly(
                     frt_target_s=config.frt_target_s,
                     csat_score_field=config.csat_score_field,
                 )
+                for group in pending
+            ]
+            say("rendering %d group(s): %s", len(runs), ", ".join(g.name for g in pending))
+            render_runs(runs)
             step = "send"
             sent = []
             for group in pending:

@@ -28,8 +28,10 @@ from papermill.exceptions import PapermillExecutionError
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from cxreports import kernels
 from cxreports.exceptions import ReportError
 from cxreports.iorw import atomic_path, ensure_dir
+from cxreports.kernels import WarmKernel
 
 #: Folder of the nbconvert templates shipped with the package.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,6 +69,7 @@ def execute_notebook(
     kernel_name: str = "python3",
     start_timeout: int = 60,
     execution_timeout: int = 600,
+    kernel: WarmKernel | None = None,
 ) -> Path:
     """Run a report notebook with papermill and write the executed notebook.
 
@@ -89,6 +92,9 @@ def execute_notebook(
         Seconds to wait for the kernel to start.
     execution_timeout
         Seconds any one cell may run.
+    kernel
+        A warm kernel of a :class:`~cxreports.kernels.KernelPool` to run in (cleared first);
+        by default a new kernel is started for this notebook and stopped after it.
 
     Returns
     -------
@@ -113,8 +119,14 @@ def execute_notebook(
     if not notebook.is_file():
         raise ReportError(f"{notebook}: no such notebook; expected the path of an .ipynb file")
     failed = failed_path(output_ipynb)
+    folder = str(notebook.parent.absolute())
     try:
         with atomic_path(output_ipynb) as tmp:
+            engine: dict[str, Any] = {}
+            if kernel is not None:
+                # saved once at the end, not twice a cell (or as far as it ran, on failure)
+                engine = {"engine_name": kernels.ENGINE, "warm": kernel, "folder": folder}
+                engine.update(request_save_on_cell_execute=False, keep_at=str(tmp))
             try:
                 papermill.execute_notebook(
                     str(notebook),
@@ -130,10 +142,11 @@ def execute_notebook(
                     # the kernel starts in the notebook's folder; papermill's own `cwd` would
                     # change this process's directory, which reports rendering side by side
                     # in threads share
-                    resources={"metadata": {"path": str(notebook.parent.absolute())}},
+                    resources={"metadata": {"path": folder}},
                     # the kernel warns on every start that local TCP is unencrypted; the
                     # report's own errors still surface as cell errors
                     extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    **engine,
                 )
             except (PapermillExecutionError, CellTimeoutError, DeadKernelError):
                 _keep_failed(tmp, failed)
@@ -273,6 +286,7 @@ def render_report(
     formats: Sequence[str] = ("html", "pdf"),
     title: str | None = None,
     timings: dict[str, float] | None = None,
+    kernel: WarmKernel | None = None,
     **execute_options: Any,
 ) -> dict[str, Path]:
     """Run a report notebook and write ``<name>.ipynb`` plus one file per format.
@@ -298,6 +312,9 @@ def render_report(
     timings
         If given, seconds are added to it under ``kernel`` (start and papermill overhead),
         ``cells`` (running the notebook's code) and each format.
+    kernel
+        A warm kernel to run in, which then writes the formats too (see
+        :mod:`cxreports.kernels`); by default a kernel of its own, and this process writes them.
     **execute_options
         Passed on to :func:`execute_notebook` (``kernel_name``, ``start_timeout``,
         ``execution_timeout``).
@@ -326,28 +343,66 @@ def render_report(
         stale.unlink(missing_ok=True)
     spent = timings if timings is not None else {}
     start = time.perf_counter()
-    files = {"ipynb": execute_notebook(notebook, parameters, executed, **execute_options)}
+    files = {
+        "ipynb": execute_notebook(notebook, parameters, executed, kernel=kernel, **execute_options)
+    }
     cells = sum(
         float(cell.metadata.get("papermill", {}).get("duration") or 0)
         for cell in nbformat.read(executed, as_version=4).cells
     )
     _add(spent, "cells", cells)
     _add(spent, "kernel", time.perf_counter() - start - cells)
-    # one export at a time: WeasyPrint and the shared HTML exporter are not known to be
-    # thread-safe, and both hold the GIL anyway; the kernels run in their own processes
-    with _EXPORT_LOCK:
-        try:
-            for fmt, export in EXPORTERS.items():
-                if fmt in formats:
-                    start = time.perf_counter()
-                    files[fmt] = export(files, out_dir / f"{name}.{fmt}", title or name)
-                    _add(spent, fmt, time.perf_counter() - start)
-        except BaseException:
-            # an HTML without its PDF (a full disk, say) is not a finished report either
-            for written in files.values():
-                written.unlink(missing_ok=True)
-            raise
-    return files
+    try:
+        if kernel is None:
+            # one export at a time: WeasyPrint and the shared HTML exporter are not known to
+            # be thread-safe, and both hold the GIL anyway
+            with _EXPORT_LOCK:
+                return export(files, out_dir, name, formats, title or name, spent)
+        # the kernel writes them: its exporters are warm, and this process stays free
+        done = kernel.call(
+            "export",
+            files={k: str(v) for k, v in files.items()},
+            out_dir=str(out_dir.absolute()),
+            name=name,
+            formats=list(formats),
+            title=title or name,
+        )
+    except BaseException:
+        executed.unlink(missing_ok=True)
+        raise
+    for stage, seconds in done["timings"].items():
+        _add(spent, stage, seconds)
+    return {k: Path(v) for k, v in done["files"].items()}
+
+
+def export(
+    files: Mapping[str, Path],
+    out_dir: Path,
+    name: str,
+    formats: Sequence[str],
+    title: str,
+    timings: dict[str, float] | None = None,
+) -> dict[str, Path]:
+    """Write ``out_dir/<name>.<format>`` for each of ``formats`` from an executed notebook.
+
+    ``files`` holds ``"ipynb"``, the executed notebook. Returns it with the files written; if
+    any format cannot be written, the ones before it are removed (an HTML without its PDF is
+    not a finished report either) and the error is raised.
+    """
+    written = dict(files)
+    try:
+        for fmt, exporter in EXPORTERS.items():
+            if fmt in formats:
+                start = time.perf_counter()
+                written[fmt] = exporter(written, out_dir / f"{name}.{fmt}", title)
+                if timings is not None:
+                    _add(timings, fmt, time.perf_counter() - start)
+    except BaseException:
+        for fmt, path in written.items():
+            if fmt not in files:
+                path.unlink(missing_ok=True)
+        raise
+    return written
 
 
 _EXPORT_LOCK = threading.Lock()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 import re
-import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import polars as pl
@@ -240,20 +242,29 @@ def prepare(
         raise ParameterError(
             f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
         )
-    if from_store:
-        # the trend's first week up to a week past this one (first-contact resolution)
-        start = wk.previous(trend_weeks - 1).start_utc
-        logs = store.load_window(sources[0], start, wk.end_utc + timedelta(days=7), as_of=as_of)
-        if queue_names or channel_names:
-            queue_names, channel_names = scope.resolve(
-                queue_names, channel_names, scope.known(sources, as_of=logs.extra["store_version"])
-            )
-    else:
-        logs = require_records(load(*sources, csat_score_field=csat_score_field))
-        if queue_names or channel_names:
-            queue_names, channel_names = scope.resolve(
-                queue_names, channel_names, scope.Known.of(logs.interactions)
-            )
+    # the trend's first week up to a week past this one (first-contact resolution)
+    start, end = wk.previous(trend_weeks - 1).start_utc, wk.end_utc + timedelta(days=7)
+    load_key = _kept_key(sources, from_store, as_of, start, end, csat_score_field)
+    week_key = None
+    if load_key is not None:
+        week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
+        week_key += (min_volume, float(frt_target_s), trend_weeks)
+        if (kept := _kept(_KEPT.weeks, week_key)) is not None:
+            return kept
+    logs = _kept(_KEPT.loads, load_key)
+    if logs is None:
+        if from_store:
+            logs = store.load_window(sources[0], start, end, as_of=as_of)
+        else:
+            logs = require_records(load(*sources, csat_score_field=csat_score_field))
+        _keep(_KEPT.loads, load_key, logs, 2)
+    if queue_names or channel_names:
+        known = (
+            scope.known(sources, as_of=logs.extra["store_version"])
+            if from_store
+            else scope.Known.of(logs.interactions)
+        )
+        queue_names, channel_names = scope.resolve(queue_names, channel_names, known)
     metrics = weekly(
         logs,
         wk,
@@ -264,7 +275,74 @@ def prepare(
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
     )
+    _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
     return logs, metrics
+
+
+class _Kept:
+    """What :func:`prepare` keeps between calls once :func:`keep_prepared` turned it on."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.loads: dict[tuple, CxLogs] = {}
+        self.weeks: dict[tuple, tuple[CxLogs, WeeklyMetrics]] = {}
+
+
+_KEPT = _Kept()
+
+
+def keep_prepared(on: bool = True) -> None:
+    """Keep loaded data and computed weeks in this process for later :func:`prepare` calls.
+
+    For the kernels of a :class:`~cxreports.kernels.KernelPool`, which render many reports of
+    one week: the second report of a group, and every group after the first, reads nothing
+    again. Only what cannot change is kept: a store read at a pinned version (``as_of`` a
+    version number, as ``render_reports`` passes it), or files by path, size and modification
+    time. Turning it off forgets everything kept.
+    """
+    _KEPT.on = on
+    if not on:
+        _KEPT.loads.clear()
+        _KEPT.weeks.clear()
+
+
+def _kept_key(
+    sources: list[str | Path],
+    from_store: bool,
+    as_of: object,
+    start: object,
+    end: object,
+    csat_score_field: str,
+) -> tuple | None:
+    if not _KEPT.on:
+        return None
+    if from_store:
+        # a version number pins the snapshot; the newest or a timestamp may move
+        if not (isinstance(as_of, int) and not isinstance(as_of, bool)):
+            return None
+        return ("store", str(sources[0]), as_of, start, end)
+    from cxreports.load import resolve_sources
+
+    stamps = []
+    for path in resolve_sources(sources):
+        st = path.stat()
+        stamps.append((str(path), st.st_size, st.st_mtime_ns))
+    return ("files", tuple(stamps), csat_score_field)
+
+
+def _kept(kept: dict, key: tuple | None):  # type: ignore[no-untyped-def]
+    if key is None or key not in kept:
+        return None
+    kept[key] = kept.pop(key)  # the most recently used last
+    return kept[key]
+
+
+def _keep(kept: dict, key: tuple | None, value: object, size: int) -> None:
+    if key is None:
+        return
+    kept[key] = value
+    while len(kept) > size:
+        del kept[next(iter(kept))]
 
 
 def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object]:
@@ -400,7 +478,20 @@ def custom_report(
     return Report(name, path.absolute(), title)
 
 
-def render_reports(
+@dataclass(frozen=True)
+class ReportRun:
+    """One week's reports for one audience, checked and ready to render (see :func:`plan`)."""
+
+    reports: tuple[Report, ...]
+    files: tuple[str, ...]
+    week: str
+    tz: str
+    parameters: dict[str, object]
+    target: Path
+    formats: tuple[str, ...]
+
+
+def plan(
     names: Sequence[str],
     sources: Sequence[str | Path],
     week: str | None,
@@ -410,25 +501,17 @@ def render_reports(
     formats: Sequence[str] = ("html", "pdf"),
     notebooks: str | Path = NOTEBOOKS,
     custom: Sequence[Report] = (),
-    timings: dict[str, float] | None = None,
     **parameters: object,
-) -> dict[str, dict[str, Path]]:
-    """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
+) -> ReportRun:
+    """Check everything :func:`render_reports` would render, before any kernel starts.
 
-    ``names`` are built-in reports (their notebooks are read from ``notebooks``); ``custom``
-    are a team's own (see :func:`custom_report`), rendered the same way with the same
-    parameters. Once every report has rendered, the week's email digest is written to
-    ``OUT/<week>/email/`` (see :mod:`cxreports.digest`), naming the reports it goes with; a
-    week without it is not sent.
-
-    Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
-    ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
-    frt_target_s, csat_score_field). ``timings``, if given, collects seconds per stage, summed
-    over the reports (which render side by side, so the sum exceeds the time taken).
+    Reports, formats, parameters, sources and filters: a bad one raises one
+    :class:`ParameterError`. A store is pinned to its snapshot now (``as_of`` becomes a
+    version), so every report and the digest read the same one whatever a load commits
+    meanwhile.
     """
-    from cxreports import digest
     from cxreports.load import resolve_sources
-    from cxreports.render import EXPORTERS, render_report
+    from cxreports.render import EXPORTERS
 
     unknown = [n for n in names if n not in REPORTS]
     if unknown or not (names or custom):
@@ -461,9 +544,8 @@ def render_reports(
     if not (len(files) == 1 and store.is_remote(files[0])):  # an s3:// store is no file
         resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
-        # a damaged store fails here, not in every kernel; and every report and the digest
-        # read this one snapshot, whatever a load commits meanwhile
-        parameters["as_of"] = store.verify(files[0], as_of or None).version  # type: ignore[arg-type]
+        # a damaged store fails here, not in every kernel
+        parameters["as_of"] = store.verify(files[0], as_of or None).version
     elif as_of not in (None, ""):
         raise ParameterError(
             f"--as-of reads a store as it was; the source is not a store: {files[0]}"
@@ -474,40 +556,139 @@ def render_reports(
             f"report notebook {missing[0].name} not found in {missing[0].parent}: reinstall "
             "cxreports (its wheel carries the notebooks), or pass the notebooks folder"
         )
-    target = ensure_dir(Path(out).absolute() / wk.label)
-    # a digest from an earlier run must not outlive a failing one: sending looks for it
-    (target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
-    spent: dict[str, dict[str, float]] = {r.name: {} for r in reports}
-    spent["email"] = {}
+    target = Path(out).absolute() / wk.label
+    return ReportRun(tuple(reports), tuple(files), wk.label, tz, parameters, target, tuple(formats))
 
-    def render(report: Report) -> dict[str, Path]:
-        return render_report(
-            report.notebook.absolute(),
-            {"source": files, "week": wk.label, "tz": tz, **parameters},
-            target,
-            report.name,
-            formats=tuple(formats),
-            title=f"{report.title} · {wk.label}",
-            timings=spent[report.name],
-        )
 
-    def build_digest() -> digest.EmailBody:
-        start = time.perf_counter()
-        _, metrics = prepare(files, wk.label, tz, **parameters)  # type: ignore[arg-type]
-        built = digest.build(metrics)
-        spent["email"]["email"] = time.perf_counter() - start
-        return built
+def render_reports(
+    names: Sequence[str],
+    sources: Sequence[str | Path],
+    week: str | None,
+    tz: str,
+    out: str | Path,
+    *,
+    formats: Sequence[str] = ("html", "pdf"),
+    notebooks: str | Path = NOTEBOOKS,
+    custom: Sequence[Report] = (),
+    timings: dict[str, float] | None = None,
+    **parameters: object,
+) -> dict[str, dict[str, Path]]:
+    """Render report notebooks for one week into ``OUT/<week>/<report>.{ipynb,html,pdf}``.
 
-    # The reports' kernels run side by side (each in its own process), and the email digest is
-    # built meanwhile; it is written only once every report has rendered.
-    with ThreadPoolExecutor(max_workers=len(reports) + 1) as pool:
-        futures = {r.name: pool.submit(render, r) for r in reports}
-        built = pool.submit(build_digest)
-        written = {name: future.result() for name, future in futures.items()}
-        built_digest = built.result()
-    digest.write(built_digest, target, reports=list(written))
+    ``names`` are built-in reports (their notebooks are read from ``notebooks``); ``custom``
+    are a team's own (see :func:`custom_report`), rendered the same way with the same
+    parameters. Once every report has rendered, the week's email digest is written to
+    ``OUT/<week>/email/`` (see :mod:`cxreports.digest`), naming the reports it goes with; a
+    week without it is not sent.
+
+    Parameters are checked here, before a kernel starts, so a typo costs a second, not a run.
+    ``parameters`` are the notebooks' other parameters (queues, channels, min_volume,
+    frt_target_s, csat_score_field, as_of). ``timings``, if given, collects seconds per stage,
+    summed over the reports (which render side by side, so the sum exceeds the time taken).
+    """
+    run = plan(
+        names,
+        sources,
+        week,
+        tz,
+        out,
+        formats=formats,
+        notebooks=notebooks,
+        custom=custom,
+        **parameters,
+    )
+    return render_runs([run], timings=timings)[0]
+
+
+def render_runs(
+    runs: Sequence[ReportRun], *, timings: dict[str, float] | None = None, kernels: int = 0
+) -> list[dict[str, dict[str, Path]]]:
+    """Render several :class:`ReportRun` (a weekly job's groups) in one pool of warm kernels.
+
+    Each kernel starts once and renders report after report (see :mod:`cxreports.kernels`):
+    with at least as many runs as kernels, a run's reports and digest go to one kernel, which
+    reads the week once for all of them; fewer runs are split by report so that every core
+    works. ``kernels`` is the pool's size (default: one per core, at most four). If any
+    report fails, the reports not yet started are dropped and the error is raised; a run's
+    digest is written only once every report of every run has rendered.
+    """
+    from cxreports import digest
+    from cxreports.kernels import MAX_KERNELS, KernelPool, WarmKernel
+    from cxreports.render import render_report
+
+    spent: list[dict[str, float]] = [{} for _ in runs]
+    staging = [run.target / f".email-{uuid.uuid4().hex[:12]}" for run in runs]
+
+    def report_task(run: ReportRun, report: Report, stages: dict[str, float]):  # type: ignore[no-untyped-def]
+        def task(kernel: WarmKernel) -> tuple[str, dict[str, Path]]:
+            files = render_report(
+                report.notebook.absolute(),
+                {"source": list(run.files), "week": run.week, "tz": run.tz, **run.parameters},
+                run.target,
+                report.name,
+                formats=run.formats,
+                title=f"{report.title} · {run.week}",
+                timings=stages,
+                kernel=kernel,
+            )
+            return report.name, files
+
+        return task
+
+    def digest_task(run: ReportRun, folder: Path, stages: dict[str, float]):  # type: ignore[no-untyped-def]
+        def task(kernel: WarmKernel) -> None:
+            done = kernel.call(
+                "digest",
+                staging=str(folder),
+                sources=list(run.files),
+                week=run.week,
+                tz=run.tz,
+                parameters=run.parameters,
+            )
+            for stage, seconds in done["timings"].items():
+                stages[stage] = stages.get(stage, 0.0) + seconds
+
+        return task
+
+    tasks = [
+        [report_task(run, r, spent[i]) for r in run.reports]
+        + [digest_task(run, staging[i], spent[i])]
+        for i, run in enumerate(runs)
+    ]
+    size = min(kernels or os.cpu_count() or 1, MAX_KERNELS)
+    # a run's tasks in one kernel (it reads the week once) unless that leaves cores idle
+    units = (
+        [(i, group) for i, group in enumerate(tasks)]
+        if len(runs) >= size
+        else [(i, [task]) for i, group in enumerate(tasks) for task in group]
+    )
+    for run in runs:
+        ensure_dir(run.target)
+        # a digest from an earlier run must not outlive a failing one: sending looks for it
+        (run.target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
+    written: list[dict[str, dict[str, Path]]] = [{} for _ in runs]
+    try:
+        with KernelPool(min(size, len(units))) as pool:
+            futures = [(i, pool.submit(_in_turn(group))) for i, group in units]
+            try:
+                for i, future in futures:
+                    written[i].update(r for r in future.result() if r is not None)
+            except BaseException:
+                pool.cancel()
+                raise
+        for i, run in enumerate(runs):
+            body = digest.read(staging[i])
+            digest.write(body, run.target, reports=[r.name for r in run.reports])
+    finally:
+        for folder in staging:
+            shutil.rmtree(folder, ignore_errors=True)
     if timings is not None:
-        for stages in spent.values():
+        for stages in spent:
             for stage, seconds in stages.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
-    return written
+    return [{r.name: written[i][r.name] for r in run.reports} for i, run in enumerate(runs)]
+
+
+def _in_turn(tasks: Sequence[Callable[[Any], Any]]) -> Callable[[Any], list[Any]]:
+    """One task that runs ``tasks`` one after the other in the same kernel."""
+    return lambda kernel: [task(kernel) for task in tasks]

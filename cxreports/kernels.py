@@ -1,0 +1,365 @@
+"""Warm kernels: many report notebooks rendered by a few Jupyter kernels, each started once.
+
+Rendering a report in a kernel of its own costs, before any of the report's work: starting
+the kernel (about 1.5 s), importing polars, altair and cxreports in it (about 2 s), starting
+the chart renderer (0.7 s), and reading the week's data. A :class:`KernelPool` keeps a few
+kernels for a whole run instead, one per core: each task of the run (a report of a group, or
+its email digest) goes to the next free kernel. Before every notebook the kernel's user
+namespace is cleared and its working folder set to the notebook's, so a notebook sees only
+its own parameters, as in a new kernel; modules stay imported. The kernel also writes the
+report's HTML and PDF and the digest, so no work waits on this process and its one core.
+
+A kernel of a pool keeps the week's data between reports (see ``report.prepare``): the groups
+of a weekly run read the store's snapshot once per kernel, not once per report. The cache
+lives only as long as the pool; notebooks opened in JupyterLab never use it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_core.utils import run_sync
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from papermill.iorw import write_ipynb
+
+from cxreports.exceptions import ReportError
+
+#: The papermill engine that runs a notebook in a warm kernel (see :class:`WarmKernel`).
+ENGINE = "cxreports-warm"
+
+#: The most kernels a pool starts: each holds a copy of the week's data.
+MAX_KERNELS = 4
+
+T = TypeVar("T")
+
+# run in a kernel before each notebook: a clean namespace in the notebook's own folder
+_PRELUDE = "get_ipython().run_line_magic('reset', '-f')\n__import__('os').chdir({folder!r})\n"
+# run once when a kernel starts: the modules every report imports, and the pool's cache
+_WARM_UP = "import cxreports.kernels\ncxreports.kernels._serve_warm_up()\n"
+_RESULT = "_cxreports_result"
+
+
+class WarmKernel:
+    """One Jupyter kernel kept for many notebooks, driven by one thread of a :class:`KernelPool`.
+
+    Every call must come from the thread that made it: the kernel client's sockets belong to
+    that thread's event loop.
+    """
+
+    def __init__(self, kernel_name: str, start_timeout: int) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.kernel_name = kernel_name
+        self.start_timeout = start_timeout
+        # Unix sockets in a private folder, not local TCP ports: kernels started side by side
+        # cannot race for a port, and no other user of the machine can connect
+        self.sockets = tempfile.mkdtemp(prefix="cxreports-kernel-")
+        self.km = AsyncKernelManager(
+            kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.sockets, "k")
+        )
+        self.kc: Any = None
+
+    def start(self) -> None:
+        """Start the kernel and import what every report needs."""
+        try:
+            run_sync(self.km.start_kernel)(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        except Exception as exc:  # jupyter_client raises NoSuchKernel, OSError, RuntimeError
+            raise ReportError(
+                f"the {self.kernel_name!r} Jupyter kernel did not start: {exc}. Check that "
+                "`jupyter kernelspec list` shows it (./dev.sh setup installs it)."
+            ) from exc
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            run_sync(self.kc.wait_for_ready)(timeout=self.start_timeout)
+        except RuntimeError as exc:
+            raise ReportError(
+                f"the {self.kernel_name!r} kernel did not answer within {self.start_timeout} s"
+            ) from exc
+        self.run_code(_WARM_UP, timeout=self.start_timeout)
+
+    def run_code(self, code: str, timeout: float | None = None) -> dict[str, Any]:
+        """Run ``code`` quietly (no output, no history); the kernel's reply content."""
+        reply = run_sync(self.kc.execute_interactive)(
+            code, silent=True, timeout=timeout, output_hook=lambda _msg: None
+        )
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise ReportError(
+                f"the report kernel failed: {content.get('ename')}: {content.get('evalue')}"
+            )
+        return content
+
+    def call(self, function: str, timeout: float | None = None, **arguments: Any) -> Any:
+        """Call ``cxreports.kernels.<function>(**arguments)`` in the kernel; its JSON result.
+
+        Arguments and the result travel as JSON. An exception in the kernel is raised here
+        again: a :class:`~cxreports.exceptions.CxReportsError` as its own class with its
+        message, an ``OSError`` with its errno and file name, anything else as a
+        :class:`ReportError`.
+        """
+        code = (
+            "import cxreports.kernels as _cxk\n"
+            f"{_RESULT} = _cxk._serve({function!r}, {json.dumps(arguments)!r})\n"
+            "del _cxk\n"
+        )
+        reply = run_sync(self.kc.execute_interactive)(
+            code,
+            silent=False,
+            store_history=False,
+            timeout=timeout,
+            user_expressions={"r": _RESULT},
+            output_hook=lambda _msg: None,
+        )
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise ReportError(
+                f"the report kernel failed: {content.get('ename')}: {content.get('evalue')}"
+            )
+        found = content["user_expressions"]["r"]
+        if found.get("status") != "ok":
+            raise ReportError(f"the report kernel returned no result from {function}")
+        answer = json.loads(ast.literal_eval(found["data"]["text/plain"]))
+        if "error" in answer:
+            raise _rebuilt(answer["error"])
+        return answer["result"]
+
+    def shutdown(self) -> None:
+        """Stop the kernel (at once: its work is done or abandoned)."""
+        if self.kc is not None:
+            self.kc.stop_channels()
+            self.kc = None
+        try:
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+class KernelPool:
+    """A few warm kernels, each driven by a thread of its own, for the tasks of one run.
+
+    ``submit(task)`` queues ``task(kernel)``; a free kernel runs it. Use as a context manager:
+    leaving it stops every kernel. After a task fails, :meth:`cancel` drops the queued ones.
+    """
+
+    def __init__(
+        self, size: int = 0, *, kernel_name: str = "python3", start_timeout: int = 60
+    ) -> None:
+        self.size = max(1, min(size or (os.cpu_count() or 1), MAX_KERNELS))
+        self.kernel_name = kernel_name
+        self.start_timeout = start_timeout
+        self._tasks: queue.Queue[tuple[Callable[[WarmKernel], Any], Future] | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"cxreports-kernel-{i}", daemon=True)
+            for i in range(self.size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, task: Callable[[WarmKernel], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._tasks.put((task, future))
+        return future
+
+    def cancel(self) -> None:
+        """Drop the tasks not yet started (their futures are cancelled)."""
+        while True:
+            try:
+                item = self._tasks.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item[1].cancel()
+
+    def close(self) -> None:
+        """Let running tasks finish, drop the queued ones and stop every kernel."""
+        self.cancel()
+        for _ in self._threads:
+            self._tasks.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _work(self) -> None:
+        kernel: WarmKernel | None = None
+        try:
+            while (item := self._tasks.get()) is not None:
+                task, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    if kernel is None:
+                        kernel = WarmKernel(self.kernel_name, self.start_timeout)
+                        kernel.start()
+                    future.set_result(task(kernel))
+                except BaseException as exc:  # handed to the caller through the future
+                    future.set_exception(exc)
+                    if kernel is not None and not _alive(kernel):
+                        kernel.shutdown()
+                        kernel = None  # a dead kernel is replaced for the next task
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
+
+
+def _alive(kernel: WarmKernel) -> bool:
+    try:
+        return bool(run_sync(kernel.km.is_alive)())
+    except Exception:
+        return False
+
+
+class _WarmClient(PapermillNotebookClient):
+    """papermill's client on a kernel that outlives the notebook: cleared first, kept after."""
+
+    prelude = ""
+
+    def papermill_execute_cells(self) -> None:
+        reply = run_sync(self.kc.execute_interactive)(
+            self.prelude, silent=True, timeout=60, output_hook=lambda _msg: None
+        )
+        if reply["content"]["status"] != "ok":
+            raise ReportError(
+                "the report kernel could not be cleared for the next notebook: "
+                f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
+            )
+        super().papermill_execute_cells()
+
+
+class WarmEngine(NBClientEngine):
+    """papermill's nbclient engine, run in the ``warm`` kernel given to execute_notebook."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=60,
+        execution_timeout=None,
+        warm: WarmKernel | None = None,
+        folder: str = ".",
+        keep_at: str | None = None,
+        **kwargs,
+    ):
+        if warm is None:
+            raise ReportError("the warm-kernel engine needs a kernel (warm=...)")
+        kwargs.pop("input_path", None)
+        client = _WarmClient(
+            nb_man,
+            km=warm.km,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+            **kwargs,
+        )
+        client.kc = warm.kc
+        client.prelude = _PRELUDE.format(folder=str(folder))
+        try:
+            return client.execute()
+        except BaseException:
+            if keep_at is not None:  # the notebook as far as it ran, for the failure report
+                write_ipynb(nb_man.nb, keep_at)
+            raise
+
+
+papermill_engines.register(ENGINE, WarmEngine)
+
+
+# ---- run inside a kernel -------------------------------------------------------------------
+
+
+def _serve_warm_up() -> None:
+    """In a pool's kernel: import what the reports use and keep the week's data between them."""
+    import cxreports.charts
+    import cxreports.digest
+    import cxreports.render
+    import cxreports.tables  # noqa: F401
+    from cxreports import report
+
+    report.keep_prepared(True)
+
+
+def _serve(function: str, arguments: str) -> str:
+    """In a kernel: run one of this module's ``_task_*`` functions; a JSON answer."""
+    try:
+        result = globals()[f"_task_{function}"](**json.loads(arguments))
+    except BaseException as exc:
+        return json.dumps({"error": _described(exc)})
+    return json.dumps({"result": result})
+
+
+def _task_export(
+    files: Mapping[str, str], out_dir: str, name: str, formats: list[str], title: str
+) -> dict[str, Any]:
+    from cxreports.render import export
+
+    timings: dict[str, float] = {}
+    written = export(
+        {k: Path(v) for k, v in files.items()}, Path(out_dir), name, formats, title, timings
+    )
+    return {"files": {k: str(v) for k, v in written.items()}, "timings": timings}
+
+
+def _task_digest(
+    staging: str, sources: list[str], week: str, tz: str, parameters: dict[str, Any]
+) -> dict[str, Any]:
+    import time
+
+    from cxreports import digest
+    from cxreports.report import prepare
+
+    start = time.perf_counter()
+    _, metrics = prepare(sources, week, tz, **parameters)
+    digest.write(digest.build(metrics), staging)
+    return {"timings": {"email": time.perf_counter() - start}}
+
+
+def _described(exc: BaseException) -> dict[str, Any]:
+    from cxreports import exceptions
+
+    kind = type(exc).__name__
+    if isinstance(exc, exceptions.CxReportsError) and hasattr(exceptions, kind):
+        return {"kind": kind, "message": str(exc)}
+    if isinstance(exc, OSError):
+        return {
+            "kind": "OSError",
+            "errno": exc.errno,
+            "strerror": exc.strerror,
+            "filename": None if exc.filename is None else str(exc.filename),
+            "message": str(exc),
+        }
+    return {"kind": "ReportError", "message": f"{kind}: {exc}"}
+
+
+def _rebuilt(error: Mapping[str, Any]) -> BaseException:
+    from cxreports import exceptions
+
+    if error["kind"] == "OSError":
+        if error.get("errno") is None:
+            return OSError(error["message"])
+        return OSError(error["errno"], error["strerror"], error["filename"])
+    cls = getattr(exceptions, error["kind"], ReportError)
+    return cls(error["message"])
