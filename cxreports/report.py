@@ -223,6 +223,10 @@ def prepare(
     Every bad parameter raises a :class:`ParameterError` with a one-line message (a notebook
     shows just that line), before any data is read. ``as_of`` reads a store as it was at that
     snapshot (a version of ``cxreports store history``, or a timestamp).
+
+    From a store, the logs hold the interactions of the trend's weeks up to a week past this
+    one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
+    categories, custom fields, holds) from this week on; loaded from pages, everything.
     """
     wk = check_parameters(
         week,
@@ -254,7 +258,10 @@ def prepare(
     logs = _kept(_KEPT.loads, load_key)
     if logs is None:
         if from_store:
-            logs = store.load_window(sources[0], start, end, as_of=as_of)
+            # the child tables only from the report week on: the trend needs none of them
+            logs = store.load_window(
+                sources[0], start, end, as_of=as_of, children_from=wk.start_utc
+            )
         else:
             logs = require_records(load(*sources, csat_score_field=csat_score_field))
         _keep(_KEPT.loads, load_key, logs, 2)

@@ -801,8 +801,13 @@ def load_window(
     end: datetime,
     *,
     as_of: int | str | datetime | None = None,
+    children_from: datetime | None = None,
 ) -> CxLogs:
     """The interactions that started in ``[start, end)`` and their child rows, as CxLogs.
+
+    ``children_from`` narrows the child tables (labels, tags, wrap-up categories, custom fields,
+    holds) to the interactions that started at or after it: a report needs them for its own
+    week, while the weeks of its trend are read for their interactions alone.
 
     Read from one snapshot (the newest, or ``as_of``). Only the month partitions that overlap
     the window are opened; within them the ``started_at`` filter is pushed down to Parquet row
@@ -821,12 +826,20 @@ def load_window(
     )
     with _reading(snap):
         interactions = _scan(snap, "interactions").filter(window).collect()
-        ids = interactions.lazy().select("id")
+        ids = interactions.lazy().select("id", "started_at")
+        child_months = months
+        if children_from is not None:
+            children_from = max(children_from.astimezone(UTC), start)
+            ids = ids.filter(
+                pl.col("started_at") >= pl.lit(children_from).dt.convert_time_zone("UTC")
+            )
+            child_months = pl.col(PARTITION).is_in(_months(children_from, end))
+        ids = ids.select("id")
         tables: dict[str, Any] = {"interactions": interactions}
         for name in S.CHILD_TABLES:
             tables[name] = (
                 _scan(snap, name)
-                .filter(months)
+                .filter(child_months)
                 .join(ids, on="id", how="semi")
                 .select(list(S.TABLES[name]))
                 .collect()

@@ -20,6 +20,27 @@ transferred = (
 )
 
 
+#: Per-interaction outcome flags, computed once per frame (:func:`with_outcomes`) and read by
+#: every aggregation: the case-insensitive disposition test is a string operation, too slow to
+#: repeat in each rate and each bound of each group.
+OUTCOMES = {"is_resolved": resolved.fill_null(False), "is_transferred": transferred}
+
+
+def with_outcomes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with the :data:`OUTCOMES` columns it lacks.
+
+    Examples
+    --------
+    >>> df = pl.LazyFrame({"disposition": ["RESOLVED", None], "first_assignee_id": ["a", "a"],
+    ...                    "closed_assignee_id": ["b", None]})
+    >>> with_outcomes(df).select("is_resolved", "is_transferred").collect().rows()
+    [(True, True), (False, False)]
+    """
+    have = frame.collect_schema()
+    missing = {name: expr for name, expr in OUTCOMES.items() if name not in have}
+    return frame.with_columns(**missing) if missing else frame
+
+
 def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None) -> pl.LazyFrame:
     """Add ``repeat_within_7d``, ``fcr`` and ``fcr_window_complete`` to every interaction.
 
@@ -62,27 +83,30 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
         .sort("_row")
         .select("repeat_within_7d")
     )
-    flagged = pl.concat([live, repeats], how="horizontal").drop("_row")
+    flagged = with_outcomes(pl.concat([live, repeats], how="horizontal").drop("_row"))
     return flagged.with_columns(
         fcr_window_complete=(start + FCR_WINDOW) <= end,
-        fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")),
+        fcr=(pl.col("is_resolved") & ~pl.col("is_transferred") & ~pl.col("repeat_within_7d")),
     )
 
 
 def expressions() -> list[pl.Expr]:
     """Resolved, transfer and FCR rates over handled interactions, with Wilson bounds.
 
+    They read the :data:`OUTCOMES` columns (:func:`with_outcomes`).
+
     Examples
     --------
-    >>> df = pl.DataFrame({"disposition": ["Resolved", "Resolved", "Escalated"],
+    >>> df = pl.LazyFrame({"disposition": ["Resolved", "Resolved", "Escalated"],
     ...                    "first_assignee_id": ["a", "a", "a"],
     ...                    "closed_assignee_id": ["a", "b", "a"],
     ...                    "fcr": [True, False, False], "fcr_window_complete": [True, True, False]})
-    >>> df.select(expressions()).select("resolved_rate", "transfer_rate", "fcr_rate").row(0)
+    >>> out = with_outcomes(df).select(expressions()).collect()
+    >>> out.select("resolved_rate", "transfer_rate", "fcr_rate").row(0)
     (0.6666666666666666, 0.3333333333333333, 0.3333333333333333)
     """
     n = pl.len()
-    n_resolved = resolved.fill_null(False).sum()
+    n_resolved = pl.col("is_resolved").sum()
     n_fcr = pl.col("fcr").sum()
     r_low, r_high = wilson(n_resolved, n)
     f_low, f_high = wilson(n_fcr, n)
@@ -90,7 +114,7 @@ def expressions() -> list[pl.Expr]:
         ratio(n_resolved, n).alias("resolved_rate"),
         r_low.alias("resolved_rate_low"),
         r_high.alias("resolved_rate_high"),
-        ratio(transferred.sum(), n).alias("transfer_rate"),
+        ratio(pl.col("is_transferred").sum(), n).alias("transfer_rate"),
         ratio(n_fcr, n).alias("fcr_rate"),
         f_low.alias("fcr_rate_low"),
         f_high.alias("fcr_rate_high"),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from cxreports.metrics.core import ratio
-from cxreports.metrics.quality import resolved
+from cxreports.metrics.quality import with_outcomes
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -59,7 +59,7 @@ def heatmap(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def bots(week_frame: pl.LazyFrame) -> pl.LazyFrame:
     """Bot and AI-agent rooms of the week: volume, share of all live rooms, outcomes."""
-    live = week_frame.filter(pl.col("deleted_at").is_null())
+    live = with_outcomes(week_frame.filter(pl.col("deleted_at").is_null()))
     kind = (
         pl.when(pl.col("is_ai_agent"))
         .then(pl.lit("AI agent"))
@@ -72,7 +72,7 @@ def bots(week_frame: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("kind")
         .agg(
             pl.len().cast(pl.UInt32).alias("rooms"),
-            ratio(resolved.fill_null(False).sum(), pl.len()).alias("resolved_rate"),
+            ratio(pl.col("is_resolved").sum(), pl.len()).alias("resolved_rate"),
             pl.col("handled_time_s").mean().alias("handled_mean_s"),
         )
         .with_columns(share=ratio(pl.col("rooms"), pl.col("rooms").sum()))

@@ -81,15 +81,21 @@ def breakdown(
     >>> breakdown(frame, ["channel"]).select("channel", "handled", "aht_s", "fcr_rate").rows()
     [('messenger', 1, 2720.0, 1.0)]
     """
+    return _breakdown(frame, by, frt_target_s).collect()
+
+
+def _breakdown(
+    frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str], frt_target_s: float
+) -> pl.LazyFrame:
     keys = [k for k in by if k != "agent_name"]
     aggs = metric_expressions(frt_target_s)
     if "agent_name" in by:
         name = pl.col("agent_name").sort_by("started_at").drop_nulls().last()
         aggs = [name.alias("agent_name"), *aggs]
-    lazy = frame.lazy()
+    lazy = quality.with_outcomes(frame.lazy())
     if not keys:
-        return lazy.select(aggs).collect()
-    return lazy.group_by(keys).agg(aggs).sort(keys, nulls_last=True).collect()
+        return lazy.select(aggs)
+    return lazy.group_by(keys).agg(aggs).sort(keys, nulls_last=True)
 
 
 @dataclass(frozen=True)
@@ -183,31 +189,46 @@ def weekly(
         pl.lit(wk.end_utc).dt.convert_time_zone("UTC"),
         closed="left",
     )
-    base = localize(filtered(fcr, queues, channels).filter(span), tz).collect().lazy()
-    all_rows = localize(filtered(logs.interactions.lazy(), queues, channels), tz)
-    week_all = in_week(all_rows, wk).collect()
-    rows = counted(in_week(base, wk)).collect()
+    base = filtered(fcr, queues, channels).filter(span).collect().lazy()
+    week_all = in_week(filtered(logs.interactions.lazy(), queues, channels), wk).collect()
+    # local days and hours for the week's own rows only: the other weeks need none
+    rows = localize(counted(in_week(base, wk)), tz).collect()
     prev_rows = counted(in_week(base, prev)).collect()
 
     by = BREAKDOWNS
-    summary = breakdown(rows, by["summary"], frt_target_s)
-    previous_summary = breakdown(prev_rows, by["summary"], frt_target_s)
-    agents = breakdown(rows, by["agents"], frt_target_s)
-    prev_agents = breakdown(prev_rows, by["agents"], frt_target_s)
-    agents = _compare_agents(agents, prev_agents)
-    agents = _rank_and_flag(agents, summary, min_volume)
-
-    days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
-    daily = days.join(
-        breakdown(rows, by["daily"], frt_target_s), on="day", how="left"
-    ).with_columns(pl.col("handled").fill_null(0))
-    trend = _trend(base, wk, trend_weeks, frt_target_s)
-    lazy_rows = rows.lazy()
+    lazy_rows, lazy_prev = rows.lazy(), prev_rows.lazy()
     cats = (
         logs.wrap_up_categories.lazy()
         .filter(pl.col("level") == 1)
         .join(lazy_rows.select("id"), on="id", how="semi")
         .unique(["id", "value"])
+    )
+    # every table at once: polars runs the queries side by side on all cores
+    queries = {
+        "summary": _breakdown(lazy_rows, by["summary"], frt_target_s),
+        "previous_summary": _breakdown(lazy_prev, by["summary"], frt_target_s),
+        "agents": _breakdown(lazy_rows, by["agents"], frt_target_s),
+        "prev_agents": _breakdown(lazy_prev, by["agents"], frt_target_s),
+        "daily": _breakdown(lazy_rows, by["daily"], frt_target_s),
+        "queues": _breakdown(lazy_rows, by["queues"], frt_target_s),
+        "channels": _breakdown(lazy_rows, by["channels"], frt_target_s),
+        "hourly": _breakdown(lazy_rows, by["hourly"], frt_target_s),
+        "trend": _trend(base, wk, trend_weeks, frt_target_s),
+        "heatmap": volume.heatmap(lazy_rows),
+        "dispositions": volume.mix(lazy_rows, "disposition"),
+        "categories": volume.mix(cats, "value").rename({"value": "category"}),
+        "bots": volume.bots(week_all.lazy()),
+        "csat_by_queue": csat.distribution(lazy_rows, ["queue_name"]),
+        "csat_by_channel": csat.distribution(lazy_rows, ["channel"]),
+        "csat_ratings": csat.distribution(lazy_rows),
+    }
+    t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
+    summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
+    agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
+    agents = _rank_and_flag(agents, summary, min_volume)
+    days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
+    daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
+        pl.col("handled").fill_null(0)
     )
     return WeeklyMetrics(
         week=wk,
@@ -225,18 +246,8 @@ def weekly(
         previous_summary=previous_summary,
         kpis=_kpis(summary, previous_summary),
         agents=agents,
-        queues=breakdown(rows, by["queues"], frt_target_s),
-        channels=breakdown(rows, by["channels"], frt_target_s),
         daily=daily,
-        hourly=breakdown(rows, by["hourly"], frt_target_s),
-        trend=trend,
-        heatmap=volume.heatmap(lazy_rows).collect(),
-        dispositions=volume.mix(lazy_rows, "disposition").collect(),
-        categories=volume.mix(cats, "value").rename({"value": "category"}).collect(),
-        bots=volume.bots(week_all.lazy()).collect(),
-        csat_by_queue=csat.distribution(lazy_rows, ["queue_name"]).collect(),
-        csat_by_channel=csat.distribution(lazy_rows, ["channel"]).collect(),
-        csat_ratings=csat.distribution(lazy_rows).collect(),
+        **t,
         rows=rows.select(ROW_COLUMNS),
         quality=data_quality(logs, week_all),
     )
@@ -244,7 +255,7 @@ def weekly(
 
 def _compare_agents(agents: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     prev = previous.select("agent_id", *(pl.col(c).alias(f"{c}_prev") for c in AGENT_COMPARED))
-    return agents.join(prev, on="agent_id", how="left", nulls_equal=True)
+    return agents.join(prev, on="agent_id", how="left", nulls_equal=True, maintain_order="left")
 
 
 def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) -> pl.DataFrame:
@@ -329,21 +340,27 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _trend(base: pl.LazyFrame, week: Week, weeks: int, frt_target_s: float) -> pl.DataFrame:
-    labels = [week.previous(n).label for n in reversed(range(weeks))]
-    first = week.previous(weeks - 1)
-    span = Week(first.year, first.number, week.tz)
+def _trend(base: pl.LazyFrame, week: Week, weeks: int, frt_target_s: float) -> pl.LazyFrame:
+    """The headline figures of each of the ``weeks`` weeks ending with ``week``.
+
+    A row's week is found by its start against the weeks' UTC boundaries (each week's local
+    Monday 00:00, daylight saving included), not by formatting every timestamp.
+    """
+    spans = [week.previous(n) for n in reversed(range(weeks))]
+    bounds = pl.Series([w.start_utc for w in spans] + [week.end_utc]).dt.convert_time_zone("UTC")
+    position = pl.lit(bounds).search_sorted(pl.col("started_at"), side="right").cast(pl.Int32) - 1
     rows = counted(
         base.filter(
-            pl.col("started_at").is_between(
-                pl.lit(span.start_utc).dt.convert_time_zone("UTC"),
-                pl.lit(week.end_utc).dt.convert_time_zone("UTC"),
-                closed="left",
-            )
+            pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
         )
+    ).with_columns(_week=position)
+    per_week = _breakdown(rows, ["_week"], frt_target_s)
+    frame = pl.LazyFrame(
+        {"_week": range(weeks), "iso_week": [w.label for w in spans]},
+        schema={"_week": pl.Int32, "iso_week": pl.String},
     )
-    per_week = breakdown(rows, ["iso_week"], frt_target_s)
-    frame = pl.DataFrame({"iso_week": labels}, schema={"iso_week": pl.String})
-    return frame.join(per_week, on="iso_week", how="left").with_columns(
-        pl.col("handled").fill_null(0)
+    return (
+        frame.join(per_week, on="_week", how="left", maintain_order="left")
+        .drop("_week")
+        .with_columns(pl.col("handled").fill_null(0))
     )
