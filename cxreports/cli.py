@@ -11,12 +11,14 @@ from typing import Any
 
 from cxreports import __version__
 from cxreports.exceptions import CxReportsError
+from cxreports.startup import skip_slow_iri_checker
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    skip_slow_iri_checker()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler

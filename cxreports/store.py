@@ -600,7 +600,7 @@ def _changed_sources(
     ledger's are hashed: a page that was touched but not changed is not parsed (nor counted)
     again.
     """
-    entries = {f: (str(f.resolve()), _stat(f)) for f in files}
+    entries = {f: (str(path), _stat(f)) for f, path in zip(files, _absolute(files), strict=True)}
     to_hash = [f for f, (key, stat) in entries.items() if seen.get(key, [])[:2] != stat]
     with ThreadPoolExecutor(READ_WORKERS) as pool:
         digests = dict(zip(to_hash, pool.map(_content_key, to_hash), strict=True))
@@ -613,6 +613,21 @@ def _changed_sources(
         if digests[f] is None or seen.get(key, [])[2:] != [digests[f]]:
             changed.append(f)
     return stats, changed
+
+
+def _absolute(files: list[Path]) -> list[Path]:
+    """``[f.resolve() for f in files]``, resolving each folder once rather than every file
+    (a store's source folder holds thousands of pages); a file that is a link is followed."""
+    folders: dict[Path, Path] = {}
+    out = []
+    for f in files:
+        if f.is_symlink():
+            out.append(f.resolve())
+            continue
+        if (folder := folders.get(f.parent)) is None:
+            folder = folders[f.parent] = f.parent.resolve()
+        out.append(folder / f.name)
+    return out
 
 
 def _content_key(path: Path) -> str | None:
