@@ -257,7 +257,10 @@ def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     >>> spec["background"], spec["vconcat"][0]["width"] == CHART_PLOT_WIDTH
     ('#FFFFFF', True)
     """
-    spec = chart.to_dict()
+    # the reports' theme, whatever theme the process has enabled: a kernel that rendered a
+    # report (or a notebook that enabled its own theme) draws the same email as a new one
+    with alt.theme.enable("cxreports"):
+        spec = chart.to_dict()
     _fit(spec)
     spec["background"] = palette.BACKGROUND
     # the chart runs edge to edge on a phone: its own margin keeps the axis off the edge

@@ -96,41 +96,31 @@ class WarmKernel:
 
     def run_code(self, code: str, timeout: float | None = None) -> dict[str, Any]:
         """Run ``code`` quietly (no output, no history); the kernel's reply content."""
-        reply = run_sync(self.kc.execute_interactive)(
-            code, silent=True, timeout=timeout, output_hook=lambda _msg: None
-        )
-        content = reply["content"]
+        content = run_sync(self._ask)(code, {}, timeout, "starting")
         if content["status"] != "ok":
             raise ReportError(
                 f"the report kernel failed: {content.get('ename')}: {content.get('evalue')}"
             )
         return content
 
-    def call(self, function: str, timeout: float | None = None, **arguments: Any) -> Any:
-        """Call ``cxreports.kernels.<function>(**arguments)`` in the kernel; its JSON result.
+    def call(self, function: str, timeout: float | None = 600, **arguments: Any) -> Any:
+        """Call ``cxreports.kernels._task_<function>(**arguments)`` in the kernel; its result.
 
         Arguments and the result travel as JSON. An exception in the kernel is raised here
         again: a :class:`~cxreports.exceptions.CxReportsError` as its own class with its
         message, an ``OSError`` with its errno and file name, anything else as a
-        :class:`ReportError`.
+        :class:`ReportError`. A kernel that dies meanwhile is a :class:`ReportError` too.
         """
         code = (
             "import cxreports.kernels as _cxk\n"
             f"{_RESULT} = _cxk._serve({function!r}, {json.dumps(arguments)!r})\n"
             "del _cxk\n"
         )
-        reply = run_sync(self.kc.execute_interactive)(
-            code,
-            silent=False,
-            store_history=False,
-            timeout=timeout,
-            user_expressions={"r": _RESULT},
-            output_hook=lambda _msg: None,
-        )
-        content = reply["content"]
+        content = run_sync(self._ask)(code, {"r": _RESULT}, timeout, f"writing the {function}")
         if content["status"] != "ok":
             raise ReportError(
-                f"the report kernel failed: {content.get('ename')}: {content.get('evalue')}"
+                f"the report kernel failed while writing the {function}: "
+                f"{content.get('ename')}: {content.get('evalue')}"
             )
         found = content["user_expressions"]["r"]
         if found.get("status") != "ok":
@@ -139,6 +129,32 @@ class WarmKernel:
         if "error" in answer:
             raise _rebuilt(answer["error"])
         return answer["result"]
+
+    async def _ask(
+        self, code: str, expressions: dict[str, str], timeout: float | None, doing: str
+    ) -> dict[str, Any]:
+        """Send ``code``, wait for its reply; checks every second that the kernel lives."""
+        msg_id = self.kc.execute(
+            code, silent=not expressions, store_history=False, user_expressions=expressions
+        )
+        waited = 0.0
+        while True:
+            try:
+                reply = await self.kc.get_shell_msg(timeout=1)
+            except queue.Empty:
+                waited += 1
+                if not await self.km.is_alive():
+                    raise ReportError(
+                        f"the {self.kernel_name!r} report kernel died while {doing} "
+                        "(out of memory?)"
+                    ) from None
+                if timeout is not None and waited > timeout:
+                    raise ReportError(
+                        f"the report kernel took longer than {timeout:.0f} s {doing}"
+                    ) from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return reply["content"]
 
     def shutdown(self) -> None:
         """Stop the kernel (at once: its work is done or abandoned)."""
@@ -236,14 +252,14 @@ class _WarmClient(PapermillNotebookClient):
 
     prelude = ""
 
+    warm: WarmKernel
+
     def papermill_execute_cells(self) -> None:
-        reply = run_sync(self.kc.execute_interactive)(
-            self.prelude, silent=True, timeout=60, output_hook=lambda _msg: None
-        )
-        if reply["content"]["status"] != "ok":
+        content = run_sync(self.warm._ask)(self.prelude, {}, 60, "clearing it for a notebook")
+        if content["status"] != "ok":
             raise ReportError(
                 "the report kernel could not be cleared for the next notebook: "
-                f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
+                f"{content.get('ename')}: {content.get('evalue')}"
             )
         super().papermill_execute_cells()
 
@@ -280,7 +296,7 @@ class WarmEngine(NBClientEngine):
             stderr_file=stderr_file,
             **kwargs,
         )
-        client.kc = warm.kc
+        client.kc, client.warm = warm.kc, warm
         client.prelude = _PRELUDE.format(folder=str(folder))
         try:
             return client.execute()
@@ -308,8 +324,11 @@ def _clear(folder: str) -> None:
     names, hidden = shell.user_ns, shell.user_ns_hidden
     for name in [n for n in names if n not in hidden]:
         del names[name]
-    if isinstance(outputs := names.get("_oh"), dict):
-        outputs.clear()
+    names.update(hidden)  # IPython's own names (exit, In, Out, ...), as a notebook found them
+    history = shell.history_manager
+    history.reset(new_session=False)  # Out: the last notebook's outputs
+    history.input_hist_parsed[:] = [""]  # In: its cells
+    history.input_hist_raw[:] = [""]
     shell.displayhook._ = shell.displayhook.__ = shell.displayhook.___ = ""
     names.update({"_": "", "__": "", "___": ""})
     os.chdir(folder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import os
 import re
@@ -254,7 +256,7 @@ def prepare(
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
-            return kept
+            return _copied(*kept)
     logs = _kept(_KEPT.loads, load_key)
     if logs is None:
         if from_store:
@@ -282,8 +284,28 @@ def prepare(
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
     )
-    _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
+    if week_key is not None:
+        _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
+        return _copied(logs, metrics)
     return logs, metrics
+
+
+def _copied(logs: CxLogs, metrics: WeeklyMetrics) -> tuple[CxLogs, WeeklyMetrics]:
+    """Copies of kept results that a notebook may change at will (``df.columns = ...``, a
+    dict's keys) without changing what the next report of the kernel is given. Frames are
+    cloned, which shares their data and copies nothing of it."""
+    return _copy_fields(logs), _copy_fields(metrics)
+
+
+def _copy_fields(obj):  # type: ignore[no-untyped-def]
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, pl.DataFrame):
+            changes[f.name] = value.clone()
+        elif isinstance(value, dict | list):
+            changes[f.name] = copy.deepcopy(value)
+    return dataclasses.replace(obj, **changes)
 
 
 class _Kept:

@@ -1,0 +1,474 @@
+"""The warm-kernel pool: many reports in few kernels render as if each had a kernel of its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import nbformat
+import psutil
+import pytest
+
+from cxreports import report as report_module
+from cxreports.exceptions import ReportError
+from cxreports.report import (
+    Report,
+    custom_report,
+    keep_prepared,
+    plan,
+    prepare,
+    render_reports,
+    render_runs,
+)
+from cxreports.store import snapshot, update
+
+WEEK, TZ = "2026-W13", "Asia/Singapore"
+#: The runs a weekly job could make of one store: everything, one queue, one channel.
+AUDIENCES = {"all": {}, "billing": {"queues": ["Billing"]}, "voice": {"channels": ["voice"]}}
+#: What a week's email folder holds once its run has rendered.
+DIGEST_FILES = ["body.html", "body.txt", "daily.png", "digest.json", "trend.png"]
+#: Far above a few seconds of work: only a hang reaches it.
+HANG_S = 180
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def private_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """tempfile's folder for this module alone: the kernels' socket folders go there.
+
+    Other processes (a benchmark run) make and remove ``cxreports-kernel-*`` folders in the
+    shared /tmp at any moment; here, every one found was made by this process.
+    """
+    folder = tmp_path_factory.mktemp("tmp")
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved
+
+
+def _kernel_traces() -> tuple[set[str], set[int]]:
+    """The kernels' socket folders in the temp folder, and this process's child processes."""
+    folders = {p.name for p in Path(tempfile.gettempdir()).glob("cxreports-kernel-*")}
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    return folders, children
+
+
+def _left_since(before: tuple[set[str], set[int]]) -> tuple[set[str], list[str]]:
+    folders, children = _kernel_traces()
+    left = []
+    for pid in children - before[1]:
+        try:
+            process = psutil.Process(pid)
+            left.append(f"{pid} {process.status()}: {' '.join(process.cmdline())[:120]}")
+        except psutil.NoSuchProcess:  # ended between the two looks
+            pass
+    return folders - before[0], left
+
+
+def _within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()``, failing the test (not hanging the suite) if it has not returned in time."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s: a hang"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _notebook(path: Path, *cells: str | tuple[str, list[str]]) -> Path:
+    """A report notebook at ``path``: a parameters cell, then ``cells`` (source, or source
+    and tags)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    nb.cells.append(
+        nbformat.v4.new_code_cell("source = None\nweek = None", metadata={"tags": ["parameters"]})
+    )
+    for cell in cells:
+        source, tags = cell if isinstance(cell, tuple) else (cell, [])
+        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+_PID = ("import os\nprint('pid', os.getpid())", ["remove-cell"])
+
+
+def _namespace_notebooks(folder: Path) -> list[Report]:
+    """Two reports in two folders: the first leaves a global and a working folder behind, the
+    second fails if it finds either."""
+    setter = _notebook(
+        folder / "first" / "set_global.ipynb",
+        _PID,
+        "leaked = 1\nexit = 1\nos.chdir('/')\nprint('set')",
+    )
+    checked = folder / "second"
+    checker = _notebook(
+        checked / "check_namespace.ipynb",
+        _PID,
+        "import os\n"
+        "assert 'leaked' not in globals(), 'a global of an earlier notebook is still set'\n"
+        "assert not isinstance(exit, int), 'an IPython name is still overwritten'\n"
+        "assert not any('leaked ' + '= 1' in cell for cell in In), 'an earlier cell is in In'\n"
+        f"assert os.getcwd() == {str(checked)!r}, os.getcwd()\n"
+        "print('cwd', os.getcwd())",
+    )
+    return [custom_report(setter), custom_report(checker)]
+
+
+def _comparable(files: dict[str, Path]) -> str:
+    """A report's HTML without what changes from one render to the next by design: the footer's
+    time of rendering, papermill's random id of the injected parameters cell and great_tables'
+    random table ids."""
+    html = files["html"].read_text()
+    html = re.sub(r'<tr><th scope="row">Generated</th><td>[^<]*</td></tr>', "", html)
+    cells = nbformat.read(files["ipynb"], as_version=4).cells
+    [injected] = [c.id for c in cells if "injected-parameters" in c.metadata.get("tags", [])]
+    html = html.replace(f"cell-id={injected}", "cell-id=injected")
+    tables = re.findall(r'<div id="([a-z]{10})" style="padding-left:0px;', html)
+    for i, table in enumerate(tables):
+        html = re.sub(rf"(?<=[#\"]){table}\b", f"gt-{i}", html)
+    return html
+
+
+def _digest(week_dir: Path) -> dict[str, bytes]:
+    folder = week_dir / "email"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _printed(ipynb: Path) -> list[str]:
+    """Every line the executed notebook printed."""
+    nb = nbformat.read(ipynb, as_version=4)
+    return [
+        line
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if out.output_type == "stream"
+        for line in out.text.splitlines()
+    ]
+
+
+@pytest.fixture(scope="module")
+def store(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of the sample, read by the module's renders (never written after)."""
+    folder = tmp_path_factory.mktemp("store") / "store"
+    update([sample_dir], folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fan_out(store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three runs of csat-sla (HTML) and their digests in one kernel, then each run alone.
+
+    The first run also holds the two namespace notebooks (see :func:`_namespace_notebooks`),
+    rendered right after each other in that kernel.
+    """
+    base = tmp_path_factory.mktemp("fan-out")
+    custom = _namespace_notebooks(base / "team")
+
+    def runs(out: Path):  # type: ignore[no-untyped-def]
+        return [
+            plan(
+                ["csat-sla"],
+                [store],
+                WEEK,
+                TZ,
+                out / name,
+                formats=["html"],
+                custom=custom if name == "all" else (),
+                **filters,
+            )
+            for name, filters in AUDIENCES.items()
+        ]
+
+    before = _kernel_traces()
+    together = runs(base / "together")
+    written = _within(HANG_S, lambda: render_runs(together, kernels=1))
+    left = _left_since(before)
+    alone = {}
+    for run, name in zip(runs(base / "alone"), AUDIENCES, strict=True):
+        # render_reports plans it again, as the command line does
+        alone[name] = render_reports(
+            ["csat-sla"],
+            [store],
+            WEEK,
+            TZ,
+            run.target.parent,
+            formats=["html"],
+            custom=run.reports[1:],
+            **AUDIENCES[name],
+        )
+    return {
+        "runs": dict(zip(AUDIENCES, together, strict=True)),
+        "together": dict(zip(AUDIENCES, written, strict=True)),
+        "alone": alone,
+        "left": left,
+        "left_after_alone": _left_since(before),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("audience", list(AUDIENCES))
+def test_reports_rendered_in_one_kernel_equal_reports_rendered_alone(fan_out, audience):
+    together, alone = fan_out["together"][audience], fan_out["alone"][audience]
+    assert list(together) == list(alone)
+    assert '<th scope="row">Generated</th>' in together["csat-sla"]["html"].read_text()
+    for report, files in together.items():
+        assert set(files) == {"ipynb", "html"}, report
+        assert _comparable(files) == _comparable(alone[report]), report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("audience", list(AUDIENCES))
+def test_a_digest_written_in_one_kernel_names_its_reports_and_reads_as_one_alone(fan_out, audience):
+    week = fan_out["runs"][audience].target
+    together = _digest(week)
+    alone = _digest(fan_out["alone"][audience]["csat-sla"]["html"].parent)
+    assert list(together) == list(alone) == DIGEST_FILES
+    assert together["body.txt"] == alone["body.txt"]
+    assert together["digest.json"] == alone["digest.json"]
+    names = ["csat-sla", "set-global", "check-namespace"] if audience == "all" else ["csat-sla"]
+    assert json.loads(together["digest.json"])["reports"] == names
+    assert sorted(p.name for p in week.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.slow
+def test_a_digest_written_after_reports_in_its_kernel_draws_the_charts_of_one_alone(fan_out):
+    for audience in AUDIENCES:
+        together = _digest(fan_out["runs"][audience].target)
+        alone = _digest(fan_out["alone"][audience]["csat-sla"]["html"].parent)
+        for name in ("body.html", "daily.png", "trend.png"):
+            assert together[name] == alone[name], f"{audience}: {name}"
+
+
+@pytest.mark.slow
+def test_the_runs_differ_so_a_week_served_to_the_wrong_run_would_show(fan_out):
+    pages = {a: _comparable(files["csat-sla"]) for a, files in fan_out["together"].items()}
+    assert len(set(pages.values())) == len(AUDIENCES)
+    assert "Billing" in pages["billing"] and "voice" in pages["voice"]
+    texts = {a: (r.target / "email" / "body.txt").read_text() for a, r in fan_out["runs"].items()}
+    assert len(set(texts.values())) == len(AUDIENCES)
+
+
+@pytest.mark.slow
+def test_each_notebook_starts_with_a_clean_namespace_in_its_own_folder(fan_out):
+    written = fan_out["together"]["all"]
+    printed = {name: _printed(files["ipynb"]) for name, files in written.items()}
+    # both ran in one kernel, the checker right after the setter: the check is not vacuous
+    pids = {name: [x for x in lines if x.startswith("pid ")] for name, lines in printed.items()}
+    assert len(pids["set-global"]) == 1 and pids["set-global"] == pids["check-namespace"]
+    assert "set" in printed["set-global"]
+    checked = fan_out["runs"]["all"].reports[2].notebook.parent
+    assert printed["check-namespace"][-1] == f"cwd {checked}"
+    html = written["check-namespace"]["html"].read_text()
+    assert f"cwd {checked}" in html and "pid " not in html  # remove-cell honoured
+
+
+@pytest.mark.slow
+def test_no_kernel_outlives_its_runs(fan_out):
+    assert fan_out["left"] == (set(), [])
+    assert fan_out["left_after_alone"] == (set(), [])
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_fails_every_run_and_leaves_no_digest(store, tmp_path):
+    team = tmp_path / "team"
+    fine = custom_report(_notebook(team / "fine.ipynb", "print('fine')"))
+    fails = custom_report(
+        _notebook(team / "fails.ipynb", "x = 1", "raise ValueError('on purpose')")
+    )
+    runs = [
+        plan([], [store], WEEK, TZ, tmp_path / name, formats=["html"], custom=[report])
+        for name, report in (("first", fine), ("second", fails))
+    ]
+    for run in runs:  # digests of an earlier run, which must not be sent with this one's failure
+        (run.target / "email").mkdir(parents=True)
+        (run.target / "email" / "digest.json").write_text('{"subject": "old", "images": []}')
+    before = _kernel_traces()
+    # one kernel: the first run and its digest are done before the second fails
+    with pytest.raises(ReportError) as failed:
+        _within(HANG_S, lambda: render_runs(runs, kernels=1))
+    assert (runs[0].target / "fine.html").is_file()  # so its digest was staged, too
+    message = str(failed.value)
+    assert message.startswith("fails.ipynb: cell 3 (`raise ValueError('on purpose')`) failed")
+    assert "ValueError: on purpose" in message
+    for run in runs:
+        assert not (run.target / "email" / "digest.json").exists(), run.target
+        assert not list(run.target.glob(".email-*")), run.target
+    second = runs[1].target
+    assert (second / "fails.failed.ipynb").is_file()
+    assert not (second / "fails.html").exists() and not (second / "fails.ipynb").exists()
+    assert _left_since(before) == (set(), [])
+
+
+@pytest.mark.slow
+def test_a_notebook_that_kills_its_kernel_is_a_report_error_not_a_hang(store, tmp_path):
+    dies = custom_report(
+        _notebook(tmp_path / "team" / "dies.ipynb", "import os\nos._exit(1)", "print('after')")
+    )
+    run = plan([], [store], WEEK, TZ, tmp_path / "out", formats=["html"], custom=[dies])
+    before = _kernel_traces()
+    with pytest.raises(ReportError, match=r"dies\.ipynb: the 'python3' kernel died in cell 2 "):
+        _within(HANG_S, lambda: render_runs([run], kernels=1))
+    assert (run.target / "dies.failed.ipynb").is_file()
+    assert not (run.target / "email" / "digest.json").exists()
+    assert not list(run.target.glob(".email-*"))
+    assert _left_since(before) == (set(), [])
+
+
+@pytest.mark.slow
+def test_a_kernel_that_dies_while_writing_the_digest_is_a_report_error_not_a_hang(store, tmp_path):
+    # the notebook leaves a digest builder that ends the kernel when the run calls it
+    kills = custom_report(
+        _notebook(
+            tmp_path / "team" / "kills.ipynb",
+            "import os\nimport cxreports.digest\n"
+            "cxreports.digest.build = lambda *a, **k: os._exit(1)",
+        )
+    )
+    run = plan([], [store], WEEK, TZ, tmp_path / "out", formats=["html"], custom=[kills])
+    before = _kernel_traces()
+    with pytest.raises(ReportError, match="kernel died while writing the digest"):
+        _within(HANG_S, lambda: render_runs([run], kernels=1))
+    assert not (run.target / "email" / "digest.json").exists()
+    assert not list(run.target.glob(".email-*"))
+    assert _left_since(before) == (set(), [])
+
+
+@pytest.fixture
+def kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """prepare() keeps what it read and computed, as in a pool's kernel, for one test; the
+    counter tells how often it read a store window, loaded pages or computed a week."""
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, function: Callable[..., T]) -> Callable[..., T]:
+        def call(*args: Any, **kwargs: Any) -> T:
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(
+        report_module.store, "load_window", counted("read", report_module.store.load_window)
+    )
+    monkeypatch.setattr(report_module, "load", counted("read", report_module.load))
+    monkeypatch.setattr(report_module, "weekly", counted("computed", report_module.weekly))
+    keep_prepared(True)
+    try:
+        yield calls
+    finally:
+        keep_prepared(False)
+
+
+def _queues(prepared: tuple) -> set[str]:
+    return set(prepared[0].interactions["queue_name"].drop_nulls())
+
+
+def test_a_store_read_at_a_version_is_kept_and_the_newest_is_read_again(kept, sample_dir, tmp_path):
+    pages, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, pages)
+    update([pages], store)
+    version = snapshot(store).version
+    pinned = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == {"read": 1, "computed": 1}
+    again = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == {"read": 1, "computed": 1}
+    assert again[1].summary.equals(pinned[1].summary)
+    # another scope of the same week: computed anew, from the data already read
+    billing = prepare(store, WEEK, TZ, as_of=version, queues=["Billing"])
+    assert kept == {"read": 1, "computed": 2}
+    assert billing[1].queues["queue_name"].to_list() == ["Billing"]
+    # the newest snapshot, or a version given as text, may mean another snapshot later
+    prepare(store, WEEK, TZ)
+    prepare(store, WEEK, TZ)
+    prepare(store, WEEK, TZ, as_of=str(version))
+    assert kept == {"read": 4, "computed": 5}
+
+    for page in sorted(pages.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([pages], store)
+    logs, metrics = prepare(store, WEEK, TZ)
+    assert logs.extra["store_version"] > version
+    assert "Billing" not in metrics.queues["queue_name"].to_list()
+    # the pinned snapshot still answers from what was kept, and still holds Billing
+    before = dict(kept)
+    kept_pinned = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == before
+    assert "Billing" in kept_pinned[1].queues["queue_name"].to_list()
+
+
+def test_a_notebook_that_changes_what_it_was_given_changes_nothing_kept(kept, store):
+    version = snapshot(store).version
+    logs, metrics = prepare(store, WEEK, TZ, as_of=version)
+    agents = metrics.agents
+    # what an analyst may do in a notebook: rename columns in place, edit the dicts
+    agents.columns = [c.upper() for c in agents.columns]
+    metrics.params["queues"].append("Nowhere")
+    metrics.quality["load"]["records_read"] = -1
+    logs.extra["store_version"] = "changed"
+    logs.interactions.columns = [c.upper() for c in logs.interactions.columns]
+    again_logs, again = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == {"read": 1, "computed": 1}
+    assert "ranked" in again.agents.columns and again.params["queues"] == []
+    assert again.quality["load"]["records_read"] > 0
+    assert again_logs.extra["store_version"] == version
+    assert "queue_name" in again_logs.interactions.columns
+
+
+def test_pages_are_read_again_once_a_file_changes_and_turning_off_forgets(
+    kept, sample_dir, tmp_path
+):
+    pages = tmp_path / "pages"
+    shutil.copytree(sample_dir, pages)
+    prepare(pages, WEEK, TZ)
+    prepare(pages, WEEK, TZ)
+    assert kept["read"] == 1
+    page = sorted(pages.glob("*.json"))[-1]
+    stat = page.stat()
+
+    # same size, new content and modification time
+    page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Billinh"'))
+    assert page.stat().st_size == stat.st_size
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    renamed = prepare(pages, WEEK, TZ)
+    assert kept["read"] == 2 and "Billinh" in _queues(renamed)
+    prepare(pages, WEEK, TZ)
+    assert kept["read"] == 2
+
+    # new size, the modification time put back
+    stamp = page.stat()
+    page.write_bytes(page.read_bytes().replace(b'"Billinh"', b'"Billing"').replace(b"}", b"} "))
+    os.utime(page, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert page.stat().st_size != stamp.st_size
+    reread = prepare(pages, WEEK, TZ)
+    assert kept["read"] == 3 and "Billinh" not in _queues(reread)
+
+    keep_prepared(False)
+    prepare(pages, WEEK, TZ)
+    prepare(pages, WEEK, TZ)
+    assert kept["read"] == 5
+    keep_prepared(True)
+    prepare(pages, WEEK, TZ)
+    prepare(pages, WEEK, TZ)
+    assert kept["read"] == 6
