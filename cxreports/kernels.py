@@ -62,11 +62,14 @@ class WarmKernel:
     that thread's event loop.
     """
 
-    def __init__(self, kernel_name: str, start_timeout: int) -> None:
+    def __init__(
+        self, kernel_name: str, start_timeout: int, env: Mapping[str, str] | None = None
+    ) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         self.kernel_name = kernel_name
         self.start_timeout = start_timeout
+        self.env = dict(env or {})
         # Unix sockets in a private folder, not local TCP ports: kernels started side by side
         # cannot race for a port, and no other user of the machine can connect
         self.sockets = tempfile.mkdtemp(prefix="cxreports-kernel-")
@@ -78,7 +81,10 @@ class WarmKernel:
     def start(self) -> None:
         """Start the kernel and import what every report needs."""
         try:
-            run_sync(self.km.start_kernel)(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            run_sync(self.km.start_kernel)(
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                env={**os.environ, **self.env},
+            )
         except Exception as exc:  # jupyter_client raises NoSuchKernel, OSError, RuntimeError
             raise ReportError(
                 f"the {self.kernel_name!r} Jupyter kernel did not start: {exc}. Check that "
@@ -218,6 +224,13 @@ class KernelPool:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _env(self) -> dict[str, str]:
+        """The kernels share the cores: each one's polars gets its share of the threads
+        (unless the environment already sets it)."""
+        if "POLARS_MAX_THREADS" in os.environ:
+            return {}
+        return {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // self.size))}
+
     def _work(self) -> None:
         kernel: WarmKernel | None = None
         try:
@@ -227,7 +240,7 @@ class KernelPool:
                     continue
                 try:
                     if kernel is None:
-                        kernel = WarmKernel(self.kernel_name, self.start_timeout)
+                        kernel = WarmKernel(self.kernel_name, self.start_timeout, self._env())
                         kernel.start()
                     future.set_result(task(kernel))
                 except BaseException as exc:  # handed to the caller through the future
