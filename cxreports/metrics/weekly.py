@@ -190,9 +190,7 @@ def weekly(
         closed="left",
     )
     # only the columns the figures read: the weeks of a dense center are ~700,000 rows
-    base = (
-        filtered(fcr, queues, channels).filter(span).select(_BASE_COLUMNS).collect().lazy()
-    )
+    base = filtered(fcr, queues, channels).filter(span).select(_BASE_COLUMNS).collect().lazy()
     week_all = in_week(filtered(logs.interactions.lazy(), queues, channels), wk).collect()
     # local days and hours for the week's own rows only: the other weeks need none
     rows = localize(counted(in_week(base, wk)), tz).collect()
