@@ -25,7 +25,9 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
     result = json.loads(target.read_text())
     assert result["records"] == 2000
     steps = {s["step"]: s for s in result["steps"]}
-    assert list(steps) == ["orjson", "pandas", "cold", "store", "merge", "warm", "report"]
+    assert list(steps) == [
+        "orjson", "pandas", "cold", "store", "merge", "warm", "report", "fanout"
+    ]  # fmt: skip
     # the new week is parsed, the store's own pages are recognised and not parsed again
     assert steps["merge"]["reused"] == 20 and steps["merge"]["parsed"] > 0
     assert steps["cold"]["rows"] == 2000 and steps["warm"]["rows"] > 0
@@ -35,6 +37,17 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
         steps["store"]["seconds"] / steps["orjson"]["seconds"], 2
     )
     assert {"report_cells_s", "report_kernel_s", "report_pdf_s"} <= set(steps["report"])
+    # the fan-out renders every report and digest of its groups, and says what each stage took
+    assert steps["fanout"]["groups"] == 3
+    stages = {"fanout_cells_s", "fanout_html_s", "fanout_pdf_s", "fanout_email_s"}
+    assert stages <= set(steps["fanout"])
+    assert all(steps["fanout"][s] > 0 for s in stages)
+    assert re.search(r"fan-out: [\d.]+ s for 3 groups \([\d.]+ s a group\)", done.stdout)
+    outputs = tmp_path / "work" / "2000" / "outputs"
+    for group in range(3):
+        week = outputs / f"group-{group}" / "2026-W13"
+        assert {"agent-performance.pdf", "csat-sla.pdf"} <= {p.name for p in week.iterdir()}
+        assert (week / "email" / "digest.json").is_file()
     assert "cold load / orjson parse-only" in done.stdout
     assert "store build / orjson" in done.stdout
     assert re.search(r"merging a new week of [\d,]+ records: [\d.]+ s", done.stdout)
