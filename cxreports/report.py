@@ -25,6 +25,7 @@ from cxreports.exceptions import ParameterError
 from cxreports.iorw import ensure_dir
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
+from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
 
 #: Report names (as used on the command line and in output file names) -> notebook file.
@@ -257,7 +258,8 @@ def prepare(
         week_key += (min_volume, float(frt_target_s), trend_weeks)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
-    logs = _kept(_KEPT.loads, load_key)
+    kept_load = _kept(_KEPT.loads, load_key)
+    logs, with_fcr = kept_load if kept_load is not None else (None, None)
     if logs is None:
         if from_store:
             # the child tables only from the report week on: the trend needs none of them
@@ -266,7 +268,9 @@ def prepare(
             )
         else:
             logs = require_records(load(*sources, csat_score_field=csat_score_field))
-        _keep(_KEPT.loads, load_key, logs, 2)
+        if load_key is not None:  # every scope of the load needs the same FCR columns
+            with_fcr = fcr_frame(logs)
+            _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
     if queue_names or channel_names:
         known = (
             scope.known(sources, as_of=logs.extra["store_version"])
@@ -283,6 +287,7 @@ def prepare(
         min_volume=min_volume,
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
+        with_fcr=with_fcr,
     )
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
@@ -313,7 +318,7 @@ class _Kept:
 
     def __init__(self) -> None:
         self.on = False
-        self.loads: dict[tuple, CxLogs] = {}
+        self.loads: dict[tuple, tuple[CxLogs, pl.DataFrame]] = {}
         self.weeks: dict[tuple, tuple[CxLogs, WeeklyMetrics]] = {}
 
 

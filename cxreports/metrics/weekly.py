@@ -157,6 +157,7 @@ def weekly(
     min_volume: int = 20,
     frt_target_s: float = 60.0,
     trend_weeks: int = 8,
+    with_fcr: pl.DataFrame | None = None,
 ) -> WeeklyMetrics:
     """Compute every metric of the weekly reports.
 
@@ -177,10 +178,14 @@ def weekly(
         Threshold of the first-response proxy (``frt_within_target_rate``).
     trend_weeks
         Weeks in the trend, ending with ``week``.
+    with_fcr
+        ``logs.interactions`` with the first-contact-resolution columns, as
+        :func:`fcr_frame` returns them, when the caller computes several weeks or scopes of
+        one load (the report kernels do): found once, not for every scope.
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
-    fcr = quality.add_fcr_columns(logs.interactions.lazy(), logs.extra.get("data_end"))
+    fcr = (with_fcr if with_fcr is not None else fcr_frame(logs)).lazy()
     # the weeks of the trend and the comparison, in the scope, computed once: every figure
     # below is taken from this frame (first-contact resolution looked at all the data first)
     first = min(wk.previous(max(trend_weeks - 1, 0)), prev, key=lambda w: w.start_utc)
@@ -273,6 +278,12 @@ _BASE_COLUMNS = list(
         ]
     )
 )
+
+
+def fcr_frame(logs: CxLogs) -> pl.DataFrame:
+    """The live interactions of ``logs`` with first-contact resolution worked out
+    (:func:`quality.add_fcr_columns`, over every queue and channel of the load)."""
+    return quality.add_fcr_columns(logs.interactions.lazy(), logs.extra.get("data_end")).collect()
 
 
 def _compare_agents(agents: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
