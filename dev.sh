@@ -21,6 +21,8 @@ system_packages() {
   # the browser tests (tests/test_browser.py) drive Debian's headless Chromium with selenium
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  # the README's PySpark snippet runs on a local Spark session in the tests: Java 17 or newer
+  java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || missing+=(openjdk-17-jre-headless)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing system packages: ${missing[*]}"
     need_root apt-get update -qq

@@ -73,3 +73,22 @@ def rendered(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 # the SMTP server and fault fixtures live with their helpers; conftest makes them available
 from .faults import full_disk, read_only_dir  # noqa: E402, F401
 from .smtp_server import smtp_server  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The suite's one local Spark session (Java 17; ./dev.sh installs it): two threads, no
+    web UI, UTC, small shuffles."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cxreports-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -212,6 +212,30 @@ def test_the_readme_duckdb_snippet_reads_the_live_files_of_a_version(
     assert namespace["rows"] == expected
 
 
+@pytest.mark.spark
+def test_the_readme_pyspark_snippet_reads_the_live_files_of_a_version(
+    spark, sample_dir: Path, tmp_path: Path
+):
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    snippet = next(
+        b for b in readme.split("```python\n") if "from pyspark.sql import SparkSession" in b
+    )
+    snippet = snippet.split("```")[0].replace('"data/store/', f'"{store}/')
+    # a file no version lists, as a dead load might leave it: the snippet must not read it
+    month = store / "interactions" / f"{PARTITION}=2026_03"
+    shutil.copy(
+        store / "interactions" / max(_files(store, "interactions")), month / "part-x.parquet"
+    )
+    namespace: dict = {}
+    exec(snippet, namespace)
+    assert namespace["spark"] is spark  # the suite's one session, not a second one
+    full = load(sample_dir).interactions.filter(pl.col(PARTITION) == "2026_03")
+    expected = full.group_by("queue_name").len().sort("queue_name").rows()
+    assert [tuple(r) for r in namespace["rows"]] == expected
+
+
 def _files(store: Path, table: str, version: int | None = None) -> list[str]:
     """The data files (relative paths) a version of a table lists; the newest by default."""
     actions = DeltaTable(str(store / table), version=version).get_add_actions(flatten=True)
