@@ -195,45 +195,40 @@ def test_the_readme_duckdb_snippet_reads_the_live_files_of_a_version(
     sample_dir: Path, tmp_path: Path
 ):
     pytest.importorskip("duckdb")
-    store = tmp_path / "store"
-    update([sample_dir], store)
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    snippet = next(b for b in readme.split("```python\n") if b.startswith("import duckdb"))
-    snippet = snippet.split("```")[0].replace('"data/store/', f'"{store}/')
-    # a file no version lists, as a dead load might leave it: the snippet must not read it
-    month = store / "interactions" / f"{PARTITION}=2026_03"
-    shutil.copy(
-        store / "interactions" / max(_files(store, "interactions")), month / "part-x.parquet"
-    )
-    namespace: dict = {}
-    exec(snippet, namespace)
-    full = load(sample_dir).interactions.filter(pl.col(PARTITION) == "2026_03")
-    expected = full.group_by("queue_name").len().sort("queue_name").rows()
-    assert namespace["rows"] == expected
+    namespace = _run_readme_snippet("import duckdb", sample_dir, tmp_path)
+    assert namespace["rows"] == _queue_counts(sample_dir, "2026_03")
 
 
 @pytest.mark.spark
 def test_the_readme_pyspark_snippet_reads_the_live_files_of_a_version(
     spark, sample_dir: Path, tmp_path: Path
 ):
+    namespace = _run_readme_snippet("from pyspark.sql import SparkSession", sample_dir, tmp_path)
+    assert namespace["spark"] is spark  # the suite's one session, not a second one
+    assert [tuple(r) for r in namespace["rows"]] == _queue_counts(sample_dir, "2026_03")
+
+
+def _run_readme_snippet(marker: str, sample_dir: Path, tmp_path: Path) -> dict:
+    """Run the README's Python snippet holding ``marker`` on a store of the sample, with a
+    data file beside the live ones that no version lists, as a dead load might leave it: the
+    snippet must not read it. Returns the snippet's names."""
     store = tmp_path / "store"
     update([sample_dir], store)
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    snippet = next(
-        b for b in readme.split("```python\n") if "from pyspark.sql import SparkSession" in b
-    )
+    snippet = next(b for b in readme.split("```python\n") if marker in b)
     snippet = snippet.split("```")[0].replace('"data/store/', f'"{store}/')
-    # a file no version lists, as a dead load might leave it: the snippet must not read it
     month = store / "interactions" / f"{PARTITION}=2026_03"
     shutil.copy(
         store / "interactions" / max(_files(store, "interactions")), month / "part-x.parquet"
     )
     namespace: dict = {}
     exec(snippet, namespace)
-    assert namespace["spark"] is spark  # the suite's one session, not a second one
-    full = load(sample_dir).interactions.filter(pl.col(PARTITION) == "2026_03")
-    expected = full.group_by("queue_name").len().sort("queue_name").rows()
-    assert [tuple(r) for r in namespace["rows"]] == expected
+    return namespace
+
+
+def _queue_counts(sample_dir: Path, month: str) -> list[tuple]:
+    full = load(sample_dir).interactions.filter(pl.col(PARTITION) == month)
+    return full.group_by("queue_name").len().sort("queue_name").rows()
 
 
 def _files(store: Path, table: str, version: int | None = None) -> list[str]:
