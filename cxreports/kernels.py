@@ -72,7 +72,8 @@ class WarmKernel:
         self.env = dict(env or {})
         # Unix sockets in a private folder, not local TCP ports: kernels started side by side
         # cannot race for a port, and no other user of the machine can connect
-        self.sockets = tempfile.mkdtemp(prefix="cxreports-kernel-")
+        _remove_stale_sockets()
+        self.sockets = tempfile.mkdtemp(prefix=f"{_SOCKETS}{os.getpid()}-")
         self.km = AsyncKernelManager(
             kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.sockets, "k")
         )
@@ -251,6 +252,28 @@ class KernelPool:
         finally:
             if kernel is not None:
                 kernel.shutdown()
+
+
+#: Prefix of a kernel's socket folder in the temporary folder; the owner's pid follows.
+_SOCKETS = "cxreports-kernel-"
+
+
+def _remove_stale_sockets() -> None:
+    """Remove the socket folders of runs that were killed (their process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SOCKETS}*-*"):
+        pid = folder.name.removeprefix(_SOCKETS).split("-")[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 def _alive(kernel: WarmKernel) -> bool:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections import Counter
@@ -19,6 +20,7 @@ import pytest
 
 from cxreports import report as report_module
 from cxreports.exceptions import ReportError
+from cxreports.kernels import WarmKernel
 from cxreports.report import (
     Report,
     custom_report,
@@ -472,3 +474,22 @@ def test_pages_are_read_again_once_a_file_changes_and_turning_off_forgets(
     prepare(pages, WEEK, TZ)
     prepare(pages, WEEK, TZ)
     assert kept["read"] == 6
+
+
+def test_socket_folders_of_killed_runs_are_removed_and_live_ones_kept():
+    # a run killed with -9 leaves its kernels' socket folder behind; the next pool removes it
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tmp = Path(tempfile.gettempdir())
+    stale = tmp / f"cxreports-kernel-{dead.pid}-abc123"
+    live = tmp / f"cxreports-kernel-{os.getpid()}-def456"
+    for folder in (stale, live):
+        folder.mkdir()
+    kernel = WarmKernel("python3", 60)  # not started: making one is enough
+    try:
+        assert not stale.exists() and live.is_dir()
+        assert Path(kernel.sockets).name.startswith(f"cxreports-kernel-{os.getpid()}-")
+    finally:
+        kernel.shutdown()
+        shutil.rmtree(live)
+    assert not Path(kernel.sockets).exists()
