@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cxreports import __version__
-from cxreports.exceptions import CxReportsError
+from cxreports.exceptions import CxReportsError, ParameterError
 from cxreports.startup import skip_slow_iri_checker
 
 Handler = Callable[[argparse.Namespace], int]
@@ -143,10 +143,17 @@ def _run_fetch(args: argparse.Namespace) -> int:
 
 def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="print one metric table of a report week")
-    p.add_argument("table", choices=("agents", "queues", "channels", "daily", "hourly", "summary"))
+    p.add_argument(
+        "table", choices=("agents", "teams", "queues", "channels", "daily", "hourly", "summary")
+    )
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--teams",
+        type=_text,
+        help="CSV of agent_id,team[,lead]: adds each agent's team (needed by the teams table)",
+    )
     p.set_defaults(handler=_run_metrics)
 
 
@@ -182,12 +189,17 @@ def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
 
+    if args.table == "teams" and not args.teams:
+        raise ParameterError(
+            "the teams table needs --teams FILE: a CSV of agent_id,team and optionally lead"
+        )
     _, metrics = prepare(
         args.sources,
         args.week,
         args.tz,
         **_report_parameters(args),
         as_of=args.as_of,
+        teams=args.teams,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0

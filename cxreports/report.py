@@ -27,6 +27,8 @@ from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
+from cxreports.teams import Teams
+from cxreports.teams import read as read_teams
 
 #: Report names (as used on the command line and in output file names) -> notebook file.
 REPORTS = {
@@ -220,12 +222,16 @@ def prepare(
     csat_score_field: str = "room.csat_score",
     trend_weeks: int = 8,
     as_of: int | str | None = None,
+    teams: str | Path | Teams | None = None,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
     Every bad parameter raises a :class:`ParameterError` with a one-line message (a notebook
     shows just that line), before any data is read. ``as_of`` reads a store as it was at that
     snapshot (a version of ``cxreports store history``, or a timestamp).
+
+    ``teams`` is a mapping of agents to teams (:mod:`cxreports.teams`), or the path of its CSV
+    file: the metrics then hold a team roll-up (``m.teams``) and each agent's team.
 
     From a store, the logs hold the interactions of the trend's weeks up to a week past this
     one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
@@ -243,6 +249,9 @@ def prepare(
     )
     sources = _sources(source)
     queue_names, channel_names = _names(queues, "queues"), _names(channels, "channels")
+    if teams not in (None, "") and not isinstance(teams, Teams):
+        teams = read_teams(teams)  # type: ignore[arg-type]
+    teams = teams or None
     from_store = len(sources) == 1 and store.is_store(sources[0])
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
@@ -256,6 +265,7 @@ def prepare(
     if load_key is not None:
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
+        week_key += (None if teams is None else tuple(teams.members.rows()),)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
     kept_load = _kept(_KEPT.loads, load_key)
@@ -288,6 +298,7 @@ def prepare(
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
         with_fcr=with_fcr,
+        teams=teams,
     )
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)

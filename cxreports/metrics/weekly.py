@@ -13,8 +13,9 @@ from cxreports.metrics import csat, handle_time, quality, sla, volume
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
+from cxreports.teams import UNASSIGNED, Teams, with_team
 
-Breakdown = Literal["agents", "queues", "channels", "daily", "hourly", "summary"]
+Breakdown = Literal["agents", "teams", "queues", "channels", "daily", "hourly", "summary"]
 
 #: Headline KPIs: column, label, unit, which direction is better.
 KPIS: tuple[tuple[str, str, str, str], ...] = (
@@ -126,6 +127,9 @@ class WeeklyMetrics:
     csat_ratings: pl.DataFrame
     rows: pl.DataFrame
     quality: dict[str, Any] = field(default_factory=dict)
+    #: One row per team (``team``, ``lead``, then every metric of a breakdown), when a teams
+    #: mapping was given; agents it does not name are the team :data:`teams.UNASSIGNED`.
+    teams: pl.DataFrame | None = None
 
     @property
     def handled(self) -> int:
@@ -158,6 +162,7 @@ def weekly(
     frt_target_s: float = 60.0,
     trend_weeks: int = 8,
     with_fcr: pl.DataFrame | None = None,
+    teams: Teams | None = None,
 ) -> WeeklyMetrics:
     """Compute every metric of the weekly reports.
 
@@ -182,6 +187,9 @@ def weekly(
         ``logs.interactions`` with the first-contact-resolution columns, as
         :func:`fcr_frame` returns them, when the caller computes several weeks or scopes of
         one load (the report kernels do): found once, not for every scope.
+    teams
+        Agents' teams (:mod:`cxreports.teams`): adds the ``teams`` roll-up and a ``team``
+        column to ``agents`` and ``rows``.
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
@@ -198,7 +206,7 @@ def weekly(
     base = filtered(fcr, queues, channels).filter(span).select(_BASE_COLUMNS).collect().lazy()
     week_all = in_week(filtered(logs.interactions.lazy(), queues, channels), wk).collect()
     # local days and hours for the week's own rows only: the other weeks need none
-    rows = localize(counted(in_week(base, wk)), tz).collect()
+    rows = with_team(localize(counted(in_week(base, wk)), tz), teams).collect()
     prev_rows = counted(in_week(base, prev)).collect()
 
     by = BREAKDOWNS
@@ -228,10 +236,17 @@ def weekly(
         "csat_by_channel": csat.distribution(lazy_rows, ["channel"]),
         "csat_ratings": csat.distribution(lazy_rows),
     }
+    if teams is not None:
+        queries["teams"] = (
+            _breakdown(lazy_rows, ["team"], frt_target_s)
+            .join(teams.leads().lazy(), on="team", how="left")
+            .select("team", "lead", pl.exclude("team", "lead"))
+            .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
+        )
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
     agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
-    agents = _rank_and_flag(agents, summary, min_volume)
+    agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), teams).collect()
     days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
@@ -254,7 +269,7 @@ def weekly(
         agents=agents,
         daily=daily,
         **t,
-        rows=rows.select(ROW_COLUMNS),
+        rows=rows.select(ROW_COLUMNS + (("team",) if teams is not None else ())),
         quality=data_quality(logs, week_all),
     )
 

@@ -1,0 +1,186 @@
+"""Teams: the mapping is checked whole, and the roll-up matches figures worked out by hand."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cxreports.cli import main
+from cxreports.exceptions import ParameterError
+from cxreports.metrics import weekly
+from cxreports.teams import UNASSIGNED, from_config, read
+from tests.metrics_fixtures import make_logs, utc
+
+TEAMS_CSV = "agent_id,team,lead\na1,Alpha,Dana\na2,Alpha,Dana\na3,Beta,Ola\n"
+
+# 2026-W13 in UTC: Monday 23 March to Sunday 29 March
+ROWS = [
+    # Alpha: a1 twice, a2 once; SLA met 2 of 3
+    {"agent_id": "a1", "started_at": utc(2026, 3, 23, 9), "handled_time_s": 100.0,
+     "sla_status": "meet"},
+    {"agent_id": "a1", "started_at": utc(2026, 3, 24, 9), "handled_time_s": 300.0,
+     "sla_status": "breach"},
+    {"agent_id": "a2", "started_at": utc(2026, 3, 25, 9), "handled_time_s": 200.0,
+     "sla_status": "meet"},
+    # Beta: a team of one agent
+    {"agent_id": "a3", "started_at": utc(2026, 3, 26, 9), "handled_time_s": 50.0,
+     "sla_status": "meet"},
+    # in no team: an agent the mapping does not name
+    {"agent_id": "a9", "started_at": utc(2026, 3, 27, 9), "handled_time_s": 400.0,
+     "sla_status": "breach"},
+    # last week: not in this week's roll-up
+    {"agent_id": "a1", "started_at": utc(2026, 3, 17, 9), "handled_time_s": 900.0},
+]  # fmt: skip
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+@pytest.fixture
+def teams_file(tmp_path: Path) -> Path:
+    path = tmp_path / "teams.csv"
+    path.write_text(TEAMS_CSV)
+    return path
+
+
+def test_the_team_roll_up_matches_figures_worked_out_by_hand(teams_file: Path):
+    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, teams=read(teams_file))
+    assert m.teams is not None
+    rows = {r["team"]: r for r in m.teams.iter_rows(named=True)}
+    assert list(rows) == ["Alpha", "Beta", UNASSIGNED]  # by name, agents in no team last
+    alpha, beta, none = rows["Alpha"], rows["Beta"], rows[UNASSIGNED]
+    assert (alpha["lead"], beta["lead"], none["lead"]) == ("Dana", "Ola", None)
+    assert (alpha["handled"], beta["handled"], none["handled"]) == (3, 1, 1)
+    assert alpha["aht_s"] == pytest.approx(200.0) and beta["aht_s"] == pytest.approx(50.0)
+    assert alpha["sla_met_rate"] == pytest.approx(2 / 3)
+    low, high = _wilson(2, 3)
+    assert alpha["sla_met_rate_low"] == pytest.approx(low)
+    assert alpha["sla_met_rate_high"] == pytest.approx(high)
+    # a team of one agent with one case: all met, the interval still wide
+    assert beta["sla_met_rate"] == 1.0 and beta["sla_met_rate_high"] == 1.0
+    assert beta["sla_met_rate_low"] == pytest.approx(_wilson(1, 1)[0])
+    assert none["sla_met_rate"] == 0.0
+    # the teams add up to the week
+    assert m.teams["handled"].sum() == m.handled == 5
+
+
+def test_agents_and_rows_name_their_team(teams_file: Path):
+    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, teams=read(teams_file))
+    assert dict(m.agents.select("agent_id", "team").iter_rows()) == {
+        "a1": "Alpha", "a2": "Alpha", "a3": "Beta", "a9": UNASSIGNED,
+    }  # fmt: skip
+    assert m.rows.group_by("team").len().sort("team").rows() == [
+        ("Alpha", 3), ("Beta", 1), (UNASSIGNED, 1),
+    ]  # fmt: skip
+
+
+def test_without_a_mapping_nothing_changes():
+    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1)
+    assert m.teams is None
+    assert "team" not in m.agents.columns and "team" not in m.rows.columns
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("agent_id,team,boss\na1,A,x\n", "unknown column(s) 'boss'"),
+        ("agent_id,lead\na1,x\n", "no team column"),
+        ("agent_id,team,team\na1,A,A\n", "a column is named twice"),
+        ("agent_id,team\na1,Alpha\na1,Beta\n", "agent 'a1' is in two teams: 'Alpha' (line 2) "
+         "and 'Beta' (line 3)"),
+        ("agent_id,team,lead\na1,A,Dana\na2,A,Ola\n", "team 'A' has two leads: 'Dana' (line 2) "
+         "and 'Ola' (line 3)"),
+        ("agent_id,team\na1,\n", "line 2: team must be text"),
+        ("agent_id,team\na1,A,extra\n", "line 2 has 3 fields, not 2"),
+        (f"agent_id,team\na1,{UNASSIGNED}\n", "'Unassigned' is kept for agents in no team"),
+        ("agent_id,team\n", "names no agent"),
+        ("", "the teams file is empty"),
+    ],
+)  # fmt: skip
+def test_a_bad_mapping_is_one_line_naming_the_file_and_the_problem(tmp_path, text, problem):
+    path = tmp_path / "teams.csv"
+    path.write_text(text)
+    with pytest.raises(ParameterError) as raised:
+        read(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ") and problem in message
+    assert "\n" not in message
+
+
+def test_every_problem_is_told_at_once(tmp_path: Path):
+    path = tmp_path / "teams.csv"
+    path.write_text("agent_id,team\na1,A\na1,B\n,C\na2,\n")
+    with pytest.raises(ParameterError) as raised:
+        read(path)
+    message = str(raised.value)
+    assert "two teams" in message and "line 4" in message and "line 5" in message
+
+
+def test_a_file_that_cannot_be_a_mapping_is_one_line(tmp_path: Path):
+    for path, problem in (
+        (tmp_path / "missing.csv", "no such teams file"),
+        (tmp_path, "is a folder"),
+    ):
+        with pytest.raises(ParameterError, match=problem):
+            read(path)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("agent_id,team\na1,Équipe\n".encode("latin-1"))
+    with pytest.raises(ParameterError, match="not UTF-8"):
+        read(latin)
+
+
+def test_a_bom_blank_lines_spaces_and_a_repeated_row_are_accepted(tmp_path: Path):
+    path = tmp_path / "teams.csv"
+    path.write_bytes("\ufeffagent_id, team\n\na1 , Équipe 1\n\na1,Équipe 1\na2,Équipe 1\n".encode())
+    teams = read(path)
+    assert teams.members.rows() == [("a1", "Équipe 1", None), ("a2", "Équipe 1", None)]
+    assert teams.names == ["Équipe 1"]
+
+
+def test_the_config_form_is_checked_like_the_file():
+    teams = from_config(
+        [
+            {"name": "Alpha", "lead": "Dana", "agents": ["a1", "a2"]},
+            {"name": "Beta", "agents": ["a3"]},
+        ],
+        "cx.toml",
+    )
+    assert teams.leads().rows() == [("Alpha", "Dana"), ("Beta", None)]
+    with pytest.raises(ParameterError, match=r"cx.toml: \[\[teams\]\] #1: unknown key\(s\) boss"):
+        from_config([{"name": "A", "agents": ["a1"], "boss": "x"}], "cx.toml")
+    with pytest.raises(ParameterError, match="agents must be a non-empty list"):
+        from_config([{"name": "A", "agents": "a1"}], "cx.toml")
+    with pytest.raises(ParameterError, match="agent 'a1' is in two teams"):
+        from_config([{"name": "A", "agents": ["a1"]}, {"name": "B", "agents": ["a1"]}], "cx.toml")
+
+
+def test_metrics_teams_prints_the_roll_up(sample_dir: Path, tmp_path: Path, capsys):
+    from cxreports import load
+
+    agents = load(sample_dir).interactions["agent_id"].drop_nulls().unique().sort().to_list()
+    path = tmp_path / "teams.csv"
+    path.write_text(
+        "agent_id,team,lead\n"
+        + "".join(
+            f"{a},{'North' if i % 2 else 'South'},Lead {i % 2}\n" for i, a in enumerate(agents[:-1])
+        )
+    )
+    args = ["metrics", "teams", str(sample_dir), "--week", "2026-W13", "--format", "csv"]
+    assert main([*args, "--teams", str(path)]) == 0
+    out = pl.read_csv(capsys.readouterr().out.encode())
+    assert out["team"].to_list() == ["North", "South", UNASSIGNED]
+    assert out["lead"].to_list()[:2] == ["Lead 1", "Lead 0"]
+    week = main(["metrics", "summary", str(sample_dir), "--week", "2026-W13", "--format", "csv"])
+    assert week == 0
+    summary = pl.read_csv(capsys.readouterr().out.encode())
+    assert out["handled"].sum() == summary["handled"].item()
+    # the teams table without a mapping: one line, exit 2
+    assert main(args) == 2
+    assert "needs --teams FILE" in capsys.readouterr().err
