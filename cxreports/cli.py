@@ -149,11 +149,6 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.add_argument(
-        "--teams",
-        type=_text,
-        help="CSV of agent_id,team[,lead]: adds each agent's team (needed by the teams table)",
-    )
     p.set_defaults(handler=_run_metrics)
 
 
@@ -172,6 +167,11 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         type=_text,
         help="read a store as it was: a version (`cxreports store history`) or a timestamp",
     )
+    p.add_argument(
+        "--teams",
+        type=_text,
+        help="CSV of agent_id,team[,lead]: a team roll-up and each agent's team",
+    )
 
 
 def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,6 +182,7 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
         "min_volume": args.min_volume,
         "frt_target_s": args.frt_target,
         "csat_score_field": args.csat_score_field,
+        **({"teams": args.teams} if getattr(args, "teams", None) else {}),
     }
 
 
@@ -199,7 +200,6 @@ def _run_metrics(args: argparse.Namespace) -> int:
         args.tz,
         **_report_parameters(args),
         as_of=args.as_of,
-        teams=args.teams,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0

@@ -41,6 +41,7 @@ min_volume = 20
 frt_target_s = 60
 csat_score_field = "room.csat_score"
 formats = ["html", "pdf"]
+# teams = "teams.csv"             # agent_id,team,lead: a team roll-up and each agent's team
 
 [smtp]
 host = "smtp.example.com"
@@ -102,6 +103,8 @@ class Config:
     frt_target_s: float = 60.0
     csat_score_field: str = "room.csat_score"
     formats: tuple[str, ...] = ("html", "pdf")
+    #: A CSV of agent_id,team,lead (see :mod:`cxreports.teams`), relative to the job's folder.
+    teams: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -179,6 +182,16 @@ class Config:
                 self.min_volume, self.frt_target_s, self.csat_score_field
             )
         ]
+        if self.teams is not None:
+            from cxreports.teams import read as read_teams
+
+            if not _is_line(self.teams):
+                problems.append("[report] teams must be a path (non-empty text, one line)")
+            else:
+                try:
+                    read_teams(self.teams)
+                except ParameterError as exc:
+                    problems.append(f"[report] teams: {exc}")
         formats = list(self.formats)
         if not formats or not all(f in EXPORTERS for f in formats):
             problems.append(
@@ -229,6 +242,7 @@ _SECTIONS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "min_volume": ("min_volume", int),
         "frt_target_s": ("frt_target_s", (int, float)),
         "csat_score_field": ("csat_score_field", str),
+        "teams": ("teams", str),
         "formats": ("formats", list),
     },
     "smtp": {

@@ -110,6 +110,7 @@ def run_weekly(
                     min_volume=config.min_volume,
                     frt_target_s=config.frt_target_s,
                     csat_score_field=config.csat_score_field,
+                    **({"teams": config.teams} if config.teams else {}),
                 )
                 for group in pending
             ]

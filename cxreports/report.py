@@ -55,6 +55,7 @@ NOTEBOOK_PARAMETERS = (
     "frt_target_s",
     "csat_score_field",
     "as_of",
+    "teams",
 )
 
 #: One name of a dotted field path: letters, digits, ``_`` and ``-``.
@@ -572,7 +573,12 @@ def plan(
             f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
         )
     as_of = parameters.pop("as_of", None)
+    teams = parameters.pop("teams", None)
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
+    if teams not in (None, ""):
+        read_teams(teams)  # type: ignore[arg-type]  # a bad mapping stops here, one line
+        # absolute: the notebook runs in its own folder
+        parameters["teams"] = str(Path(teams).absolute())  # type: ignore[arg-type]
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
     for report in custom:

@@ -16,6 +16,7 @@ from great_tables import GT, loc, style
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.schema import agent_label
+from cxreports.teams import UNASSIGNED
 
 #: Cell tints of a rate column, lowest to highest among ranked agents: a light vermillion, white,
 #: a light blue. The value is printed in the cell, so the tint only repeats it.
@@ -199,6 +200,7 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         .then(agent_label())
         .otherwise(pl.format("{} {}", agent_label(), pl.lit(NOT_RANKED)))
         .alias("Agent"),
+        *([pl.col("team").alias("Team")] if "team" in a.columns else []),
         pl.format(
             "{} {}",
             pl.col("handled"),
@@ -234,7 +236,8 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         .fmt_integer(columns=["CSAT n"])
         .sub_missing(missing_text="—")
         .cols_align(
-            "right", columns=[c for c in shown.columns if c not in ("Agent", "Flags", "ranked")]
+            "right",
+            columns=[c for c in shown.columns if c not in ("Agent", "Team", "Flags", "ranked")],
         )
         .tab_style(style.text(color=palette.MUTED), loc.body(rows=unranked))
         .tab_style(style.text(color=palette.MUTED, style="italic"), loc.stub(rows=unranked))
@@ -255,6 +258,59 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
                 na_color=palette.BACKGROUND,
             )
     return gt
+
+
+def teams_section(metrics: WeeklyMetrics) -> str:
+    """The heading and reading guide of the team roll-up (shown only with a teams mapping)."""
+    return (
+        '<h2 id="Teams">Teams</h2>'
+        "<p>The same figures for each team of the mapping, with the team lead and the agents "
+        "active this week. Rates carry their 95% interval: a team with few cases has a wide "
+        f"one. <em>{html.escape(UNASSIGNED)}</em> holds agents the mapping does not name "
+        "(and interactions without an agent); it is listed last.</p>"
+    )
+
+
+def team_table(metrics: WeeklyMetrics) -> GT:
+    """The team roll-up: lead, agents, volume, handle time, outcomes, SLA and CSAT.
+
+    The team is the row header and stays in view while the table scrolls sideways.
+    """
+    if metrics.teams is None:
+        raise ValueError("the week was computed without a teams mapping")
+    agents = (
+        metrics.agents.filter(pl.col("agent_id").is_not_null())
+        .group_by("team")
+        .agg(pl.len().cast(pl.UInt32).alias("agents"))
+    )
+    frame = metrics.teams.join(agents, on="team", how="left", maintain_order="left")
+    shown = frame.select(
+        pl.col("team").alias("Team"),
+        pl.col("lead").fill_null("—").alias("Lead"),
+        pl.col("agents").fill_null(0).alias("Agents"),
+        pl.col("handled").alias("Handled"),
+        *(
+            pl.col(c).map_elements(duration, return_dtype=pl.String, skip_nulls=False).alias(name)
+            for c, name in (("aht_s", "AHT mean"), ("frt_median_s", "FRT median"))
+        ),
+        pl.col("resolved_rate").alias("Resolved"),
+        pl.col("fcr_rate").alias("FCR"),
+        pl.col("sla_met_rate").alias("SLA met"),
+        _interval("sla_met_rate").alias("SLA 95% CI (%)"),
+        pl.col("csat_rate").alias("CSAT"),
+        _interval("csat_rate").alias("CSAT 95% CI (%)"),
+        pl.col("csat_responses").alias("CSAT n"),
+    )
+    return (
+        _sticky(GT(shown, rowname_col="Team"), "Team")
+        .fmt_percent(columns=["Resolved", "FCR", "SLA met", "CSAT"], decimals=0)
+        .fmt_integer(columns=["Agents", "Handled", "CSAT n"])
+        .cols_align("right", columns=["AHT mean", "FRT median"])
+        .sub_missing(missing_text="—")
+        .tab_options(
+            table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
+        )
+    )
 
 
 def _interval(rate: str) -> pl.Expr:

@@ -184,3 +184,65 @@ def test_metrics_teams_prints_the_roll_up(sample_dir: Path, tmp_path: Path, caps
     # the teams table without a mapping: one line, exit 2
     assert main(args) == 2
     assert "needs --teams FILE" in capsys.readouterr().err
+
+
+def _sample_teams(sample_dir: Path, path: Path) -> Path:
+    from cxreports import load
+
+    agents = load(sample_dir).interactions["agent_id"].drop_nulls().unique().sort().to_list()
+    path.write_text(
+        "agent_id,team,lead\n"
+        + "".join(
+            f"{a},{'North' if i % 2 else 'South'},{'Dana Whitfield' if i % 2 else 'Ola Mensah'}\n"
+            for i, a in enumerate(agents[:-1])
+        )
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_the_agent_report_shows_teams_only_when_a_mapping_is_given(
+    sample_dir: Path, tmp_path: Path, rendered
+):
+    from cxreports.report import render_reports
+
+    teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
+    written = render_reports(
+        ["agent-performance"], [sample_dir], "2026-W13", "Asia/Singapore", tmp_path / "out",
+        formats=["html"], teams=str(teams),
+    )  # fmt: skip
+    page = written["agent-performance"]["html"].read_text()
+    assert '<h2 id="Teams">Teams</h2>' in page
+    for text in ("North", "South", UNASSIGNED, "Dana Whitfield", "Ola Mensah", "SLA 95% CI (%)"):
+        assert text in page
+    assert page.index('id="Teams"') < page.index('id="Agents"')  # the roll-up comes first
+    assert ">Team</th>" in page[page.index('id="Agents"') :]  # agents say their team
+    # without a mapping the report is as before: no section, no column
+    plain = rendered["agent-performance"]["html"].read_text()
+    assert 'id="Teams"' not in plain and ">Team</th>" not in plain
+
+
+def test_a_bad_mapping_stops_a_report_before_any_kernel(sample_dir: Path, tmp_path: Path, capsys):
+    bad = tmp_path / "teams.csv"
+    bad.write_text("agent_id,team\na1,North\na1,South\n")
+    args = ["report", "all", str(sample_dir), "--week", "2026-W13", "--out", str(tmp_path / "o")]
+    assert main([*args, "--teams", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "agent 'a1' is in two teams" in err and str(bad) in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_weekly_config_takes_a_teams_file_and_checks_it(sample_dir: Path, tmp_path: Path):
+    from cxreports.config import read_config
+
+    teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
+    config = tmp_path / "cx.toml"
+    base = (
+        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
+        "[[groups]]\nname = 'all'\nto = ['a@example.com']\n"
+    )
+    config.write_text(base + f"[report]\nteams = '{teams}'\n")
+    assert read_config(config).check().teams == str(teams)
+    teams.write_text("agent_id,squad\na1,North\n")
+    with pytest.raises(ParameterError, match=r"\[report\] teams: .*unknown column\(s\) 'squad'"):
+        read_config(config).check()
