@@ -168,10 +168,11 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         help="read a store as it was: a version (`cxreports store history`) or a timestamp",
     )
     p.add_argument(
-        "--teams",
+        "--team-map",
         type=_text,
         help="CSV of agent_id,team[,lead]: a team roll-up and each agent's team",
     )
+    p.add_argument("--teams", type=_names, help="only these teams of --team-map (comma-separated)")
 
 
 def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
         "min_volume": args.min_volume,
         "frt_target_s": args.frt_target,
         "csat_score_field": args.csat_score_field,
-        **({"teams": args.teams} if getattr(args, "teams", None) else {}),
+        **{k: v for k in ("team_map", "teams") if (v := getattr(args, k, None))},
     }
 
 
@@ -190,9 +191,9 @@ def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
 
-    if args.table == "teams" and not args.teams:
+    if args.table == "teams" and not args.team_map:
         raise ParameterError(
-            "the teams table needs --teams FILE: a CSV of agent_id,team and optionally lead"
+            "the teams table needs --team-map FILE: a CSV of agent_id,team and optionally lead"
         )
     _, metrics = prepare(
         args.sources,

@@ -23,6 +23,7 @@ from cxreports.report import (
     report_name_problem,
     threshold_problems,
 )
+from cxreports.teams import UNASSIGNED
 
 EXAMPLE = """\
 # cxreports weekly job. Secrets come from the environment, never from this file:
@@ -41,7 +42,7 @@ min_volume = 20
 frt_target_s = 60
 csat_score_field = "room.csat_score"
 formats = ["html", "pdf"]
-# teams = "teams.csv"             # agent_id,team,lead: a team roll-up and each agent's team
+# team_map = "teams.csv"          # agent_id,team,lead: a team roll-up and each agent's team
 
 [smtp]
 host = "smtp.example.com"
@@ -58,6 +59,11 @@ to = ["head-of-cx@example.com"]
 name = "billing"
 to = ["billing-lead@example.com"]
 queues = ["Billing"]
+
+# [[groups]]                      # a team lead gets their team's reports (needs team_map)
+# name = "team-north"
+# to = ["north-lead@example.com"]
+# teams = ["North"]
 
 # [[reports]]                     # a team's own notebook: rendered for every group beside the
 # notebook = "reports/team_review.ipynb"  # built-in reports, and attached to its email
@@ -87,6 +93,8 @@ class Group:
     to: tuple[str, ...]
     queues: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    #: Teams of ``[report] team_map`` (``Unassigned``: agents it does not name).
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class Config:
     csat_score_field: str = "room.csat_score"
     formats: tuple[str, ...] = ("html", "pdf")
     #: A CSV of agent_id,team,lead (see :mod:`cxreports.teams`), relative to the job's folder.
-    teams: str | None = None
+    team_map: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -182,16 +190,17 @@ class Config:
                 self.min_volume, self.frt_target_s, self.csat_score_field
             )
         ]
-        if self.teams is not None:
+        mapping = None
+        if self.team_map is not None:
             from cxreports.teams import read as read_teams
 
-            if not _is_line(self.teams):
-                problems.append("[report] teams must be a path (non-empty text, one line)")
+            if not _is_line(self.team_map):
+                problems.append("[report] team_map must be a path (non-empty text, one line)")
             else:
                 try:
-                    read_teams(self.teams)
+                    mapping = read_teams(self.team_map)
                 except ParameterError as exc:
-                    problems.append(f"[report] teams: {exc}")
+                    problems.append(f"[report] team_map: {exc}")
         formats = list(self.formats)
         if not formats or not all(f in EXPORTERS for f in formats):
             problems.append(
@@ -216,6 +225,19 @@ class Config:
         seen: dict[str, int] = {}
         for number, group in enumerate(self.groups, 1):
             problems += _group_problems(number, group, seen)
+            if group.teams and self.team_map is None:
+                problems.append(
+                    f"[[groups]] #{number} ({group.name}): teams filters by team and needs "
+                    "[report] team_map, the CSV of agent_id,team,lead"
+                )
+            elif group.teams and mapping is not None:
+                known = [*mapping.names, UNASSIGNED]
+                if unknown := [t for t in group.teams if t not in known]:
+                    problems.append(
+                        f"[[groups]] #{number} ({group.name}): unknown team(s) "
+                        f"{', '.join(map(repr, unknown))}: [report] team_map names "
+                        f"{', '.join(map(repr, known))}"
+                    )
         names: dict[str, int] = {}
         for number, report in enumerate(self.reports, 1):
             problems += _report_problems(number, report, names)
@@ -242,7 +264,7 @@ _SECTIONS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "min_volume": ("min_volume", int),
         "frt_target_s": ("frt_target_s", (int, float)),
         "csat_score_field": ("csat_score_field", str),
-        "teams": ("teams", str),
+        "team_map": ("team_map", str),
         "formats": ("formats", list),
     },
     "smtp": {
@@ -370,19 +392,21 @@ def _group_tables(content: Any, problems: list[str]) -> list[Group | None]:
 def _group(number: int, raw: dict, problems: list[str]) -> Group | None:
     where = f"[[groups]] #{number}"
     found = len(problems)
-    problems += _keys_problems("groups", number, raw, ("name", "to", "queues", "channels"))
+    problems += _keys_problems("groups", number, raw, ("name", "to", "queues", "channels", "teams"))
     name, to = raw.get("name"), raw.get("to")
     if not isinstance(name, str):
         problems.append(f"{where}: name must be text ({GROUP_NAME_RULE}), got {described(name)}")
     if not isinstance(to, list) or not all(isinstance(a, str) for a in to):
         problems.append(f"{where}: to must be a list of addresses, got {described(to)}")
-    lists = {k: raw.get(k, []) for k in ("queues", "channels")}
+    lists = {k: raw.get(k, []) for k in ("queues", "channels", "teams")}
     for key, value in lists.items():
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(f"{where}: {key} must be a list of names (text)")
     if len(problems) > found:
         return None
-    return Group(name, tuple(to), tuple(lists["queues"]), tuple(lists["channels"]))
+    return Group(
+        name, tuple(to), tuple(lists["queues"]), tuple(lists["channels"]), tuple(lists["teams"])
+    )
 
 
 def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str]:
@@ -405,7 +429,7 @@ def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str
         problems.append(f"{where}: to must be a non-empty list of addresses")
     elif bad := [i for i, address in enumerate(group.to, 1) if not _is_address(address)]:
         problems.append(_address_rule(f"{where}: to, address {bad[0]}"))
-    for key in ("queues", "channels"):
+    for key in ("queues", "channels", "teams"):
         if not all(_is_line(v) for v in getattr(group, key)):
             problems.append(f"{where}: {key} must be a list of names (non-empty text)")
     return problems

@@ -150,11 +150,15 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     ['daily', 'trend']
     """
     wk = metrics.week
-    scope = ", ".join(metrics.params["queues"] + metrics.params["channels"])
+    scope = ", ".join(
+        metrics.params["queues"] + metrics.params["channels"] + metrics.params.get("teams", [])
+    )
     days = wk.days
     notes = []
     if metrics.handled == 0:
-        within = describe_filters(metrics.params["queues"], metrics.params["channels"])
+        within = describe_filters(
+            metrics.params["queues"], metrics.params["channels"], metrics.params.get("teams", [])
+        )
         notes.append(
             "No interactions were handled by agents in this week"
             + (f" for {within}." if within else ".")

@@ -110,7 +110,8 @@ def run_weekly(
                     min_volume=config.min_volume,
                     frt_target_s=config.frt_target_s,
                     csat_score_field=config.csat_score_field,
-                    **({"teams": config.teams} if config.teams else {}),
+                    **({"team_map": config.team_map} if config.team_map else {}),
+                    **({"teams": list(group.teams)} if group.teams else {}),
                 )
                 for group in pending
             ]

@@ -226,6 +226,9 @@ def build_message(
             subtype=subtype,
             disposition="attachment",
             filename=path.name,
+            # the reports are UTF-8: without it a mail app may show an agent's name as
+            # mojibake (text/* defaults to US-ASCII)
+            params={"charset": "utf-8"} if maintype == "text" else {},
         )
         message.attach(part)
     return message

@@ -27,7 +27,7 @@ from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
-from cxreports.teams import Teams
+from cxreports.teams import UNASSIGNED, Teams
 from cxreports.teams import read as read_teams
 
 #: Report names (as used on the command line and in output file names) -> notebook file.
@@ -55,6 +55,7 @@ NOTEBOOK_PARAMETERS = (
     "frt_target_s",
     "csat_score_field",
     "as_of",
+    "team_map",
     "teams",
 )
 
@@ -223,7 +224,8 @@ def prepare(
     csat_score_field: str = "room.csat_score",
     trend_weeks: int = 8,
     as_of: int | str | None = None,
-    teams: str | Path | Teams | None = None,
+    team_map: str | Path | Teams | None = None,
+    teams: str | Sequence[str] | None = None,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
@@ -231,8 +233,9 @@ def prepare(
     shows just that line), before any data is read. ``as_of`` reads a store as it was at that
     snapshot (a version of ``cxreports store history``, or a timestamp).
 
-    ``teams`` is a mapping of agents to teams (:mod:`cxreports.teams`), or the path of its CSV
-    file: the metrics then hold a team roll-up (``m.teams``) and each agent's team.
+    ``team_map`` is a mapping of agents to teams (:mod:`cxreports.teams`), or the path of its
+    CSV file: the metrics then hold a team roll-up (``m.teams``) and each agent's team.
+    ``teams`` restricts every number to the agents of these teams (it needs ``team_map``).
 
     From a store, the logs hold the interactions of the trend's weeks up to a week past this
     one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
@@ -250,9 +253,10 @@ def prepare(
     )
     sources = _sources(source)
     queue_names, channel_names = _names(queues, "queues"), _names(channels, "channels")
-    if teams not in (None, "") and not isinstance(teams, Teams):
-        teams = read_teams(teams)  # type: ignore[arg-type]
-    teams = teams or None
+    if team_map not in (None, "") and not isinstance(team_map, Teams):
+        team_map = read_teams(team_map)  # type: ignore[arg-type]
+    team_map = team_map or None
+    team_names = _team_names(teams, team_map)  # type: ignore[arg-type]
     from_store = len(sources) == 1 and store.is_store(sources[0])
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
@@ -266,7 +270,8 @@ def prepare(
     if load_key is not None:
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
-        week_key += (None if teams is None else tuple(teams.members.rows()),)
+        week_key += (None if team_map is None else tuple(team_map.members.rows()),)
+        week_key += (tuple(team_names),)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
     kept_load = _kept(_KEPT.loads, load_key)
@@ -299,7 +304,8 @@ def prepare(
         frt_target_s=float(frt_target_s),
         trend_weeks=trend_weeks,
         with_fcr=with_fcr,
-        teams=teams,
+        team_map=team_map,
+        teams=team_names,
     )
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
@@ -389,6 +395,26 @@ def _keep(kept: dict, key: tuple | None, value: object, size: int) -> None:
     kept[key] = value
     while len(kept) > size:
         del kept[next(iter(kept))]
+
+
+def _team_names(teams: str | Sequence[str] | None, team_map: Teams | None) -> list[str]:
+    """The team filter, checked against the mapping: every name must be one of its teams
+    (or ``Unassigned``), and a filter needs a mapping."""
+    names = _names(teams, "teams")
+    if not names:
+        return []
+    if team_map is None:
+        raise ParameterError(
+            "teams (--teams) filters by team and needs the teams mapping: give team_map "
+            "(--team-map FILE, or [report] team_map in the weekly config)"
+        )
+    known = [*team_map.names, UNASSIGNED]
+    if unknown := [n for n in names if n not in known]:
+        raise ParameterError(
+            f"unknown team(s) {', '.join(map(repr, unknown))} in {team_map.origin}: "
+            f"choose from {', '.join(map(repr, known))}"
+        )
+    return names
 
 
 def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object]:
@@ -573,12 +599,16 @@ def plan(
             f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
         )
     as_of = parameters.pop("as_of", None)
+    team_map = parameters.pop("team_map", None)
     teams = parameters.pop("teams", None)
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
-    if teams not in (None, ""):
-        read_teams(teams)  # type: ignore[arg-type]  # a bad mapping stops here, one line
+    mapping = None
+    if team_map not in (None, ""):
+        mapping = read_teams(team_map)  # type: ignore[arg-type]  # a bad one stops here
         # absolute: the notebook runs in its own folder
-        parameters["teams"] = str(Path(teams).absolute())  # type: ignore[arg-type]
+        parameters["team_map"] = str(Path(team_map).absolute())  # type: ignore[arg-type]
+    if team_names := _team_names(teams, mapping):  # type: ignore[arg-type]
+        parameters["teams"] = team_names
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
     for report in custom:

@@ -126,7 +126,7 @@ def _listing(what: str, values: Sequence[str]) -> str:
     return f"the source has {shown}{more}"
 
 
-def describe(queues: Sequence[str], channels: Sequence[str]) -> str:
+def describe(queues: Sequence[str], channels: Sequence[str], teams: Sequence[str] = ()) -> str:
     """The active filters in words, for a note (empty when there are none).
 
     Examples
@@ -135,7 +135,7 @@ def describe(queues: Sequence[str], channels: Sequence[str]) -> str:
     'queue Billing; channels voice, email'
     """
     parts = []
-    for what, values in (("queue", queues), ("channel", channels)):
+    for what, values in (("queue", queues), ("channel", channels), ("team", teams)):
         if values:
             parts.append(f"{what}{'s' if len(values) > 1 else ''} {', '.join(values)}")
     return "; ".join(parts)

@@ -487,6 +487,8 @@ def header(metrics: WeeklyMetrics, title: str) -> str:
         scope.append("queues: " + ", ".join(metrics.params["queues"]))
     if metrics.params["channels"]:
         scope.append("channels: " + ", ".join(metrics.params["channels"]))
+    if metrics.params.get("teams"):
+        scope.append("teams: " + ", ".join(metrics.params["teams"]))
     sub = f"{wk.label} · {days[0]:%a %d %b %Y} – {days[-1]:%a %d %b %Y} · time zone {wk.tz}" + (
         " · " + "; ".join(scope) if scope else ""
     )
@@ -528,7 +530,9 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     """
     notes = []
     if metrics.handled == 0:
-        filters = scope.describe(metrics.params["queues"], metrics.params["channels"])
+        filters = scope.describe(
+            metrics.params["queues"], metrics.params["channels"], metrics.params.get("teams", [])
+        )
         within = f" for {filters}" if filters else ""
         notes.append(
             f"No interactions were handled by agents in this week{within}. The tables below "

@@ -203,3 +203,20 @@ def with_team(frame: pl.LazyFrame, teams: Teams | None) -> pl.LazyFrame:
     return frame.join(mapping, on="agent_id", how="left", maintain_order="left").with_columns(
         pl.col("team").fill_null(UNASSIGNED)
     )
+
+
+def in_teams(
+    frame: pl.LazyFrame, team_map: Teams | None, names: Sequence[str] | None
+) -> pl.LazyFrame:
+    """The rows of ``frame`` whose agent is in one of the teams ``names`` (:data:`UNASSIGNED`:
+    an agent the mapping does not name, or none); all rows without ``names``."""
+    if not names:
+        return frame
+    if team_map is None:
+        raise ParameterError("a team filter needs the teams mapping (team_map)")
+    members = team_map.members
+    agent = pl.col("agent_id")
+    keep = agent.is_in(members.filter(pl.col("team").is_in(list(names)))["agent_id"].implode())
+    if UNASSIGNED in names:
+        keep = keep | agent.is_null() | ~agent.is_in(members["agent_id"].implode())
+    return frame.filter(keep.fill_null(False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -51,7 +52,7 @@ def teams_file(tmp_path: Path) -> Path:
 
 
 def test_the_team_roll_up_matches_figures_worked_out_by_hand(teams_file: Path):
-    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, teams=read(teams_file))
+    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, team_map=read(teams_file))
     assert m.teams is not None
     rows = {r["team"]: r for r in m.teams.iter_rows(named=True)}
     assert list(rows) == ["Alpha", "Beta", UNASSIGNED]  # by name, agents in no team last
@@ -72,7 +73,7 @@ def test_the_team_roll_up_matches_figures_worked_out_by_hand(teams_file: Path):
 
 
 def test_agents_and_rows_name_their_team(teams_file: Path):
-    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, teams=read(teams_file))
+    m = weekly(make_logs(ROWS), "2026-W13", "UTC", min_volume=1, team_map=read(teams_file))
     assert dict(m.agents.select("agent_id", "team").iter_rows()) == {
         "a1": "Alpha", "a2": "Alpha", "a3": "Beta", "a9": UNASSIGNED,
     }  # fmt: skip
@@ -173,7 +174,7 @@ def test_metrics_teams_prints_the_roll_up(sample_dir: Path, tmp_path: Path, caps
         )
     )
     args = ["metrics", "teams", str(sample_dir), "--week", "2026-W13", "--format", "csv"]
-    assert main([*args, "--teams", str(path)]) == 0
+    assert main([*args, "--team-map", str(path)]) == 0
     out = pl.read_csv(capsys.readouterr().out.encode())
     assert out["team"].to_list() == ["North", "South", UNASSIGNED]
     assert out["lead"].to_list()[:2] == ["Lead 1", "Lead 0"]
@@ -183,7 +184,7 @@ def test_metrics_teams_prints_the_roll_up(sample_dir: Path, tmp_path: Path, caps
     assert out["handled"].sum() == summary["handled"].item()
     # the teams table without a mapping: one line, exit 2
     assert main(args) == 2
-    assert "needs --teams FILE" in capsys.readouterr().err
+    assert "needs --team-map FILE" in capsys.readouterr().err
 
 
 def _sample_teams(sample_dir: Path, path: Path) -> Path:
@@ -209,7 +210,7 @@ def test_the_agent_report_shows_teams_only_when_a_mapping_is_given(
     teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
     written = render_reports(
         ["agent-performance"], [sample_dir], "2026-W13", "Asia/Singapore", tmp_path / "out",
-        formats=["html"], teams=str(teams),
+        formats=["html"], team_map=str(teams),
     )  # fmt: skip
     page = written["agent-performance"]["html"].read_text()
     assert '<h2 id="Teams">Teams</h2>' in page
@@ -226,7 +227,7 @@ def test_a_bad_mapping_stops_a_report_before_any_kernel(sample_dir: Path, tmp_pa
     bad = tmp_path / "teams.csv"
     bad.write_text("agent_id,team\na1,North\na1,South\n")
     args = ["report", "all", str(sample_dir), "--week", "2026-W13", "--out", str(tmp_path / "o")]
-    assert main([*args, "--teams", str(bad)]) == 2
+    assert main([*args, "--team-map", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "agent 'a1' is in two teams" in err and str(bad) in err
     assert not (tmp_path / "o").exists()
@@ -241,8 +242,105 @@ def test_the_weekly_config_takes_a_teams_file_and_checks_it(sample_dir: Path, tm
         f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
         "[[groups]]\nname = 'all'\nto = ['a@example.com']\n"
     )
-    config.write_text(base + f"[report]\nteams = '{teams}'\n")
-    assert read_config(config).check().teams == str(teams)
+    config.write_text(base + f"[report]\nteam_map = '{teams}'\n")
+    assert read_config(config).check().team_map == str(teams)
     teams.write_text("agent_id,squad\na1,North\n")
-    with pytest.raises(ParameterError, match=r"\[report\] teams: .*unknown column\(s\) 'squad'"):
+    with pytest.raises(ParameterError, match=r"\[report\] team_map: .*unknown column\(s\) 'squad'"):
         read_config(config).check()
+
+
+def test_a_team_filter_keeps_only_that_teams_agents(teams_file: Path):
+    mapping = read(teams_file)
+    logs = make_logs(ROWS)
+    alpha = weekly(logs, "2026-W13", "UTC", min_volume=1, team_map=mapping, teams=["Alpha"])
+    assert alpha.handled == 3 and set(alpha.agents["agent_id"]) == {"a1", "a2"}
+    assert alpha.summary["aht_s"].item() == pytest.approx(200.0)
+    assert alpha.params["teams"] == ["Alpha"]
+    # last week of the same team only: a1's 900 s interaction
+    assert alpha.previous_summary["handled"].item() == 1
+    none = weekly(logs, "2026-W13", "UTC", min_volume=1, team_map=mapping, teams=[UNASSIGNED])
+    assert set(none.agents["agent_id"]) == {"a9"}
+    both = weekly(logs, "2026-W13", "UTC", team_map=mapping, teams=["Beta", UNASSIGNED])
+    assert both.handled == 2
+    # no filter: no teams parameter in the footer, as before
+    assert "teams" not in weekly(logs, "2026-W13", "UTC", team_map=mapping).params
+
+
+def test_a_team_filter_is_checked_against_the_mapping(sample_dir: Path, tmp_path: Path, capsys):
+    teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
+    args = ["metrics", "summary", str(sample_dir), "--week", "2026-W13", "--format", "csv"]
+    assert main([*args, "--team-map", str(teams), "--teams", "North"]) == 0
+    north = pl.read_csv(capsys.readouterr().out.encode())["handled"].item()
+    assert main([*args, "--team-map", str(teams), "--teams", "South,Unassigned"]) == 0
+    rest = pl.read_csv(capsys.readouterr().out.encode())["handled"].item()
+    assert main(args) == 0
+    assert north + rest == pl.read_csv(capsys.readouterr().out.encode())["handled"].item()
+    assert main([*args, "--team-map", str(teams), "--teams", "Nrth"]) == 2
+    assert "unknown team(s) 'Nrth'" in capsys.readouterr().err
+    assert main([*args, "--teams", "North"]) == 2
+    assert "needs the teams mapping" in capsys.readouterr().err
+
+
+def test_a_group_filtered_by_team_is_checked_with_the_config(sample_dir: Path, tmp_path: Path):
+    from cxreports.config import read_config
+
+    teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
+    config = tmp_path / "cx.toml"
+    base = (
+        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
+        "[[groups]]\nname = 'north'\nto = ['a@example.com']\nteams = ['North']\n"
+    )
+    config.write_text(base + f"[report]\nteam_map = '{teams}'\n")
+    assert read_config(config).check().groups[0].teams == ("North",)
+    config.write_text(base)
+    with pytest.raises(ParameterError, match=r"#1 \(north\): teams filters by team and needs"):
+        read_config(config).check()
+    config.write_text(base.replace("'North'", "'Nowhere'") + f"[report]\nteam_map = '{teams}'\n")
+    with pytest.raises(ParameterError, match=r"unknown team\(s\) 'Nowhere'"):
+        read_config(config).check()
+
+
+@pytest.mark.slow
+def test_a_team_lead_is_mailed_their_teams_reports_only(sample_dir: Path, tmp_path, smtp_server):
+    import email
+    import email.policy
+
+    from cxreports.config import read_config
+    from cxreports.job import run_weekly
+
+    teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
+    server = smtp_server()
+    config = tmp_path / "cx.toml"
+    config.write_text(
+        f"[source]\npath = '{sample_dir}'\n"
+        f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\n"
+        f"team_map = '{teams}'\n"
+        f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
+        "from = 'r@example.com'\n"
+        "[[groups]]\nname = 'north'\nto = ['north-lead@example.com']\nteams = ['North']\n"
+    )
+    run_weekly(read_config(config), "2026-W13")
+    (message,) = [email.message_from_bytes(m.content, policy=email.policy.default)
+                  for m in server.inbox.messages]  # fmt: skip
+    assert message["Subject"].endswith("· North")
+    part = next(
+        p for p in message.iter_attachments() if p.get_filename() == "agent-performance.html"
+    )
+    assert part.get_content_charset() == "utf-8"  # names such as Tomás read as written
+    agent_report = part.get_content()
+    table = agent_report[agent_report.index('id="Agents"') : agent_report.index('id="Leaderboard"')]
+    table = unicodedata.normalize("NFC", table)
+    from cxreports.report import prepare
+
+    _, week = prepare(sample_dir, "2026-W13", "Asia/Singapore", team_map=teams)
+    by_team = {
+        unicodedata.normalize("NFC", n): t
+        for n, t in week.agents.select("agent_name", "team").rows()
+        if n
+    }
+    north = {n for n, t in by_team.items() if t == "North"}
+    others = set(by_team) - north
+    assert north and others
+    assert [n for n in north if n not in table] == []  # every North agent of the week
+    assert not [n for n in others if n in table]  # and nobody from another team
+    assert "teams: North" in agent_report

@@ -13,7 +13,7 @@ from cxreports.metrics import csat, handle_time, quality, sla, volume
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
-from cxreports.teams import UNASSIGNED, Teams, with_team
+from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
 Breakdown = Literal["agents", "teams", "queues", "channels", "daily", "hourly", "summary"]
 
@@ -162,7 +162,8 @@ def weekly(
     frt_target_s: float = 60.0,
     trend_weeks: int = 8,
     with_fcr: pl.DataFrame | None = None,
-    teams: Teams | None = None,
+    team_map: Teams | None = None,
+    teams: Sequence[str] | None = None,
 ) -> WeeklyMetrics:
     """Compute every metric of the weekly reports.
 
@@ -187,9 +188,12 @@ def weekly(
         ``logs.interactions`` with the first-contact-resolution columns, as
         :func:`fcr_frame` returns them, when the caller computes several weeks or scopes of
         one load (the report kernels do): found once, not for every scope.
-    teams
+    team_map
         Agents' teams (:mod:`cxreports.teams`): adds the ``teams`` roll-up and a ``team``
         column to ``agents`` and ``rows``.
+    teams
+        Restrict every number to the agents of these teams of ``team_map`` (``Unassigned``:
+        the agents it does not name).
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
@@ -203,10 +207,17 @@ def weekly(
         closed="left",
     )
     # only the columns the figures read: the weeks of a dense center are ~700,000 rows
-    base = filtered(fcr, queues, channels).filter(span).select(_BASE_COLUMNS).collect().lazy()
-    week_all = in_week(filtered(logs.interactions.lazy(), queues, channels), wk).collect()
+    base = (
+        in_teams(filtered(fcr, queues, channels), team_map, teams)
+        .filter(span)
+        .select(_BASE_COLUMNS)
+        .collect()
+        .lazy()
+    )
+    scoped = in_teams(filtered(logs.interactions.lazy(), queues, channels), team_map, teams)
+    week_all = in_week(scoped, wk).collect()
     # local days and hours for the week's own rows only: the other weeks need none
-    rows = with_team(localize(counted(in_week(base, wk)), tz), teams).collect()
+    rows = with_team(localize(counted(in_week(base, wk)), tz), team_map).collect()
     prev_rows = counted(in_week(base, prev)).collect()
 
     by = BREAKDOWNS
@@ -236,17 +247,17 @@ def weekly(
         "csat_by_channel": csat.distribution(lazy_rows, ["channel"]),
         "csat_ratings": csat.distribution(lazy_rows),
     }
-    if teams is not None:
+    if team_map is not None:
         queries["teams"] = (
             _breakdown(lazy_rows, ["team"], frt_target_s)
-            .join(teams.leads().lazy(), on="team", how="left")
+            .join(team_map.leads().lazy(), on="team", how="left")
             .select("team", "lead", pl.exclude("team", "lead"))
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
         )
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
     agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
-    agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), teams).collect()
+    agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
     days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
@@ -258,6 +269,8 @@ def weekly(
             "tz": tz,
             "queues": list(queues or []),
             "channels": list(channels or []),
+            # only when filtered by team: the footer lists every parameter
+            **({"teams": list(teams)} if teams else {}),
             "min_volume": min_volume,
             "frt_target_s": frt_target_s,
             "trend_weeks": trend_weeks,
@@ -269,7 +282,7 @@ def weekly(
         agents=agents,
         daily=daily,
         **t,
-        rows=rows.select(ROW_COLUMNS + (("team",) if teams is not None else ())),
+        rows=rows.select(ROW_COLUMNS + (("team",) if team_map is not None else ())),
         quality=data_quality(logs, week_all),
     )
 
