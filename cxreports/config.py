@@ -23,7 +23,9 @@ from cxreports.report import (
     report_name_problem,
     threshold_problems,
 )
-from cxreports.teams import UNASSIGNED
+from cxreports.teams import UNASSIGNED, Teams
+from cxreports.teams import from_config as teams_from_config
+from cxreports.teams import read as read_teams
 
 EXAMPLE = """\
 # cxreports weekly job. Secrets come from the environment, never from this file:
@@ -60,10 +62,16 @@ name = "billing"
 to = ["billing-lead@example.com"]
 queues = ["Billing"]
 
-# [[groups]]                      # a team lead gets their team's reports (needs team_map)
+# [[groups]]                      # a team lead gets their team's reports (needs teams)
 # name = "team-north"
 # to = ["north-lead@example.com"]
 # teams = ["North"]
+
+# The teams, if not in a team_map file: agents missing from them are "Unassigned".
+# [[teams]]
+# name = "North"
+# lead = "Dana Whitfield"
+# agents = ["a-17", "a-23"]
 
 # [[reports]]                     # a team's own notebook: rendered for every group beside the
 # notebook = "reports/team_review.ipynb"  # built-in reports, and attached to its email
@@ -113,6 +121,8 @@ class Config:
     formats: tuple[str, ...] = ("html", "pdf")
     #: A CSV of agent_id,team,lead (see :mod:`cxreports.teams`), relative to the job's folder.
     team_map: str | None = None
+    #: The same mapping written in the config: ``[[teams]]`` tables (name, lead, agents).
+    team_tables: tuple[dict[str, Any], ...] = ()
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -191,9 +201,14 @@ class Config:
             )
         ]
         mapping = None
+        if self.team_tables and self.team_map is not None:
+            problems.append("give the teams as [report] team_map or as [[teams]], not both")
+        elif self.team_tables:
+            try:
+                mapping = self.teams()
+            except ParameterError as exc:
+                problems.append(str(exc))
         if self.team_map is not None:
-            from cxreports.teams import read as read_teams
-
             if not _is_line(self.team_map):
                 problems.append("[report] team_map must be a path (non-empty text, one line)")
             else:
@@ -225,10 +240,10 @@ class Config:
         seen: dict[str, int] = {}
         for number, group in enumerate(self.groups, 1):
             problems += _group_problems(number, group, seen)
-            if group.teams and self.team_map is None:
+            if group.teams and self.team_map is None and not self.team_tables:
                 problems.append(
                     f"[[groups]] #{number} ({group.name}): teams filters by team and needs "
-                    "[report] team_map, the CSV of agent_id,team,lead"
+                    "the teams: [report] team_map (a CSV of agent_id,team,lead) or [[teams]]"
                 )
             elif group.teams and mapping is not None:
                 known = [*mapping.names, UNASSIGNED]
@@ -242,6 +257,14 @@ class Config:
         for number, report in enumerate(self.reports, 1):
             problems += _report_problems(number, report, names)
         return problems
+
+    def teams(self) -> Teams | None:
+        """The mapping of agents to teams: ``[report] team_map`` read, or the ``[[teams]]``."""
+        if self.team_tables:
+            return teams_from_config(self.team_tables, "the [[teams]] tables")
+        if self.team_map is not None:
+            return read_teams(self.team_map)
+        return None
 
     def with_overrides(self, **values: Any) -> Config:
         """A copy with every non-None value replaced (command-line flags win over the file)."""
@@ -294,6 +317,9 @@ def read_config(path: str | Path) -> Config:
             groups = _group_tables(content, problems)
             values["groups"] = tuple(g for g in groups if g is not None)
             continue
+        if section == "teams":
+            values["team_tables"] = tuple(raw for _, raw in _tables(content, "teams", problems))
+            continue
         if section == "reports" and isinstance(content, list):
             reports = _report_tables(content, problems)
             values["reports"] = tuple(r for r in reports if r is not None)
@@ -302,7 +328,7 @@ def read_config(path: str | Path) -> Config:
         if keys is None or not isinstance(content, dict):
             problems.append(
                 f"unknown section [{section}]; expected "
-                + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]"))
+                + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]", "[teams]"))
             )
             continue
         for key, value in content.items():

@@ -20,7 +20,7 @@ from cxreports import mail, scope
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
-from cxreports.iorw import exclusive_lock
+from cxreports.iorw import exclusive_lock, write_atomic
 from cxreports.period import Week
 from cxreports.report import REPORTS, plan, render_runs
 
@@ -96,6 +96,7 @@ def run_weekly(
             step = "check"
             _check_scopes(pending, source)
             step = "render"
+            team_map = _team_map(config, out)
             runs = [
                 plan(
                     list(REPORTS),
@@ -110,7 +111,7 @@ def run_weekly(
                     min_volume=config.min_volume,
                     frt_target_s=config.frt_target_s,
                     csat_score_field=config.csat_score_field,
-                    **({"team_map": config.team_map} if config.team_map else {}),
+                    **({"team_map": team_map} if team_map else {}),
                     **({"teams": list(group.teams)} if group.teams else {}),
                 )
                 for group in pending
@@ -160,6 +161,17 @@ def _check_scopes(groups: list[Group], source: str) -> None:
             problems.append(str(exc))
     if problems:
         raise ParameterError("; ".join(problems))
+
+
+def _team_map(config: Config, out: Path) -> str | None:
+    """The teams CSV the reports read: ``[report] team_map``, or the ``[[teams]]`` of the
+    config written to ``OUT/.cxreports-team-map.csv`` for this run."""
+    if not config.team_tables:
+        return config.team_map
+    mapping = config.teams()
+    path = out / ".cxreports-team-map.csv"
+    write_atomic(path, mapping.members.write_csv().encode())  # type: ignore[union-attr]
+    return str(path)
 
 
 def _group_dir(out: Path, group: Group) -> Path:

@@ -344,3 +344,31 @@ def test_a_team_lead_is_mailed_their_teams_reports_only(sample_dir: Path, tmp_pa
     assert [n for n in north if n not in table] == []  # every North agent of the week
     assert not [n for n in others if n in table]  # and nobody from another team
     assert "teams: North" in agent_report
+
+
+def test_the_teams_can_be_written_in_the_config_instead(sample_dir: Path, tmp_path: Path):
+    from cxreports.config import read_config
+    from cxreports.job import _team_map
+
+    config = tmp_path / "cx.toml"
+    base = (
+        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
+        f"[report]\nout = '{tmp_path / 'out'}'\n"
+        "[[groups]]\nname = 'north'\nto = ['a@example.com']\nteams = ['North']\n"
+    )
+    inline = "[[teams]]\nname = 'North'\nlead = 'Dana'\nagents = ['a1', 'a2']\n"
+    config.write_text(base + inline + "[[teams]]\nname = 'South'\nagents = ['a3']\n")
+    checked = read_config(config).check()
+    written = _team_map(checked, tmp_path / "out")
+    assert written is not None
+    assert read(written).members.rows() == [
+        ("a1", "North", "Dana"), ("a2", "North", "Dana"), ("a3", "South", None),
+    ]  # fmt: skip
+    config.write_text(base + inline + "[[teams]]\nname = 'South'\nagents = ['a1']\n")
+    with pytest.raises(ParameterError, match="agent 'a1' is in two teams"):
+        read_config(config)
+    teams_file = tmp_path / "teams.csv"
+    teams_file.write_text(TEAMS_CSV)
+    config.write_text(base.replace("[report]\n", f"[report]\nteam_map = '{teams_file}'\n") + inline)
+    with pytest.raises(ParameterError, match="team_map or as \\[\\[teams\\]\\], not both"):
+        read_config(config)
