@@ -144,7 +144,8 @@ def _run_fetch(args: argparse.Namespace) -> int:
 def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="print one metric table of a report week")
     p.add_argument(
-        "table", choices=("agents", "teams", "queues", "channels", "daily", "hourly", "summary")
+        "table",
+        choices=("agents", "teams", "targets", "queues", "channels", "daily", "hourly", "summary"),
     )
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
@@ -173,6 +174,14 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         help="CSV of agent_id,team[,lead]: a team roll-up and each agent's team",
     )
     p.add_argument("--teams", type=_names, help="only these teams of --team-map (comma-separated)")
+    p.add_argument(
+        "--target",
+        action="append",
+        dest="targets",
+        type=_text,
+        help="a target such as 'sla_met_rate >= 0.80' or 'aht_s <= 600 at_risk=30 queue=Billing'"
+        " (repeatable)",
+    )
 
 
 def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,7 +192,7 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
         "min_volume": args.min_volume,
         "frt_target_s": args.frt_target,
         "csat_score_field": args.csat_score_field,
-        **{k: v for k in ("team_map", "teams") if (v := getattr(args, k, None))},
+        **{k: v for k in ("team_map", "teams", "targets") if (v := getattr(args, k, None))},
     }
 
 
@@ -191,6 +200,8 @@ def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
 
+    if args.table == "targets" and not args.targets:
+        raise ParameterError("the targets table needs one or more --target 'METRIC >= VALUE'")
     if args.table == "teams" and not args.team_map:
         raise ParameterError(
             "the teams table needs --team-map FILE: a CSV of agent_id,team and optionally lead"

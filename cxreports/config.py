@@ -23,6 +23,7 @@ from cxreports.report import (
     report_name_problem,
     threshold_problems,
 )
+from cxreports.targets import from_config as targets_from_config
 from cxreports.teams import UNASSIGNED, Teams
 from cxreports.teams import from_config as teams_from_config
 from cxreports.teams import read as read_teams
@@ -66,6 +67,13 @@ queues = ["Billing"]
 # name = "team-north"
 # to = ["north-lead@example.com"]
 # teams = ["North"]
+
+# Targets, shown with their status (met, at risk, missed) in the reports:
+# [[targets]]
+# metric = "sla_met_rate"         # any rate, duration or count of docs/metrics.md
+# min = 0.80                      # min: higher is better; max: lower is better
+# at_risk = 0.05                  # optional: met, but within 5 pp of the target
+# queue = "Billing"               # optional: one queue, channel or team
 
 # The teams, if not in a team_map file: agents missing from them are "Unassigned".
 # [[teams]]
@@ -123,6 +131,8 @@ class Config:
     team_map: str | None = None
     #: The same mapping written in the config: ``[[teams]]`` tables (name, lead, agents).
     team_tables: tuple[dict[str, Any], ...] = ()
+    #: Targets: ``[[targets]]`` tables (metric, min or max, at_risk, queue/channel/team).
+    target_tables: tuple[dict[str, Any], ...] = ()
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -206,6 +216,15 @@ class Config:
         elif self.team_tables:
             try:
                 mapping = self.teams()
+            except ParameterError as exc:
+                problems.append(str(exc))
+        if self.target_tables:
+            try:
+                for goal in targets_from_config(self.target_tables):
+                    if goal.team is not None and mapping is None and self.team_map is None:
+                        problems.append(
+                            f"[[targets]] {goal.text()}: a team's target needs the teams"
+                        )
             except ParameterError as exc:
                 problems.append(str(exc))
         if self.team_map is not None:
@@ -317,6 +336,9 @@ def read_config(path: str | Path) -> Config:
             groups = _group_tables(content, problems)
             values["groups"] = tuple(g for g in groups if g is not None)
             continue
+        if section == "targets":
+            values["target_tables"] = tuple(raw for _, raw in _tables(content, "targets", problems))
+            continue
         if section == "teams":
             values["team_tables"] = tuple(raw for _, raw in _tables(content, "teams", problems))
             continue
@@ -328,7 +350,9 @@ def read_config(path: str | Path) -> Config:
         if keys is None or not isinstance(content, dict):
             problems.append(
                 f"unknown section [{section}]; expected "
-                + ", ".join(f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]", "[teams]"))
+                + ", ".join(
+                    f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]", "[teams]", "[targets]")
+                )
             )
             continue
         for key, value in content.items():

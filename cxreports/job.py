@@ -23,6 +23,8 @@ from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterE
 from cxreports.iorw import exclusive_lock, write_atomic
 from cxreports.period import Week
 from cxreports.report import REPORTS, plan, render_runs
+from cxreports.targets import as_parameters
+from cxreports.targets import from_config as targets_from_config
 
 LOCK_NAME = ".cxreports-weekly.lock"
 LOG_FORMAT = "%(asctime)s cxreports run=%(run)s step=%(step)s %(levelname)s %(message)s"
@@ -113,6 +115,11 @@ def run_weekly(
                     csat_score_field=config.csat_score_field,
                     **({"team_map": team_map} if team_map else {}),
                     **({"teams": list(group.teams)} if group.teams else {}),
+                    **(
+                        {"targets": as_parameters(targets_from_config(config.target_tables))}
+                        if config.target_tables
+                        else {}
+                    ),
                 )
                 for group in pending
             ]

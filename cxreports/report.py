@@ -27,6 +27,8 @@ from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
+from cxreports.targets import Target, as_parameters, from_parameters
+from cxreports.targets import evaluate as evaluate_targets
 from cxreports.teams import UNASSIGNED, Teams
 from cxreports.teams import read as read_teams
 
@@ -57,6 +59,7 @@ NOTEBOOK_PARAMETERS = (
     "as_of",
     "team_map",
     "teams",
+    "targets",
 )
 
 #: One name of a dotted field path: letters, digits, ``_`` and ``-``.
@@ -226,6 +229,7 @@ def prepare(
     as_of: int | str | None = None,
     team_map: str | Path | Teams | None = None,
     teams: str | Sequence[str] | None = None,
+    targets: Sequence[object] | None = None,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
@@ -236,6 +240,8 @@ def prepare(
     ``team_map`` is a mapping of agents to teams (:mod:`cxreports.teams`), or the path of its
     CSV file: the metrics then hold a team roll-up (``m.teams``) and each agent's team.
     ``teams`` restricts every number to the agents of these teams (it needs ``team_map``).
+    ``targets`` (:mod:`cxreports.targets`: texts such as ``"aht_s <= 600"``, or their dicts)
+    adds each target's status this week (``m.targets``).
 
     From a store, the logs hold the interactions of the trend's weeks up to a week past this
     one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
@@ -257,6 +263,7 @@ def prepare(
         team_map = read_teams(team_map)  # type: ignore[arg-type]
     team_map = team_map or None
     team_names = _team_names(teams, team_map)  # type: ignore[arg-type]
+    goals = _targets(targets, team_map)
     from_store = len(sources) == 1 and store.is_store(sources[0])
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
@@ -271,7 +278,7 @@ def prepare(
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
         week_key += (None if team_map is None else tuple(team_map.members.rows()),)
-        week_key += (tuple(team_names),)
+        week_key += (tuple(team_names), tuple(goals))
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
     kept_load = _kept(_KEPT.loads, load_key)
@@ -307,6 +314,9 @@ def prepare(
         team_map=team_map,
         teams=team_names,
     )
+    if goals:
+        tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
+        metrics = dataclasses.replace(metrics, targets=evaluate_targets(goals, tables))
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
         return _copied(logs, metrics)
@@ -415,6 +425,15 @@ def _team_names(teams: str | Sequence[str] | None, team_map: Teams | None) -> li
             f"choose from {', '.join(map(repr, known))}"
         )
     return names
+
+
+def _targets(values: Sequence[object] | None, team_map: Teams | None) -> list[Target]:
+    """The targets, checked; a target on a team needs the mapping and one of its teams."""
+    goals = from_parameters(values)  # type: ignore[arg-type]
+    for goal in goals:
+        if goal.team is not None:
+            _team_names([goal.team], team_map)
+    return goals
 
 
 def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object]:
@@ -601,6 +620,7 @@ def plan(
     as_of = parameters.pop("as_of", None)
     team_map = parameters.pop("team_map", None)
     teams = parameters.pop("teams", None)
+    targets = parameters.pop("targets", None)
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
     mapping = None
     if team_map not in (None, ""):
@@ -609,6 +629,8 @@ def plan(
         parameters["team_map"] = str(Path(team_map).absolute())  # type: ignore[arg-type]
     if team_names := _team_names(teams, mapping):  # type: ignore[arg-type]
         parameters["teams"] = team_names
+    if goals := _targets(targets, mapping):  # type: ignore[arg-type]
+        parameters["targets"] = as_parameters(goals)
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
     for report in custom:

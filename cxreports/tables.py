@@ -313,6 +313,80 @@ def team_table(metrics: WeeklyMetrics) -> GT:
     )
 
 
+def targets_section(metrics: WeeklyMetrics) -> str:
+    """The week's targets, missed ones first: each with its bound, this week's value, the
+    95% interval of a rate, the status in a word and a shape, and whether the interval still
+    reaches the bound (a miss on a handful of cases may be chance). Empty without targets."""
+    t = metrics.targets
+    if t is None or not t.height:
+        return ""
+    order = {"missed": 0, "at risk": 1, "no data": 2, "met": 3}
+    rows = sorted(t.iter_rows(named=True), key=lambda r: order[r["status"]])
+    missed = [r for r in rows if r["status"] == "missed"]
+    lead = (
+        f"{len(missed)} of {t.height} target{'s' if t.height > 1 else ''} missed this week."
+        if missed
+        else f"Every one of the {t.height} target{'s' if t.height > 1 else ''} is met or at risk."
+    )
+    body = "".join(_target_row(r) for r in rows)
+    return (
+        '<h2 id="Targets">Targets</h2>'
+        f"<p>{html.escape(lead)} A rate's 95% interval says how sure the status is: when it still "
+        "reaches the target, the difference may be chance (<em>within noise</em>); when the "
+        "whole interval lies on one side, it is not. Durations carry no interval here.</p>"
+        '<div class="cx-table-scroll"><table class="cx-targets"><thead><tr>'
+        + "".join(
+            f'<th scope="col">{h}</th>'
+            for h in ("Target", "Status", "This week", "By", "Sure?", "Scope", "95% interval", "n")
+        )
+        + f"</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _target_row(r: dict[str, Any]) -> str:
+    from cxreports.targets import METRICS, STATUS
+
+    unit = METRICS[r["metric"]][1]
+
+    def shown(v: float | None) -> str:
+        if v is None:
+            return "—"
+        if unit == "rate":
+            return f"{v:.0%}"
+        if unit == "seconds":
+            return duration(v)
+        return f"{v:,.2f}" if unit == "score" else f"{v:,.0f}"
+
+    gap = r["gap"]
+    if gap is None:
+        by = "—"
+    elif unit == "rate":
+        by = f"{gap * 100:+.1f} pp"
+    elif unit == "seconds":
+        by = ("+" if gap >= 0 else "−") + duration(abs(gap))
+    else:
+        by = f"{gap:+,.2f}"
+    sure = {True: "within noise", False: "beyond noise", None: "—"}[r["within_noise"]]
+    interval = "—" if r["low"] is None else f"{shown(r['low'])}–{shown(r['high'])}"
+    # the status right after the target: on a phone the table scrolls, and these stay in view
+    cells = (
+        f"{r['label']} {r['op'].replace('>=', '≥').replace('<=', '≤')} {shown(r['bound'])}",
+        STATUS[r["status"]],
+        shown(r["value"]),
+        by,
+        sure,
+        r["scope"],
+        interval,
+        f"{r['n']:,}",
+    )
+    tone = {"missed": "cx-bad", "at risk": "cx-warn"}.get(r["status"], "")
+    tds = "".join(
+        f'<td class="{tone}">{html.escape(c)}</td>' if i == 1 else f"<td>{html.escape(c)}</td>"
+        for i, c in enumerate(cells)
+    )
+    return f"<tr>{tds}</tr>"
+
+
 def _interval(rate: str) -> pl.Expr:
     """``low–high`` of a rate's 95% Wilson interval, in whole percent."""
     bound = [(pl.col(f"{rate}_{end}") * 100).round(0).cast(pl.Int64) for end in ("low", "high")]

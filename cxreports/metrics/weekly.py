@@ -15,7 +15,9 @@ from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
-Breakdown = Literal["agents", "teams", "queues", "channels", "daily", "hourly", "summary"]
+Breakdown = Literal[
+    "agents", "teams", "targets", "queues", "channels", "daily", "hourly", "summary"
+]
 
 #: Headline KPIs: column, label, unit, which direction is better.
 KPIS: tuple[tuple[str, str, str, str], ...] = (
@@ -130,6 +132,9 @@ class WeeklyMetrics:
     #: One row per team (``team``, ``lead``, then every metric of a breakdown), when a teams
     #: mapping was given; agents it does not name are the team :data:`teams.UNASSIGNED`.
     teams: pl.DataFrame | None = None
+    #: Each target's status this week (:func:`cxreports.targets.evaluate`), when targets were
+    #: given.
+    targets: pl.DataFrame | None = None
 
     @property
     def handled(self) -> int:
