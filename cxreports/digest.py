@@ -33,6 +33,7 @@ from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_label
 from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
+from cxreports.targets import STATUS
 
 #: Folder of a rendered week that holds the digest.
 FOLDER = "email"
@@ -380,6 +381,11 @@ def _trend_alt(metrics: WeeklyMetrics) -> str:
 def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
     rows = {k["metric"]: k for k in metrics.kpis.iter_rows(named=True)}
     min_volume = metrics.params["min_volume"]
+    goals = {}
+    if metrics.targets is not None:
+        goals = {
+            g["metric"]: g for g in metrics.targets.iter_rows(named=True) if g["scope"] == "all"
+        }
     out = []
     for metric in KPIS:
         k = rows[metric]
@@ -393,6 +399,11 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
             details.append(f"n={k['n']:,}")
         if k["low"] is not None:
             details.append(f"95% CI {k['low']:.0%}–{k['high']:.0%}")
+        if goal := goals.get(metric):
+            op = goal["op"].replace(">=", "≥").replace("<=", "≤")
+            details.append(
+                f"{STATUS[goal['status']]} (target {op} {format_value(unit, goal['bound'])})"
+            )
         change, verdict, tone = "", "no data last week", "muted"
         if k["change"] is not None:
             arrow = "▲" if k["change"] > 0 else ("▼" if k["change"] < 0 else "■")

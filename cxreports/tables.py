@@ -85,6 +85,7 @@ def kpi_cards(
     metrics: tuple[str, ...] | None = None,
     *,
     summary: pl.DataFrame | None = None,
+    targets: pl.DataFrame | None = None,
 ) -> str:
     """Headline KPI cards: value, change against the previous week, and its reading.
 
@@ -93,8 +94,12 @@ def kpi_cards(
     95% interval is shown, and a change whose previous value lies inside this week's interval
     reads *within noise*, in grey, with no verdict. With ``summary``
     (``WeeklyMetrics.summary``) a duration card also gives the median beside the mean its label
-    names.
+    names. With ``targets`` (``WeeklyMetrics.targets``) a card whose metric has a target for
+    the whole week shows it and its status in a word and a shape.
     """
+    goals = {}
+    if targets is not None:
+        goals = {r["metric"]: r for r in targets.iter_rows(named=True) if r["scope"] == "all"}
     if metrics:
         order = {m: i for i, m in enumerate(metrics)}
         kpis = kpis.filter(pl.col("metric").is_in(list(metrics))).sort(
@@ -131,11 +136,25 @@ def kpi_cards(
         if k["unit"] != "count" and k["value"] is not None:
             extra.append(f"n={k['n']:,}")
         ci = f'<div class="cx-ci">{" · ".join(extra)}</div>' if extra else ""
+        if goal := goals.get(k["metric"]):
+            ci += _card_target(k["unit"], goal)
         cards.append(
             f'<div class="cx-card"><div class="cx-label">{html.escape(k["label"])}</div>'
             f'<div class="cx-value">{value}</div><div>{delta}</div>{ci}</div>'
         )
     return f'<div class="cx-cards">{"".join(cards)}</div>{_CARD_CSS}'
+
+
+def _card_target(unit: str, goal: dict[str, Any]) -> str:
+    from cxreports.targets import STATUS
+
+    op = goal["op"].replace(">=", "≥").replace("<=", "≤")
+    bound = format_value(unit, goal["bound"])
+    kind = {"missed": "cx-bad", "at risk": "cx-flat"}.get(goal["status"], "cx-flat")
+    return (
+        f'<div class="cx-ci"><span class="cx-delta {kind}">{html.escape(STATUS[goal["status"]])}'
+        f"</span> · target {html.escape(op)} {bound}</div>"
+    )
 
 
 #: The median beside each mean KPI, from the summary.

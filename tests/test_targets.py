@@ -172,3 +172,18 @@ def test_the_weekly_config_takes_targets_and_checks_them(sample_dir: Path, tmp_p
 def config_with(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_a_kpi_card_shows_its_whole_week_target_and_status():
+    from cxreports import tables
+
+    m = weekly(make_logs(_rows(450, 150) + _rows(1, 0, "Sales")), "2026-W13", "UTC")
+    tables_ = {"summary": m.summary, "queues": m.queues, "channels": m.channels, "teams": None}
+    goals = evaluate(
+        [parse("sla_met_rate >= 0.80"), parse("sla_met_rate >= 0.5 queue=Sales")], tables_
+    )
+    cards = tables.kpi_cards(m.kpis, ("sla_met_rate", "handled"), targets=goals)
+    sla = cards[: cards.index("HANDLED") if "HANDLED" in cards else cards.index("Handled")]
+    assert "✗ missed" in sla and "target ≥ 80.0%" in sla
+    assert cards.count("target ≥") == 1  # the queue's target is not the whole week's
+    assert "target" not in tables.kpi_cards(m.kpis, ("sla_met_rate",))
