@@ -28,6 +28,7 @@ from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
 from cxreports.targets import Target, as_parameters, from_parameters
+from cxreports.targets import by_group as targets_by_group
 from cxreports.targets import evaluate as evaluate_targets
 from cxreports.teams import UNASSIGNED, Teams
 from cxreports.teams import read as read_teams
@@ -317,6 +318,11 @@ def prepare(
     if goals:
         tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
         metrics = dataclasses.replace(metrics, targets=evaluate_targets(goals, tables))
+        if metrics.teams is not None and any(g.scope is None for g in goals):
+            # each team against the whole week's targets, for the team table
+            per_team = targets_by_group(goals, metrics.teams, "team")
+            teams_with = metrics.teams.join(per_team, on="team", how="left", maintain_order="left")
+            metrics = dataclasses.replace(metrics, teams=teams_with)
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
         return _copied(logs, metrics)

@@ -319,6 +319,8 @@ def team_table(metrics: WeeklyMetrics) -> GT:
         pl.col("csat_rate").alias("CSAT"),
         _interval("csat_rate").alias("CSAT 95% CI (%)"),
         pl.col("csat_responses").alias("CSAT n"),
+        # each team against the whole week's targets, when there are any
+        *([pl.col("targets").alias("Targets")] if "targets" in frame.columns else []),
     )
     return (
         _sticky(GT(shown, rowname_col="Team"), "Team")

@@ -325,3 +325,15 @@ def _number(value: float) -> str:
 
 def _shown(value: object) -> str:
     return repr(value) if isinstance(value, str) and len(value) <= 40 else "(not a metric name)"
+
+
+def by_group(targets: Sequence[Target], frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Each group's status against the whole-week targets: ``key`` and ``targets``, a short
+    text such as ``✗ SLA met · ✓ CSAT (4-5 of 5)`` (a breakdown such as ``teams``)."""
+    goals = [t for t in targets if t.scope is None]
+    texts = []
+    for value in frame[key].to_list():
+        row = frame.filter(pl.col(key).eq_missing(value))
+        done = evaluate(goals, {"summary": row}).to_dicts() if goals else []
+        texts.append(" · ".join(f"{STATUS[r['status']][0]} {r['label']}" for r in done))
+    return pl.DataFrame({key: frame[key], "targets": texts})

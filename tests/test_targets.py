@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -187,3 +188,24 @@ def test_a_kpi_card_shows_its_whole_week_target_and_status():
     assert "✗ missed" in sla and "target ≥ 80.0%" in sla
     assert cards.count("target ≥") == 1  # the queue's target is not the whole week's
     assert "target" not in tables.kpi_cards(m.kpis, ("sla_met_rate",))
+
+
+def test_each_team_is_held_to_the_whole_weeks_targets(tmp_path: Path):
+    from cxreports import tables
+    from cxreports.targets import by_group
+    from cxreports.teams import read
+
+    mapping = tmp_path / "teams.csv"
+    mapping.write_text("agent_id,team\na1,North\na2,South\n")
+    rows = _rows(9, 1) + [  # a1: 90% met; a2: 50% met
+        {"agent_id": "a2", "started_at": utc(2026, 3, 24, 9), "sla_status": s}
+        for s in ("meet", "breach")
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", team_map=read(mapping))
+    goals = [parse("sla_met_rate >= 0.8"), parse("sla_met_rate >= 0.1 queue=Support")]
+    per_team = dict(by_group(goals, m.teams, "team").iter_rows())
+    assert per_team == {"North": "✓ SLA met", "South": "✗ SLA met"}  # queue targets left out
+    teams = m.teams.join(by_group(goals, m.teams, "team"), on="team")
+    shown = tables.team_table(replace(m, teams=teams)).as_raw_html()
+    assert ">Targets</th>" in shown and "✗ SLA met" in shown
+    assert ">Targets</th>" not in tables.team_table(m).as_raw_html()
