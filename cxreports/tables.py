@@ -369,24 +369,10 @@ def _target_row(r: dict[str, Any]) -> str:
 
     unit = METRICS[r["metric"]][1]
 
-    def shown(v: float | None) -> str:
-        if v is None:
-            return "—"
-        if unit == "rate":
-            return f"{v:.0%}"
-        if unit == "seconds":
-            return duration(v)
-        return f"{v:,.2f}" if unit == "score" else f"{v:,.0f}"
+    def shown(value: float | None) -> str:  # as the headline cards show it
+        return format_value(unit, value)
 
-    gap = r["gap"]
-    if gap is None:
-        by = "—"
-    elif unit == "rate":
-        by = f"{gap * 100:+.1f} pp"
-    elif unit == "seconds":
-        by = ("+" if gap >= 0 else "−") + duration(abs(gap))
-    else:
-        by = f"{gap:+,.2f}"
+    by = "—" if r["gap"] is None else format_change(unit, r["gap"])
     sure = {True: "within noise", False: "beyond noise", None: "—"}[r["within_noise"]]
     interval = "—" if r["low"] is None else f"{shown(r['low'])}–{shown(r['high'])}"
     # the status right after the target: on a phone the table scrolls, and these stay in view

@@ -147,7 +147,7 @@ def test_both_reports_show_targets_only_when_given(sample_dir: Path, tmp_path: P
         assert "1 of 2 targets missed this week." in page
         assert "✗ missed" in page and "✓ met" in page
         # the miss is listed first
-        assert page.index("SLA met ≥ 99%") < page.index("Handle time, mean ≤")
+        assert page.index("SLA met ≥ 99.0%") < page.index("Handle time, mean ≤")
         assert 'id="Targets"' not in rendered[name]["html"].read_text()
 
 

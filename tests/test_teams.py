@@ -238,10 +238,7 @@ def test_the_weekly_config_takes_a_teams_file_and_checks_it(sample_dir: Path, tm
 
     teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
     config = tmp_path / "cx.toml"
-    base = (
-        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
-        "[[groups]]\nname = 'all'\nto = ['a@example.com']\n"
-    )
+    base = _config_head(sample_dir) + "[[groups]]\nname = 'all'\nto = ['a@example.com']\n"
     config.write_text(base + f"[report]\nteam_map = '{teams}'\n")
     assert read_config(config).check().team_map == str(teams)
     teams.write_text("agent_id,squad\na1,North\n")
@@ -287,8 +284,8 @@ def test_a_group_filtered_by_team_is_checked_with_the_config(sample_dir: Path, t
     teams = _sample_teams(sample_dir, tmp_path / "teams.csv")
     config = tmp_path / "cx.toml"
     base = (
-        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
-        "[[groups]]\nname = 'north'\nto = ['a@example.com']\nteams = ['North']\n"
+        _config_head(sample_dir)
+        + "[[groups]]\nname = 'north'\nto = ['a@example.com']\nteams = ['North']\n"
     )
     config.write_text(base + f"[report]\nteam_map = '{teams}'\n")
     assert read_config(config).check().groups[0].teams == ("North",)
@@ -352,8 +349,7 @@ def test_the_teams_can_be_written_in_the_config_instead(sample_dir: Path, tmp_pa
 
     config = tmp_path / "cx.toml"
     base = (
-        f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
-        f"[report]\nout = '{tmp_path / 'out'}'\n"
+        _config_head(sample_dir) + f"[report]\nout = '{tmp_path / 'out'}'\n"
         "[[groups]]\nname = 'north'\nto = ['a@example.com']\nteams = ['North']\n"
     )
     inline = "[[teams]]\nname = 'North'\nlead = 'Dana'\nagents = ['a1', 'a2']\n"
@@ -372,3 +368,8 @@ def test_the_teams_can_be_written_in_the_config_instead(sample_dir: Path, tmp_pa
     config.write_text(base.replace("[report]\n", f"[report]\nteam_map = '{teams_file}'\n") + inline)
     with pytest.raises(ParameterError, match="team_map or as \\[\\[teams\\]\\], not both"):
         read_config(config)
+
+
+def _config_head(sample_dir: Path) -> str:
+    """The source and SMTP sections every config of these tests shares."""
+    return f"[source]\npath = '{sample_dir}'\n[smtp]\nhost = 'localhost'\nfrom = 'r@example.com'\n"
