@@ -10,8 +10,13 @@ from cxreports.metrics.core import ratio, wilson
 KNOWN_SLA = ("meet", "breach")
 
 
-def expressions(frt_target_s: float = 60.0) -> list[pl.Expr]:
+def expressions(
+    frt_target_s: float = 60.0, frt_column: str = "first_response_time_s"
+) -> list[pl.Expr]:
     """``sla_met_rate`` = ``meet`` / non-null ``sla_status``; other non-null values are breaches.
+
+    ``frt_within_target_rate`` is the share of first responses within ``frt_target_s``, on the
+    clock of ``frt_column`` (calendar time, or ``first_response_business_s``).
 
     Examples
     --------
@@ -25,7 +30,7 @@ def expressions(frt_target_s: float = 60.0) -> list[pl.Expr]:
     with_sla = status.is_not_null().sum()
     met = (status == "meet").sum()
     low, high = wilson(met, with_sla)
-    frt = pl.col("first_response_time_s")
+    frt = pl.col(frt_column)
     return [
         with_sla.alias("sla_eligible"),
         ratio(met, with_sla).alias("sla_met_rate"),

@@ -9,7 +9,8 @@ from typing import Any, Literal
 import polars as pl
 
 from cxreports.load import CxLogs
-from cxreports.metrics import csat, handle_time, quality, sla, volume
+from cxreports.hours import BusinessHours, Clock
+from cxreports.metrics import business_time, csat, handle_time, quality, sla, volume
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
@@ -31,6 +32,13 @@ KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("csat_score_mean", "CSAT mean score", "score", "higher"),
     ("transfer_rate", "Transferred", "rate", "lower"),
     ("hold_rate", "Put on hold", "rate", "lower"),
+)
+
+#: Headline KPIs added with business hours: first response on the clock of the opening hours,
+#: and how many interactions started while the center was closed.
+BUSINESS_KPIS: tuple[tuple[str, str, str, str], ...] = (
+    ("frt_business_mean_s", "First response, business hours (mean)", "seconds", "lower"),
+    ("outside_hours_rate", "Started outside hours", "rate", "neutral"),
 )
 
 #: Per-agent columns compared with the previous week (``<name>_prev``).
@@ -57,14 +65,20 @@ _N_FOR = {
 }
 
 
-def metric_expressions(frt_target_s: float = 60.0) -> list[pl.Expr]:
-    """All per-group aggregations, in report column order."""
+def metric_expressions(frt_target_s: float = 60.0, business: Clock | None = None) -> list[pl.Expr]:
+    """All per-group aggregations, in report column order.
+
+    With ``business`` (the clock of the first-response proxy) the frame has the business-time
+    columns (:func:`business_time.add_columns`) and their figures are added.
+    """
+    frt = "first_response_business_s" if business == "business" else "first_response_time_s"
     return [
         *volume.expressions(),
         *handle_time.expressions(),
         *quality.expressions(),
-        *sla.expressions(frt_target_s),
+        *sla.expressions(frt_target_s, frt),
         *csat.expressions(),
+        *(business_time.expressions() if business else ()),
     ]
 
 
@@ -84,14 +98,13 @@ def breakdown(
     >>> breakdown(frame, ["channel"]).select("channel", "handled", "aht_s", "fcr_rate").rows()
     [('messenger', 1, 2720.0, 1.0)]
     """
-    return _breakdown(frame, by, frt_target_s).collect()
+    return _breakdown(frame, by, metric_expressions(frt_target_s)).collect()
 
 
 def _breakdown(
-    frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str], frt_target_s: float
+    frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str], aggs: list[pl.Expr]
 ) -> pl.LazyFrame:
     keys = [k for k in by if k != "agent_name"]
-    aggs = metric_expressions(frt_target_s)
     if "agent_name" in by:
         name = pl.col("agent_name").sort_by("started_at").drop_nulls().last()
         aggs = [name.alias("agent_name"), *aggs]
@@ -169,6 +182,7 @@ def weekly(
     with_fcr: pl.DataFrame | None = None,
     team_map: Teams | None = None,
     teams: Sequence[str] | None = None,
+    business_hours: BusinessHours | None = None,
 ) -> WeeklyMetrics:
     """Compute every metric of the weekly reports.
 
@@ -199,6 +213,9 @@ def weekly(
     teams
         Restrict every number to the agents of these teams of ``team_map`` (``Unassigned``:
         the agents it does not name).
+    business_hours
+        Opening hours (:mod:`cxreports.hours`): first response and resolution are also
+        measured in business time, and interactions that started outside hours are counted.
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
@@ -217,7 +234,12 @@ def weekly(
         .filter(span)
         .select(_BASE_COLUMNS)
         .collect()
-        .lazy()
+    )
+    if business_hours is not None:
+        base = business_time.add_columns(base, business_hours, tz)
+    base = base.lazy()
+    aggs = metric_expressions(
+        frt_target_s, None if business_hours is None else business_hours.frt_clock
     )
     scoped = in_teams(filtered(logs.interactions.lazy(), queues, channels), team_map, teams)
     week_all = in_week(scoped, wk).collect()
@@ -235,15 +257,15 @@ def weekly(
     )
     # every table at once: polars runs the queries side by side on all cores
     queries = {
-        "summary": _breakdown(lazy_rows, by["summary"], frt_target_s),
-        "previous_summary": _breakdown(lazy_prev, by["summary"], frt_target_s),
-        "agents": _breakdown(lazy_rows, by["agents"], frt_target_s),
-        "prev_agents": _breakdown(lazy_prev, by["agents"], frt_target_s),
-        "daily": _breakdown(lazy_rows, by["daily"], frt_target_s),
-        "queues": _breakdown(lazy_rows, by["queues"], frt_target_s),
-        "channels": _breakdown(lazy_rows, by["channels"], frt_target_s),
-        "hourly": _breakdown(lazy_rows, by["hourly"], frt_target_s),
-        "trend": _trend(base, wk, trend_weeks, frt_target_s),
+        "summary": _breakdown(lazy_rows, by["summary"], aggs),
+        "previous_summary": _breakdown(lazy_prev, by["summary"], aggs),
+        "agents": _breakdown(lazy_rows, by["agents"], aggs),
+        "prev_agents": _breakdown(lazy_prev, by["agents"], aggs),
+        "daily": _breakdown(lazy_rows, by["daily"], aggs),
+        "queues": _breakdown(lazy_rows, by["queues"], aggs),
+        "channels": _breakdown(lazy_rows, by["channels"], aggs),
+        "hourly": _breakdown(lazy_rows, by["hourly"], aggs),
+        "trend": _trend(base, wk, trend_weeks, aggs),
         "heatmap": volume.heatmap(lazy_rows),
         "dispositions": volume.mix(lazy_rows, "disposition"),
         "categories": volume.mix(cats, "value").rename({"value": "category"}),
@@ -254,7 +276,7 @@ def weekly(
     }
     if team_map is not None:
         queries["teams"] = (
-            _breakdown(lazy_rows, ["team"], frt_target_s)
+            _breakdown(lazy_rows, ["team"], aggs)
             .join(team_map.leads().lazy(), on="team", how="left")
             .select("team", "lead", pl.exclude("team", "lead"))
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
@@ -280,6 +302,7 @@ def weekly(
             "frt_target_s": frt_target_s,
             "trend_weeks": trend_weeks,
             "csat_score_field": logs.csat_score_field,
+            **({"business_hours": business_hours.text(tz)} if business_hours else {}),
         },
         summary=summary,
         previous_summary=previous_summary,
@@ -287,7 +310,11 @@ def weekly(
         agents=agents,
         daily=daily,
         **t,
-        rows=rows.select(ROW_COLUMNS + (("team",) if team_map is not None else ())),
+        rows=rows.select(
+            ROW_COLUMNS
+            + (("team",) if team_map is not None else ())
+            + (business_time.COLUMNS if business_hours is not None else ())
+        ),
         quality=data_quality(logs, week_all),
     )
 
@@ -367,7 +394,8 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     now = current.row(0, named=True)
     before = previous.row(0, named=True)
     rows = []
-    for column, label, unit, better in KPIS:
+    business = BUSINESS_KPIS if "outside_hours" in now else ()
+    for column, label, unit, better in (*KPIS, *business):
         value, prior = now[column], before[column]
         low = now.get(f"{column}_low")
         high = now.get(f"{column}_high")
@@ -406,7 +434,7 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _trend(base: pl.LazyFrame, week: Week, weeks: int, frt_target_s: float) -> pl.LazyFrame:
+def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: list[pl.Expr]) -> pl.LazyFrame:
     """The headline figures of each of the ``weeks`` weeks ending with ``week``.
 
     A row's week is found by its start against the weeks' UTC boundaries (each week's local
@@ -420,7 +448,7 @@ def _trend(base: pl.LazyFrame, week: Week, weeks: int, frt_target_s: float) -> p
             pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
         )
     ).with_columns(_week=position)
-    per_week = _breakdown(rows, ["_week"], frt_target_s)
+    per_week = _breakdown(rows, ["_week"], aggs)
     frame = pl.LazyFrame(
         {"_week": range(weeks), "iso_week": [w.label for w in spans]},
         schema={"_week": pl.Int32, "iso_week": pl.String},

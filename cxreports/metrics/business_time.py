@@ -1,0 +1,130 @@
+"""Business-time family: first response and resolution counted only while the center is open.
+
+A first response that took 15 hours from Friday 17:55 to Saturday 09:00 took 5 minutes of
+business time when the center opens at 08:55. Durations run from ``started_at`` (the start of
+the interaction), as the platform's own first-response and resolution times do; a holiday is
+closed all day. The opening hours are :class:`cxreports.hours.BusinessHours`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from cxreports.hours import BusinessHours
+from cxreports.metrics.core import ratio
+
+#: Columns :func:`add_columns` adds to each interaction.
+COLUMNS = ("first_response_business_s", "resolution_business_s", "started_outside_hours")
+
+_US = 1_000_000
+
+
+def add_columns(frame: pl.DataFrame, hours: BusinessHours, tz: str) -> pl.DataFrame:
+    """``frame`` with each interaction's first response and resolution in business seconds and
+    whether it started outside business hours (``started_outside_hours``).
+
+    Vectorised: each calendar's open intervals over the frame's days (a few hundred rows) are
+    searched for every start and end at once; a queue with its own calendar takes its values.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from cxreports.hours import from_config
+    >>> hours = from_config({"mon-fri": "09:00-17:00"})
+    >>> friday_evening = datetime(2026, 3, 27, 16, 0, tzinfo=timezone.utc)
+    >>> df = pl.DataFrame({"started_at": [friday_evening], "queue_name": ["Billing"],
+    ...                    "first_response_time_s": [3 * 86400.0], "resolution_time_s": [None]})
+    >>> add_columns(df, hours, "UTC").select(COLUMNS).row(0)  # Fri 16:00 to Mon 16:00
+    (28800.0, None, False)
+    """
+    start = pl.col("started_at").dt.epoch("us")
+    ends = {
+        "first_response_business_s": pl.col("first_response_time_s"),
+        "resolution_business_s": pl.col("resolution_time_s"),
+    }
+    if frame.height == 0:
+        return frame.with_columns(
+            *(pl.lit(None, pl.Float64).alias(c) for c in ends),
+            pl.lit(None, pl.Boolean).alias("started_outside_hours"),
+        )
+    first, last = _local_days(frame, tz)
+    per_calendar: list[tuple[str | None, dict[str, pl.Expr]]] = []
+    for queue, cal in ((None, hours.default), *hours.queues):
+        per_calendar.append((queue, _measured(cal.open_spans(tz, first, last), start, ends)))
+    _, default = per_calendar[0]
+    columns = []
+    for name in COLUMNS:
+        expr = default[name]
+        for queue, exprs in per_calendar[1:]:
+            expr = pl.when(pl.col("queue_name") == queue).then(exprs[name]).otherwise(expr)
+        columns.append(expr.alias(name))
+    return frame.with_columns(columns)
+
+
+def _local_days(frame: pl.DataFrame, tz: str) -> tuple:
+    """The local days from the first start to the last end, a day of margin either side."""
+    longest = pl.max_horizontal(
+        pl.col("first_response_time_s").max(), pl.col("resolution_time_s").max(), pl.lit(0.0)
+    )
+    bounds = frame.select(
+        first=pl.col("started_at").min(),
+        last=pl.col("started_at").max() + pl.duration(seconds=longest.ceil().cast(pl.Int64)),
+    )
+    local = bounds.select(pl.all().dt.convert_time_zone(tz).dt.date()).row(0)
+    return local[0] - timedelta(days=1), local[1] + timedelta(days=1)
+
+
+def _measured(spans: pl.DataFrame, start: pl.Expr, ends: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
+    """Business seconds from ``start`` to ``start + duration`` for each duration of ``ends``,
+    and whether ``start`` is outside the ``spans`` (as :meth:`Calendar.open_spans` gives)."""
+    if not spans.height:  # closed every day of the data (holidays only)
+        out = {name: pl.when(d.is_not_null()).then(0.0) for name, d in ends.items()}
+        out["started_outside_hours"] = pl.lit(True)
+        return out
+    opened, inside = _open_until(spans, start)
+    out = {}
+    for name, duration in ends.items():
+        end = start + (duration * _US).round(0).cast(pl.Int64)
+        until_end, _ = _open_until(spans, end)
+        out[name] = pl.when(duration.is_not_null()).then((until_end - opened) / _US)
+    out["started_outside_hours"] = ~inside
+    return out
+
+
+def _open_until(spans: pl.DataFrame, t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Open microseconds of ``spans`` before the instant ``t`` (microseconds since the epoch),
+    and whether ``t`` lies in an open span."""
+    starts = pl.lit(spans["start"])
+    i = starts.search_sorted(t, side="right").cast(pl.Int64) - 1
+    at = i.clip(lower_bound=0)
+    s, e, before = (pl.lit(spans[c]).gather(at) for c in ("start", "end", "before"))
+    opened = pl.when(i >= 0).then(before + pl.min_horizontal(t, e) - s).otherwise(0)
+    return opened, (i >= 0) & (t < e)
+
+
+def expressions() -> list[pl.Expr]:
+    """Aggregations of the business-time columns (:func:`add_columns`).
+
+    ``outside_hours`` counts the interactions that started while the center was closed and
+    ``outside_hours_rate`` is their share of those handled.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"first_response_business_s": [60.0, 300.0],
+    ...                    "resolution_business_s": [600.0, None],
+    ...                    "started_outside_hours": [False, True]})
+    >>> df.select(expressions()).select("frt_business_mean_s", "outside_hours_rate").row(0)
+    (180.0, 0.5)
+    """
+    frt = pl.col("first_response_business_s")
+    outside = pl.col("started_outside_hours")
+    return [
+        frt.mean().alias("frt_business_mean_s"),
+        frt.median().alias("frt_business_median_s"),
+        frt.quantile(0.9, interpolation="linear").alias("frt_business_p90_s"),
+        pl.col("resolution_business_s").mean().alias("resolution_business_mean_s"),
+        outside.sum().cast(pl.UInt32).alias("outside_hours"),
+        ratio(outside.sum(), pl.len()).alias("outside_hours_rate"),
+    ]
