@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 import polars as pl
 
-from cxreports.load import CxLogs
 from cxreports.hours import BusinessHours, Clock
+from cxreports.load import CxLogs
 from cxreports.metrics import business_time, csat, handle_time, quality, sla, volume
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
