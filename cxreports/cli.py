@@ -182,10 +182,18 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         help="a target such as 'sla_met_rate >= 0.80' or 'aht_s <= 600 at_risk=30 queue=Billing'"
         " (repeatable)",
     )
+    p.add_argument(
+        "--business-hours",
+        type=_text,
+        help="TOML file of opening hours ([business_hours], e.g. your weekly config): first "
+        "response and resolution in business time too",
+    )
 
 
 def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
     """The notebooks' parameters from the options shared by metrics, report and notebooks."""
+    from cxreports.hours import read as read_hours
+
     return {
         "queues": args.queues or [],
         "channels": args.channels or [],
@@ -193,6 +201,11 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
         "frt_target_s": args.frt_target,
         "csat_score_field": args.csat_score_field,
         **{k: v for k in ("team_map", "teams", "targets") if (v := getattr(args, k, None))},
+        **(
+            {"business_hours": read_hours(args.business_hours)}
+            if getattr(args, "business_hours", None)
+            else {}
+        ),
     }
 
 

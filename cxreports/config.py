@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from cxreports.exceptions import ParameterError
+from cxreports.hours import BusinessHours
+from cxreports.hours import from_config as hours_from_config
 from cxreports.mail import SmtpSettings, _is_address
 from cxreports.period import zone
 from cxreports.report import (
@@ -23,6 +25,7 @@ from cxreports.report import (
     report_name_problem,
     threshold_problems,
 )
+from cxreports.targets import BUSINESS_METRICS
 from cxreports.targets import from_config as targets_from_config
 from cxreports.teams import UNASSIGNED, Teams
 from cxreports.teams import from_config as teams_from_config
@@ -74,6 +77,16 @@ queues = ["Billing"]
 # min = 0.80                      # min: higher is better; max: lower is better
 # at_risk = 0.05                  # optional: met, but within 5 pp of the target
 # queue = "Billing"               # optional: one queue, channel or team
+
+# Opening hours, in the report's tz: first response and resolution also in business time,
+# and the interactions that started outside hours. A day not named is closed.
+# [business_hours]
+# mon-fri = "08:30-12:30, 13:30-18:00"   # a day (mon) or a range (mon-fri); several intervals
+# sat = "10:00-14:00"
+# holidays = ["2026-12-25", "2026-12-26"]   # closed all day
+# frt_clock = "business"          # frt_target_s on business time (default: "calendar")
+# [business_hours.queues."Priority Support"]   # a queue with its own hours (and the
+# mon-sun = "00:00-24:00"                      # holidays above unless it names its own)
 
 # The teams, if not in a team_map file: agents missing from them are "Unassigned".
 # [[teams]]
@@ -133,6 +146,8 @@ class Config:
     team_tables: tuple[dict[str, Any], ...] = ()
     #: Targets: ``[[targets]]`` tables (metric, min or max, at_risk, queue/channel/team).
     target_tables: tuple[dict[str, Any], ...] = ()
+    #: Opening hours: ``[business_hours]`` (see :mod:`cxreports.hours`).
+    business_hours: BusinessHours | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -224,6 +239,11 @@ class Config:
                     if goal.team is not None and mapping is None and self.team_map is None:
                         problems.append(
                             f"[[targets]] {goal.text()}: a team's target needs the teams"
+                        )
+                    if goal.metric in BUSINESS_METRICS and self.business_hours is None:
+                        problems.append(
+                            f"[[targets]] {goal.text()}: a business-time figure needs "
+                            "[business_hours]"
                         )
             except ParameterError as exc:
                 problems.append(str(exc))
@@ -342,6 +362,12 @@ def read_config(path: str | Path) -> Config:
         if section == "teams":
             values["team_tables"] = tuple(raw for _, raw in _tables(content, "teams", problems))
             continue
+        if section == "business_hours":
+            try:
+                values["business_hours"] = hours_from_config(content, "[business_hours]")
+            except ParameterError as exc:
+                problems.append(str(exc))
+            continue
         if section == "reports" and isinstance(content, list):
             reports = _report_tables(content, problems)
             values["reports"] = tuple(r for r in reports if r is not None)
@@ -351,7 +377,15 @@ def read_config(path: str | Path) -> Config:
             problems.append(
                 f"unknown section [{section}]; expected "
                 + ", ".join(
-                    f"[{s}]" for s in (*_SECTIONS, "[groups]", "[reports]", "[teams]", "[targets]")
+                    f"[{s}]"
+                    for s in (
+                        *_SECTIONS,
+                        "[groups]",
+                        "[reports]",
+                        "[teams]",
+                        "[targets]",
+                        "business_hours",
+                    )
                 )
             )
             continue

@@ -56,6 +56,8 @@ PNG_SCALE = 2
 KPIS = (
     "handled", "sla_met_rate", "csat_rate", "resolved_rate", "fcr_rate",
     "aht_s", "frt_mean_s", "csat_score_mean", "transfer_rate", "hold_rate",
+    # with business hours only
+    "frt_business_mean_s", "outside_hours_rate",
 )  # fmt: skip
 #: The trends over the last weeks that the email draws: column -> (title, d3 format).
 TRENDS = {"sla_met_rate": ("SLA met", ".0%"), "csat_rate": ("CSAT (4-5 of 5)", ".0%")}
@@ -63,7 +65,11 @@ TRENDS = {"sla_met_rate": ("SLA met", ".0%"), "csat_rate": ("CSAT (4-5 of 5)", "
 # Durations are skewed (a few slow emails move a mean far from the typical case), so the email
 # names the mean as a mean and shows the median beside it.
 _LABELS = {"aht_s": "Handle time (mean)", "frt_mean_s": "First response (mean)"}
-_MEDIANS = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
+_MEDIANS = {
+    "aht_s": "aht_median_s",
+    "frt_mean_s": "frt_median_s",
+    "frt_business_mean_s": "frt_business_median_s",
+}
 
 _Tone = Literal["good", "bad", "muted"]
 _COLOURS: dict[_Tone, str] = {
@@ -387,7 +393,7 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
             g["metric"]: g for g in metrics.targets.iter_rows(named=True) if g["scope"] == "all"
         }
     out = []
-    for metric in KPIS:
+    for metric in (m for m in KPIS if m in rows):
         k = rows[metric]
         unit, value = k["unit"], k["value"]
         details = []

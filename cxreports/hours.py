@@ -20,9 +20,11 @@ problem at once, each in one line.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -185,6 +187,33 @@ def from_config(raw: object, where: str = "[business_hours]") -> BusinessHours:
     if problems or default is None:
         raise ParameterError("; ".join(problems))
     return BusinessHours(default, tuple(queues), clock)
+
+
+def read(path: str | Path) -> BusinessHours:
+    """Business hours from a TOML file: a ``[business_hours]`` table (the weekly config itself
+    will do) or the same keys at the top level.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "hours.toml")
+    >>> _ = open(f, "w").write('mon-fri = "09:00-17:00"\\n')
+    >>> read(f).default.text()
+    'Mon–Fri 09:00–17:00'
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise ParameterError(f"{path}: no such business-hours file (TOML)") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{path}: is a folder; the business hours are a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path}: cannot read the business hours ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ParameterError(f"{path}: not valid TOML ({exc})") from None
+    table = data.get("business_hours", data)
+    return from_config(table, f"{path} [business_hours]" if table is not data else str(path))
 
 
 def parse_calendar(raw: Mapping[str, object], where: str) -> Calendar:

@@ -120,6 +120,11 @@ def run_weekly(
                         if config.target_tables
                         else {}
                     ),
+                    **(
+                        {"business_hours": config.business_hours.as_parameters()}
+                        if config.business_hours
+                        else {}
+                    ),
                 )
                 for group in pending
             ]

@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
@@ -22,12 +22,14 @@ import polars as pl
 from cxreports import schema as S
 from cxreports import scope, store
 from cxreports.exceptions import ParameterError
+from cxreports.hours import BusinessHours
+from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.weekly import fcr_frame
 from cxreports.period import Week, zone
-from cxreports.targets import Target, as_parameters, from_parameters
+from cxreports.targets import BUSINESS_METRICS, Target, as_parameters, from_parameters
 from cxreports.targets import by_group as targets_by_group
 from cxreports.targets import evaluate as evaluate_targets
 from cxreports.teams import UNASSIGNED, Teams
@@ -61,6 +63,7 @@ NOTEBOOK_PARAMETERS = (
     "team_map",
     "teams",
     "targets",
+    "business_hours",
 )
 
 #: One name of a dotted field path: letters, digits, ``_`` and ``-``.
@@ -231,6 +234,7 @@ def prepare(
     team_map: str | Path | Teams | None = None,
     teams: str | Sequence[str] | None = None,
     targets: Sequence[object] | None = None,
+    business_hours: Mapping[str, object] | BusinessHours | None = None,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
@@ -242,7 +246,9 @@ def prepare(
     CSV file: the metrics then hold a team roll-up (``m.teams``) and each agent's team.
     ``teams`` restricts every number to the agents of these teams (it needs ``team_map``).
     ``targets`` (:mod:`cxreports.targets`: texts such as ``"aht_s <= 600"``, or their dicts)
-    adds each target's status this week (``m.targets``).
+    adds each target's status this week (``m.targets``). ``business_hours`` (opening hours,
+    :mod:`cxreports.hours`, in the config's form) adds first response and resolution in
+    business time and the interactions started outside hours.
 
     From a store, the logs hold the interactions of the trend's weeks up to a week past this
     one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
@@ -264,7 +270,8 @@ def prepare(
         team_map = read_teams(team_map)  # type: ignore[arg-type]
     team_map = team_map or None
     team_names = _team_names(teams, team_map)  # type: ignore[arg-type]
-    goals = _targets(targets, team_map)
+    hours = _business_hours(business_hours)
+    goals = _targets(targets, team_map, hours)
     from_store = len(sources) == 1 and store.is_store(sources[0])
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
@@ -279,7 +286,7 @@ def prepare(
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
         week_key += (None if team_map is None else tuple(team_map.members.rows()),)
-        week_key += (tuple(team_names), tuple(goals))
+        week_key += (tuple(team_names), tuple(goals), hours)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
     kept_load = _kept(_KEPT.loads, load_key)
@@ -295,13 +302,15 @@ def prepare(
         if load_key is not None:  # every scope of the load needs the same FCR columns
             with_fcr = fcr_frame(logs)
             _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
-    if queue_names or channel_names:
+    if queue_names or channel_names or (hours is not None and hours.queues):
         known = (
             scope.known(sources, as_of=logs.extra["store_version"])
             if from_store
             else scope.Known.of(logs.interactions)
         )
         queue_names, channel_names = scope.resolve(queue_names, channel_names, known)
+        if hours is not None:
+            _check_hours_queues(hours, known)
     metrics = weekly(
         logs,
         wk,
@@ -314,6 +323,7 @@ def prepare(
         with_fcr=with_fcr,
         team_map=team_map,
         teams=team_names,
+        business_hours=hours,
     )
     if goals:
         tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
@@ -433,13 +443,40 @@ def _team_names(teams: str | Sequence[str] | None, team_map: Teams | None) -> li
     return names
 
 
-def _targets(values: Sequence[object] | None, team_map: Teams | None) -> list[Target]:
-    """The targets, checked; a target on a team needs the mapping and one of its teams."""
+def _targets(
+    values: Sequence[object] | None, team_map: Teams | None, hours: BusinessHours | None
+) -> list[Target]:
+    """The targets, checked; a target on a team needs the mapping and one of its teams, one
+    on a business-time figure needs the business hours."""
     goals = from_parameters(values)  # type: ignore[arg-type]
     for goal in goals:
         if goal.team is not None:
             _team_names([goal.team], team_map)
+        if hours is None and goal.metric in BUSINESS_METRICS:
+            raise ParameterError(
+                f"target {goal.text()}: {goal.metric} is measured in business time and needs "
+                "the business hours ([business_hours] in the config, or --business-hours FILE)"
+            )
     return goals
+
+
+def _business_hours(value: object) -> BusinessHours | None:
+    """Opening hours from a notebook parameter or the caller; None or empty: none."""
+    if value in (None, "", {}):
+        return None
+    return hours_from_config(value, "business_hours")
+
+
+def _check_hours_queues(hours: BusinessHours, known: scope.Known) -> None:
+    """A queue with its own hours must be one the data has, spelt as the data spells it: a
+    misspelt one would silently give its interactions the default hours."""
+    for name, _ in hours.queues:
+        if name in known.queues:
+            continue
+        matches, _ = scope.resolve([name], [], known, where="business_hours: ")
+        raise ParameterError(
+            f"business_hours: queue {name!r} has its own hours; the data spells it {matches[0]!r}"
+        )
 
 
 def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object]:
@@ -450,11 +487,14 @@ def _scoped(files: list[str], parameters: dict[str, object]) -> dict[str, object
     """
     queues = _names(parameters.get("queues"), "queues")  # type: ignore[arg-type]
     channels = _names(parameters.get("channels"), "channels")  # type: ignore[arg-type]
-    if not queues and not channels:
+    hours = _business_hours(parameters.get("business_hours"))
+    if not queues and not channels and (hours is None or not hours.queues):
         return parameters
     # against the snapshot the reports will read, not whatever the store holds now
     known = scope.known(files, as_of=parameters.get("as_of"))  # type: ignore[arg-type]
     queues, channels = scope.resolve(queues, channels, known)
+    if hours is not None:
+        _check_hours_queues(hours, known)
     return {**parameters, "queues": queues, "channels": channels}
 
 
@@ -627,6 +667,7 @@ def plan(
     team_map = parameters.pop("team_map", None)
     teams = parameters.pop("teams", None)
     targets = parameters.pop("targets", None)
+    hours = _business_hours(parameters.pop("business_hours", None))
     wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
     mapping = None
     if team_map not in (None, ""):
@@ -635,8 +676,10 @@ def plan(
         parameters["team_map"] = str(Path(team_map).absolute())  # type: ignore[arg-type]
     if team_names := _team_names(teams, mapping):  # type: ignore[arg-type]
         parameters["teams"] = team_names
-    if goals := _targets(targets, mapping):  # type: ignore[arg-type]
+    if goals := _targets(targets, mapping, hours):  # type: ignore[arg-type]
         parameters["targets"] = as_parameters(goals)
+    if hours is not None:
+        parameters["business_hours"] = hours.as_parameters()
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
     for report in custom:

@@ -76,8 +76,13 @@ def format_change(unit: str, change: float) -> str:
 AGENT_KPIS = (
     "handled", "aht_s", "frt_mean_s", "resolved_rate", "fcr_rate",
     "sla_met_rate", "csat_rate", "transfer_rate", "hold_rate", "csat_score_mean",
+    # with business hours only
+    "frt_business_mean_s", "outside_hours_rate",
 )  # fmt: skip
-SLA_CSAT_KPIS = ("sla_met_rate", "frt_mean_s", "handled", "csat_rate", "csat_score_mean")
+SLA_CSAT_KPIS = (
+    "sla_met_rate", "frt_mean_s", "handled", "csat_rate", "csat_score_mean",
+    "frt_business_mean_s", "outside_hours_rate",
+)  # fmt: skip
 
 
 def kpi_cards(
@@ -158,7 +163,11 @@ def _card_target(unit: str, goal: dict[str, Any]) -> str:
 
 
 #: The median beside each mean KPI, from the summary.
-_MEDIAN_OF = {"aht_s": "aht_median_s", "frt_mean_s": "frt_median_s"}
+_MEDIAN_OF = {
+    "aht_s": "aht_median_s",
+    "frt_mean_s": "frt_median_s",
+    "frt_business_mean_s": "frt_business_median_s",
+}
 
 _P = palette
 _CARD_CSS = f"""<style>
@@ -392,6 +401,62 @@ def _target_row(r: dict[str, Any]) -> str:
         for i, c in enumerate(cells)
     )
     return f"<tr>{tds}</tr>"
+
+
+def business_hours_section(metrics: WeeklyMetrics) -> str:
+    """The opening hours, first response and resolution in calendar and business time side by
+    side, and the interactions that started while the center was closed, for the whole week
+    and by queue. Empty without business hours."""
+    hours = metrics.hours
+    if hours is None:
+        return ""
+    s = metrics.summary.row(0, named=True)
+    tz = metrics.params["tz"]
+    closed = [d for d in metrics.week.days if d in hours.default.holidays]
+    lead = f"Open {hours.default.text()} ({tz})"
+    if closed:
+        lead += "; closed on " + ", ".join(f"{d:%a} {d.day} {d:%b}" for d in closed)
+    own = "".join(f" {name} has its own hours: {cal.text()}." for name, cal in hours.queues)
+    handled, outside = s["handled"] or 0, s["outside_hours"] or 0
+    share = f" ({outside / handled:.0%})" if handled else ""
+    clock = "business" if hours.frt_clock == "business" else "calendar"
+    figures = (
+        ("First response, mean", "frt_mean_s", "frt_business_mean_s"),
+        ("First response, median", "frt_median_s", "frt_business_median_s"),
+        ("First response, p90", "frt_p90_s", "frt_business_p90_s"),
+        ("Resolution, mean", "resolution_mean_s", "resolution_business_mean_s"),
+    )
+    rows = "".join(
+        f'<tr><th scope="row">{label}</th><td class="num">{duration(s[cal])}</td>'
+        f'<td class="num">{duration(s[biz])}</td></tr>'
+        for label, cal, biz in figures
+    )
+    by_queue = "".join(
+        f'<tr><th scope="row">{html.escape(q["queue_name"] or "(none)")}</th>'
+        f'<td class="num">{q["handled"]:,}</td>'
+        f'<td class="num">{q["outside_hours"]:,} ({(q["outside_hours_rate"] or 0):.0%})</td>'
+        f'<td class="num">{duration(q["frt_mean_s"])}</td>'
+        f'<td class="num">{duration(q["frt_business_mean_s"])}</td></tr>'
+        for q in metrics.queues.iter_rows(named=True)
+    )
+    head = "".join(
+        f'<th scope="col">{h}</th>'
+        for h in ("Queue", "Handled", "Started outside hours", "First response, mean", "Business")
+    )
+    return (
+        '<h2 id="Business-hours">Business hours</h2>'
+        f"<p>{html.escape(lead)}.{html.escape(own)} Business time counts only the open hours "
+        "between an interaction's start and its first response or resolution: a first reply on "
+        "Monday morning to a message sent on Saturday is quick in business time. "
+        f"<strong>{outside:,} of {handled:,} interactions{share} started while the center was "
+        f"closed.</strong> The first-response target (≤ {duration(metrics.params['frt_target_s'])})"
+        f" is measured in {clock} time.</p>"
+        '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr><th scope="col">'
+        'Whole week</th><th scope="col">Calendar time</th><th scope="col">Business time</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
+        f"{head}</tr></thead><tbody>{by_queue}</tbody></table></div>"
+    )
 
 
 def _interval(rate: str) -> pl.Expr:

@@ -48,7 +48,15 @@ METRICS: dict[str, tuple[str, str]] = {
     "csat_response_rate": ("CSAT response rate", "rate"),
     "csat_score_mean": ("CSAT mean score", "score"),
     "csat_rate": ("CSAT (4-5 of 5)", "rate"),
+    "frt_business_mean_s": ("First response, business hours, mean", "seconds"),
+    "frt_business_median_s": ("First response, business hours, median", "seconds"),
+    "frt_business_p90_s": ("First response, business hours, p90", "seconds"),
+    "resolution_business_mean_s": ("Resolution, business hours, mean", "seconds"),
+    "outside_hours_rate": ("Started outside hours", "rate"),
 }
+
+#: Metrics measured against the business hours: a target on one needs them configured.
+BUSINESS_METRICS = tuple(m for m in METRICS if "business" in m or m.startswith("outside"))
 
 #: Rates with a Wilson interval (``<metric>_low`` / ``_high``) in every breakdown.
 WITH_INTERVAL = ("resolved_rate", "fcr_rate", "sla_met_rate", "csat_rate")

@@ -148,6 +148,8 @@ class WeeklyMetrics:
     #: Each target's status this week (:func:`cxreports.targets.evaluate`), when targets were
     #: given.
     targets: pl.DataFrame | None = None
+    #: The opening hours the business-time figures were measured against, when given.
+    hours: BusinessHours | None = None
 
     @property
     def handled(self) -> int:
@@ -316,6 +318,7 @@ def weekly(
             + (business_time.COLUMNS if business_hours is not None else ())
         ),
         quality=data_quality(logs, week_all),
+        hours=business_hours,
     )
 
 
