@@ -12,6 +12,10 @@ its own process so that peak memory is its own:
 - ``merge``: one more week of pages (the data's average week, after its last one) merged into a
   copy of that store, which parses only the new pages;
 - ``warm``: one week read from the store plus every metric of both reports;
+- ``model``: the same with the operating model configured: a teams mapping of every agent,
+  four targets and business hours with holidays and a queue of its own (business-time first
+  response and resolution, outside-hours counts, the team roll-up, each team's and agent's
+  target status);
 - ``report``: ``cxreports report all`` for that week from the store, HTML and PDF;
 - ``fanout``: the weekly job's rendering for ``--groups`` recipient groups (20 by default: all
   queues, each queue, each channel, then queue and channel pairs), every report and digest of
@@ -48,6 +52,11 @@ HERE = Path(__file__).resolve().parent
 WEEK, TZ = "2026-W13", "Asia/Singapore"
 #: The pandas baseline is skipped above this many records: it needs ~22 KB of memory a record.
 PANDAS_LIMIT = 200_000
+#: The operating model of the ``model`` step.
+MODEL_TARGETS = ["sla_met_rate >= 0.8", "aht_s <= 600", "frt_business_median_s <= 120",
+                 "csat_rate >= 0.85"]  # fmt: skip
+MODEL_HOURS = {"mon-fri": "08:30-12:30, 13:30-18:00", "sat": "10:00-14:00",
+               "holidays": ["2026-03-27", "2026-04-03"]}  # fmt: skip
 
 
 def fanout_groups(queues: tuple[str, ...], channels: tuple[str, ...], n: int) -> list[dict]:
@@ -77,6 +86,10 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
     from cxreports.store import update
 
     extra: dict[str, object] = {}
+    if name == "model":
+        team_map = _team_map(store, out)
+        known = scope.known([store])
+        hours = {**MODEL_HOURS, "queues": {known.queues[0]: {"mon-sun": "00:00-24:00"}}}
     before = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
@@ -101,6 +114,12 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
     elif name == "warm":
         _, metrics = prepare(store, WEEK, TZ)
         extra["rows"] = metrics.handled
+    elif name == "model":
+        _, metrics = prepare(
+            store, WEEK, TZ, team_map=team_map, targets=MODEL_TARGETS, business_hours=hours
+        )
+        extra["rows"] = metrics.handled
+        extra["teams"] = metrics.teams.height if metrics.teams is not None else 0
     elif name == "report":
         timings: dict[str, float] = {}
         render_reports(list(REPORTS), [store], WEEK, TZ, out, timings=timings)
@@ -129,6 +148,24 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         **extra,
     }
+
+
+def _team_map(store: Path, out: Path) -> Path:
+    """A CSV putting every agent of the store in one of eight teams (before the clock starts)."""
+    import polars as pl
+
+    agents = (
+        pl.scan_delta(str(store / "interactions"))
+        .select(pl.col("agent_id").drop_nulls().unique().sort())
+        .collect()
+    )
+    path = out / "teams.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    agents.with_columns(
+        team=pl.format("Team {}", (pl.int_range(pl.len()) % 8) + 1),
+        lead=pl.format("Lead {}", (pl.int_range(pl.len()) % 8) + 1),
+    ).write_csv(path)
+    return path
 
 
 def run_step(name: str, data: Path, store: Path, out: Path, groups: int) -> dict[str, object]:
@@ -180,7 +217,7 @@ def main() -> int:
     _generate(work / "new-week", week_records, 1, DEFAULT_END + timedelta(weeks=1), seed=8)
     size_mb = sum(f.stat().st_size for f in data.glob("*.json")) / 1e6
 
-    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "report", "fanout"]
+    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "model", "report", "fanout"]
     if records > PANDAS_LIMIT:
         steps.remove("pandas")
     if args.steps:

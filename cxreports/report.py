@@ -333,6 +333,14 @@ def prepare(
             per_team = targets_by_group(goals, metrics.teams, "team")
             teams_with = metrics.teams.join(per_team, on="team", how="left", maintain_order="left")
             metrics = dataclasses.replace(metrics, teams=teams_with)
+        if any(g.scope is None for g in goals):
+            # each ranked agent too: below the minimum volume a status would be noise
+            ranked = metrics.agents.filter("ranked")
+            per_agent = targets_by_group(goals, ranked, "agent_id")
+            agents_with = metrics.agents.join(
+                per_agent, on="agent_id", how="left", nulls_equal=True, maintain_order="left"
+            )
+            metrics = dataclasses.replace(metrics, agents=agents_with)
     if week_key is not None:
         _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
         return _copied(logs, metrics)

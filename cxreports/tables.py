@@ -243,8 +243,10 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
                 ("aht_median_s", "AHT median"),
                 ("aht_p90_s", "AHT p90"),
                 ("frt_median_s", "FRT median"),
+                ("frt_business_median_s", "FRT median, business hours"),
                 ("wrap_up_mean_s", "Wrap-up mean"),
             )
+            if c in a.columns  # business time only with business hours
         ),
         pl.col("hold_rate").alias("Hold"),
         pl.col("transfer_rate").alias("Transfer"),
@@ -254,6 +256,8 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         pl.col("csat_rate").alias("CSAT"),
         pl.col("csat_responses").alias("CSAT n"),
         pl.col("flags").fill_null("").str.replace_all("; ", ", ").alias("Flags"),
+        # each ranked agent against the whole week's targets, when there are any
+        *([_target_lines().alias("Targets")] if "targets" in a.columns else []),
         pl.col("ranked"),
     )
     rates = ["Hold", "Transfer", "FCR", "Resolved", "SLA met", "CSAT"]
@@ -265,7 +269,9 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         .sub_missing(missing_text="—")
         .cols_align(
             "right",
-            columns=[c for c in shown.columns if c not in ("Agent", "Team", "Flags", "ranked")],
+            columns=[
+                c for c in shown.columns if c not in ("Agent", "Team", "Flags", "Targets", "ranked")
+            ],
         )
         .tab_style(style.text(color=palette.MUTED), loc.body(rows=unranked))
         .tab_style(style.text(color=palette.MUTED, style="italic"), loc.stub(rows=unranked))
@@ -285,7 +291,7 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
                 domain=[float(values.min()), float(values.max())],
                 na_color=palette.BACKGROUND,
             )
-    return gt
+    return _lined(gt, shown.columns)
 
 
 def teams_section(metrics: WeeklyMetrics) -> str:
@@ -329,9 +335,9 @@ def team_table(metrics: WeeklyMetrics) -> GT:
         _interval("csat_rate").alias("CSAT 95% CI (%)"),
         pl.col("csat_responses").alias("CSAT n"),
         # each team against the whole week's targets, when there are any
-        *([pl.col("targets").alias("Targets")] if "targets" in frame.columns else []),
+        *([_target_lines().alias("Targets")] if "targets" in frame.columns else []),
     )
-    return (
+    return _lined(
         _sticky(GT(shown, rowname_col="Team"), "Team")
         .fmt_percent(columns=["Resolved", "FCR", "SLA met", "CSAT"], decimals=0)
         .fmt_integer(columns=["Agents", "Handled", "CSAT n"])
@@ -339,8 +345,21 @@ def team_table(metrics: WeeklyMetrics) -> GT:
         .sub_missing(missing_text="—")
         .tab_options(
             table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"
-        )
+        ),
+        shown.columns,
     )
+
+
+def _target_lines() -> pl.Expr:
+    """A group's target statuses one a line: the column stays narrow on a phone."""
+    return pl.col("targets").str.replace_all(" · ", "\n", literal=True)
+
+
+def _lined(gt: GT, columns: list[str]) -> GT:
+    """``gt`` with the line breaks of its ``Targets`` column kept, if ``columns`` has one."""
+    if "Targets" not in columns:
+        return gt
+    return gt.tab_style(style.css("white-space:pre-line"), loc.body(columns="Targets"))
 
 
 def targets_section(metrics: WeeklyMetrics) -> str:

@@ -4,6 +4,7 @@ nights, weekends, holidays and daylight-saving changes (Europe/Berlin)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -191,6 +192,9 @@ def test_weekly_adds_business_figures_only_when_asked() -> None:
     assert m.rows.filter(pl.col("agent_id") == "a2")["started_outside_hours"].to_list() == [True]
     assert "frt_business_mean_s" in m.kpis["metric"].to_list()
     assert "Mon–Fri 09:00–18:00 (UTC)" in m.params["business_hours"]
+    # the first-response chart shows the clock the target is measured on
+    assert m.first_response[0] == "first_response_business_s"
+    assert plain.first_response[0] == "first_response_time_s"
 
 
 @pytest.mark.parametrize(
@@ -231,3 +235,119 @@ def test_the_parameters_round_trip() -> None:
     assert hours.default.days[0] == ((9 * 3600, 17 * 3600),)
     assert from_config(hours.as_parameters()) == hours
     assert hours.default.text() == "Mon–Fri 09:00–17:00; Sat 10:00–14:00"
+
+
+def _example_hours() -> str:
+    """The commented [business_hours] example of ``cxreports config``, uncommented."""
+    from cxreports.config import EXAMPLE
+
+    lines = EXAMPLE.splitlines()
+    start = lines.index("# [business_hours]")
+    block = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        block.append(line.removeprefix("# "))
+    return "\n".join(block) + "\n"
+
+
+def test_the_config_example_of_business_hours_reads(tmp_path: Path) -> None:
+    from cxreports.config import read_config
+
+    config = tmp_path / "cx.toml"
+    config.write_text("[report]\ntz = 'Europe/Berlin'\n" + _example_hours())
+    hours = read_config(config).business_hours
+    assert hours is not None and hours.frt_clock == "business"
+    assert hours.default.text() == "Mon–Fri 08:30–12:30, 13:30–18:00; Sat 10:00–14:00"
+    assert hours.calendar("Priority Support").holidays == hours.default.holidays != ()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[business_hours]\nmon = '9-5'\n", "[business_hours] mon: '9-5' is not HH:MM-HH:MM"),
+        ("[business_hours]\nfrt_clock = 'business'\n", "[business_hours]: no opening hours"),
+        (
+            "[[targets]]\nmetric = 'frt_business_mean_s'\nmax = 60\n",
+            "a business-time figure needs [business_hours]",
+        ),
+    ],
+)
+def test_a_bad_business_hours_config_is_refused(tmp_path: Path, text: str, problem: str) -> None:
+    from cxreports.config import read_config
+
+    config = tmp_path / "cx.toml"
+    config.write_text(text)
+    with pytest.raises(ParameterError) as err:
+        read_config(config)
+    assert problem in str(err.value) and str(config) in str(err.value)
+
+
+def test_metrics_take_a_business_hours_file(sample_dir: Path, tmp_path: Path, capsys) -> None:
+    from cxreports.cli import main
+
+    hours = tmp_path / "hours.toml"
+    hours.write_text("[business_hours]\nmon-fri = '09:00-18:00'\n")
+    args = ["metrics", "summary", str(sample_dir), "--week", "2026-W13", "--format", "csv"]
+    assert main([*args, "--business-hours", str(hours)]) == 0
+    summary = pl.read_csv(capsys.readouterr().out.encode())
+    frt, business = summary["frt_mean_s"].item(), summary["frt_business_mean_s"].item()
+    assert 0 < business < frt  # weekends and nights no longer count
+    assert 0 < summary["outside_hours"].item() < summary["handled"].item()
+    # a queue with its own hours must be one of the data's queues
+    hours.write_text("[business_hours]\nmon-fri = '09:00-18:00'\n[business_hours.queues.Bilin]\n")
+    hours.write_text(hours.read_text() + "mon = '09:00-10:00'\n")
+    assert main([*args, "--business-hours", str(hours)]) == 2
+    assert "unknown queue 'Bilin'" in capsys.readouterr().err
+    # a business-time target without business hours
+    assert main([*args, "--target", "frt_business_median_s <= 60"]) == 2
+    assert "needs the business hours" in capsys.readouterr().err
+    assert main([*args, "--business-hours", str(tmp_path / "none.toml")]) == 2
+    assert "no such business-hours file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_weekly_job_shows_business_hours(
+    sample_dir: Path, tmp_path: Path, smtp_server, rendered
+) -> None:
+    import email
+    import email.policy
+
+    from cxreports.config import read_config
+    from cxreports.job import run_weekly
+    from cxreports.report import prepare
+
+    server = smtp_server()
+    config = tmp_path / "cx.toml"
+    config.write_text(
+        f"[source]\npath = '{sample_dir}'\n"
+        f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\n"
+        f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
+        "from = 'r@example.com'\n"
+        "[[groups]]\nname = 'all'\nto = ['lead@example.com']\n"
+        "[[targets]]\nmetric = 'frt_business_median_s'\nmax = 3600\n"
+        "[business_hours]\nmon-fri = '09:00-18:00'\nholidays = ['2026-03-27']\n"
+    )
+    run_weekly(read_config(config), "2026-W13")
+    _, m = prepare(
+        sample_dir, "2026-W13", "Asia/Singapore",
+        business_hours={"mon-fri": "09:00-18:00", "holidays": ["2026-03-27"]},
+    )  # fmt: skip
+    outside, handled = m.summary["outside_hours"].item(), m.summary["handled"].item()
+    (message,) = [email.message_from_bytes(x.content, policy=email.policy.default)
+                  for x in server.inbox.messages]  # fmt: skip
+    body = message.get_body(("html",)).get_content()
+    assert "First response, business hours (mean)" in body
+    assert "Started outside hours" in body
+    for name in ("agent-performance.html", "csat-sla.html"):
+        part = next(p for p in message.iter_attachments() if p.get_filename() == name)
+        page = part.get_content()
+        section = page[page.index('id="Business-hours"') :]
+        assert "closed on Fri 27 Mar" in section
+        assert f"{outside:,} of {handled:,} interactions" in section
+        assert "First response, business hours, median ≤ 1:00:00" in page  # the target
+    # without business hours the reports are as before
+    for written in rendered.values():
+        page = written["html"].read_text()
+        assert 'id="Business-hours"' not in page and "outside hours" not in page
+        assert "First response, business hours" not in page

@@ -209,3 +209,25 @@ def test_each_team_is_held_to_the_whole_weeks_targets(tmp_path: Path):
     shown = tables.team_table(replace(m, teams=teams)).as_raw_html()
     assert ">Targets</th>" in shown and "✗ SLA met" in shown
     assert ">Targets</th>" not in tables.team_table(m).as_raw_html()
+
+
+def test_each_ranked_agent_is_held_to_the_whole_weeks_targets(sample_dir: Path):
+    from cxreports import tables
+
+    _, m = prepare(
+        sample_dir, "2026-W13", "UTC", min_volume=20,
+        targets=["handled >= 30", "aht_s <= 600", "sla_met_rate >= 0.5 queue=Sales"],
+    )  # fmt: skip
+    rows = m.agents.select("ranked", "handled", "aht_s", "targets").to_dicts()
+    assert any(r["ranked"] for r in rows) and not all(r["ranked"] for r in rows)
+    for r in rows:
+        if not r["ranked"]:  # below the minimum volume a status would be noise
+            assert r["targets"] is None
+            continue
+        handled = "✓" if r["handled"] >= 30 else "✗"
+        aht = "–" if r["aht_s"] is None else ("✓" if r["aht_s"] <= 600 else "✗")
+        assert r["targets"] == f"{handled} Handled · {aht} Handle time, mean"  # no queue target
+    shown = tables.agent_table(m).as_raw_html()
+    assert ">Targets</th>" in shown and "Handle time, mean" in shown
+    _, plain = prepare(sample_dir, "2026-W13", "UTC")
+    assert ">Targets</th>" not in tables.agent_table(plain).as_raw_html()

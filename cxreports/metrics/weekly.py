@@ -166,6 +166,14 @@ class WeeklyMetrics:
         """Interactions whose 7-day FCR window reaches past the end of the data."""
         return int(self.summary["fcr_window_incomplete"].item())
 
+    @property
+    def first_response(self) -> tuple[str, str]:
+        """The column of ``rows`` that the first-response target is measured on, and its
+        title: business time with business hours and ``frt_clock = "business"``."""
+        if self.hours is not None and self.hours.frt_clock == "business":
+            return "first_response_business_s", "First response time, business hours"
+        return "first_response_time_s", "First response time"
+
     def table(self, name: Breakdown) -> pl.DataFrame:
         """A breakdown by name (``agents``, ``queues``, ``channels``, ``daily``, ...)."""
         return getattr(self, name)
