@@ -113,6 +113,18 @@ class _Agent:
     resolved: str
     sla: _Rate
     csat: _Rate
+    targets: str = ""  # "✓ SLA met · ✗ Handle time, mean", with whole-week targets
+
+
+@dataclass(frozen=True)
+class _Team:
+    name: str
+    lead: str
+    handled: int
+    aht: str
+    sla: _Rate
+    csat: _Rate
+    targets: str
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,7 @@ class _Digest:
     notes: list[str]
     kpis: list[_Kpi]
     agents: list[_Agent]
+    teams: list[_Team]
     ranked: int
     unranked: int
     min_volume: int
@@ -181,6 +194,7 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         notes=notes,
         kpis=_kpis(metrics),
         agents=_agents(ranked, metrics.params["min_volume"]),
+        teams=_teams(metrics),
         ranked=ranked.height,
         unranked=metrics.agents.height - ranked.height,
         min_volume=metrics.params["min_volume"],
@@ -450,12 +464,6 @@ def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
         .head(TOP_AGENTS)
         .with_columns(agent_label().alias("agent"))
     )
-
-    def rate(value: float | None, n: int) -> _Rate:
-        if value is None:
-            return _Rate("—", n, few=False)
-        return _Rate(f"{value:.0%}", n, few=n < min_volume)
-
     return [
         _Agent(
             name=a["agent"],
@@ -463,16 +471,42 @@ def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
             handled=a["handled"],
             aht=duration(a["aht_s"]),
             resolved="—" if a["resolved_rate"] is None else f"{a['resolved_rate']:.0%}",
-            sla=rate(a["sla_met_rate"], a["sla_eligible"]),
-            csat=rate(a["csat_rate"], a["csat_responses"]),
+            sla=_rate(a["sla_met_rate"], a["sla_eligible"], min_volume),
+            csat=_rate(a["csat_rate"], a["csat_responses"], min_volume),
+            targets=a.get("targets") or "",
         )
         for a in top.iter_rows(named=True)
     ]
 
 
+def _rate(value: float | None, n: int, min_volume: int) -> _Rate:
+    if value is None:
+        return _Rate("—", n, few=False)
+    return _Rate(f"{value:.0%}", n, few=n < min_volume)
+
+
+def _teams(metrics: WeeklyMetrics) -> list[_Team]:
+    """The team roll-up, with a teams mapping: every team of the week, Unassigned last."""
+    if metrics.teams is None:
+        return []
+    min_volume = metrics.params["min_volume"]
+    return [
+        _Team(
+            name=t["team"],
+            lead=t["lead"] or "",
+            handled=t["handled"],
+            aht=duration(t["aht_s"]),
+            sla=_rate(t["sla_met_rate"], t["sla_eligible"], min_volume),
+            csat=_rate(t["csat_rate"], t["csat_responses"], min_volume),
+            targets=t.get("targets") or "",
+        )
+        for t in metrics.teams.iter_rows(named=True)
+    ]
+
+
 def _footnotes(d: _Digest, few: str) -> list[str]:
     """What the marks and words of the email mean; ``few`` says it of the few-cases mark."""
-    rates = [rate for a in d.agents for rate in (a.sla, a.csat)]
+    rates = [rate for x in (*d.agents, *d.teams) for rate in (x.sla, x.csat)]
     notes = [few] if any(k.few for k in d.kpis) or any(r.few for r in rates) else []
     return [
         *notes,
@@ -564,6 +598,11 @@ def _html(d: _Digest) -> str:
         ),
         _row(f'<h2 style="{_H2}">Headline</h2>', top=20),
         _row(_kpi_table(d.kpis), top=6),
+        *(
+            (_row(f'<h2 style="{_H2}">Teams</h2>', top=24), _row(_team_table(d), top=6))
+            if d.teams
+            else ()
+        ),
         _row(f'<h2 style="{_H2}">Top agents by volume</h2>', top=24),
         _row(_agent_table(d) if d.agents else _para("No agent is ranked this week."), top=6),
         _row(
@@ -668,6 +707,7 @@ def _agent_table(d: _Digest) -> str:
             if a.flags
             else ""
         )
+        + _target_lines(a.targets)
         + f'</td><td align="right" style="{number}">{a.handled:,}</td>'
         f'<td align="right" style="{number}">{_esc(a.aht)}</td>'
         f'<td align="right" style="{number}">{_esc(a.resolved)}</td>'
@@ -686,6 +726,43 @@ def _agent_table(d: _Digest) -> str:
     return f"<table {_DATA}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _target_lines(targets: str) -> str:
+    """A group's target statuses under its name, one a line (``""`` without targets)."""
+    if not targets:
+        return ""
+    lines = "<br>".join(_esc(t) for t in targets.split(" · "))
+    return f'<div style="{_SMALL}">{lines}</div>'
+
+
+def _team_table(d: _Digest) -> str:
+    def rate(r: _Rate) -> str:
+        if r.value == "—":
+            return r.value
+        return f'{r.value}<div style="{_SMALL}">n={r.n:,}{"*" if r.few else ""}</div>'
+
+    number = f"{_TD}text-align:right;white-space:nowrap;"
+    rows = [
+        f'<tr><td style="{_TD}padding-left:0;overflow-wrap:anywhere;word-break:break-word">'
+        f"{_esc(t.name)}"
+        + (f'<div style="{_SMALL}">{_esc(t.lead)}</div>' if t.lead else "")
+        + _target_lines(t.targets)
+        + f'</td><td align="right" style="{number}">{t.handled:,}</td>'
+        f'<td align="right" style="{number}">{_esc(t.aht)}</td>'
+        f'<td align="right" style="{number}">{rate(t.sla)}</td>'
+        f'<td align="right" style="{number}padding-right:0">{rate(t.csat)}</td></tr>'
+        for t in d.teams
+    ]
+    heads = [("Team", "left"), ("Handled", "right"), ("AHT mean", "right")]
+    heads += [("SLA met", "right"), ("CSAT", "right")]
+    head = "".join(
+        f'<th scope="col" align="{align}" style="{_TH}text-align:{align}'
+        f'{";padding-left:0" if i == 0 else ""}{";padding-right:0" if i == 4 else ""}">'
+        f"{name}</th>"
+        for i, (name, align) in enumerate(heads)
+    )
+    return f"<table {_DATA}><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 # ---- text -------------------------------------------------------------------------------------
 
 
@@ -698,6 +775,16 @@ def _text(d: _Digest) -> str:
         detail = f" ({k.detail}{', few cases' if k.few else ''})" if k.detail else ""
         change = ", ".join(part for part in (k.change, k.verdict) if part)
         lines.append(f"  {k.label}: {k.value}{detail}" + (f" | {change}" if change else ""))
+    if d.teams:
+        lines += ["", "TEAMS"]
+    for t in d.teams:
+        lines.append(f"  {t.name}" + (f" (lead: {t.lead})" if t.lead else ""))
+        lines.append(
+            f"    {t.handled:,} handled, AHT mean {t.aht}, SLA met {t.sla.text()}, "
+            f"CSAT {t.csat.text()}"
+        )
+        if t.targets:
+            lines.append(f"    Targets: {t.targets}")
     lines += ["", f"TOP AGENTS BY VOLUME ({len(d.agents)} of {d.ranked} ranked)"]
     for a in d.agents:
         lines.append(f"  {a.name}" + (f"  FLAG: {a.flags}" if a.flags else ""))
@@ -705,6 +792,8 @@ def _text(d: _Digest) -> str:
             f"    {a.handled:,} handled, AHT mean {a.aht}, resolved {a.resolved}, "
             f"SLA met {a.sla.text()}, CSAT {a.csat.text()}"
         )
+        if a.targets:
+            lines.append(f"    Targets: {a.targets}")
     if not d.agents:
         lines.append("  No agent is ranked this week.")
     lines.append(f"  {_ranking(d)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from collections.abc import Callable
@@ -231,3 +232,37 @@ def test_the_daily_chart_names_each_day_of_the_week(metrics):
     labels = re.findall(r">((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d)<", svg)
     assert labels == ["Mon 23", "Tue 24", "Wed 25", "Thu 26", "Fri 27", "Sat 28", "Sun 29"]
     assert "NaN" not in svg
+
+
+def test_teams_targets_and_business_hours_reach_the_email(tmp_path, body):
+    from cxreports.hours import from_config
+    from cxreports.targets import by_group, parse
+    from cxreports.teams import read
+
+    rows = _rows("A", 24, 20, met=18, handled_time_s=200.0)  # 01:00 UTC, before opening
+    rows += _rows("B", 25, 20, met=10, handled_time_s=900.0)
+    rows += _rows("C", 26, 20, met=20, handled_time_s=300.0)
+    mapping = tmp_path / "teams.csv"
+    mapping.write_text("agent_id,team,lead\nA,North,Dana\nB,North,Dana\nC,South,Ola\n")
+    m = weekly(
+        make_logs(rows), "2026-W13", "UTC", min_volume=5, team_map=read(mapping),
+        business_hours=from_config({"mon-fri": "09:00-17:00"}),
+    )  # fmt: skip
+    goals = [parse("sla_met_rate >= 0.8"), parse("aht_s <= 400")]
+    teams = m.teams.join(by_group(goals, m.teams, "team"), on="team")
+    agents = m.agents.join(by_group(goals, m.agents, "agent_id"), on="agent_id", how="left")
+    email = digest.build(dataclasses.replace(m, teams=teams, agents=agents))
+    # North: 28 of 40 met (70%), AHT (20 * 200 + 20 * 900) / 40 = 550 s; South: 100%, 300 s
+    north = _row_with(email.html, ">North<")
+    assert "Dana" in north and "✗ SLA met<br>✗ Handle time, mean" in north
+    assert "✓ SLA met<br>✓ Handle time, mean" in _row_with(email.html, ">South<")
+    assert "✓ SLA met<br>✓ Handle time, mean" in _row_with(email.html, ">Agent A<")  # 90%, 200 s
+    assert "✗ SLA met<br>✗ Handle time, mean" in _row_with(email.html, ">Agent B<")  # 50%, 900 s
+    assert "TEAMS\n  North (lead: Dana)\n" in email.text
+    assert "    Targets: ✗ SLA met · ✗ Handle time, mean\n" in email.text
+    # every interaction started at 01:00: outside the hours, and the headline says so
+    assert "Started outside hours: 100.0%" in email.text
+    assert "First response, business hours (mean)" in email.html
+    # without teams, targets or hours the email is as before
+    assert ">Teams<" not in body.html and "Targets:" not in body.text
+    assert "outside hours" not in body.text
