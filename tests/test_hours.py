@@ -351,3 +351,19 @@ def test_the_weekly_job_shows_business_hours(
         page = written["html"].read_text()
         assert 'id="Business-hours"' not in page and "outside hours" not in page
         assert "First response, business hours" not in page
+
+
+def test_the_readmes_operating_model_config_reads(tmp_path: Path, monkeypatch) -> None:
+    import re
+
+    from cxreports.config import read_config
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    [block] = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[[targets]]" in b]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "teams.csv").write_text("agent_id,team,lead\na1,North,Dana\n")
+    (tmp_path / "cx.toml").write_text(re.sub(r"(?m)^  ", "", block))
+    config = read_config(tmp_path / "cx.toml")
+    assert config.business_hours is not None and len(config.target_tables) == 2
+    assert config.groups[0].teams == ("North",)
+    assert config.business_hours.default.holidays[-1] == date(2026, 12, 26)
