@@ -467,14 +467,23 @@ def business_hours_section(metrics: WeeklyMetrics) -> str:
         f"<p>{html.escape(lead)}.{html.escape(own)} Business time counts only the open hours "
         "between an interaction's start and its first response or resolution: a first reply on "
         "Monday morning to a message sent on Saturday is quick in business time. "
-        f"<strong>{outside:,} of {handled:,} interactions{share} started while the center was "
-        f"closed.</strong> The first-response target (≤ {duration(metrics.params['frt_target_s'])})"
+        + (
+            f"<strong>{outside:,} of {handled:,} interactions{share} started while the center "
+            "was closed.</strong>"
+            if handled
+            else "No interaction was handled this week."
+        )
+        + f" The first-response target (≤ {duration(metrics.params['frt_target_s'])})"
         f" is measured in {clock} time.</p>"
         '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr><th scope="col">'
         'Whole week</th><th scope="col">Calendar time</th><th scope="col">Business time</th>'
         f"</tr></thead><tbody>{rows}</tbody></table></div>"
-        '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
-        f"{head}</tr></thead><tbody>{by_queue}</tbody></table></div>"
+        + (
+            '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
+            f"{head}</tr></thead><tbody>{by_queue}</tbody></table></div>"
+            if by_queue
+            else ""
+        )
     )
 
 
