@@ -263,7 +263,7 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
     rates = ["Hold", "Transfer", "FCR", "Resolved", "SLA met", "CSAT"]
     unranked = [i for i, r in enumerate(shown["ranked"]) if not r]
     gt = (
-        _sticky(GT(shown.drop("ranked"), rowname_col="Agent"), "Agent")
+        _sticky(GT(shown.drop("ranked"), rowname_col="Agent", id="cx-agents"), "Agent")
         .fmt_percent(columns=rates, decimals=0)
         .fmt_integer(columns=["CSAT n"])
         .sub_missing(missing_text="—")
@@ -338,7 +338,7 @@ def team_table(metrics: WeeklyMetrics) -> GT:
         *([_target_lines().alias("Targets")] if "targets" in frame.columns else []),
     )
     return _lined(
-        _sticky(GT(shown, rowname_col="Team"), "Team")
+        _sticky(GT(shown, rowname_col="Team", id="cx-teams"), "Team")
         .fmt_percent(columns=["Resolved", "FCR", "SLA met", "CSAT"], decimals=0)
         .fmt_integer(columns=["Agents", "Handled", "CSAT n"])
         .cols_align("right", columns=["AHT mean", "FRT median"])
@@ -351,8 +351,23 @@ def team_table(metrics: WeeklyMetrics) -> GT:
 
 
 def _target_lines() -> pl.Expr:
-    """A group's target statuses one a line: the column stays narrow on a phone."""
-    return pl.col("targets").str.replace_all(" · ", "\n", literal=True)
+    """A group's targets as a table cell: what is not met, one a line, then how many are met
+    (``✗ SLA met`` / ``✓ 2 met``, or ``✓ all 3 met``), so that the cell stays narrow on
+    a phone and on A4. The targets section lists each in full."""
+    parts = pl.col("targets").str.split(" · ")
+    met = parts.list.eval(pl.element().str.starts_with("✓")).list.sum()
+    rest = parts.list.eval(pl.element().filter(~pl.element().str.starts_with("✓")))
+    return (
+        pl.when(pl.col("targets").is_null() | (pl.col("targets") == ""))
+        .then(None)
+        .when(parts.list.len() == 1)
+        .then(pl.col("targets"))
+        .when(rest.list.len() == 0)
+        .then(pl.format("✓ all {} met", met))
+        .when(met > 0)
+        .then(pl.format("{}\n✓ {} met", rest.list.join("\n"), met))
+        .otherwise(rest.list.join("\n"))
+    )
 
 
 def _lined(gt: GT, columns: list[str]) -> GT:

@@ -55,6 +55,34 @@ METRICS: dict[str, tuple[str, str]] = {
     "outside_hours_rate": ("Started outside hours", "rate"),
 }
 
+#: Short names of the metrics, as the agent table heads its columns: for the status of a team
+#: or an agent, where a row has room for a few words.
+SHORT = {
+    "handled": "Handled",
+    "aht_s": "AHT mean",
+    "aht_median_s": "AHT median",
+    "aht_p90_s": "AHT p90",
+    "frt_mean_s": "FRT mean",
+    "frt_median_s": "FRT median",
+    "frt_p90_s": "FRT p90",
+    "hold_rate": "Hold",
+    "wrap_up_mean_s": "Wrap-up mean",
+    "resolution_mean_s": "Resolution mean",
+    "resolved_rate": "Resolved",
+    "transfer_rate": "Transfer",
+    "fcr_rate": "FCR",
+    "sla_met_rate": "SLA met",
+    "frt_within_target_rate": "FRT ≤ target",
+    "csat_response_rate": "CSAT responses",
+    "csat_score_mean": "CSAT score",
+    "csat_rate": "CSAT",
+    "frt_business_mean_s": "FRT mean (business)",
+    "frt_business_median_s": "FRT median (business)",
+    "frt_business_p90_s": "FRT p90 (business)",
+    "resolution_business_mean_s": "Resolution (business)",
+    "outside_hours_rate": "Outside hours",
+}
+
 #: Metrics measured against the business hours: a target on one needs them configured.
 BUSINESS_METRICS = tuple(m for m in METRICS if "business" in m or m.startswith("outside"))
 
@@ -337,11 +365,11 @@ def _shown(value: object) -> str:
 
 def by_group(targets: Sequence[Target], frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """Each group's status against the whole-week targets: ``key`` and ``targets``, a short
-    text such as ``✗ SLA met · ✓ CSAT (4-5 of 5)`` (a breakdown such as ``teams``)."""
+    text such as ``✗ SLA met · ✓ CSAT`` (a breakdown such as ``teams``; :data:`SHORT` names)."""
     goals = [t for t in targets if t.scope is None]
     texts = []
     for value in frame[key].to_list():
         row = frame.filter(pl.col(key).eq_missing(value))
         done = evaluate(goals, {"summary": row}).to_dicts() if goals else []
-        texts.append(" · ".join(f"{STATUS[r['status']][0]} {r['label']}" for r in done))
+        texts.append(" · ".join(f"{STATUS[r['status']][0]} {SHORT[r['metric']]}" for r in done))
     return pl.DataFrame({key: frame[key], "targets": texts})

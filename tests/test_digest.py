@@ -254,12 +254,12 @@ def test_teams_targets_and_business_hours_reach_the_email(tmp_path, body):
     email = digest.build(dataclasses.replace(m, teams=teams, agents=agents))
     # North: 28 of 40 met (70%), AHT (20 * 200 + 20 * 900) / 40 = 550 s; South: 100%, 300 s
     north = _row_with(email.html, ">North<")
-    assert "Dana" in north and "✗ SLA met<br>✗ Handle time, mean" in north
-    assert "✓ SLA met<br>✓ Handle time, mean" in _row_with(email.html, ">South<")
-    assert "✓ SLA met<br>✓ Handle time, mean" in _row_with(email.html, ">Agent A<")  # 90%, 200 s
-    assert "✗ SLA met<br>✗ Handle time, mean" in _row_with(email.html, ">Agent B<")  # 50%, 900 s
+    assert "Dana" in north and "✗ SLA met<br>✗ AHT mean" in north
+    assert "✓ SLA met<br>✓ AHT mean" in _row_with(email.html, ">South<")
+    assert "✓ SLA met<br>✓ AHT mean" in _row_with(email.html, ">Agent A<")  # 90%, 200 s
+    assert "✗ SLA met<br>✗ AHT mean" in _row_with(email.html, ">Agent B<")  # 50%, 900 s
     assert "TEAMS\n  North (lead: Dana)\n" in email.text
-    assert "    Targets: ✗ SLA met · ✗ Handle time, mean\n" in email.text
+    assert "    Targets: ✗ SLA met · ✗ AHT mean\n" in email.text
     # every interaction started at 01:00: outside the hours, and the headline says so
     assert "Started outside hours: 100.0%" in email.text
     assert "First response, business hours (mean)" in email.html

@@ -115,9 +115,9 @@ def test_a_week_of_holidays_only_and_an_empty_frame() -> None:
     assert measured(OFFICE, []) == []
 
 
-def _reference(start: datetime, seconds: float, hours: dict, tz: str) -> float:
+def _reference(start: datetime, seconds: float, hours: dict, tz: str, queue: str) -> float:
     """Business seconds by walking every local day: slow, plain, and independent."""
-    cal = from_config(hours).default
+    cal = from_config(hours).calendar(queue)
     zone = ZoneInfo(tz)
     end = start + timedelta(seconds=seconds)
     total = 0.0
@@ -139,6 +139,7 @@ def _reference(start: datetime, seconds: float, hours: dict, tz: str) -> float:
         st.tuples(
             st.integers(0, 400 * 24 * 60),  # minutes from 2026-01-01
             st.floats(0, 20 * 86400, allow_nan=False),
+            st.sampled_from(["Support", "Night", "Weekend"]),
         ),
         min_size=1,
         max_size=20,
@@ -151,14 +152,27 @@ def _reference(start: datetime, seconds: float, hours: dict, tz: str) -> float:
             {"tue": "02:00-03:30", "sun": "01:30-02:45", "holidays": ["2026-03-29"]},
         ]
     ),
+    queues=st.sampled_from(
+        [
+            {},
+            {"Night": {"mon-sun": "22:00-24:00", "holidays": ["2026-03-29"]}},
+            {"Night": {"mon-sun": "00:00-06:00"}, "Weekend": {"sat-sun": "09:00-17:00"}},
+        ]
+    ),
     tz=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Singapore"]),
 )
-def test_matches_a_day_by_day_reference(starts: list, hours: dict, tz: str) -> None:
+def test_matches_a_day_by_day_reference(starts: list, hours: dict, queues: dict, tz: str) -> None:
+    # queues with their own hours are measured in one search with the default's: each must
+    # still match its own calendar, walked day by day
+    hours = {**hours, "queues": queues}
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [(base + timedelta(minutes=m), s, None) for m, s in starts]
-    for (start, seconds, _), (business, _, _) in zip(rows, measured(hours, rows, tz), strict=True):
-        assert business == pytest.approx(_reference(start, seconds, hours, tz), abs=1e-3)
+    rows = [(base + timedelta(minutes=m), s, None, q) for m, s, q in starts]
+    for (start, seconds, _, queue), (business, _, outside) in zip(
+        rows, measured(hours, rows, tz), strict=True
+    ):
+        assert business == pytest.approx(_reference(start, seconds, hours, tz, queue), abs=1e-3)
         assert 0.0 <= business <= seconds + 1e-6
+        assert outside is (_reference(start, 1e-3, hours, tz, queue) == 0.0)
 
 
 def test_weekly_adds_business_figures_only_when_asked() -> None:

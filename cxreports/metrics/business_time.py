@@ -25,8 +25,10 @@ def add_columns(frame: pl.DataFrame, hours: BusinessHours, tz: str) -> pl.DataFr
     """``frame`` with each interaction's first response and resolution in business seconds and
     whether it started outside business hours (``started_outside_hours``).
 
-    Vectorised: each calendar's open intervals over the frame's days (a few hundred rows) are
-    searched for every start and end at once; a queue with its own calendar takes its values.
+    Vectorised: the open intervals of the frame's days (a few hundred rows a calendar) are
+    searched for every start and end at once. The calendars are laid end to end on one time
+    line, each shifted past the one before, and each interaction is shifted with its queue's:
+    one search serves every calendar, however many queues have their own.
 
     Examples
     --------
@@ -39,28 +41,42 @@ def add_columns(frame: pl.DataFrame, hours: BusinessHours, tz: str) -> pl.DataFr
     >>> add_columns(df, hours, "UTC").select(COLUMNS).row(0)  # Fri 16:00 to Mon 16:00
     (28800.0, None, False)
     """
-    start = pl.col("started_at").dt.epoch("us")
-    ends = {
+    durations = {
         "first_response_business_s": pl.col("first_response_time_s"),
         "resolution_business_s": pl.col("resolution_time_s"),
     }
     if frame.height == 0:
         return frame.with_columns(
-            *(pl.lit(None, pl.Float64).alias(c) for c in ends),
+            *(pl.lit(None, pl.Float64).alias(c) for c in durations),
             pl.lit(None, pl.Boolean).alias("started_outside_hours"),
         )
     first, last = _local_days(frame, tz)
-    per_calendar: list[tuple[str | None, dict[str, pl.Expr]]] = []
-    for queue, cal in ((None, hours.default), *hours.queues):
-        per_calendar.append((queue, _measured(cal.open_spans(tz, first, last), start, ends)))
-    _, default = per_calendar[0]
+    calendars = [hours.default, *(cal for _, cal in hours.queues)]
+    # each calendar gets its own stretch of the time line, longer than the data's days
+    stretch = ((last - first).days + 2) * 86_400 * _US
+    spans = pl.concat(
+        [
+            cal.open_spans(tz, first, last).with_columns(pl.col("start", "end") + k * stretch)
+            for k, cal in enumerate(calendars)
+        ]
+    ).with_columns(before=(pl.col("end") - pl.col("start")).cum_sum().shift(1, fill_value=0))
+    if not spans.height:  # closed every day of the data (holidays only)
+        return frame.with_columns(
+            *(pl.when(d.is_not_null()).then(0.0).alias(c) for c, d in durations.items()),
+            pl.lit(True).alias("started_outside_hours"),
+        )
+    block = pl.lit(0, pl.Int64)
+    if hours.queues:
+        own = {name: k for k, (name, _) in enumerate(hours.queues, start=1)}
+        block = pl.col("queue_name").replace_strict(own, default=0, return_dtype=pl.Int64)
+    start = pl.col("started_at").dt.epoch("us") + block * stretch
+    opened, inside = _open_until(spans, start)
     columns = []
-    for name in COLUMNS:
-        expr = default[name]
-        for queue, exprs in per_calendar[1:]:
-            expr = pl.when(pl.col("queue_name") == queue).then(exprs[name]).otherwise(expr)
-        columns.append(expr.alias(name))
-    return frame.with_columns(columns)
+    for name, duration in durations.items():
+        end = start + (duration * _US).round(0).cast(pl.Int64)
+        until_end, _ = _open_until(spans, end)
+        columns.append(pl.when(duration.is_not_null()).then((until_end - opened) / _US).alias(name))
+    return frame.with_columns(*columns, (~inside).alias("started_outside_hours"))
 
 
 def _local_days(frame: pl.DataFrame, tz: str) -> tuple:
@@ -76,26 +92,11 @@ def _local_days(frame: pl.DataFrame, tz: str) -> tuple:
     return local[0] - timedelta(days=1), local[1] + timedelta(days=1)
 
 
-def _measured(spans: pl.DataFrame, start: pl.Expr, ends: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
-    """Business seconds from ``start`` to ``start + duration`` for each duration of ``ends``,
-    and whether ``start`` is outside the ``spans`` (as :meth:`Calendar.open_spans` gives)."""
-    if not spans.height:  # closed every day of the data (holidays only)
-        out = {name: pl.when(d.is_not_null()).then(0.0) for name, d in ends.items()}
-        out["started_outside_hours"] = pl.lit(True)
-        return out
-    opened, inside = _open_until(spans, start)
-    out = {}
-    for name, duration in ends.items():
-        end = start + (duration * _US).round(0).cast(pl.Int64)
-        until_end, _ = _open_until(spans, end)
-        out[name] = pl.when(duration.is_not_null()).then((until_end - opened) / _US)
-    out["started_outside_hours"] = ~inside
-    return out
-
-
 def _open_until(spans: pl.DataFrame, t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Open microseconds of ``spans`` before the instant ``t`` (microseconds since the epoch),
-    and whether ``t`` lies in an open span."""
+    and whether ``t`` lies in an open span. An instant before a calendar's first span finds
+    the last span of the calendar before it: a constant that start and end share, so their
+    difference is that calendar's alone."""
     starts = pl.lit(spans["start"])
     i = starts.search_sorted(t, side="right").cast(pl.Int64) - 1
     at = i.clip(lower_bound=0)
