@@ -148,6 +148,7 @@ class _Digest:
     period: str
     scope: str
     notes: list[str]
+    changes: list[str]
     kpis: list[_Kpi]
     agents: list[_Agent]
     teams: list[_Team]
@@ -192,6 +193,7 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         period=f"{wk.label} · {days[0]:%a %d %b} – {days[-1]:%a %d %b %Y} · {wk.tz}",
         scope=scope,
         notes=notes,
+        changes=metrics.changes.sentences if metrics.changes is not None else [],
         kpis=_kpis(metrics),
         agents=_agents(ranked, metrics.params["min_volume"]),
         teams=_teams(metrics),
@@ -596,6 +598,21 @@ def _html(d: _Digest) -> str:
             )
             for note in d.notes
         ),
+        *(
+            (
+                _row(f'<h2 style="{_H2}">What changed</h2>', top=20),
+                _row(
+                    "".join(
+                        f'<p style="{_FONT}margin:0 0 8px;font-size:15px;line-height:21px;'
+                        f'color:{palette.TEXT}">{_esc(sentence)}</p>'
+                        for sentence in d.changes
+                    ),
+                    top=6,
+                ),
+            )
+            if d.changes
+            else ()
+        ),
         _row(f'<h2 style="{_H2}">Headline</h2>', top=20),
         _row(_kpi_table(d.kpis), top=6),
         *(
@@ -770,6 +787,8 @@ def _text(d: _Digest) -> str:
     lines = [d.subject, d.period, *([f"Scope: {d.scope}"] if d.scope else []), ""]
     if d.notes:
         lines += [*d.notes, ""]
+    if d.changes:
+        lines += ["WHAT CHANGED", *(f"  {sentence}" for sentence in d.changes), ""]
     lines.append("HEADLINE (this week; change vs last week)")
     for k in d.kpis:
         detail = f" ({k.detail}{', few cases' if k.few else ''})" if k.detail else ""

@@ -4,6 +4,12 @@ The pages have exactly the API's shape (see ``tests/data/seed_page.json``), incl
 exports carry: mixed timestamp formats, a typo'd ``deletedaAt`` key, a ``total`` that does not
 match, customer personal data the reports must never show, soft-deleted records, and older
 versions of some records repeated on later pages.
+
+The last week carries a planted change, so that the reports' "What changed" section has a
+story to tell (:data:`SURGE`): from Monday to Wednesday, 09:00-18:00 Singapore time, most
+contacts go to Billing (an invoicing error, say), and Billing answers them slowly, so SLA met
+falls beyond noise, mostly in Billing in those hours. Every earlier week comes from the same
+process, week after week.
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ HOUR_WEIGHT = (
 )  # fmt: skip
 SGT = timedelta(hours=8)
 
+#: The planted change of the last week: weekdays (Monday 0) and hours (Singapore time) of the
+#: surge, the chance that a contact then goes to Billing, and how much slower Billing answers.
+SURGE = {"weekdays": (0, 1, 2), "hours": (9, 18), "billing": 0.6, "slower": 5.0}
+
 
 @dataclass(frozen=True)
 class Agent:
@@ -95,11 +105,13 @@ def generate(
     seed: int = 7,
     end: date = DEFAULT_END,
     page_size: int = 100,
+    surge: bool = True,
 ) -> list[Path]:
     """Write ``records`` interactions over ``weeks`` weeks ending on ``end`` as API pages.
 
     Returns the page files written (``cx_logs_page_0001.json``...). The same arguments always
     give byte-identical files. About 2% of records reappear as an older version on a later page.
+    ``surge=False`` leaves out the last week's planted change (:data:`SURGE`).
 
     Examples
     --------
@@ -126,7 +138,7 @@ def generate(
     for index in range(last):
         first = index * page_size
         data = [
-            _record(rng, i, starts[i], agents, contacts)
+            _record(rng, i, starts[i], agents, contacts, surge and _in_surge(starts[i], end))
             for i in range(first, min(first + page_size, records))
         ]
         for old in waiting.pop(index, []):
@@ -152,6 +164,17 @@ def generate(
         path.write_bytes(orjson.dumps(page, option=orjson.OPT_INDENT_2))
         written.append(path)
     return written
+
+
+def _in_surge(started: datetime, end: date) -> bool:
+    """Whether a start falls in the planted surge of the last week (:data:`SURGE`)."""
+    local = started + SGT
+    first, last = SURGE["hours"]  # type: ignore[misc]
+    return (
+        local.date() >= end - timedelta(days=7)
+        and local.weekday() in SURGE["weekdays"]  # type: ignore[operator]
+        and first <= local.hour < last
+    )
 
 
 def _uid(rng: random.Random) -> str:
@@ -220,6 +243,7 @@ def _record(
     started: datetime,
     agents: list[Agent],
     contacts: list[dict[str, Any]],
+    surge: bool = False,
 ) -> dict[str, Any]:
     channel = rng.choices(list(CHANNELS), weights=[c[0] for c in CHANNELS.values()])[0]
     _, median_handle, median_frt, sla_target = CHANNELS[channel]
@@ -229,6 +253,8 @@ def _record(
     bot = rng.random() < 0.06
     ai = not bot and rng.random() < 0.04
     queue = rng.choice(QUEUES)
+    if surge and rng.random() < (SURGE["billing"] - 0.2) / 0.8:  # type: ignore[operator]
+        queue = "Billing"
     candidates = [a for a in agents if queue in a.queues] or agents
     agent = None if bot or ai else rng.choice(candidates)
     first = agent
@@ -236,8 +262,11 @@ def _record(
         first = rng.choice([a for a in agents if a is not agent])
 
     speed = agent.speed if agent else 0.5
+    slow = SURGE["slower"] if surge and queue == "Billing" else 1.0
     handled = round(_lognormal(rng, median_handle * speed, 0.55))
-    frt = None if rng.random() < 0.03 else round(_lognormal(rng, median_frt * speed, 0.8), 1)
+    frt = (
+        None if rng.random() < 0.03 else round(_lognormal(rng, median_frt * speed * slow, 0.8), 1)  # type: ignore[operator]
+    )
     holds = []
     if agent and rng.random() < (0.4 if channel == "voice" else 0.1):
         at = started + timedelta(seconds=rng.randrange(10, max(11, handled // 2)))

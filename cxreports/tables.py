@@ -437,6 +437,65 @@ def _target_row(r: dict[str, Any]) -> str:
     return f"<tr>{tds}</tr>"
 
 
+#: Where each report shows what a change names: (metric, dimension) -> the heading's anchor;
+#: ``*`` stands for any metric, and the headline cards show every figure.
+_CHANGE_LINKS: dict[str, dict[tuple[str, str], str]] = {
+    "agent-performance": {
+        ("*", "agent"): "Agents",
+        ("count", "hour"): "When-contacts-arrive",
+    },
+    "csat-sla": {
+        ("sla_met_rate", "queue_name"): "SLA-met-by-queue",
+        ("sla_met_rate", "channel"): "SLA-met-by-channel",
+        ("sla_met_rate", "hour"): "Worst-hours",
+        ("csat_rate", "agent"): "CSAT-by-agent",
+        ("*", "queue_name"): "SLA-and-CSAT-by-queue-and-channel",
+        ("*", "channel"): "SLA-and-CSAT-by-queue-and-channel",
+    },
+}
+
+
+def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
+    """What changed this week beyond noise, and why, in a few sentences
+    (:mod:`cxreports.metrics.changes`), each linked to the headline and to the chart or table
+    of ``report`` (``agent-performance``, ``csat-sla``) that shows what it names; one sentence
+    when nothing moved. A short note says how a change is told from noise."""
+    found = metrics.changes
+    if found is None:
+        return ""
+    links = _CHANGE_LINKS.get(report, {})
+    items = []
+    rows = found.claims.iter_rows(named=True) if found.claims.height else [None]
+    for claim in rows:
+        if claim is None:
+            items.append(f"<li>{html.escape(found.sentences[0])}</li>")
+            continue
+        anchors = ["Headline"]
+        for key in ((claim["metric"], claim["dimension"]), ("*", claim["dimension"])):
+            if (anchor := links.get(key)) and anchor not in anchors:
+                anchors.append(anchor)
+                break
+        shown = " · ".join(
+            f'<a href="#{a}">{html.escape(a.replace("-", " ").lower())}</a>' for a in anchors
+        )
+        items.append(
+            f'<li>{html.escape(claim["sentence"])} <span class="cx-see">See {shown}.</span></li>'
+        )
+    against = "last week" + (
+        f" and the {found.baseline_weeks}-week baseline" if found.baseline_weeks > 1 else ""
+    )
+    return (
+        '<h2 id="What-changed">What changed this week</h2>'
+        f'<ul class="cx-changes">{"".join(items)}</ul>'
+        f'<p class="cx-method">How a change is told from noise: each headline figure is tested '
+        f"against {against}, and so is each queue, channel, hour and agent that could explain "
+        f"it ({found.tests:,} comparisons). A change is said only when it stays beyond noise "
+        "after correcting for that many tests (a 5% false-discovery rate) and is large enough "
+        "to matter; the share of a change a queue or channel carries splits into volume mix "
+        "and rate (see the glossary).</p>"
+    )
+
+
 def business_hours_section(metrics: WeeklyMetrics) -> str:
     """The opening hours, first response and resolution in calendar and business time side by
     side, and the interactions that started while the center was closed, for the whole week

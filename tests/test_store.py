@@ -603,7 +603,7 @@ def _old_store_pages(folder: Path) -> Path:
     from cxreports.sample import generate
 
     folder.mkdir()
-    generate(folder, records=200, weeks=3, seed=7, page_size=50)
+    generate(folder, records=200, weeks=3, seed=7, page_size=50, surge=False)
     (folder / "zz_bad.json").write_text(
         '{"cxLogs": {"data": [{"id": "x", "startedDate": "yesterday"}]}}'
     )

@@ -11,9 +11,11 @@ import polars as pl
 from cxreports.hours import BusinessHours, Clock
 from cxreports.load import CxLogs
 from cxreports.metrics import business_time, csat, handle_time, quality, sla, volume
+from cxreports.metrics import changes as changes_
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
+from cxreports.schema import agent_label
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
 Breakdown = Literal[
@@ -150,6 +152,9 @@ class WeeklyMetrics:
     targets: pl.DataFrame | None = None
     #: The opening hours the business-time figures were measured against, when given.
     hours: BusinessHours | None = None
+    #: What changed beyond noise against last week and the baseline, and why
+    #: (:mod:`cxreports.metrics.changes`).
+    changes: changes_.Changes | None = None
 
     @property
     def handled(self) -> int:
@@ -232,7 +237,11 @@ def weekly(
     fcr = (with_fcr if with_fcr is not None else fcr_frame(logs)).lazy()
     # the weeks of the trend and the comparison, in the scope, computed once: every figure
     # below is taken from this frame (first-contact resolution looked at all the data first)
-    first = min(wk.previous(max(trend_weeks - 1, 0)), prev, key=lambda w: w.start_utc)
+    first = min(
+        wk.previous(max(trend_weeks - 1, 0)),
+        wk.previous(changes_.BASELINE_WEEKS),
+        key=lambda w: w.start_utc,
+    )
     span = pl.col("started_at").is_between(
         pl.lit(first.start_utc).dt.convert_time_zone("UTC"),
         pl.lit(wk.end_utc).dt.convert_time_zone("UTC"),
@@ -292,6 +301,7 @@ def weekly(
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
         )
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
+    found = changes_.find(_weeks_back(base, wk, tz))
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
     agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
     agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
@@ -327,6 +337,7 @@ def weekly(
         ),
         quality=data_quality(logs, week_all),
         hours=business_hours,
+        changes=found,
     )
 
 
@@ -442,6 +453,28 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
             "high": pl.Float64,
             "outside_interval": pl.Boolean,
         },
+    )
+
+
+def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
+    """The counted interactions of ``week`` and the baseline's weeks before it, with
+    ``_week`` (weeks back from ``week``), the local weekday and hour, and the agent's name."""
+    spans = [week.previous(n) for n in reversed(range(changes_.BASELINE_WEEKS + 1))]
+    bounds = pl.Series([w.start_utc for w in spans] + [week.end_utc]).dt.convert_time_zone("UTC")
+    position = pl.lit(bounds).search_sorted(pl.col("started_at"), side="right").cast(pl.Int32) - 1
+    local = pl.col("started_at").dt.convert_time_zone(tz)
+    return (
+        counted(base)
+        .filter(
+            pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
+        )
+        .pipe(quality.with_outcomes)
+        .with_columns(
+            _week=changes_.BASELINE_WEEKS - position,
+            weekday=local.dt.weekday().cast(pl.Int8),
+            hour=local.dt.hour().cast(pl.Int8),
+            agent=agent_label(),
+        )
     )
 
 

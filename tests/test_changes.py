@@ -1,0 +1,166 @@
+"""What changed: planted effects are found and explained, noise is not reported.
+
+The weeks are generated here, row by row with numpy, from a known process: the same process
+every week unless a test plants a change in this week (``_week`` 0).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cxreports.metrics import changes
+from cxreports.metrics.changes import benjamini_hochberg, find
+
+QUEUES = ("Billing", "Sales", "Support", "Returns", "Tech")
+CHANNELS = ("voice", "chat", "email")
+AHT_S = {"voice": 300.0, "chat": 480.0, "email": 1200.0}
+
+
+def weeks(
+    seed: int,
+    per_week: int = 3_000,
+    *,
+    sla_drop: float = 0.0,
+    email_share_now: float | None = None,
+    queue_weights: tuple[float, ...] = (0.4, 0.15, 0.15, 0.15, 0.15),
+) -> pl.DataFrame:
+    """Nine weeks (``_week`` 8 back to 0) of interactions from one process.
+
+    ``sla_drop`` lowers SLA met by that much this week in Billing on Tuesday and Wednesday
+    14:00-17:00, which also get a quarter of Billing's week; ``email_share_now`` moves this
+    week's channel mix toward email (handle time within each channel unchanged).
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    for back in range(changes.BASELINE_WEEKS + 1):
+        n = rng.poisson(per_week)
+        queue = rng.choice(len(QUEUES), n, p=queue_weights)
+        weekday = rng.integers(1, 8, n)
+        hour = rng.integers(8, 20, n)
+        billing = queue == 0
+        # a quarter of Billing's week falls on Tuesday and Wednesday afternoons, every week
+        busy = billing & (rng.random(n) < 0.25)
+        weekday[busy] = rng.integers(2, 4, busy.sum())
+        hour[busy] = rng.integers(14, 17, busy.sum())
+        email = 0.2 if back or email_share_now is None else email_share_now
+        p_channel = [(1 - email) * 0.6, (1 - email) * 0.4, email]
+        channel = rng.choice(len(CHANNELS), n, p=p_channel)
+        aht = np.array([AHT_S[c] for c in CHANNELS])[channel] * rng.lognormal(0, 0.5, n)
+        p_met = np.full(n, 0.85)
+        if back == 0:
+            p_met[busy] -= sla_drop
+        responded = rng.random(n) < 0.3
+        frames.append(
+            pl.DataFrame(
+                {
+                    "_week": np.full(n, back, dtype=np.int32),
+                    "queue_name": np.array(QUEUES)[queue],
+                    "channel": np.array(CHANNELS)[channel],
+                    "hour": hour.astype(np.int8),
+                    "weekday": weekday.astype(np.int8),
+                    "agent": np.array([f"Agent {i:02d}" for i in range(40)])[
+                        rng.integers(0, 40, n)
+                    ],
+                    "handled_time_s": aht,
+                    "first_response_time_s": rng.lognormal(4, 1, n),
+                    "sla_status": np.where(rng.random(n) < p_met, "meet", "breach"),
+                    "csat_score": np.where(
+                        responded, np.where(rng.random(n) < 0.8, 5, 2), None
+                    ).astype(float),
+                    "is_resolved": rng.random(n) < 0.7,
+                    "is_transferred": rng.random(n) < 0.1,
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def test_a_queue_whose_sla_drops_on_two_afternoons_is_named_with_its_hours():
+    found = find(weeks(1, 20_000, sla_drop=0.20))
+    claims = {r["metric"]: r for r in found.claims.iter_rows(named=True)}
+    sla = claims["sla_met_rate"]
+    # 40% of the volume is Billing, a quarter of it on the two afternoons, 20 pp lower: 2 pp
+    assert sla["before"] - sla["now"] == pytest.approx(0.02, abs=0.006)
+    assert sla["dimension"] == "queue_name"
+    text = sla["sentence"]
+    assert text.startswith("SLA met fell ") and "beyond noise" in text
+    assert "in the Billing queue" in text and "Tue and Wed 14:00–17:00" in text
+    # nothing else was planted
+    assert set(claims) == {"sla_met_rate"}, found.claims["sentence"].to_list()
+
+
+def test_a_shift_toward_a_slower_channel_is_mix_not_agents_getting_slower():
+    found = find(weeks(2, 10_000, email_share_now=0.4))
+    claims = {r["metric"]: r for r in found.claims.iter_rows(named=True)}
+    aht = claims["aht_s"]
+    assert aht["now"] > aht["before"] and aht["dimension"] == "channel"
+    text = aht["sentence"]
+    assert "it is mostly mix" in text and "the email channel" in text
+    assert re.search(r"went from (19|20|21)% to (39|40|41)%", text)
+    assert "within each channel, handle time did not change beyond noise" in text
+    assert "Agent" not in text
+
+
+@pytest.mark.slow
+def test_pure_noise_yields_no_claim_in_at_least_95_percent_of_weeks():
+    # the same process this week as the eight before: any claim is a false alarm
+    seeds = range(200)
+    with_claims = [s for s in seeds if find(weeks(1000 + s, 2_000)).claims.height]
+    assert len(with_claims) <= 10, with_claims
+
+
+def test_a_quiet_week_says_so_in_one_sentence():
+    found = find(weeks(7, 2_000))
+    if found.claims.height:  # a seed that happens to alarm would make this test about luck
+        pytest.skip("seed 7 raised a false alarm; the noise test bounds how often")
+    [sentence] = found.sentences
+    assert sentence.startswith("Nothing moved beyond noise")
+    assert f"{found.tests:,} comparisons checked" in sentence and found.tests > 100
+
+
+def test_too_few_cases_are_not_tested():
+    small = weeks(3, 15)
+    found = find(small)
+    assert found.claims.height == 0
+    assert found.tests < 20  # most cells have fewer than MIN_CASES on a side
+
+
+def test_benjamini_hochberg_against_its_definition():
+    p = [0.01, 0.02, 0.03, 0.04, 0.05, 0.5]
+    # k = 5: p(5) = 0.05 <= 5/6 * 0.05? no; k = 4: 0.04 <= 4/6 * 0.05 = 0.033? no; ...
+    # k = 1: 0.01 <= 0.0083? no: nothing is a discovery
+    assert benjamini_hochberg(p) == [False] * 6
+    assert benjamini_hochberg([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205]) == [
+        True, True, False, False, False, False, False, False
+    ]  # fmt: skip
+
+
+def test_the_samples_planted_surge_is_what_changed(sample_dir):
+    from cxreports.report import prepare
+
+    _, m = prepare(sample_dir, "2026-W13", "Asia/Singapore")
+    claims = {r["metric"]: r for r in m.changes.claims.iter_rows(named=True)}
+    sla = claims["sla_met_rate"]  # the generator's SURGE: Billing, Monday to Wednesday
+    assert sla["now"] < sla["before"] - 0.05 and sla["comparison"] == "last week"
+    assert "in the Billing queue" in sla["sentence"] and "Mon" in sla["sentence"]
+    # what is said is what the report shows: the week's SLA met and last week's
+    assert sla["now"] == pytest.approx(m.summary["sla_met_rate"].item())
+    assert sla["before"] == pytest.approx(m.previous_summary["sla_met_rate"].item())
+
+
+@pytest.mark.slow
+def test_both_reports_and_the_email_open_with_what_changed(rendered):
+    for name, anchor in (("agent-performance", None), ("csat-sla", "#SLA-met-by-queue")):
+        page = rendered[name]["html"].read_text()
+        assert page.index('id="What-changed"') < page.index('id="Headline"')
+        section = page[page.index('id="What-changed"') : page.index('id="Headline"')]
+        assert "SLA met fell" in section and "Billing queue" in section
+        assert 'href="#Headline"' in section
+        if anchor:
+            assert f'href="{anchor}"' in section and anchor[1:] in page
+    body = (rendered["csat-sla"]["html"].parent / "email" / "body.txt").read_text()
+    assert "WHAT CHANGED\n  SLA met fell" in body
