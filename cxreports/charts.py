@@ -854,3 +854,176 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
         f"{busiest['day']} with {busiest['handled']}."
     )
     return _described(chart, "Handled interactions per day", described)
+
+
+def _shares(rows: pl.DataFrame, column: str, edges_s: tuple[float, ...]) -> pl.DataFrame:
+    """Share of ``rows`` per duration bucket of ``column`` (every bucket, empty ones 0)."""
+    names = bucket_names(edges_s)
+    value = pl.col(column)
+    bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
+    for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
+        bucket = bucket.when(value <= edge).then(pl.lit(name))
+    bucket = bucket.otherwise(pl.lit(names[-1]))
+    counts = (
+        rows.select(pl.col(column).drop_nulls())
+        .group_by(bucket.alias("bucket"))
+        .agg(pl.len().alias("interactions"))
+    )
+    return (
+        pl.DataFrame({"bucket": names})
+        .join(counts, on="bucket", how="left")
+        .with_columns(pl.col("interactions").fill_null(0))
+        .with_columns(share=pl.col("interactions") / pl.col("interactions").sum().clip(1))
+    )
+
+
+def compared_distribution(
+    mine: pl.DataFrame,
+    theirs: pl.DataFrame,
+    column: str,
+    title: str,
+    *,
+    who: tuple[str, str],
+    edges_s: tuple[float, ...] = FRT_EDGES,
+) -> alt.Chart:
+    """Shares per duration bucket of ``column`` for an agent's rows and their team's, as
+    paired bars (the agent's first); the subtitle gives both medians."""
+    if mine.select(pl.col(column).drop_nulls()).height == 0:
+        return _empty(f"No {title.lower()} values this week")
+    names = bucket_names(edges_s)
+    frame = pl.concat(
+        [
+            _shares(rows, column, edges_s).with_columns(who=pl.lit(name))
+            for rows, name in ((mine, who[0]), (theirs, who[1]))
+        ]
+    )
+    medians = [duration(rows[column].median()) for rows in (mine, theirs)]
+    subtitle = f"median {medians[0]} ({who[0]}) against {medians[1]} ({who[1]})"
+    chart = (
+        alt.Chart(_values(_drawable(frame)))
+        .mark_bar()
+        .encode(
+            alt.Y("bucket:N", sort=names, title=None),
+            alt.YOffset("who:N", sort=list(who)),
+            alt.X("share:Q", title="share of interactions", axis=alt.Axis(format="%", tickCount=4)),
+            alt.Color(
+                "who:N",
+                sort=list(who),
+                scale=alt.Scale(domain=list(who), range=[PRIMARY, MUTED]),
+                legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+            ),
+            tooltip=[
+                "who:N",
+                alt.Tooltip("bucket:N", title=title),
+                "interactions:Q",
+                alt.Tooltip("share:Q", format=".0%"),
+            ],
+        )
+        .properties(
+            width=WIDTH - 170, height=16 * len(names), title=alt.Title(title, subtitle=subtitle)
+        )
+    )
+    described = f"{title}: shares of interactions per duration bucket, {subtitle}."
+    return _described(chart, title, described)
+
+
+def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") -> alt.Chart:
+    """An agent's SLA breaches per local hour of the day, beside their SLA verdicts."""
+    verdicts = rows.filter(pl.col("sla_status").is_not_null())
+    if verdicts.height == 0:
+        return _empty("No SLA verdicts this week")
+    data = (
+        verdicts.group_by("hour")
+        .agg(
+            (pl.col("sla_status") != "meet").sum().alias("breaches"),
+            pl.len().alias("verdicts"),
+        )
+        .sort("hour")
+        .with_columns(label=pl.format("{}:00", pl.col("hour").cast(pl.String).str.zfill(2)))
+    )
+    total = int(data["breaches"].sum())
+    base = alt.Chart(_values(data)).encode(
+        alt.X("label:O", title="hour of the day", sort=None, axis=alt.Axis(labelAngle=-90)),
+        alt.Y("breaches:Q", title="breaches", axis=alt.Axis(tickCount=3, format="d")),
+        tooltip=["label:O", "breaches:Q", "verdicts:Q"],
+    )
+    chart = (base.mark_bar(color=BAD) + base.mark_text(dy=-6).encode(text="breaches:Q")).properties(
+        width=WIDTH - 90,
+        height=90,
+        title=alt.Title(title, subtitle=f"{total:,} of {verdicts.height:,} SLA verdicts breached"),
+    )
+    worst = data.sort("breaches", descending=True).row(0, named=True)
+    described = (
+        f"{title}: {total} breaches of {verdicts.height} verdicts; most at {worst['label']} "
+        f"({worst['breaches']})."
+    )
+    return _described(chart, title, described)
+
+
+def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.Chart:
+    """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week."""
+    data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
+    base = alt.Chart(_values(data)).encode(
+        alt.X("week:O", title="ISO week", sort=None, axis=alt.Axis(labelAngle=0)),
+        alt.Y("handled:Q", title=None, axis=alt.Axis(tickCount=3, format="d")),
+        tooltip=["iso_week:N", "handled:Q"],
+    )
+    chart = (
+        base.mark_bar(color=PRIMARY) + base.mark_text(dy=-6).encode(text="handled:Q")
+    ).properties(width=WIDTH - 90, height=80, title=title)
+    described = f"{title}: " + ", ".join(
+        f"{r['iso_week']} {r['handled']}" for r in data.iter_rows(named=True)
+    )
+    return _described(chart, title, described)
+
+
+def scorecard(card: Any) -> tuple[alt.VConcatChart, alt.VConcatChart]:
+    """The charts of an agent's scorecard (:class:`cxreports.metrics.scorecards.Card`), in two
+    columns of at most 330 px: handle time and first response against the team's; CSAT
+    ratings, SLA breaches by hour and the weekly volume. Side by side on A4, one under the
+    other on a phone."""
+    who = ("this agent", "their team" if card.team is not None else "all agents")
+    scores = card.rows.filter(pl.col("csat_score").is_not_null())
+    ratings_frame = (
+        pl.DataFrame({"csat_score": [1, 2, 3, 4, 5]}, schema={"csat_score": pl.Int64})
+        .join(
+            scores.group_by(pl.col("csat_score").cast(pl.Int64)).agg(pl.len().alias("responses")),
+            on="csat_score",
+            how="left",
+        )
+        .with_columns(pl.col("responses").fill_null(0))
+        .with_columns(share=pl.col("responses") / pl.col("responses").sum().clip(1))
+    )
+    narrow = {"width": 200}
+    left = [
+        compared_distribution(
+            card.rows, card.team_rows, "handled_time_s", "Handle time", who=who, edges_s=AHT_EDGES
+        ).properties(**narrow),
+        compared_distribution(
+            card.rows, card.team_rows, "first_response_time_s", "First response", who=who
+        ).properties(**narrow),
+    ]
+    right = [
+        ratings(ratings_frame, None, "CSAT ratings").properties(width=240),
+        breaches_by_hour(card.rows).properties(width=260),
+        weekly_volume(card.volume).properties(width=260),
+    ]
+    return _column(left, f"{card.name}: handle time and first response"), _column(
+        right, f"{card.name}: CSAT, SLA breaches and volume"
+    )
+
+
+def _column(panels: list[Any], title: str) -> alt.VConcatChart:
+    """``panels`` one under the other, described together (a panel of a concatenation carries
+    no metadata of its own)."""
+    descriptions = [str(panel.description) for panel in panels]
+    for panel in panels:
+        panel.usermeta = alt.Undefined
+        panel.description = alt.Undefined
+    chart = alt.vconcat(*panels, spacing=18).resolve_scale(color="independent")
+    return _described(chart, title, " ".join(descriptions))
+
+
+def svg(chart: Any) -> str:
+    """``chart`` as an SVG string, as the static reports draw it (for a chart set inside HTML)."""
+    return _svg(chart.to_dict())["image/svg+xml"]

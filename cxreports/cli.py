@@ -231,7 +231,7 @@ def _run_metrics(args: argparse.Namespace) -> int:
 
 
 _REPORT_USAGE = """\
-cxreports report {agent-performance,csat-sla,all} SOURCE [SOURCE ...] [options]
+cxreports report {agent-performance,csat-sla,agent-scorecards,all} SOURCE [SOURCE ...] [options]
        cxreports report [REPORT] SOURCE [SOURCE ...] --notebook PATH.ipynb [options]"""
 
 
@@ -241,7 +241,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         help="render the weekly reports (built-in or your own notebooks) to HTML and PDF",
         usage=_REPORT_USAGE,
         description="Render reports for one week into OUT/<week>/. REPORT is agent-performance, "
-        "csat-sla or all; it may be left out when --notebook names your own report notebook.",
+        "csat-sla, agent-scorecards or all; it may be left out when --notebook names your own "
+        "report notebook.",
     )
     p.add_argument(
         "words",
@@ -261,21 +262,28 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_week_options(p)
     p.add_argument("--out", type=_path, default=Path("outputs"), help="output folder (outputs/)")
     p.add_argument("--format", type=_csv_list, default=["html", "pdf"], help="html,pdf")
+    p.add_argument(
+        "--scorecards",
+        action="store_true",
+        help="with all: also the agent scorecards (a page per agent for one-to-ones)",
+    )
     p.set_defaults(handler=_run_report)
 
 
 def _run_report(args: argparse.Namespace) -> int:
     from cxreports.exceptions import ParameterError
-    from cxreports.report import REPORTS, custom_report, render_reports
+    from cxreports.report import OPTIONAL, REPORTS, custom_report, render_reports
 
     first, *rest = args.words
-    if first in (*REPORTS, "all"):
+    if first in (*REPORTS, *OPTIONAL, "all"):
         names, sources = (list(REPORTS) if first == "all" else [first]), rest
+        if first == "all" and args.scorecards:
+            names += list(OPTIONAL)
     elif args.notebook:
         names, sources = [], args.words
     else:
         raise ParameterError(
-            f"name the report first: {', '.join(REPORTS)} or all (or give --notebook "
+            f"name the report first: {', '.join([*REPORTS, *OPTIONAL])} or all (or give --notebook "
             "PATH.ipynb), then the sources"
         )
     if not sources:

@@ -41,11 +41,14 @@ REPORTS = {
     "agent-performance": "agent_performance.ipynb",
     "csat-sla": "csat_sla.ipynb",
 }
+#: Reports rendered only when asked for (``--scorecards``, ``[report] scorecards = true``).
+OPTIONAL = {"agent-scorecards": "agent_scorecards.ipynb"}
 
 #: Human titles of the reports.
 TITLES = {
     "agent-performance": "Agent performance",
     "csat-sla": "CSAT and SLA",
+    "agent-scorecards": "Agent scorecards",
 }
 
 
@@ -236,6 +239,7 @@ def prepare(
     teams: str | Sequence[str] | None = None,
     targets: Sequence[object] | None = None,
     business_hours: Mapping[str, object] | BusinessHours | None = None,
+    scorecards: bool = False,
 ) -> tuple[CxLogs, WeeklyMetrics]:
     """Validate report parameters, load ``source`` and compute the week's metrics.
 
@@ -249,7 +253,8 @@ def prepare(
     ``targets`` (:mod:`cxreports.targets`: texts such as ``"aht_s <= 600"``, or their dicts)
     adds each target's status this week (``m.targets``). ``business_hours`` (opening hours,
     :mod:`cxreports.hours`, in the config's form) adds first response and resolution in
-    business time and the interactions started outside hours.
+    business time and the interactions started outside hours. ``scorecards`` adds every
+    agent's scorecard (``m.scorecards``, the agent-scorecards report).
 
     From a store, the logs hold the interactions of the trend's weeks up to a week past this
     one (first-contact resolution looks ahead), and the child tables (labels, tags, wrap-up
@@ -289,7 +294,7 @@ def prepare(
         week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
         week_key += (min_volume, float(frt_target_s), trend_weeks)
         week_key += (None if team_map is None else tuple(team_map.members.rows()),)
-        week_key += (tuple(team_names), tuple(goals), hours)
+        week_key += (tuple(team_names), tuple(goals), hours, scorecards)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
     kept_load = _kept(_KEPT.loads, load_key)
@@ -327,6 +332,7 @@ def prepare(
         team_map=team_map,
         teams=team_names,
         business_hours=hours,
+        scorecards=scorecards,
     )
     if goals:
         tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
@@ -542,7 +548,7 @@ class Report:
 
 def builtin_report(name: str, notebooks: str | Path = NOTEBOOKS) -> Report:
     """A built-in report by name, its notebook taken from ``notebooks``."""
-    return Report(name, Path(notebooks) / REPORTS[name], TITLES[name])
+    return Report(name, Path(notebooks) / {**REPORTS, **OPTIONAL}[name], TITLES[name])
 
 
 def report_name_problem(name: object) -> str | None:
@@ -661,7 +667,7 @@ def plan(
     from cxreports.load import resolve_sources
     from cxreports.render import EXPORTERS
 
-    unknown = [n for n in names if n not in REPORTS]
+    unknown = [n for n in names if n not in REPORTS and n not in OPTIONAL]
     if unknown or not (names or custom):
         got = f"unknown report {unknown[0]!r}" if unknown else "no report named"
         raise ParameterError(f"{got}: choose from {', '.join(REPORTS)}, or give a notebook")

@@ -6,7 +6,9 @@ blocks here go through :func:`html.escape`, so an agent called ``<b>x</b>`` show
 
 from __future__ import annotations
 
+import hashlib
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -841,4 +843,113 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
         .fmt_integer(columns=["Handled", "Surveys sent", "Responses"])
         .sub_missing(missing_text="—")
         .tab_options(table_font_size="12px", data_row_padding="3px")
+    )
+
+
+def _card_anchor(card: Any) -> str:
+    """A page's anchor: stable and safe whatever the agent's id holds."""
+    return "agent-" + hashlib.sha1(card.agent_id.encode()).hexdigest()[:10]
+
+
+def scorecard_contents(metrics: WeeklyMetrics) -> str:
+    """The list of scorecards, one link per agent: ranked agents (most handled first), then
+    those below the minimum volume."""
+    cards = metrics.scorecards.cards if metrics.scorecards is not None else ()
+    if not cards:
+        return note("No agent handled an interaction this week: there is no scorecard.")
+    items = "".join(
+        f'<li><a href="#{_card_anchor(c)}">{html.escape(c.name)}</a>'
+        f'<span class="cx-see"> · {c.handled:,} handled'
+        + (f" · {html.escape(c.team)}" if c.team else "")
+        + ("" if c.ranked else f" · below the minimum volume {NOT_RANKED}")
+        + "</span></li>"
+        for c in cards
+    )
+    return f'<h2 id="Contents">Contents</h2><ol class="cx-contents">{items}</ol>'
+
+
+def scorecard_page(card: Any, metrics: WeeklyMetrics, charts: Sequence[str] = ()) -> str:
+    """An agent's page: :func:`scorecard_head`, the wrap-up categories, then the ``charts``
+    (SVG, side by side where the page is wide enough); a page of its own in the PDF."""
+    if not card.ranked:
+        return scorecard_head(card, metrics)
+    shown = "".join(f'<div class="cx-scorecard-chart">{svg}</div>' for svg in charts)
+    return (
+        scorecard_head(card, metrics).removesuffix("</div>")
+        + scorecard_categories(card)
+        + f'<div class="cx-scorecard-charts">{shown}</div>'
+        + "</div>"
+    )
+
+
+def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
+    """An agent's page: who, what they did, strengths and focus areas, and the figures this
+    week against their 8-week baseline and their peers' median (a short page below the
+    minimum volume)."""
+    who = [f"{card.handled:,} handled this week"]
+    if card.team:
+        who.insert(0, f"team {card.team}")
+    if card.main_queue:
+        who.append(f"mostly {card.main_queue}")
+    head = (
+        f'<div class="cx-scorecard" id="{_card_anchor(card)}">'
+        f"<h2>{html.escape(card.name)}</h2>"
+        f'<p class="cx-sub">{html.escape(" · ".join(who))}</p>'
+    )
+    if not card.ranked:
+        return head + (
+            f"<p>{html.escape(card.name)} handled {card.handled:,} interactions this week, "
+            f"fewer than the minimum volume of {metrics.params['min_volume']:,}: too few to "
+            "compare with peers or to read strengths and focus areas. Their figures are in the "
+            "agent performance report.</p></div>"
+        )
+
+    def listed(labels: tuple[str, ...]) -> str:
+        return html.escape(", ".join(labels)) if labels else "none beyond noise"
+
+    readings = (
+        f"<p><strong>▲ Strengths:</strong> {listed(card.strengths)}. "
+        f"<strong>▼ Focus areas:</strong> {listed(card.focus)}. "
+        f'<span class="cx-see">Against the median of {card.peers} peers; beyond noise after '
+        "correcting for every agent and figure compared.</span></p>"
+    )
+    rows = []
+    for f in card.figures.iter_rows(named=True):
+        interval = (
+            f"{format_value(f['unit'], f['low'])}–{format_value(f['unit'], f['high'])}"
+            if f["low"] is not None
+            else "—"
+        )
+        mark = {"strength": "▲ strength", "focus": "▼ focus"}.get(f["reading"] or "", "")
+        tone = {"strength": "cx-good", "focus": "cx-bad"}.get(f["reading"] or "", "")
+        rows.append(
+            f'<tr><th scope="row">{html.escape(f["label"])}</th>'
+            f'<td class="num">{format_value(f["unit"], f["now"])}</td>'
+            f'<td class="num">{interval}</td>'
+            f'<td class="num">{format_value(f["unit"], f["baseline"])}</td>'
+            f'<td class="num">{format_value(f["unit"], f["peers"])}</td>'
+            f'<td class="{tone}">{mark}</td></tr>'
+        )
+    heads = ("Figure", "This week", "95% interval", "Own baseline", "Peer median", "Reading")
+    table = (
+        '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
+        + "".join(f'<th scope="col">{h}</th>' for h in heads)
+        + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    return head + readings + table + "</div>"
+
+
+def scorecard_categories(card: Any) -> str:
+    """The agent's first-level wrap-up categories this week, most frequent first, in a line."""
+    if not card.categories.height:
+        return '<p class="cx-see">No wrap-up category was recorded this week.</p>'
+    shown = " · ".join(
+        f"{html.escape(r['category'] or '(none)')} {r['count']:,} ({r['share']:.0%})"
+        for r in card.categories.head(6).iter_rows(named=True)
+    )
+    more = card.categories.height - 6
+    return (
+        f"<p><strong>Wrap-up categories:</strong> {shown}"
+        + (f" · {more} more" if more > 0 else "")
+        + "</p>"
     )

@@ -94,6 +94,7 @@ def build(
     rows: pl.DataFrame,
     categories: pl.DataFrame,
     volume: pl.DataFrame,
+    baseline_weeks: int = 8,
 ) -> Scorecards:
     """The scorecards of a week.
 
@@ -101,7 +102,8 @@ def build(
     breakdown over the baseline's weeks, ``rows`` the week's counted interactions
     (``WeeklyMetrics.rows``), ``categories`` the first-level wrap-up categories of those rows
     (``id``, ``value``) and ``volume`` handled per agent and week (``agent_id``, ``iso_week``,
-    ``handled``, the weeks in order).
+    ``handled``, the weeks in order). ``baseline_weeks`` (the baseline's weeks with data) turns
+    the baseline's volume into a weekly one.
     """
     agents = agents.filter(pl.col("agent_id").is_not_null())
     if not agents.height:
@@ -184,7 +186,7 @@ def build(
                     "now": _float(r[metric]),
                     "low": _float(r.get(f"{metric}_low")),
                     "high": _float(r.get(f"{metric}_high")),
-                    "baseline": _float(base.get(agent, {}).get(metric)),
+                    "baseline": _baseline(base.get(agent, {}).get(metric), metric, baseline_weeks),
                     "peers": _median(values),
                     "reading": reading,
                 }
@@ -224,6 +226,13 @@ def _sums(stats: dict, agent: str, metric: str, unit: str, n_col: str | None) ->
     return _Stats(
         float(r[f"{metric}:n"] or 0), float(r[f"{metric}:s"] or 0), float(r[f"{metric}:q"] or 0)
     )
+
+
+def _baseline(value: object, metric: str, weeks: int) -> float | None:
+    """The baseline's figure; its volume as a weekly average."""
+    if value is None:
+        return None
+    return float(value) / max(weeks, 1) if metric == "handled" else float(value)  # type: ignore[arg-type]
 
 
 def _median(values: list[float]) -> float | None:

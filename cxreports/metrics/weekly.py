@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import polars as pl
@@ -12,6 +12,7 @@ from cxreports.hours import BusinessHours, Clock
 from cxreports.load import CxLogs
 from cxreports.metrics import business_time, csat, handle_time, quality, sla, volume
 from cxreports.metrics import changes as changes_
+from cxreports.metrics import scorecards as scorecards_
 from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
 from cxreports.period import Week
@@ -155,6 +156,8 @@ class WeeklyMetrics:
     #: What changed beyond noise against last week and the baseline, and why
     #: (:mod:`cxreports.metrics.changes`).
     changes: changes_.Changes | None = None
+    #: Every agent's scorecard, when asked for (:mod:`cxreports.metrics.scorecards`).
+    scorecards: scorecards_.Scorecards | None = None
 
     @property
     def handled(self) -> int:
@@ -198,6 +201,7 @@ def weekly(
     team_map: Teams | None = None,
     teams: Sequence[str] | None = None,
     business_hours: BusinessHours | None = None,
+    scorecards: bool = False,
 ) -> WeeklyMetrics:
     """Compute every metric of the weekly reports.
 
@@ -231,6 +235,8 @@ def weekly(
     business_hours
         Opening hours (:mod:`cxreports.hours`): first response and resolution are also
         measured in business time, and interactions that started outside hours are counted.
+    scorecards
+        Also build every agent's scorecard (:mod:`cxreports.metrics.scorecards`).
     """
     wk = Week.resolve(week, tz)
     prev = wk.previous()
@@ -300,8 +306,20 @@ def weekly(
             .select("team", "lead", pl.exclude("team", "lead"))
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
         )
+    history = _weeks_back(base, wk, tz)
+    if scorecards:
+        queries["baseline_agents"] = _breakdown(
+            history.filter(pl.col("_week").is_between(1, changes_.BASELINE_WEEKS)),
+            by["agents"],
+            aggs,
+        )
+        queries["agent_weeks"] = _agent_weeks(history, wk)
+        queries["week_categories"] = cats.select("id", "value")
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
-    found = changes_.find(_weeks_back(base, wk, tz))
+    found = changes_.find(history)
+    baseline_agents = t.pop("baseline_agents", None)
+    agent_weeks = t.pop("agent_weeks", None)
+    week_categories = t.pop("week_categories", None)
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
     agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
     agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
@@ -309,7 +327,7 @@ def weekly(
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
     )
-    return WeeklyMetrics(
+    metrics = WeeklyMetrics(
         week=wk,
         params={
             "week": wk.label,
@@ -339,6 +357,17 @@ def weekly(
         hours=business_hours,
         changes=found,
     )
+    if scorecards:
+        cards = scorecards_.build(
+            metrics.agents,
+            baseline_agents,
+            metrics.rows,
+            week_categories,
+            agent_weeks,
+            baseline_weeks=found.baseline_weeks,
+        )
+        metrics = replace(metrics, scorecards=cards)
+    return metrics
 
 
 def _columns(*exprs: pl.Expr) -> list[str]:
@@ -475,6 +504,37 @@ def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
             hour=local.dt.hour().cast(pl.Int8),
             agent=agent_label(),
         )
+    )
+
+
+def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
+    """Handled per agent of ``week`` and per week of the baseline and ``week``, oldest first,
+    a week without interactions 0."""
+    weeks = pl.LazyFrame(
+        {
+            "_week": list(reversed(range(changes_.BASELINE_WEEKS + 1))),
+            "iso_week": [
+                week.previous(n).label for n in reversed(range(changes_.BASELINE_WEEKS + 1))
+            ],
+        },
+        schema={"_week": pl.Int32, "iso_week": pl.String},
+    )
+    agents = (
+        history.filter((pl.col("_week") == 0) & pl.col("agent_id").is_not_null())
+        .select("agent_id")
+        .unique()
+    )
+    counts = (
+        history.filter(pl.col("agent_id").is_not_null())
+        .group_by("agent_id", "_week")
+        .agg(pl.len().cast(pl.UInt32).alias("handled"))
+    )
+    return (
+        agents.join(weeks, how="cross")
+        .join(counts, on=["agent_id", "_week"], how="left")
+        .with_columns(pl.col("handled").fill_null(0))
+        .sort("agent_id", "_week", descending=[False, True])
+        .select("agent_id", "iso_week", "handled")
     )
 
 
