@@ -49,6 +49,7 @@ frt_target_s = 60
 csat_score_field = "room.csat_score"
 formats = ["html", "pdf"]
 # team_map = "teams.csv"          # agent_id,team,lead: a team roll-up and each agent's team
+# scorecards = true               # also a scorecard per agent, to the groups that cover them
 
 [smtp]
 host = "smtp.example.com"
@@ -148,6 +149,8 @@ class Config:
     target_tables: tuple[dict[str, Any], ...] = ()
     #: Opening hours: ``[business_hours]`` (see :mod:`cxreports.hours`).
     business_hours: BusinessHours | None = None
+    #: Whether each group also gets the agent scorecards of the agents its scope covers.
+    scorecards: bool = False
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_security: str = "starttls"
@@ -328,6 +331,7 @@ _SECTIONS: dict[str, dict[str, tuple[str, type | tuple[type, ...]]]] = {
         "csat_score_field": ("csat_score_field", str),
         "team_map": ("team_map", str),
         "formats": ("formats", list),
+        "scorecards": ("scorecards", bool),
     },
     "smtp": {
         "host": ("smtp_host", str),
@@ -399,7 +403,7 @@ def read_config(path: str | Path) -> Config:
                 )
                 continue
             name, kind = keys[key]
-            if not isinstance(value, kind) or isinstance(value, bool):
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 problems.append(f"[{section}] {key} must be {_kind(kind)}, got {described(value)}")
                 continue
             if isinstance(value, list):
@@ -603,6 +607,12 @@ def _secret_rule(section: str, key: str) -> str:
 
 
 def _kind(kind: type | tuple[type, ...]) -> str:
-    words = {str: "text", int: "a whole number", float: "a number", list: "a list"}
+    words = {
+        str: "text",
+        int: "a whole number",
+        float: "a number",
+        list: "a list",
+        bool: "true or false",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(words[k] for k in kinds)

@@ -22,7 +22,7 @@ from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
 from cxreports.iorw import exclusive_lock, write_atomic
 from cxreports.period import Week
-from cxreports.report import REPORTS, plan, render_runs
+from cxreports.report import OPTIONAL, REPORTS, plan, render_runs
 from cxreports.targets import as_parameters
 from cxreports.targets import from_config as targets_from_config
 
@@ -101,7 +101,7 @@ def run_weekly(
             team_map = _team_map(config, out)
             runs = [
                 plan(
-                    list(REPORTS),
+                    [*REPORTS, *(OPTIONAL if config.scorecards else ())],
                     [source],
                     wk.label,
                     wk.tz,
