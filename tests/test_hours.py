@@ -379,5 +379,5 @@ def test_the_readmes_operating_model_config_reads(tmp_path: Path, monkeypatch) -
     (tmp_path / "cx.toml").write_text(re.sub(r"(?m)^  ", "", block))
     config = read_config(tmp_path / "cx.toml")
     assert config.business_hours is not None and len(config.target_tables) == 2
-    assert config.groups[0].teams == ("North",)
+    assert config.groups[0].teams == ("North",) and config.scorecards is True
     assert config.business_hours.default.holidays[-1] == date(2026, 12, 26)
