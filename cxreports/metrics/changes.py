@@ -163,8 +163,12 @@ def find(rows: pl.DataFrame | pl.LazyFrame, week_index: str = "_week") -> Change
             (v * v).sum().alias(f"{m.metric}:q"),
         ]
     lazy = frame.lazy()
-    queries = [lazy.group_by("_period").agg(aggs)]
-    queries += [lazy.group_by("_period", dim).agg(aggs) for dim in DIMENSIONS]
+    # queues, channels and hours from one pass: sums of the (queue, channel, hour) cells
+    cells = ("queue_name", "channel", "hour")
+    queries = [
+        lazy.group_by("_period", *cells).agg(aggs),
+        lazy.group_by("_period", "agent").agg(aggs),
+    ]
     queries.append(lazy.select(pl.col(week_index).filter(pl.col(week_index) > 0).n_unique()))
     # the medians the sentences quote: this week, last week and the baseline's weeks
     medians = [
@@ -181,11 +185,12 @@ def find(rows: pl.DataFrame | pl.LazyFrame, week_index: str = "_week") -> Change
             ]
         )
     )
-    totals, *by_dim, weeks, medians_frame = pl.collect_all(queries)
+    fine, by_agent, weeks, medians_frame = pl.collect_all(queries)
+    summed = [pl.col(c).sum() for c in fine.columns if c not in ("_period", *cells)]
+    totals = fine.group_by("_period").agg(summed)
+    by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
-    study = _Study(
-        totals, dict(zip(DIMENSIONS, by_dim, strict=True)), baseline_weeks, medians_frame
-    )
+    study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame)
     return study.run(lazy)
 
 
