@@ -242,6 +242,16 @@ def bucket_names(edges_s: tuple[float, ...]) -> list[str]:
     return names
 
 
+def _bucket(column: str, edges_s: tuple[float, ...]) -> pl.Expr:
+    """The duration bucket (:func:`bucket_names`) of each value of ``column``, as ``bucket``."""
+    names = bucket_names(edges_s)
+    value = pl.col(column)
+    bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
+    for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
+        bucket = bucket.when(value <= edge).then(pl.lit(name))
+    return bucket.otherwise(pl.lit(names[-1])).alias("bucket")
+
+
 def distribution(
     rows: pl.DataFrame,
     column: str,
@@ -260,12 +270,7 @@ def distribution(
     if data.height == 0:
         return _empty(f"No {title.lower()} values this week")
     names = bucket_names(edges_s)
-    value = pl.col(column)
-    bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
-    for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
-        bucket = bucket.when(value <= edge).then(pl.lit(name))
-    bucket = bucket.otherwise(pl.lit(names[-1]))
-    counts = data.group_by(bucket.alias("bucket")).agg(pl.len().alias("interactions"))
+    counts = data.group_by(_bucket(column, edges_s)).agg(pl.len().alias("interactions"))
     frame = (
         pl.DataFrame({"bucket": names, "upper": [*map(float, edges_s), float("inf")]})
         .join(counts, on="bucket", how="left")
@@ -859,14 +864,9 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
 def _shares(rows: pl.DataFrame, column: str, edges_s: tuple[float, ...]) -> pl.DataFrame:
     """Share of ``rows`` per duration bucket of ``column`` (every bucket, empty ones 0)."""
     names = bucket_names(edges_s)
-    value = pl.col(column)
-    bucket = pl.when(value <= edges_s[0]).then(pl.lit(names[0]))
-    for edge, name in zip(edges_s[1:], names[1:-1], strict=True):
-        bucket = bucket.when(value <= edge).then(pl.lit(name))
-    bucket = bucket.otherwise(pl.lit(names[-1]))
     counts = (
         rows.select(pl.col(column).drop_nulls())
-        .group_by(bucket.alias("bucket"))
+        .group_by(_bucket(column, edges_s))
         .agg(pl.len().alias("interactions"))
     )
     return (

@@ -709,38 +709,75 @@ def _kpi_table(kpis: Iterable[_Kpi]) -> str:
 
 
 def _agent_table(d: _Digest) -> str:
-    def rate(r: _Rate) -> str:
-        if r.value == "—":
-            return r.value
-        return f'{r.value}<div style="{_SMALL}">n={r.n:,}{"*" if r.few else ""}</div>'
-
-    number = f"{_TD}text-align:right;white-space:nowrap;"
     rows = [
-        f'<tr><td style="{_TD}padding-left:0;overflow-wrap:anywhere;word-break:break-word">'
-        f"{_esc(a.name)}"
-        + (
-            f'<div style="{_SMALL}color:{palette.BAD_TEXT};font-weight:700">'
-            f"Flag: {_esc(a.flags)}</div>"
-            if a.flags
-            else ""
+        _name_cell(
+            a.name,
+            (
+                f'<div style="{_SMALL}color:{palette.BAD_TEXT};font-weight:700">'
+                f"Flag: {_esc(a.flags)}</div>"
+                if a.flags
+                else ""
+            )
+            + _target_lines(a.targets),
         )
-        + _target_lines(a.targets)
-        + f'</td><td align="right" style="{number}">{a.handled:,}</td>'
-        f'<td align="right" style="{number}">{_esc(a.aht)}</td>'
-        f'<td align="right" style="{number}">{_esc(a.resolved)}</td>'
-        f'<td align="right" style="{number}">{rate(a.sla)}</td>'
-        f'<td align="right" style="{number}padding-right:0">{rate(a.csat)}</td></tr>'
+        + _number_cells(
+            f"{a.handled:,}", _esc(a.aht), _esc(a.resolved), _rate_cell(a.sla), _rate_cell(a.csat)
+        )
         for a in d.agents
     ]
-    heads = [("Agent", "left"), ("Handled", "right"), ("AHT mean", "right")]
-    heads += [("Resolved", "right"), ("SLA met", "right"), ("CSAT", "right")]
-    head = "".join(
-        f'<th scope="col" align="{align}" style="{_TH}text-align:{align}'
-        f'{";padding-left:0" if i == 0 else ""}{";padding-right:0" if i == 5 else ""}">'
-        f"{name}</th>"
-        for i, (name, align) in enumerate(heads)
+    heads = ["Agent", "Handled", "AHT mean", "Resolved", "SLA met", "CSAT"]
+    return f"<table {_DATA}>{_head_row(heads)}{''.join(rows)}</table>"
+
+
+def _team_table(d: _Digest) -> str:
+    rows = [
+        _name_cell(
+            t.name,
+            (f'<div style="{_SMALL}">{_esc(t.lead)}</div>' if t.lead else "")
+            + _target_lines(t.targets),
+        )
+        + _number_cells(f"{t.handled:,}", _esc(t.aht), _rate_cell(t.sla), _rate_cell(t.csat))
+        for t in d.teams
+    ]
+    heads = ["Team", "Handled", "AHT mean", "SLA met", "CSAT"]
+    return f"<table {_DATA}>{_head_row(heads)}{''.join(rows)}</table>"
+
+
+def _rate_cell(r: _Rate) -> str:
+    if r.value == "—":
+        return r.value
+    return f'{r.value}<div style="{_SMALL}">n={r.n:,}{"*" if r.few else ""}</div>'
+
+
+def _name_cell(name: str, below: str) -> str:
+    """The first cell of a row: a name that may wrap anywhere, and what goes under it."""
+    return (
+        f'<tr><td style="{_TD}padding-left:0;overflow-wrap:anywhere;word-break:break-word">'
+        f"{_esc(name)}{below}</td>"
     )
-    return f"<table {_DATA}><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _number_cells(*values: str) -> str:
+    """The rest of a row: right-aligned figures, the last flush with the table's edge."""
+    number = f"{_TD}text-align:right;white-space:nowrap;"
+    cells = [
+        f'<td align="right" style="{number}{"padding-right:0" if i == len(values) - 1 else ""}">'
+        f"{value}</td>"
+        for i, value in enumerate(values)
+    ]
+    return "".join(cells) + "</tr>"
+
+
+def _head_row(heads: list[str]) -> str:
+    """A header row: the first column left-aligned, the figures right-aligned."""
+    cells = []
+    for i, name in enumerate(heads):
+        align = "left" if i == 0 else "right"
+        edge = ";padding-left:0" if i == 0 else (";padding-right:0" if i == len(heads) - 1 else "")
+        cells.append(
+            f'<th scope="col" align="{align}" style="{_TH}text-align:{align}{edge}">{name}</th>'
+        )
+    return f"<tr>{''.join(cells)}</tr>"
 
 
 def _target_lines(targets: str) -> str:
@@ -749,35 +786,6 @@ def _target_lines(targets: str) -> str:
         return ""
     lines = "<br>".join(_esc(t) for t in targets.split(" · "))
     return f'<div style="{_SMALL}">{lines}</div>'
-
-
-def _team_table(d: _Digest) -> str:
-    def rate(r: _Rate) -> str:
-        if r.value == "—":
-            return r.value
-        return f'{r.value}<div style="{_SMALL}">n={r.n:,}{"*" if r.few else ""}</div>'
-
-    number = f"{_TD}text-align:right;white-space:nowrap;"
-    rows = [
-        f'<tr><td style="{_TD}padding-left:0;overflow-wrap:anywhere;word-break:break-word">'
-        f"{_esc(t.name)}"
-        + (f'<div style="{_SMALL}">{_esc(t.lead)}</div>' if t.lead else "")
-        + _target_lines(t.targets)
-        + f'</td><td align="right" style="{number}">{t.handled:,}</td>'
-        f'<td align="right" style="{number}">{_esc(t.aht)}</td>'
-        f'<td align="right" style="{number}">{rate(t.sla)}</td>'
-        f'<td align="right" style="{number}padding-right:0">{rate(t.csat)}</td></tr>'
-        for t in d.teams
-    ]
-    heads = [("Team", "left"), ("Handled", "right"), ("AHT mean", "right")]
-    heads += [("SLA met", "right"), ("CSAT", "right")]
-    head = "".join(
-        f'<th scope="col" align="{align}" style="{_TH}text-align:{align}'
-        f'{";padding-left:0" if i == 0 else ""}{";padding-right:0" if i == 4 else ""}">'
-        f"{name}</th>"
-        for i, (name, align) in enumerate(heads)
-    )
-    return f"<table {_DATA}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 # ---- text -------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def write_notebooks(
     >>> import tempfile
     >>> ws = write_notebooks(tempfile.mkdtemp(), "tests/data/seed_page.json", "2026-W14")
     >>> sorted(p.name for p in ws.written)
-    ['agent_performance.ipynb', 'channel_review.ipynb', 'csat_sla.ipynb']
+    ['agent_performance.ipynb', 'agent_scorecards.ipynb', 'channel_review.ipynb', 'csat_sla.ipynb']
     >>> ws.report_command()
     'cxreports report all tests/data/seed_page.json --week 2026-W14 --tz UTC'
     """

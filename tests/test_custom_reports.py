@@ -87,7 +87,7 @@ def test_a_notebook_that_cannot_be_a_report_stops_before_any_kernel(
         (["SAMPLE", "--notebook", "EXAMPLE", "--notebook", "COPY"], "two reports are named"),
         (["SAMPLE", "--notebook", "EXAMPLE", "--min-volume", "0"], "min_volume must be"),
         (["SAMPLE", "--notebook", "EXAMPLE", "--week", "2026-W99"], "has no ISO week 99"),
-        (["SAMPLE"], "name the report first: agent-performance, csat-sla or all"),
+        (["SAMPLE"], "name the report first: agent-performance, csat-sla, agent-scorecards or all"),
         (["all", "--notebook", "EXAMPLE"], "no source given"),
     ],
 )
