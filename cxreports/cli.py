@@ -150,6 +150,22 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--weeks",
+        type=_text,
+        metavar="FIRST..LAST",
+        help="summary only: each week from FIRST to LAST (e.g. 2025-W01..2026-W13) for every "
+        "store given (one row per store and week)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("polars", "spark"),
+        default="polars",
+        help="with --weeks: compute on polars (default) or on Spark",
+    )
+    p.add_argument(
+        "--spark-master", default="local[*]", help="with --engine spark (default local[*])"
+    )
     p.set_defaults(handler=_run_metrics)
 
 
@@ -213,6 +229,8 @@ def _run_metrics(args: argparse.Namespace) -> int:
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
 
+    if args.weeks is not None:
+        return _run_summary(args)
     if args.table == "targets" and not args.targets:
         raise ParameterError("the targets table needs one or more --target 'METRIC >= VALUE'")
     if args.table == "teams" and not args.team_map:
@@ -227,6 +245,52 @@ def _run_metrics(args: argparse.Namespace) -> int:
         as_of=args.as_of,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
+    return 0
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    """``metrics summary STORE... --weeks FIRST..LAST``: the headline figures per store and
+    week, on polars or Spark (:mod:`cxreports.metrics.portable`)."""
+    from datetime import timedelta
+
+    from cxreports import store
+    from cxreports.export import frame_to_text
+    from cxreports.metrics import portable
+    from cxreports.period import Week
+
+    if args.table != "summary":
+        raise ParameterError("--weeks goes with the summary table: cxreports metrics summary ...")
+    first, sep, last = args.weeks.partition("..")
+    if not sep:
+        raise ParameterError("--weeks reads FIRST..LAST, e.g. 2025-W01..2026-W13")
+    start, end = Week.parse(first.strip(), args.tz), Week.parse(last.strip(), args.tz)
+    if end.start_utc < start.start_utc:
+        raise ParameterError(f"--weeks: {end.label} comes before {start.label}")
+    weeks = [start]
+    while weeks[-1].label != end.label:
+        if len(weeks) >= 530:
+            raise ParameterError("--weeks spans more than ten years; ask for fewer weeks")
+        weeks.append(Week.containing(weeks[-1].days[-1] + timedelta(days=1), args.tz))
+    if not_stores := [s for s in args.sources if not store.is_store(s)]:
+        raise ParameterError(
+            f"--weeks reads stores (cxreports load --out STORE); not a store: {not_stores[0]}"
+        )
+    spark = None
+    if args.engine == "spark":
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise ParameterError(
+                "--engine spark needs PySpark and Java 17: pip install 'cxreports[spark]'"
+            ) from None
+        spark = (
+            SparkSession.builder.master(args.spark_master)
+            .appName("cxreports")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+    frame = portable.summary(args.sources, weeks, args.engine, spark)  # type: ignore[arg-type]
+    sys.stdout.write(frame_to_text(frame, args.format))
     return 0
 
 

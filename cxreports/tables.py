@@ -478,7 +478,7 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
                 anchors.append(anchor)
                 break
         shown = " · ".join(
-            f'<a href="#{a}">{html.escape(a.replace("-", " ").lower())}</a>' for a in anchors
+            f'<a href="#{a}">{html.escape(a.replace("-", " "))}</a>' for a in anchors
         )
         items.append(
             f'<li>{html.escape(claim["sentence"])} <span class="cx-see">See {shown}.</span></li>'

@@ -1,0 +1,151 @@
+"""The weekly headline figures written once over narwhals: the same definitions run on polars
+(the default) and on PySpark, for work across tenants and years.
+
+A week is found by comparing ``started_at`` with the UTC instants of each local week's bounds
+(:class:`cxreports.period.Week`, daylight saving included), never by converting time zones on
+the engine: Spark and DuckDB convert in their session's zone and count weekdays their own way.
+The engine only counts and sums; rates and their Wilson intervals are worked out here, from
+those counts, with the report's own expressions (:mod:`cxreports.metrics.core`).
+
+First-contact resolution (a 7-day look-ahead per contact) and the p90s are not computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import narwhals as nw
+import polars as pl
+
+from cxreports.metrics.core import ratio, wilson
+from cxreports.period import Week
+
+Engine = Literal["polars", "spark"]
+
+#: The columns :func:`weekly_kpis` returns after ``iso_week``.
+KPI_COLUMNS = (
+    "handled", "aht_s", "aht_median_s", "frt_mean_s", "frt_median_s", "resolved_rate",
+    "transfer_rate", "hold_rate", "sla_eligible", "sla_met_rate", "sla_met_rate_low",
+    "sla_met_rate_high", "csat_responses", "csat_rate", "csat_rate_low", "csat_rate_high",
+)  # fmt: skip
+
+#: The interaction columns the figures read.
+COLUMNS = (
+    "started_at", "deleted_at", "is_bot", "handled_time_s", "first_response_time_s",
+    "disposition", "first_assignee_id", "closed_assignee_id", "hold_count", "hold_time_s",
+    "sla_status", "csat_score",
+)  # fmt: skip
+
+
+def _counts() -> list[nw.Expr]:
+    """What the engine computes per week: counts, sums, means and medians."""
+
+    def count(condition: nw.Expr) -> nw.Expr:
+        return nw.when(condition).then(1).otherwise(0).sum()
+
+    transferred = (
+        ~nw.col("first_assignee_id").is_null()
+        & ~nw.col("closed_assignee_id").is_null()
+        & (nw.col("first_assignee_id") != nw.col("closed_assignee_id"))
+    )
+    had_hold = (nw.col("hold_count") > 0) | (nw.col("hold_time_s").fill_null(0) > 0)
+    return [
+        nw.len().alias("handled"),
+        nw.col("handled_time_s").mean().alias("aht_s"),
+        nw.col("handled_time_s").median().alias("aht_median_s"),
+        nw.col("first_response_time_s").mean().alias("frt_mean_s"),
+        nw.col("first_response_time_s").median().alias("frt_median_s"),
+        count(nw.col("disposition").str.to_lowercase() == "resolved").alias("_resolved"),
+        count(transferred).alias("_transferred"),
+        count(had_hold.fill_null(False)).alias("_held"),
+        nw.col("sla_status").count().alias("sla_eligible"),
+        count(nw.col("sla_status") == "meet").alias("_met"),
+        nw.col("csat_score").count().alias("csat_responses"),
+        count(nw.col("csat_score") >= 4).alias("_satisfied"),
+    ]
+
+
+def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
+    """The headline figures of each of ``weeks`` from ``interactions`` (a polars frame, lazy
+    or not, or a PySpark DataFrame with the store's interaction columns), as a polars frame:
+    ``iso_week`` then :data:`KPI_COLUMNS`, one row per week in order (a week without
+    interactions has ``handled`` 0 and null figures).
+
+    Counted as in the reports: not soft-deleted, not a bot or AI-agent room.
+    """
+    frame = nw.from_native(interactions).lazy()
+    week = None
+    for w in weeks:
+        inside = (nw.col("started_at") >= w.start_utc) & (nw.col("started_at") < w.end_utc)
+        week = (nw.when(inside) if week is None else week.when(inside)).then(nw.lit(w.label))
+    if week is None:
+        raise ValueError("no week given")
+    counted = (
+        frame.filter(nw.col("deleted_at").is_null() & ~nw.col("is_bot"))
+        .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
+        .filter(~nw.col("iso_week").is_null())
+    )
+    counts = counted.group_by("iso_week").agg(*_counts()).collect("polars").to_native()
+    order = pl.DataFrame({"iso_week": [w.label for w in weeks]})
+    data = order.join(counts, on="iso_week", how="left").with_columns(
+        pl.col("handled", "sla_eligible", "csat_responses").fill_null(0).cast(pl.Int64),
+        pl.col("_resolved", "_transferred", "_held", "_met", "_satisfied")
+        .fill_null(0)
+        .cast(pl.Int64),
+        pl.col("aht_s", "aht_median_s", "frt_mean_s", "frt_median_s").cast(pl.Float64),
+    )
+    sla_low, sla_high = wilson(pl.col("_met"), pl.col("sla_eligible"))
+    csat_low, csat_high = wilson(pl.col("_satisfied"), pl.col("csat_responses"))
+    return data.select(
+        "iso_week",
+        "handled",
+        "aht_s",
+        "aht_median_s",
+        "frt_mean_s",
+        "frt_median_s",
+        ratio(pl.col("_resolved"), pl.col("handled")).alias("resolved_rate"),
+        ratio(pl.col("_transferred"), pl.col("handled")).alias("transfer_rate"),
+        ratio(pl.col("_held"), pl.col("handled")).alias("hold_rate"),
+        "sla_eligible",
+        ratio(pl.col("_met"), pl.col("sla_eligible")).alias("sla_met_rate"),
+        sla_low.alias("sla_met_rate_low"),
+        sla_high.alias("sla_met_rate_high"),
+        "csat_responses",
+        ratio(pl.col("_satisfied"), pl.col("csat_responses")).alias("csat_rate"),
+        csat_low.alias("csat_rate_low"),
+        csat_high.alias("csat_rate_high"),
+    )
+
+
+def store_interactions(store: str, engine: Engine = "polars", spark: Any = None) -> Any:
+    """The interactions of a store's newest snapshot, for ``engine``: a polars LazyFrame, or a
+    PySpark DataFrame read from the snapshot's live Parquet files (no Delta package needed)."""
+    from cxreports import store as store_module
+
+    snap = store_module.verify(store)
+    if engine == "polars":
+        return store_module._scan(snap, "interactions").select(COLUMNS)
+    if spark is None:
+        raise ValueError("the spark engine needs a SparkSession")
+    table = snap.table("interactions")
+    uris = table.file_uris()
+    return spark.read.option("basePath", table.table_uri).parquet(*uris).select(*COLUMNS)
+
+
+def summary(
+    stores: Sequence[str],
+    weeks: Sequence[Week],
+    engine: Engine = "polars",
+    spark: Any = None,
+) -> pl.DataFrame:
+    """Per store (``tenant``: the store's folder name) and week, the headline figures:
+    :func:`weekly_kpis` of each store, one after the other."""
+    from pathlib import PurePosixPath
+
+    parts = []
+    for store in stores:
+        kpis = weekly_kpis(store_interactions(store, engine, spark), weeks)
+        tenant = PurePosixPath(str(store).rstrip("/")).name
+        parts.append(kpis.select(pl.lit(tenant).alias("tenant"), pl.all()))
+    return pl.concat(parts)

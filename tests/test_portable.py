@@ -1,0 +1,142 @@
+"""The headline figures written once over narwhals: equal on polars to the reports' own, and on
+Spark to polars, across a daylight-saving week and the Sunday-Monday boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+
+from cxreports.cli import main
+from cxreports.metrics import portable, weekly
+from cxreports.period import Week
+from cxreports.store import update
+from tests.metrics_fixtures import make_logs
+
+SAME = ("handled", "sla_eligible", "csat_responses")
+CLOSE = [c for c in portable.KPI_COLUMNS if c not in SAME]
+
+
+@pytest.fixture(scope="module")
+def store(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("portable") / "tenant-a"
+    update([sample_dir], target)
+    return target
+
+
+def _weeks(tz: str) -> list[Week]:
+    # 2026-W13 holds the spring change in Europe/Berlin (Sunday 29 March)
+    return [Week.parse(w, tz) for w in ("2026-W11", "2026-W12", "2026-W13", "2026-W30")]
+
+
+def _assert_equal(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    assert got["iso_week"].to_list() == want["iso_week"].to_list()
+    assert got.select(SAME).rows() == want.select(SAME).rows()
+    for column in CLOSE:
+        for a, b in zip(got[column].to_list(), want[column].to_list(), strict=True):
+            assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12), column
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Singapore"])
+def test_polars_gives_the_reports_own_figures(store: Path, tz: str):
+    from cxreports.report import prepare
+
+    got = portable.weekly_kpis(portable.store_interactions(str(store)), _weeks(tz))
+    rows = []
+    for week in _weeks(tz):
+        _, m = prepare(store, week.label, tz)
+        rows.append(
+            m.summary.select(portable.KPI_COLUMNS).with_columns(iso_week=pl.lit(week.label))
+        )
+    want = pl.concat(rows, how="vertical_relaxed").select("iso_week", *portable.KPI_COLUMNS)
+    _assert_equal(got, want)
+    assert got.filter(pl.col("iso_week") == "2026-W30")["handled"].item() == 0  # an empty week
+
+
+def _boundary_rows() -> list[dict]:
+    berlin = ZoneInfo("Europe/Berlin")
+    stamps = [
+        datetime(2026, 3, 29, 23, 59, 59, tzinfo=berlin),  # Sunday, W13 (after the change)
+        datetime(2026, 3, 30, 0, 0, 0, tzinfo=berlin),  # Monday, W14
+        datetime(2026, 3, 23, 0, 0, 0, tzinfo=berlin),  # Monday, W13's first instant
+    ]
+    return [
+        {"agent_id": "a", "started_at": t.astimezone(UTC), "sla_status": s, "csat_score": c}
+        for t, s, c in zip(stamps, ["meet", "breach", "meet"], [5, 2, None], strict=True)
+    ]
+
+
+def test_sunday_2359_and_monday_0000_fall_in_their_own_weeks():
+    frame = make_logs(_boundary_rows()).interactions.select(portable.COLUMNS)
+    weeks = [Week.parse(w, "Europe/Berlin") for w in ("2026-W13", "2026-W14")]
+    got = portable.weekly_kpis(frame.lazy(), weeks)
+    assert got.select("iso_week", "handled", "sla_met_rate").rows() == [
+        ("2026-W13", 2, 1.0),
+        ("2026-W14", 1, 0.0),
+    ]
+    assert weekly(make_logs(_boundary_rows()), "2026-W13", "Europe/Berlin").handled == 2
+
+
+@pytest.mark.spark
+def test_spark_gives_what_polars_gives(store: Path, spark):
+    for tz in ("Europe/Berlin", "Asia/Singapore"):
+        on_polars = portable.weekly_kpis(portable.store_interactions(str(store)), _weeks(tz))
+        on_spark = portable.weekly_kpis(
+            portable.store_interactions(str(store), "spark", spark), _weeks(tz)
+        )
+        _assert_equal(on_spark, on_polars)
+    rows = make_logs(_boundary_rows()).interactions.select(portable.COLUMNS)
+    frame = spark.createDataFrame(rows.to_dicts(), schema=_spark_schema(rows))
+    weeks = [Week.parse(w, "Europe/Berlin") for w in ("2026-W13", "2026-W14")]
+    _assert_equal(portable.weekly_kpis(frame, weeks), portable.weekly_kpis(rows, weeks))
+
+
+def _spark_schema(frame: pl.DataFrame):  # type: ignore[no-untyped-def]
+    from pyspark.sql import types as T
+
+    kinds = {
+        pl.Datetime: T.TimestampType(),
+        pl.Boolean: T.BooleanType(),
+        pl.Float64: T.DoubleType(),
+        pl.String: T.StringType(),
+    }
+    fields = []
+    for name, dtype in frame.schema.items():
+        kind = next((v for k, v in kinds.items() if dtype == k or isinstance(dtype, k)), None)
+        fields.append(T.StructField(name, kind or T.LongType(), True))
+    return T.StructType(fields)
+
+
+@pytest.mark.spark
+def test_metrics_summary_across_stores_on_spark(store: Path, tmp_path: Path, capsys, spark):
+    other = tmp_path / "tenant-b"
+    import shutil
+
+    shutil.copytree(store, other)
+    args = ["metrics", "summary", str(store), str(other), "--weeks", "2026-W12..2026-W13"]
+    args += ["--tz", "Europe/Berlin", "--format", "csv"]
+    assert main([*args, "--engine", "spark", "--spark-master", "local[2]"]) == 0
+    on_spark = pl.read_csv(capsys.readouterr().out.encode())
+    assert main(args) == 0
+    on_polars = pl.read_csv(capsys.readouterr().out.encode())
+    assert on_spark.select("tenant", "iso_week").rows() == [
+        ("tenant-a", "2026-W12"), ("tenant-a", "2026-W13"),
+        ("tenant-b", "2026-W12"), ("tenant-b", "2026-W13"),
+    ]  # fmt: skip
+    assert on_spark.select(SAME).rows() == on_polars.select(SAME).rows()
+    for column in CLOSE:
+        assert on_spark[column].to_list() == pytest.approx(on_polars[column].to_list(), rel=1e-12)
+
+
+def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):
+    base = ["metrics", "summary", str(store)]
+    assert main([*base, "--weeks", "2026-W13"]) == 2
+    assert "FIRST..LAST" in capsys.readouterr().err
+    assert main([*base, "--weeks", "2026-W13..2026-W11"]) == 2
+    assert "comes before" in capsys.readouterr().err
+    assert main(["metrics", "summary", str(sample_dir), "--weeks", "2026-W12..2026-W13"]) == 2
+    assert "not a store" in capsys.readouterr().err
+    assert main(["metrics", "agents", str(store), "--weeks", "2026-W12..2026-W13"]) == 2
