@@ -7,7 +7,10 @@ the engine: Spark and DuckDB convert in their session's zone and count weekdays 
 The engine only counts and sums; rates and their Wilson intervals are worked out here, from
 those counts, with the report's own expressions (:mod:`cxreports.metrics.core`).
 
-First-contact resolution (a 7-day look-ahead per contact) and the p90s are not computed here.
+First-contact resolution looks for each contact's next interaction with a window over the
+contact's interactions in time order; the gap between two starts is an exact duration, compared
+with 7 x 24 hours (adding "7 days" to a timestamp is calendar arithmetic in the session's zone
+on Spark and DuckDB: 167 hours across a change). The p90s are not computed here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import narwhals as nw
 import polars as pl
 
 from cxreports.metrics.core import ratio, wilson
+from cxreports.metrics.quality import FCR_WINDOW
 from cxreports.period import Week
 
 Engine = Literal["polars", "spark"]
@@ -26,13 +30,13 @@ Engine = Literal["polars", "spark"]
 #: The columns :func:`weekly_kpis` returns after ``iso_week``.
 KPI_COLUMNS = (
     "handled", "aht_s", "aht_median_s", "frt_mean_s", "frt_median_s", "resolved_rate",
-    "transfer_rate", "hold_rate", "sla_eligible", "sla_met_rate", "sla_met_rate_low",
+    "transfer_rate", "fcr_rate", "hold_rate", "sla_eligible", "sla_met_rate", "sla_met_rate_low",
     "sla_met_rate_high", "csat_responses", "csat_rate", "csat_rate_low", "csat_rate_high",
 )  # fmt: skip
 
 #: The interaction columns the figures read.
 COLUMNS = (
-    "started_at", "deleted_at", "is_bot", "handled_time_s", "first_response_time_s",
+    "started_at", "deleted_at", "is_bot", "contact_id", "handled_time_s", "first_response_time_s",
     "disposition", "first_assignee_id", "closed_assignee_id", "hold_count", "hold_time_s",
     "sla_status", "csat_score",
 )  # fmt: skip
@@ -58,12 +62,32 @@ def _counts() -> list[nw.Expr]:
         nw.col("first_response_time_s").median().alias("frt_median_s"),
         count(nw.col("disposition").str.to_lowercase() == "resolved").alias("_resolved"),
         count(transferred).alias("_transferred"),
+        count(nw.col("_fcr")).alias("_fcr"),
         count(had_hold.fill_null(False)).alias("_held"),
         nw.col("sla_status").count().alias("sla_eligible"),
         count(nw.col("sla_status") == "meet").alias("_met"),
         nw.col("csat_score").count().alias("csat_responses"),
         count(nw.col("csat_score") >= 4).alias("_satisfied"),
     ]
+
+
+def _with_fcr(live: nw.LazyFrame) -> nw.LazyFrame:
+    """``live`` (not deleted) with ``_fcr``: resolved, not transferred, and no interaction of
+    the same contact within 7 days after it (or at the same moment), as
+    :func:`cxreports.metrics.quality.add_fcr_columns` has it."""
+    t = nw.col("started_at")
+    after = t.shift(-1).over("contact_id", order_by=["started_at"])
+    before = t.shift(1).over("contact_id", order_by=["started_at"])
+    repeat = ~nw.col("contact_id").is_null() & (
+        (after - t <= FCR_WINDOW).fill_null(False) | (before == t).fill_null(False)
+    )
+    resolved = (nw.col("disposition").str.to_lowercase() == "resolved").fill_null(False)
+    transferred = (
+        ~nw.col("first_assignee_id").is_null()
+        & ~nw.col("closed_assignee_id").is_null()
+        & (nw.col("first_assignee_id") != nw.col("closed_assignee_id"))
+    )
+    return live.with_columns((resolved & ~transferred & ~repeat).alias("_fcr"))
 
 
 def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
@@ -82,7 +106,8 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
     if week is None:
         raise ValueError("no week given")
     counted = (
-        frame.filter(nw.col("deleted_at").is_null() & ~nw.col("is_bot"))
+        _with_fcr(frame.filter(nw.col("deleted_at").is_null()))
+        .filter(~nw.col("is_bot"))
         .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
         .filter(~nw.col("iso_week").is_null())
     )
@@ -90,7 +115,7 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
     order = pl.DataFrame({"iso_week": [w.label for w in weeks]})
     data = order.join(counts, on="iso_week", how="left").with_columns(
         pl.col("handled", "sla_eligible", "csat_responses").fill_null(0).cast(pl.Int64),
-        pl.col("_resolved", "_transferred", "_held", "_met", "_satisfied")
+        pl.col("_resolved", "_transferred", "_fcr", "_held", "_met", "_satisfied")
         .fill_null(0)
         .cast(pl.Int64),
         pl.col("aht_s", "aht_median_s", "frt_mean_s", "frt_median_s").cast(pl.Float64),
@@ -106,6 +131,7 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
         "frt_median_s",
         ratio(pl.col("_resolved"), pl.col("handled")).alias("resolved_rate"),
         ratio(pl.col("_transferred"), pl.col("handled")).alias("transfer_rate"),
+        ratio(pl.col("_fcr"), pl.col("handled")).alias("fcr_rate"),
         ratio(pl.col("_held"), pl.col("handled")).alias("hold_rate"),
         "sla_eligible",
         ratio(pl.col("_met"), pl.col("sla_eligible")).alias("sla_met_rate"),
