@@ -154,8 +154,8 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
         "--weeks",
         type=_text,
         metavar="FIRST..LAST",
-        help="summary only: each week from FIRST to LAST (e.g. 2025-W01..2026-W13) for every "
-        "store given (one row per store and week)",
+        help="each week from FIRST to LAST (e.g. 2025-W01..2026-W13) for every store given: "
+        "summary, queues, channels, agents or hourly, one row per store, week and group",
     )
     p.add_argument(
         "--engine",
@@ -258,8 +258,12 @@ def _run_summary(args: argparse.Namespace) -> int:
     from cxreports.metrics import portable
     from cxreports.period import Week
 
-    if args.table != "summary":
-        raise ParameterError("--weeks goes with the summary table: cxreports metrics summary ...")
+    keys = {"summary": [], "queues": ["queue_name"], "channels": ["channel"]}
+    keys |= {"agents": ["agent_id"], "hourly": ["hour"]}
+    if args.table not in keys:
+        raise ParameterError(
+            f"--weeks goes with the tables {', '.join(keys)}; for {args.table}, ask one --week"
+        )
     first, sep, last = args.weeks.partition("..")
     if not sep:
         raise ParameterError("--weeks reads FIRST..LAST, e.g. 2025-W01..2026-W13")
@@ -287,9 +291,16 @@ def _run_summary(args: argparse.Namespace) -> int:
             SparkSession.builder.master(args.spark_master)
             .appName("cxreports")
             .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate()
         )
-    frame = portable.summary(args.sources, weeks, args.engine, spark)  # type: ignore[arg-type]
+    frame = portable.summary(
+        args.sources,
+        weeks,
+        args.engine,  # type: ignore[arg-type]
+        spark,
+        keys[args.table],
+    )
     sys.stdout.write(frame_to_text(frame, args.format))
     return 0
 

@@ -56,6 +56,29 @@ def test_polars_gives_the_reports_own_figures(store: Path, tz: str):
     assert got.filter(pl.col("iso_week") == "2026-W30")["handled"].item() == 0  # an empty week
 
 
+@pytest.mark.parametrize(
+    ("by", "table", "key"),
+    [(["queue_name"], "queues", "queue_name"), (["channel"], "channels", "channel"),
+     (["agent_id"], "agents", "agent_id"), (["hour"], "hourly", "hour")],
+)  # fmt: skip
+def test_each_breakdown_is_the_reports_own_in_a_dst_week(store: Path, by, table, key):
+    from cxreports.report import prepare
+
+    week = Week.parse("2026-W13", "Europe/Berlin")  # the clocks go forward on Sunday
+    got = portable.weekly_kpis(portable.store_interactions(str(store)), [week], by)
+    _, m = prepare(store, week.label, week.tz)
+    want = (
+        m.table(table)
+        .filter(pl.col("handled") > 0)
+        .select(key, *portable.KPI_COLUMNS)
+        .with_columns(iso_week=pl.lit(week.label))
+    )
+    got = got.sort(key, nulls_last=True)
+    want = want.sort(key, nulls_last=True)
+    assert got[key].to_list() == want[key].to_list()
+    _assert_equal(got.select("iso_week", *portable.KPI_COLUMNS), want)
+
+
 def _boundary_rows() -> list[dict]:
     berlin = ZoneInfo("Europe/Berlin")
     stamps = [
@@ -87,6 +110,14 @@ def test_spark_gives_what_polars_gives(store: Path, spark):
         on_spark = portable.weekly_kpis(
             portable.store_interactions(str(store), "spark", spark), _weeks(tz)
         )
+        _assert_equal(on_spark, on_polars)
+    week = [Week.parse("2026-W13", "Europe/Berlin")]
+    for by in (["queue_name"], ["agent_id"], ["hour"]):
+        on_polars = portable.weekly_kpis(portable.store_interactions(str(store)), week, by)
+        on_spark = portable.weekly_kpis(
+            portable.store_interactions(str(store), "spark", spark), week, by
+        )
+        assert on_spark[by[0]].to_list() == on_polars[by[0]].to_list()
         _assert_equal(on_spark, on_polars)
     rows = make_logs(_boundary_rows()).interactions.select(portable.COLUMNS)
     frame = spark.createDataFrame(rows.to_dicts(), schema=_spark_schema(rows))
@@ -139,4 +170,5 @@ def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):
     assert "comes before" in capsys.readouterr().err
     assert main(["metrics", "summary", str(sample_dir), "--weeks", "2026-W12..2026-W13"]) == 2
     assert "not a store" in capsys.readouterr().err
-    assert main(["metrics", "agents", str(store), "--weeks", "2026-W12..2026-W13"]) == 2
+    assert main(["metrics", "teams", str(store), "--weeks", "2026-W12..2026-W13"]) == 2
+    assert "ask one --week" in capsys.readouterr().err

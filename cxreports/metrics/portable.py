@@ -16,7 +16,9 @@ on Spark and DuckDB: 167 hours across a change). The p90s are not computed here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import narwhals as nw
 import polars as pl
@@ -36,7 +38,8 @@ KPI_COLUMNS = (
 
 #: The interaction columns the figures read.
 COLUMNS = (
-    "started_at", "deleted_at", "is_bot", "contact_id", "handled_time_s", "first_response_time_s",
+    "started_at", "deleted_at", "is_bot", "contact_id", "queue_name", "channel", "agent_id",
+    "handled_time_s", "first_response_time_s",
     "disposition", "first_assignee_id", "closed_assignee_id", "hold_count", "hold_time_s",
     "sla_status", "csat_score",
 )  # fmt: skip
@@ -90,14 +93,23 @@ def _with_fcr(live: nw.LazyFrame) -> nw.LazyFrame:
     return live.with_columns((resolved & ~transferred & ~repeat).alias("_fcr"))
 
 
-def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
+#: Breakdowns :func:`weekly_kpis` can group by: the interaction's column, or ``hour`` (local).
+KEYS = ("queue_name", "channel", "agent_id", "hour")
+
+
+def weekly_kpis(interactions: Any, weeks: Sequence[Week], by: Sequence[str] = ()) -> pl.DataFrame:
     """The headline figures of each of ``weeks`` from ``interactions`` (a polars frame, lazy
     or not, or a PySpark DataFrame with the store's interaction columns), as a polars frame:
-    ``iso_week`` then :data:`KPI_COLUMNS`, one row per week in order (a week without
-    interactions has ``handled`` 0 and null figures).
+    ``iso_week``, the ``by`` keys (:data:`KEYS`), then :data:`KPI_COLUMNS`. Without ``by``,
+    one row per week in order (a week without interactions has ``handled`` 0 and null
+    figures); with it, one row per week and group that has interactions.
 
-    Counted as in the reports: not soft-deleted, not a bot or AI-agent room.
+    Counted as in the reports: not soft-deleted, not a bot or AI-agent room. ``hour`` is the
+    hour of the day in the weeks' time zone, from the zone's UTC offsets worked out here (on
+    Spark the session's zone must be UTC).
     """
+    if unknown := [k for k in by if k not in KEYS]:
+        raise ValueError(f"unknown breakdown {unknown[0]!r}: choose from {', '.join(KEYS)}")
     frame = nw.from_native(interactions).lazy()
     week = None
     for w in weeks:
@@ -111,9 +123,20 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
         .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
         .filter(~nw.col("iso_week").is_null())
     )
-    counts = counted.group_by("iso_week").agg(*_counts()).collect("polars").to_native()
-    order = pl.DataFrame({"iso_week": [w.label for w in weeks]})
-    data = order.join(counts, on="iso_week", how="left").with_columns(
+    if "hour" in by:
+        _require_utc_session(interactions)
+        counted = counted.with_columns(_local_hour(weeks).alias("hour"))
+    keys = ["iso_week", *by]
+    counts = counted.group_by(keys).agg(*_counts()).collect("polars").to_native()
+    if by:
+        order = pl.DataFrame({"iso_week": [w.label for w in weeks]}).with_row_index("_order")
+        data = counts.join(order, on="iso_week").sort("_order", *by, nulls_last=True).drop("_order")
+        if "hour" in by:
+            data = data.with_columns(pl.col("hour").cast(pl.Int8))
+    else:
+        order = pl.DataFrame({"iso_week": [w.label for w in weeks]})
+        data = order.join(counts, on="iso_week", how="left")
+    data = data.with_columns(
         pl.col("handled", "sla_eligible", "csat_responses").fill_null(0).cast(pl.Int64),
         pl.col("_resolved", "_transferred", "_fcr", "_held", "_met", "_satisfied")
         .fill_null(0)
@@ -123,7 +146,7 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
     sla_low, sla_high = wilson(pl.col("_met"), pl.col("sla_eligible"))
     csat_low, csat_high = wilson(pl.col("_satisfied"), pl.col("csat_responses"))
     return data.select(
-        "iso_week",
+        *keys,
         "handled",
         "aht_s",
         "aht_median_s",
@@ -142,6 +165,53 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week]) -> pl.DataFrame:
         csat_low.alias("csat_rate_low"),
         csat_high.alias("csat_rate_high"),
     )
+
+
+def _local_hour(weeks: Sequence[Week]) -> nw.Expr:
+    """The local hour of ``started_at`` in the weeks' zone: the instant moved by the zone's
+    UTC offset at that instant (offsets and their changes worked out with zoneinfo), read as
+    UTC."""
+    zone = ZoneInfo(weeks[0].tz)
+    first = min(w.start_utc for w in weeks) - timedelta(days=2)
+    last = max(w.end_utc for w in weeks) + timedelta(days=2)
+    segments = [(first, _offset(first, zone))]
+    t = first
+    while t < last:
+        step = t + timedelta(hours=1)
+        if _offset(step, zone) != segments[-1][1]:
+            low, high = t, step  # the change lies in (low, high]: find its second
+            while high - low > timedelta(seconds=1):
+                mid = low + (high - low) / 2
+                low, high = (mid, high) if _offset(mid, zone) == segments[-1][1] else (low, mid)
+            segments.append((high, _offset(high, zone)))
+        t = step
+    start = nw.col("started_at")
+    local = None
+    for since, offset in reversed(segments[1:]):
+        moved = start + offset
+        local = (nw.when(start >= since) if local is None else local.when(start >= since)).then(
+            moved
+        )
+    base = start + segments[0][1]
+    local = base if local is None else local.otherwise(base)
+    return local.dt.hour()
+
+
+def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:
+    return moment.astimezone(zone).utcoffset() or timedelta(0)
+
+
+def _require_utc_session(native: Any) -> None:
+    """A Spark frame's hours are read in its session's zone: it must be UTC."""
+    session = getattr(native, "sparkSession", None)
+    if session is None:
+        return
+    zone = session.conf.get("spark.sql.session.timeZone")
+    if zone not in ("UTC", "Etc/UTC", "+00:00", "Z"):
+        raise ValueError(
+            f"the Spark session's time zone is {zone}; hours need spark.sql.session.timeZone "
+            "= UTC (the local hour is worked out from the report zone's offsets)"
+        )
 
 
 def store_interactions(store: str, engine: Engine = "polars", spark: Any = None) -> Any:
@@ -164,14 +234,30 @@ def summary(
     weeks: Sequence[Week],
     engine: Engine = "polars",
     spark: Any = None,
+    by: Sequence[str] = (),
 ) -> pl.DataFrame:
-    """Per store (``tenant``: the store's folder name) and week, the headline figures:
-    :func:`weekly_kpis` of each store, one after the other."""
-    from pathlib import PurePosixPath
-
+    """Per store (``tenant``: the shortest end of its path that tells the stores apart) and
+    week, the headline figures: :func:`weekly_kpis` of each store, one after the other."""
     parts = []
-    for store in stores:
-        kpis = weekly_kpis(store_interactions(store, engine, spark), weeks)
-        tenant = PurePosixPath(str(store).rstrip("/")).name
+    for store, tenant in zip(stores, tenant_names(stores), strict=True):
+        kpis = weekly_kpis(store_interactions(store, engine, spark), weeks, by)
         parts.append(kpis.select(pl.lit(tenant).alias("tenant"), pl.all()))
     return pl.concat(parts)
+
+
+def tenant_names(stores: Sequence[str]) -> list[str]:
+    """The shortest ends of the stores' paths that tell them apart.
+
+    Examples
+    --------
+    >>> tenant_names(["s3://cx/acme/store", "s3://cx/globex/store"])
+    ['acme/store', 'globex/store']
+    >>> tenant_names(["data/tenant-a", "/srv/tenant-b/"])
+    ['tenant-a', 'tenant-b']
+    """
+    parts = [str(s).rstrip("/").split("/") for s in stores]
+    for k in range(1, max(map(len, parts), default=1) + 1):
+        names = ["/".join(p[-k:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    return [str(s) for s in stores]
