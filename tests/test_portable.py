@@ -3,7 +3,7 @@ Spark to polars, across a daylight-saving week and the Sunday-Monday boundary.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -172,3 +172,34 @@ def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):
     assert "not a store" in capsys.readouterr().err
     assert main(["metrics", "teams", str(store), "--weeks", "2026-W12..2026-W13"]) == 2
     assert "ask one --week" in capsys.readouterr().err
+
+
+def _fcr_rows() -> list[dict]:
+    """Two resolved contacts of Monday 23 March (Berlin) and their returns: exactly 7 x 24 hours
+    later (a repeat: not FCR), and a second after that (FCR). The clocks go forward in
+    between, so "7 days later" on the calendar would be an hour short."""
+    berlin = ZoneInfo("Europe/Berlin")
+    first = datetime(2026, 3, 23, 10, 0, tzinfo=berlin).astimezone(UTC)
+    seven = first + timedelta(hours=168)
+    return [
+        {"agent_id": "a", "contact_id": "c1", "started_at": first},
+        {"agent_id": "a", "contact_id": "c1", "started_at": seven},
+        {"agent_id": "a", "contact_id": "c2", "started_at": first},
+        {"agent_id": "a", "contact_id": "c2", "started_at": seven + timedelta(seconds=1)},
+    ]
+
+
+def test_the_fcr_window_is_seven_times_24_hours_across_a_dst_change():
+    logs = make_logs(_fcr_rows())
+    week = [Week.parse("2026-W13", "Europe/Berlin")]
+    got = portable.weekly_kpis(logs.interactions.select(portable.COLUMNS), week)
+    assert got["fcr_rate"].item() == 0.5  # c2's first interaction only
+    assert weekly(logs, "2026-W13", "Europe/Berlin").summary["fcr_rate"].item() == 0.5
+
+
+@pytest.mark.spark
+def test_the_fcr_window_on_spark(spark):
+    rows = make_logs(_fcr_rows()).interactions.select(portable.COLUMNS)
+    frame = spark.createDataFrame(rows.to_dicts(), schema=_spark_schema(rows))
+    week = [Week.parse("2026-W13", "Europe/Berlin")]
+    assert portable.weekly_kpis(frame, week)["fcr_rate"].item() == 0.5
