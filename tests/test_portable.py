@@ -203,3 +203,22 @@ def test_the_fcr_window_on_spark(spark):
     frame = spark.createDataFrame(rows.to_dicts(), schema=_spark_schema(rows))
     week = [Week.parse("2026-W13", "Europe/Berlin")]
     assert portable.weekly_kpis(frame, week)["fcr_rate"].item() == 0.5
+
+
+@pytest.mark.slow
+def test_the_cross_tenant_notebook_runs(store: Path, tmp_path: Path):
+    import papermill as pm
+
+    out = tmp_path / "cross_tenant.ipynb"
+    other = tmp_path / "tenant-b"
+    import shutil
+
+    shutil.copytree(store, other)
+    pm.execute_notebook(
+        str(Path(__file__).parents[1] / "docs" / "cross_tenant.ipynb"), str(out),
+        parameters={"stores": [str(store), str(other)], "first": "2026-W12",
+                    "last": "2026-W13", "tz": "Europe/Berlin"},
+        cwd=str(tmp_path), progress_bar=False,
+    )  # fmt: skip
+    text = out.read_text()
+    assert "tenant-a" in text and "tenant-b" in text and "2026-W13" in text
