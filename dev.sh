@@ -59,8 +59,7 @@ reports() {
     rm -rf data/store
   fi
   "$VENV/bin/cxreports" load "$data" --out data/store
-  "$VENV/bin/cxreports" report all data/store --week 2026-W13 --tz Asia/Singapore --out outputs \
-    --scorecards
+  "$VENV/bin/cxreports" report all data/store --week 2026-W13 --tz Asia/Singapore --scorecards
 }
 
 tests() {

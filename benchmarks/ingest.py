@@ -16,6 +16,8 @@ its own process so that peak memory is its own:
   four targets and business hours with holidays and a queue of its own (business-time first
   response and resolution, outside-hours counts, the team roll-up, each team's and agent's
   target status);
+- ``portable``: the headline figures of every week of the store at once, written over
+  narwhals (``cxreports metrics summary STORE --weeks ...``, polars);
 - ``report``: ``cxreports report all`` for that week from the store, HTML and PDF;
 - ``fanout``: the weekly job's rendering for ``--groups`` recipient groups (20 by default: all
   queues, each queue, each channel, then queue and channel pairs), every report and digest of
@@ -86,6 +88,11 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
     from cxreports.store import update
 
     extra: dict[str, object] = {}
+    if name == "portable":
+        from cxreports.metrics import portable
+        from cxreports.period import Week
+
+        all_weeks = [Week.parse(WEEK, TZ).previous(n) for n in reversed(range(60))]
     if name == "model":
         team_map = _team_map(store, out)
         known = scope.known([store])
@@ -120,6 +127,10 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
         )
         extra["rows"] = metrics.handled
         extra["teams"] = metrics.teams.height if metrics.teams is not None else 0
+    elif name == "portable":
+        kpis = portable.summary([str(store)], all_weeks)
+        extra["rows"] = int(kpis["handled"].sum())
+        extra["weeks"] = kpis.height
     elif name == "report":
         timings: dict[str, float] = {}
         render_reports(list(REPORTS), [store], WEEK, TZ, out, timings=timings)
@@ -217,7 +228,10 @@ def main() -> int:
     _generate(work / "new-week", week_records, 1, DEFAULT_END + timedelta(weeks=1), seed=8)
     size_mb = sum(f.stat().st_size for f in data.glob("*.json")) / 1e6
 
-    steps = ["orjson", "pandas", "cold", "store", "merge", "warm", "model", "report", "fanout"]
+    steps = [
+        "orjson", "pandas", "cold", "store", "merge", "warm", "model", "portable", "report",
+        "fanout",
+    ]  # fmt: skip
     if records > PANDAS_LIMIT:
         steps.remove("pandas")
     if args.steps:

@@ -26,13 +26,16 @@ def test_quick_benchmark_runs_and_reports_every_step(tmp_path: Path):
     assert result["records"] == 2000
     steps = {s["step"]: s for s in result["steps"]}
     assert list(steps) == [
-        "orjson", "pandas", "cold", "store", "merge", "warm", "model", "report", "fanout"
+        "orjson", "pandas", "cold", "store", "merge", "warm", "model", "portable", "report",
+        "fanout",
     ]  # fmt: skip
     # the new week is parsed, the store's own pages are recognised and not parsed again
     assert steps["merge"]["reused"] == 20 and steps["merge"]["parsed"] > 0
     assert steps["cold"]["rows"] == 2000 and steps["warm"]["rows"] > 0
     # the operating model: the same week with teams, targets and business hours
     assert steps["model"]["rows"] == steps["warm"]["rows"] and steps["model"]["teams"] >= 2
+    # every week of the data at once, over narwhals: every counted interaction in some week
+    assert steps["portable"]["weeks"] == 60 and steps["portable"]["rows"] > steps["warm"]["rows"]
     assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 0 for s in steps.values())
     assert all(s["cpu_s"] > 0 for s in steps.values())
     assert result["store_vs_orjson"] == round(
