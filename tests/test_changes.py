@@ -127,6 +127,8 @@ def test_too_few_cases_are_not_tested():
     found = find(small)
     assert found.claims.height == 0
     assert found.tests < 20  # most cells have fewer than MIN_CASES on a side
+    tiny = find(weeks(3, 3))
+    assert tiny.tests == 0 and tiny.sentences[0].startswith("Too few interactions")
 
 
 def test_benjamini_hochberg_against_its_definition():

@@ -114,7 +114,13 @@ class Changes:
 
 
 def nothing_moved(tests: int, baseline_weeks: int) -> str:
-    """The sentence for a week without a change beyond noise."""
+    """The sentence for a week without a change beyond noise (or with too few interactions
+    to make a single comparison)."""
+    if not tests:
+        return (
+            "Too few interactions to tell a change from noise: no figure has the 20 cases a "
+            "side a comparison needs."
+        )
     against = "last week" + (
         f" or the {baseline_weeks}-week baseline" if baseline_weeks > 1 else ""
     )
@@ -195,25 +201,26 @@ def find(rows: pl.DataFrame | pl.LazyFrame, week_index: str = "_week") -> Change
 
 
 @dataclass(frozen=True, slots=True)
-class _Stats:
-    """Sums of a measure in one period and cell: cases, sum and sum of squares."""
+class Sums:
+    """A measure's sums over a period and a cell: cases ``n``, sum ``s`` and sum of squares
+    ``q`` (for a rate, successes are 1 and their squares too); what every test here reads."""
 
     n: float = 0.0
     s: float = 0.0
     q: float = 0.0
 
-    def __add__(self, other: _Stats) -> _Stats:
-        return _Stats(self.n + other.n, self.s + other.s, self.q + other.q)
+    def __add__(self, other: Sums) -> Sums:
+        return Sums(self.n + other.n, self.s + other.s, self.q + other.q)
 
     @property
     def mean(self) -> float | None:
         return self.s / self.n if self.n else None
 
 
-def _stats(row: dict, metric: str) -> _Stats:
+def _stats(row: dict, metric: str) -> Sums:
     if metric == "count":
-        return _Stats(float(row["count"] or 0))
-    return _Stats(
+        return Sums(float(row["count"] or 0))
+    return Sums(
         float(row[f"{metric}:n"] or 0),
         float(row[f"{metric}:s"] or 0),
         float(row[f"{metric}:q"] or 0),
@@ -231,7 +238,7 @@ def p_value(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2))
 
 
-def compare_means(now: _Stats, before: _Stats, kind: Kind) -> float | None:
+def compare_means(now: Sums, before: Sums, kind: Kind) -> float | None:
     """p-value of the difference of two means: pooled two-proportion test for a rate, Welch's
     z for (log) durations. None when either side has fewer than :data:`MIN_CASES` cases, or a
     rate too close to 0 or 1 for the normal approximation."""
@@ -283,8 +290,8 @@ def benjamini_hochberg(p_values: Sequence[float], q: float = FDR) -> list[bool]:
 @dataclass
 class _Cell:
     name: str
-    now: _Stats
-    before: _Stats
+    now: Sums
+    before: Sums
     weight_now: float
     weight_before: float
     mix: float
@@ -325,11 +332,11 @@ class _Study:
         self.p.append(p)
         return len(self.p) - 1
 
-    def _period(self, row_of: dict, comparison: str, metric: str) -> _Stats:
-        last = _stats(row_of["last"], metric) if "last" in row_of else _Stats()
+    def _period(self, row_of: dict, comparison: str, metric: str) -> Sums:
+        last = _stats(row_of["last"], metric) if "last" in row_of else Sums()
         if comparison == "last week":
             return last
-        older = _stats(row_of["older"], metric) if "older" in row_of else _Stats()
+        older = _stats(row_of["older"], metric) if "older" in row_of else Sums()
         return last + older
 
     def run(self, lazy: pl.LazyFrame) -> Changes:
@@ -404,7 +411,7 @@ class _Study:
         for name, by_period in rows.items():
             if name is None:
                 continue
-            now = _stats(by_period["now"], metric) if "now" in by_period else _Stats()
+            now = _stats(by_period["now"], metric) if "now" in by_period else Sums()
             before = self._period(by_period, comparison, metric)
             if kind == "count":
                 w1, w0 = now.n, before.n / weeks
@@ -422,7 +429,7 @@ class _Study:
             r0 = r1 if r0 is None else r0
             mix = (w1 - w0) * ((r1 + r0) / 2 - level)  # type: ignore[operator]
             rate = (w1 + w0) / 2 * (r1 - r0)  # type: ignore[operator]
-            share = _Stats(now_total.n, now.n), _Stats(before_total.n, before.n)
+            share = Sums(now_total.n, now.n), Sums(before_total.n, before.n)
             cells.append(
                 _Cell(str(name), now, before, w1, w0, mix, rate,
                       self._test(compare_means(now, before, kind)),
@@ -550,13 +557,13 @@ def _when(lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate) -> str:
     *frames, ref = pl.collect_all(
         [now.group_by(k).agg(sums).sort(k) for k in keys] + [before.select(sums)]
     )
-    reference = _Stats(*(float(x or 0) for x in ref.row(0)))
+    reference = Sums(*(float(x or 0) for x in ref.row(0)))
     change = c.now - c.before
 
     def beyond_noise(frame: pl.DataFrame, key: list[str]) -> list[tuple]:
         tested = []
         for r in frame.iter_rows(named=True):
-            slot = _Stats(float(r["n"]), float(r["s"] or 0), float(r["q"] or 0))
+            slot = Sums(float(r["n"]), float(r["s"] or 0), float(r["q"] or 0))
             p = compare_means(slot, reference, c.kind)  # type: ignore[arg-type]
             if p is not None and slot.mean is not None and reference.mean is not None:
                 tested.append((tuple(r[k] for k in key), p, slot.mean - reference.mean))

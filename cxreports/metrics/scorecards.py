@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cxreports.metrics.changes import MATERIAL, _Stats, benjamini_hochberg, compare_means
+from cxreports.metrics.changes import MATERIAL, Sums, benjamini_hochberg, compare_means
 
 #: The figures of a scorecard: column of the agent table, label, unit, which way is better,
 #: and for a rate the column that counts its cases.
@@ -147,7 +147,7 @@ def build(
         for metric, _, unit, better, n_col in SCORED:
             if better == "neutral" or metric in ("aht_s",):
                 continue  # handle time is tested once, on the logarithm (aht_median_s)
-            mine, theirs = _sums(stats, agent, metric, unit, n_col), _Stats()
+            mine, theirs = _sums(stats, agent, metric, unit, n_col), Sums()
             for p in peers:
                 theirs = theirs + _sums(stats, p, metric, unit, n_col)
             kind = "rate" if unit == "rate" else "duration"
@@ -216,14 +216,14 @@ def build(
     return Scorecards(tuple(cards), len(p_values))
 
 
-def _sums(stats: dict, agent: str, metric: str, unit: str, n_col: str | None) -> _Stats:
+def _sums(stats: dict, agent: str, metric: str, unit: str, n_col: str | None) -> Sums:
     r = stats[agent]
     if unit == "rate":
         n = float(r[n_col] or 0)
         rate = r[metric]
         k = 0.0 if rate is None else round(rate * n)
-        return _Stats(n, k, k)  # successes are 1: their squares are themselves
-    return _Stats(
+        return Sums(n, k, k)  # successes are 1: their squares are themselves
+    return Sums(
         float(r[f"{metric}:n"] or 0), float(r[f"{metric}:s"] or 0), float(r[f"{metric}:q"] or 0)
     )
 
