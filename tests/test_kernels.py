@@ -60,10 +60,21 @@ def private_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _kernel_traces() -> tuple[set[str], set[int]]:
-    """The kernels' socket folders in the temp folder, and this process's child processes."""
+    """The kernels' socket folders in the temp folder, and this process's child processes.
+
+    The suite's one shared browser is left out: its chromedriver's Chromium starts helper
+    processes of its own whenever it likes, which are not the kernels' doing.
+    """
     folders = {p.name for p in Path(tempfile.gettempdir()).glob("cxreports-kernel-*")}
-    children = {p.pid for p in psutil.Process().children(recursive=True)}
-    return folders, children
+    children = psutil.Process().children(recursive=True)
+    browser = set()
+    for child in children:
+        try:
+            if "chromedriver" in child.name():
+                browser |= {child.pid} | {p.pid for p in child.children(recursive=True)}
+        except psutil.NoSuchProcess:
+            pass
+    return folders, {p.pid for p in children} - browser
 
 
 def _left_since(before: tuple[set[str], set[int]]) -> tuple[set[str], list[str]]:
