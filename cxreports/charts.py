@@ -23,7 +23,7 @@ from cxreports import palette
 from cxreports.exceptions import ParameterError
 from cxreports.metrics.core import wilson
 from cxreports.schema import agent_label
-from cxreports.tables import duration
+from cxreports.units import duration
 
 RenderMode = Literal["static", "interactive"]
 

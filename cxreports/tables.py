@@ -19,28 +19,13 @@ from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.schema import agent_label
 from cxreports.teams import UNASSIGNED
+from cxreports.units import duration
 
 #: Cell tints of a rate column, lowest to highest among ranked agents: a light vermillion, white,
 #: a light blue. The value is printed in the cell, so the tint only repeats it.
 RATE_PALETTE = [palette.BAD_TINT, palette.BACKGROUND, palette.GOOD_TINT]
 #: Mark after the name of an agent below the minimum volume (the report text says what it means).
 NOT_RANKED = "†"
-
-
-def duration(seconds: float | None) -> str:
-    """``754.0`` -> ``12:34``; an hour or more -> ``1:02:03``; None -> an em dash.
-
-    Examples
-    --------
-    >>> duration(754.0), duration(3723), duration(None)
-    ('12:34', '1:02:03', '—')
-    """
-    if seconds is None:
-        return "—"
-    total = round(seconds)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def format_value(unit: str, value: float | None) -> str:

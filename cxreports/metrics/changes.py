@@ -27,6 +27,8 @@ from typing import Literal
 
 import polars as pl
 
+from cxreports.units import duration
+
 #: The false-discovery rate of the Benjamini-Hochberg correction over all tests of a week.
 FDR = 0.05
 #: Weeks before this one that make the baseline.
@@ -670,8 +672,6 @@ def _amount(c: _Candidate, change: float) -> str:
 
 
 def _level(c: _Candidate, which: str, medians: dict) -> str:
-    from cxreports.tables import duration
-
     value = c.now if which == "now" else c.before
     if c.kind == "rate":
         return f"{value:.1%}"
@@ -689,8 +689,6 @@ def _median(c: _Candidate, which: str, medians: dict) -> float | None:
 
 
 def _plain(c: _Candidate, value: float | None) -> str:
-    from cxreports.tables import duration
-
     if value is None:
         return "—"
     if c.kind == "rate":
