@@ -51,11 +51,6 @@ def _counts() -> list[nw.Expr]:
     def count(condition: nw.Expr) -> nw.Expr:
         return nw.when(condition).then(1).otherwise(0).sum()
 
-    transferred = (
-        ~nw.col("first_assignee_id").is_null()
-        & ~nw.col("closed_assignee_id").is_null()
-        & (nw.col("first_assignee_id") != nw.col("closed_assignee_id"))
-    )
     had_hold = (nw.col("hold_count") > 0) | (nw.col("hold_time_s").fill_null(0) > 0)
     return [
         nw.len().alias("handled"),
@@ -63,8 +58,8 @@ def _counts() -> list[nw.Expr]:
         nw.col("handled_time_s").median().alias("aht_median_s"),
         nw.col("first_response_time_s").mean().alias("frt_mean_s"),
         nw.col("first_response_time_s").median().alias("frt_median_s"),
-        count(nw.col("disposition").str.to_lowercase() == "resolved").alias("_resolved"),
-        count(transferred).alias("_transferred"),
+        count(_resolved()).alias("_resolved"),
+        count(_transferred()).alias("_transferred"),
         count(nw.col("_fcr")).alias("_fcr"),
         count(had_hold.fill_null(False)).alias("_held"),
         nw.col("sla_status").count().alias("sla_eligible"),
@@ -84,13 +79,21 @@ def _with_fcr(live: nw.LazyFrame) -> nw.LazyFrame:
     repeat = ~nw.col("contact_id").is_null() & (
         (after - t <= FCR_WINDOW).fill_null(False) | (before == t).fill_null(False)
     )
-    resolved = (nw.col("disposition").str.to_lowercase() == "resolved").fill_null(False)
-    transferred = (
+    return live.with_columns((_resolved() & ~_transferred() & ~repeat).alias("_fcr"))
+
+
+def _resolved() -> nw.Expr:
+    """:data:`cxreports.metrics.quality.OUTCOMES` ``is_resolved``, over narwhals."""
+    return (nw.col("disposition").str.to_lowercase() == "resolved").fill_null(False)
+
+
+def _transferred() -> nw.Expr:
+    """:data:`cxreports.metrics.quality.OUTCOMES` ``is_transferred``, over narwhals."""
+    return (
         ~nw.col("first_assignee_id").is_null()
         & ~nw.col("closed_assignee_id").is_null()
         & (nw.col("first_assignee_id") != nw.col("closed_assignee_id"))
     )
-    return live.with_columns((resolved & ~transferred & ~repeat).alias("_fcr"))
 
 
 #: Breakdowns :func:`weekly_kpis` can group by: the interaction's column, or ``hour`` (local).

@@ -159,6 +159,8 @@ def build(
     base = {r["agent_id"]: r for r in baseline.to_dicts()}
     weekly_volume = volume.partition_by("agent_id", as_dict=True)
     by_agent = rows.partition_by("agent_id", as_dict=True)
+    # each team's rows once, not once for every agent of the team
+    rows_of_team = rows.partition_by("team", as_dict=True) if "team" in rows.columns else {}
     cats = categories.join(rows.select("id", "agent_id"), on="id", how="inner")
     cats_by_agent = cats.partition_by("agent_id", as_dict=True)
     cards = []
@@ -193,7 +195,7 @@ def build(
             )
         mine_rows = by_agent.get((agent,), rows.clear())
         team = r.get("team")
-        team_rows = rows.filter(pl.col("team") == team) if team is not None else rows
+        team_rows = rows_of_team.get((team,), rows) if team is not None else rows
         agent_cats = cats_by_agent.get((agent,))
         cards.append(
             Card(

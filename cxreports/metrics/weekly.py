@@ -485,21 +485,30 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _position(base: pl.LazyFrame, week: Week, weeks: int) -> pl.LazyFrame:
+    """The rows of the ``weeks`` weeks ending with ``week``, with ``_week``: 0 for the first.
+
+    A row's week is found by its start against the weeks' UTC boundaries (each week's local
+    Monday 00:00, daylight saving included), not by formatting every timestamp.
+    """
+    spans = [week.previous(n) for n in reversed(range(weeks))]
+    bounds = pl.Series([w.start_utc for w in spans] + [week.end_utc]).dt.convert_time_zone("UTC")
+    position = pl.lit(bounds).search_sorted(pl.col("started_at"), side="right").cast(pl.Int32) - 1
+    return base.filter(
+        pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
+    ).with_columns(_week=position)
+
+
 def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
     """The counted interactions of ``week`` and the baseline's weeks before it, with
     ``_week`` (weeks back from ``week``), the local weekday and hour, and the agent's name."""
-    spans = [week.previous(n) for n in reversed(range(changes_.BASELINE_WEEKS + 1))]
-    bounds = pl.Series([w.start_utc for w in spans] + [week.end_utc]).dt.convert_time_zone("UTC")
-    position = pl.lit(bounds).search_sorted(pl.col("started_at"), side="right").cast(pl.Int32) - 1
+    position = _position(base, week, changes_.BASELINE_WEEKS + 1)
     local = pl.col("started_at").dt.convert_time_zone(tz)
     return (
-        counted(base)
-        .filter(
-            pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
-        )
+        counted(position)
         .pipe(quality.with_outcomes)
         .with_columns(
-            _week=changes_.BASELINE_WEEKS - position,
+            _week=changes_.BASELINE_WEEKS - pl.col("_week"),
             weekday=local.dt.weekday().cast(pl.Int8),
             hour=local.dt.hour().cast(pl.Int8),
             agent=agent_label(),
@@ -539,19 +548,10 @@ def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
 
 
 def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: list[pl.Expr]) -> pl.LazyFrame:
-    """The headline figures of each of the ``weeks`` weeks ending with ``week``.
-
-    A row's week is found by its start against the weeks' UTC boundaries (each week's local
-    Monday 00:00, daylight saving included), not by formatting every timestamp.
-    """
+    """The headline figures of each of the ``weeks`` weeks ending with ``week``
+    (:func:`_position`)."""
     spans = [week.previous(n) for n in reversed(range(weeks))]
-    bounds = pl.Series([w.start_utc for w in spans] + [week.end_utc]).dt.convert_time_zone("UTC")
-    position = pl.lit(bounds).search_sorted(pl.col("started_at"), side="right").cast(pl.Int32) - 1
-    rows = counted(
-        base.filter(
-            pl.col("started_at").is_between(pl.lit(bounds[0]), pl.lit(bounds[-1]), closed="left")
-        )
-    ).with_columns(_week=position)
+    rows = counted(_position(base, week, weeks))
     per_week = _breakdown(rows, ["_week"], aggs)
     frame = pl.LazyFrame(
         {"_week": range(weeks), "iso_week": [w.label for w in spans]},
