@@ -292,20 +292,12 @@ def _frames_equal(a: pl.DataFrame, b: pl.DataFrame) -> None:
 
 
 def _fcr_by_windows(interactions: pl.DataFrame) -> pl.DataFrame:
-    """First-contact resolution as first written, with windows: the oracle of the sorted one."""
-    from cxreports.metrics.quality import FCR_WINDOW, resolved, transferred
+    """First-contact resolution as every engine finds it, with windows over each contact
+    (:func:`quality.repeated`): the oracle of the sorted one."""
+    from cxreports.metrics.quality import repeated, with_fcr
 
     live = interactions.filter(pl.col("deleted_at").is_null())
-    contact, start = pl.col("contact_id"), pl.col("started_at")
-    nxt = pl.when(contact.is_not_null()).then(start.shift(-1).over("contact_id", order_by=start))
-    repeat = ((pl.len().over("contact_id", "started_at") > 1) & contact.is_not_null()) | (
-        nxt - start <= FCR_WINDOW
-    ).fill_null(False)
-    return live.with_columns(repeat_within_7d=repeat).select(
-        "id",
-        "repeat_within_7d",
-        fcr=(resolved.fill_null(False) & ~transferred & ~pl.col("repeat_within_7d")),
-    )
+    return with_fcr(repeated(live)).select("id", "repeat_within_7d", "fcr")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,5 +1,6 @@
-"""The headline figures written once over narwhals: equal on polars to the reports' own, and on
-Spark to polars, across a daylight-saving week and the Sunday-Monday boundary."""
+"""The reports' figures for many weeks and stores, from the same definitions: equal on polars
+to the reports' own, and on Spark and DuckDB to polars, across a daylight-saving week, the
+Sunday-Monday boundary, the 7-day FCR window and an empty week."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import pytest
 from cxreports.cli import main
 from cxreports.metrics import portable, weekly
 from cxreports.period import Week
+from cxreports.schema import INTERACTIONS
 from cxreports.store import update
 from tests.metrics_fixtures import make_logs
 
-SAME = ("handled", "sla_eligible", "csat_responses")
-CLOSE = [c for c in portable.KPI_COLUMNS if c not in SAME]
+#: every figure of a breakdown, as the reports have them
+FIGURES = portable.weekly_kpis(
+    pl.DataFrame(schema=INTERACTIONS).select(portable.COLUMNS), [Week.parse("2026-W13", "UTC")]
+).columns[1:]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +37,16 @@ def _weeks(tz: str) -> list[Week]:
 
 
 def _assert_equal(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    """Every column of ``want`` in ``got``: counts, keys and labels identical, figures (rates,
+    means, quantiles) within a relative 1e-12."""
     assert got["iso_week"].to_list() == want["iso_week"].to_list()
-    assert got.select(SAME).rows() == want.select(SAME).rows()
-    for column in CLOSE:
-        for a, b in zip(got[column].to_list(), want[column].to_list(), strict=True):
-            assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12), column
+    for column, dtype in want.schema.items():
+        a, b = got[column].to_list(), want[column].to_list()
+        if dtype.is_float():
+            for x, y in zip(a, b, strict=True):
+                assert (x is None and y is None) or x == pytest.approx(y, rel=1e-12), column
+        else:
+            assert a == b, column
 
 
 @pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Singapore"])
@@ -48,10 +57,9 @@ def test_polars_gives_the_reports_own_figures(store: Path, tz: str):
     rows = []
     for week in _weeks(tz):
         _, m = prepare(store, week.label, tz)
-        rows.append(
-            m.summary.select(portable.KPI_COLUMNS).with_columns(iso_week=pl.lit(week.label))
-        )
-    want = pl.concat(rows, how="vertical_relaxed").select("iso_week", *portable.KPI_COLUMNS)
+        rows.append(m.summary.with_columns(iso_week=pl.lit(week.label)))
+    want = pl.concat(rows, how="vertical_relaxed").select("iso_week", *FIGURES)
+    assert set(m.summary.columns) == set(FIGURES)  # every figure of the report, no other
     _assert_equal(got, want)
     assert got.filter(pl.col("iso_week") == "2026-W30")["handled"].item() == 0  # an empty week
 
@@ -59,7 +67,8 @@ def test_polars_gives_the_reports_own_figures(store: Path, tz: str):
 @pytest.mark.parametrize(
     ("by", "table", "key"),
     [(["queue_name"], "queues", "queue_name"), (["channel"], "channels", "channel"),
-     (["agent_id"], "agents", "agent_id"), (["hour"], "hourly", "hour")],
+     (["agent_id"], "agents", "agent_id"), (["hour"], "hourly", "hour"),
+     (["day"], "daily", "day")],
 )  # fmt: skip
 def test_each_breakdown_is_the_reports_own_in_a_dst_week(store: Path, by, table, key):
     from cxreports.report import prepare
@@ -70,13 +79,13 @@ def test_each_breakdown_is_the_reports_own_in_a_dst_week(store: Path, by, table,
     want = (
         m.table(table)
         .filter(pl.col("handled") > 0)
-        .select(key, *portable.KPI_COLUMNS)
+        .select(key, *FIGURES)
         .with_columns(iso_week=pl.lit(week.label))
     )
     got = got.sort(key, nulls_last=True)
     want = want.sort(key, nulls_last=True)
     assert got[key].to_list() == want[key].to_list()
-    _assert_equal(got.select("iso_week", *portable.KPI_COLUMNS), want)
+    _assert_equal(got, want)
 
 
 def _boundary_rows() -> list[dict]:
@@ -112,7 +121,7 @@ def test_spark_gives_what_polars_gives(store: Path, spark):
         )
         _assert_equal(on_spark, on_polars)
     week = [Week.parse("2026-W13", "Europe/Berlin")]
-    for by in (["queue_name"], ["agent_id"], ["hour"]):
+    for by in (["queue_name"], ["agent_id"], ["hour"], ["day"]):
         on_polars = portable.weekly_kpis(portable.store_interactions(str(store)), week, by)
         on_spark = portable.weekly_kpis(
             portable.store_interactions(str(store), "spark", spark), week, by
@@ -157,9 +166,7 @@ def test_metrics_summary_across_stores_on_spark(store: Path, tmp_path: Path, cap
         ("tenant-a", "2026-W12"), ("tenant-a", "2026-W13"),
         ("tenant-b", "2026-W12"), ("tenant-b", "2026-W13"),
     ]  # fmt: skip
-    assert on_spark.select(SAME).rows() == on_polars.select(SAME).rows()
-    for column in CLOSE:
-        assert on_spark[column].to_list() == pytest.approx(on_polars[column].to_list(), rel=1e-12)
+    _assert_equal(on_spark, on_polars)
 
 
 def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from cxreports.metrics.core import ratio, wilson
 from cxreports.metrics.data_quality import NOT_AVAILABLE
-from cxreports.metrics.weekly import KPIS, WeeklyMetrics, breakdown, metric_expressions, weekly
+from cxreports.metrics.families import stages
+from cxreports.metrics.weekly import KPIS, WeeklyMetrics, breakdown, weekly
 
 __all__ = [
     "KPIS",
     "NOT_AVAILABLE",
     "WeeklyMetrics",
     "breakdown",
-    "metric_expressions",
     "ratio",
+    "stages",
     "weekly",
     "wilson",
 ]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import narwhals as nw
 import polars as pl
 
 from cxreports.hours import BusinessHours
-from cxreports.metrics.core import ratio
+from cxreports.metrics.core import count, ratio
 
 #: Columns :func:`add_columns` adds to each interaction.
 COLUMNS = ("first_response_business_s", "resolution_business_s", "started_outside_hours")
@@ -105,7 +106,7 @@ def _open_until(spans: pl.DataFrame, t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return opened, (i >= 0) & (t < e)
 
 
-def expressions() -> list[pl.Expr]:
+def aggregations() -> list[nw.Expr]:
     """Aggregations of the business-time columns (:func:`add_columns`).
 
     ``outside_hours`` counts the interactions that started while the center was closed and
@@ -113,19 +114,34 @@ def expressions() -> list[pl.Expr]:
 
     Examples
     --------
+    >>> from cxreports.metrics.core import aggregate
     >>> df = pl.DataFrame({"first_response_business_s": [60.0, 300.0],
     ...                    "resolution_business_s": [600.0, None],
     ...                    "started_outside_hours": [False, True]})
-    >>> df.select(expressions()).select("frt_business_mean_s", "outside_hours_rate").row(0)
+    >>> out = aggregate(df, [], [nw.len().alias("handled"), *aggregations()], figures())
+    >>> out.collect().select("frt_business_mean_s", "outside_hours_rate").row(0)
     (180.0, 0.5)
     """
-    frt = pl.col("first_response_business_s")
-    outside = pl.col("started_outside_hours")
+    frt = nw.col("first_response_business_s")
     return [
         frt.mean().alias("frt_business_mean_s"),
         frt.median().alias("frt_business_median_s"),
         frt.quantile(0.9, interpolation="linear").alias("frt_business_p90_s"),
-        pl.col("resolution_business_s").mean().alias("resolution_business_mean_s"),
-        outside.sum().cast(pl.UInt32).alias("outside_hours"),
-        ratio(outside.sum(), pl.len()).alias("outside_hours_rate"),
+        nw.col("resolution_business_s").mean().alias("resolution_business_mean_s"),
+        count(nw.col("started_outside_hours")).alias("_outside"),
+    ]
+
+
+def figures() -> list[pl.Expr]:
+    """The family's columns, from :func:`aggregations` (``handled`` from the volume family)."""
+    outside = pl.col("_outside").fill_null(0)
+    return [
+        pl.col(
+            "frt_business_mean_s",
+            "frt_business_median_s",
+            "frt_business_p90_s",
+            "resolution_business_mean_s",
+        ).cast(pl.Float64),
+        outside.cast(pl.UInt32).alias("outside_hours"),
+        ratio(outside, pl.col("handled")).alias("outside_hours_rate"),
     ]

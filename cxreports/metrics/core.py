@@ -1,9 +1,12 @@
-"""Building blocks shared by every metric family: scoping a week, ratios, Wilson intervals."""
+"""Building blocks shared by every metric family: scoping a week, ratios, Wilson intervals,
+and the two stages every family is computed in (:func:`aggregate`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from cxreports.period import Week, zone
@@ -105,3 +108,44 @@ def filtered(
     if channels:
         frame = frame.filter(pl.col("channel").is_in([c.lower() for c in channels]))
     return frame
+
+
+def count(condition: nw.Expr) -> nw.Expr:
+    """How many rows ``condition`` holds for (a null condition is not counted), on any engine.
+
+    Spark sums an all-null column to null, not 0: the figures read such counts with
+    ``fill_null(0)``.
+    """
+    return condition.cast(nw.Int64).sum()
+
+
+def aggregate(
+    frame: Any,
+    by: Sequence[str],
+    aggregations: Sequence[nw.Expr],
+    figures: Sequence[pl.Expr],
+) -> pl.LazyFrame:
+    """A metric family's two stages: ``aggregations`` (counts, sums, means and quantiles,
+    narwhals expressions) per group of ``by`` on the frame's own engine, then ``figures``
+    (rates and their Wilson intervals, polars expressions) on the small aggregated result.
+
+    ``frame`` is a polars frame, lazy or not, or any frame narwhals reads (a PySpark or DuckDB
+    one); a polars frame stays lazy, another engine's result is collected into polars. One row
+    per group (in no particular order), or one row for the whole frame without ``by``.
+
+    Examples
+    --------
+    >>> df = pl.DataFrame({"queue": ["a", "a", "b"], "met": [True, False, True]})
+    >>> met = [count(nw.col("met")).alias("_met"), nw.len().alias("n")]
+    >>> rate = [pl.col("n"), ratio(pl.col("_met"), pl.col("n")).alias("rate")]
+    >>> aggregate(df, ["queue"], met, rate).sort("queue").collect().rows()
+    [('a', 2, 0.5), ('b', 1, 1.0)]
+    """
+    lazy = nw.from_native(frame).lazy()
+    keys = list(by)
+    stage = lazy.group_by(keys).agg(*aggregations) if keys else lazy.select(*aggregations)
+    if stage.implementation is nw.Implementation.POLARS:
+        native = stage.to_native()
+    else:
+        native = stage.collect("polars").to_native().lazy()
+    return native.select(*keys, *figures)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import narwhals as nw
 import polars as pl
 
-from cxreports.metrics.core import ratio, wilson
+from cxreports.metrics.core import count, ratio, wilson
 
 #: csat_status values that mean no survey went out.
 NOT_SENT = ("not_sent", "none", "")
@@ -14,31 +15,50 @@ NOT_SENT = ("not_sent", "none", "")
 KNOWN_CSAT_STATUS = ("not_sent", "sent", "completed")
 
 score = pl.col("csat_score")
-survey_sent = (
-    pl.col("csat_status").is_not_null() & ~pl.col("csat_status").is_in(NOT_SENT)
-) | score.is_not_null()
+
+#: The interaction columns the family reads.
+READS = ("csat_status", "csat_score")
 
 
-def expressions() -> list[pl.Expr]:
-    """CSAT aggregations; rates are null (not 0) when there is nothing to divide by.
+def survey_sent() -> nw.Expr:
+    """A survey went out: a status other than not sent, or a score given."""
+    status = nw.col("csat_status")
+    return (~status.is_null() & ~status.is_in(NOT_SENT)) | ~nw.col("csat_score").is_null()
+
+
+def aggregations() -> list[nw.Expr]:
+    """Surveys sent, responses, the mean score and the 4-or-5 responses counted; rates are
+    null (not 0) when there is nothing to divide by.
 
     Examples
     --------
+    >>> from cxreports.metrics.core import aggregate
     >>> df = pl.DataFrame({"csat_status": ["sent", "completed", "completed", "not_sent"],
     ...                    "csat_score": [None, 5, 3, None]})
-    >>> out = df.select(expressions())
-    >>> out.select("csat_sent", "csat_responses", "csat_rate").row(0)
-    (3, 2, 0.5)
+    >>> out = aggregate(df, [], aggregations(), figures()).collect()
+    >>> out.select("csat_sent", "csat_responses", "csat_response_rate", "csat_rate").row(0)
+    (3, 2, 0.6666666666666666, 0.5)
     """
-    responses = score.is_not_null().sum()
-    satisfied = (score >= 4).sum()
+    rating = nw.col("csat_score")
+    return [
+        count(survey_sent()).alias("_sent"),
+        rating.count().alias("_responses"),
+        rating.cast(nw.Float64).mean().alias("csat_score_mean"),
+        count(rating >= 4).alias("_satisfied"),
+    ]
+
+
+def figures() -> list[pl.Expr]:
+    """The family's columns, from :func:`aggregations`, the 4-or-5 share with Wilson bounds."""
+    sent = pl.col("_sent").fill_null(0).cast(pl.UInt32)
+    responses = pl.col("_responses").fill_null(0).cast(pl.UInt32)
+    satisfied = pl.col("_satisfied").fill_null(0)
     low, high = wilson(satisfied, responses)
-    sent = survey_sent.sum()
     return [
         sent.alias("csat_sent"),
         responses.alias("csat_responses"),
         ratio(responses, sent).alias("csat_response_rate"),
-        score.cast(pl.Float64).mean().alias("csat_score_mean"),
+        pl.col("csat_score_mean").cast(pl.Float64),
         ratio(satisfied, responses).alias("csat_rate"),
         low.alias("csat_rate_low"),
         high.alias("csat_rate_high"),

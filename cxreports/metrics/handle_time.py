@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import narwhals as nw
 import polars as pl
 
-had_hold = (pl.col("hold_count") > 0) | (pl.col("hold_time_s").fill_null(0) > 0)
+from cxreports.metrics.core import count, ratio
+
+#: The interaction columns the family reads.
+READS = (
+    "handled_time_s", "first_response_time_s", "hold_count", "hold_time_s", "wrap_up_time_s",
+    "resolution_time_s",
+)  # fmt: skip
 
 
-def expressions() -> list[pl.Expr]:
-    """Aggregations over interactions; nulls are ignored by every mean and quantile.
+def had_hold() -> nw.Expr:
+    """Whether the interaction was put on hold: a hold logged, or hold time above zero."""
+    return (nw.col("hold_count") > 0) | (nw.col("hold_time_s").fill_null(0) > 0)
+
+
+def aggregations() -> list[nw.Expr]:
+    """Means, medians and 90th percentiles (linear interpolation, exact on every engine) of
+    the durations; nulls are ignored by every mean and quantile.
 
     Examples
     --------
+    >>> from cxreports.metrics.core import aggregate
     >>> df = pl.DataFrame({"handled_time_s": [100.0, 300.0], "first_response_time_s": [10.0, None],
     ...                    "hold_count": [0, 1], "hold_time_s": [0.0, 40.0],
     ...                    "wrap_up_time_s": [30.0, 50.0], "resolution_time_s": [130.0, 390.0]})
-    >>> df.select(expressions()).select("aht_s", "frt_mean_s", "hold_rate", "hold_mean_s").row(0)
-    (200.0, 10.0, 0.5, 40.0)
+    >>> out = aggregate(df, [], aggregations(), figures()).collect()
+    >>> out.select("aht_s", "aht_p90_s", "frt_mean_s", "hold_rate", "hold_mean_s").row(0)
+    (200.0, 280.0, 10.0, 0.5, 40.0)
     """
-    aht = pl.col("handled_time_s")
-    frt = pl.col("first_response_time_s")
+    aht = nw.col("handled_time_s")
+    frt = nw.col("first_response_time_s")
+    held = had_hold()
     return [
         aht.mean().alias("aht_s"),
         aht.median().alias("aht_median_s"),
@@ -27,8 +43,20 @@ def expressions() -> list[pl.Expr]:
         frt.mean().alias("frt_mean_s"),
         frt.median().alias("frt_median_s"),
         frt.quantile(0.9, interpolation="linear").alias("frt_p90_s"),
-        had_hold.mean().cast(pl.Float64).alias("hold_rate"),
-        pl.col("hold_time_s").filter(had_hold).mean().alias("hold_mean_s"),
-        pl.col("wrap_up_time_s").mean().alias("wrap_up_mean_s"),
-        pl.col("resolution_time_s").mean().alias("resolution_mean_s"),
+        count(held).alias("_held"),
+        held.count().alias("_held_of"),
+        nw.when(held).then(nw.col("hold_time_s")).mean().alias("hold_mean_s"),
+        nw.col("wrap_up_time_s").mean().alias("wrap_up_mean_s"),
+        nw.col("resolution_time_s").mean().alias("resolution_mean_s"),
+    ]
+
+
+def figures() -> list[pl.Expr]:
+    """The family's columns, from :func:`aggregations`: ``hold_rate`` is the share put on hold."""
+    return [
+        pl.col(
+            "aht_s", "aht_median_s", "aht_p90_s", "frt_mean_s", "frt_median_s", "frt_p90_s"
+        ).cast(pl.Float64),
+        ratio(pl.col("_held").fill_null(0), pl.col("_held_of")).alias("hold_rate"),
+        pl.col("hold_mean_s", "wrap_up_mean_s", "resolution_mean_s").cast(pl.Float64),
     ]

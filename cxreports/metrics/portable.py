@@ -1,16 +1,18 @@
-"""The weekly headline figures written once over narwhals: the same definitions run on polars
-(the default) and on PySpark, for work across tenants and years.
+"""The figures of the weekly reports for many weeks and stores at once, on polars (the
+default), PySpark or DuckDB, for work across tenants and years.
+
+The definitions are the reports' own: each metric family's aggregations are narwhals
+expressions that the engine computes per group, and the rates and Wilson intervals are worked
+out in polars from the engine's counts (:mod:`cxreports.metrics.families`). First-contact
+resolution is :func:`cxreports.metrics.quality.repeated`: a window over each contact's
+interactions in time order, the gap between two starts an exact duration compared with 7 x 24
+hours (adding "7 days" to a timestamp is calendar arithmetic in the session's zone on Spark and
+DuckDB: 167 hours across a change).
 
 A week is found by comparing ``started_at`` with the UTC instants of each local week's bounds
 (:class:`cxreports.period.Week`, daylight saving included), never by converting time zones on
 the engine: Spark and DuckDB convert in their session's zone and count weekdays their own way.
-The engine only counts and sums; rates and their Wilson intervals are worked out here, from
-those counts, with the report's own expressions (:mod:`cxreports.metrics.core`).
-
-First-contact resolution looks for each contact's next interaction with a window over the
-contact's interactions in time order; the gap between two starts is an exact duration, compared
-with 7 x 24 hours (adding "7 days" to a timestamp is calendar arithmetic in the session's zone
-on Spark and DuckDB: 167 hours across a change). The p90s are not computed here.
+Quantiles are exact (Spark's ``percentile``, DuckDB's ``quantile_cont``), never approximate.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from zoneinfo import ZoneInfo
 import narwhals as nw
 import polars as pl
 
-from cxreports.metrics.core import ratio, wilson
-from cxreports.metrics.quality import FCR_WINDOW
+from cxreports.metrics import quality
+from cxreports.metrics.core import aggregate
+from cxreports.metrics.families import stages
 from cxreports.period import Week
 
-Engine = Literal["polars", "spark"]
+Engine = Literal["polars", "spark", "duckdb"]
 
-#: The columns :func:`weekly_kpis` returns after ``iso_week``.
+#: The headline columns of :func:`weekly_kpis` (it returns every figure of a breakdown): what
+#: ``cxreports metrics summary --weeks`` shows first.
 KPI_COLUMNS = (
     "handled", "aht_s", "aht_median_s", "frt_mean_s", "frt_median_s", "resolved_rate",
     "transfer_rate", "fcr_rate", "hold_rate", "sla_eligible", "sla_met_rate", "sla_met_rate_low",
@@ -37,79 +41,35 @@ KPI_COLUMNS = (
 )  # fmt: skip
 
 #: The interaction columns the figures read.
-COLUMNS = (
-    "started_at", "deleted_at", "is_bot", "contact_id", "queue_name", "channel", "agent_id",
-    "handled_time_s", "first_response_time_s",
-    "disposition", "first_assignee_id", "closed_assignee_id", "hold_count", "hold_time_s",
-    "sla_status", "csat_score",
+COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            "started_at", "deleted_at", "is_bot", "contact_id", "queue_name", "channel",
+            "agent_id", "disposition", "first_assignee_id", "closed_assignee_id",
+            *(c for c in stages().reads if c not in quality.READS),
+        )
+    )
 )  # fmt: skip
 
-
-def _counts() -> list[nw.Expr]:
-    """What the engine computes per week: counts, sums, means and medians."""
-
-    def count(condition: nw.Expr) -> nw.Expr:
-        return nw.when(condition).then(1).otherwise(0).sum()
-
-    had_hold = (nw.col("hold_count") > 0) | (nw.col("hold_time_s").fill_null(0) > 0)
-    return [
-        nw.len().alias("handled"),
-        nw.col("handled_time_s").mean().alias("aht_s"),
-        nw.col("handled_time_s").median().alias("aht_median_s"),
-        nw.col("first_response_time_s").mean().alias("frt_mean_s"),
-        nw.col("first_response_time_s").median().alias("frt_median_s"),
-        count(_resolved()).alias("_resolved"),
-        count(_transferred()).alias("_transferred"),
-        count(nw.col("_fcr")).alias("_fcr"),
-        count(had_hold.fill_null(False)).alias("_held"),
-        nw.col("sla_status").count().alias("sla_eligible"),
-        count(nw.col("sla_status") == "meet").alias("_met"),
-        nw.col("csat_score").count().alias("csat_responses"),
-        count(nw.col("csat_score") >= 4).alias("_satisfied"),
-    ]
+#: Breakdowns :func:`weekly_kpis` can group by: the interaction's column, or ``day`` and
+#: ``hour`` (local to the weeks' zone).
+KEYS = ("queue_name", "channel", "agent_id", "day", "hour")
 
 
-def _with_fcr(live: nw.LazyFrame) -> nw.LazyFrame:
-    """``live`` (not deleted) with ``_fcr``: resolved, not transferred, and no interaction of
-    the same contact within 7 days after it (or at the same moment), as
-    :func:`cxreports.metrics.quality.add_fcr_columns` has it."""
-    t = nw.col("started_at")
-    after = t.shift(-1).over("contact_id", order_by=["started_at"])
-    before = t.shift(1).over("contact_id", order_by=["started_at"])
-    repeat = ~nw.col("contact_id").is_null() & (
-        (after - t <= FCR_WINDOW).fill_null(False) | (before == t).fill_null(False)
-    )
-    return live.with_columns((_resolved() & ~_transferred() & ~repeat).alias("_fcr"))
-
-
-def _resolved() -> nw.Expr:
-    """:data:`cxreports.metrics.quality.OUTCOMES` ``is_resolved``, over narwhals."""
-    return (nw.col("disposition").str.to_lowercase() == "resolved").fill_null(False)
-
-
-def _transferred() -> nw.Expr:
-    """:data:`cxreports.metrics.quality.OUTCOMES` ``is_transferred``, over narwhals."""
-    return (
-        ~nw.col("first_assignee_id").is_null()
-        & ~nw.col("closed_assignee_id").is_null()
-        & (nw.col("first_assignee_id") != nw.col("closed_assignee_id"))
-    )
-
-
-#: Breakdowns :func:`weekly_kpis` can group by: the interaction's column, or ``hour`` (local).
-KEYS = ("queue_name", "channel", "agent_id", "hour")
-
-
-def weekly_kpis(interactions: Any, weeks: Sequence[Week], by: Sequence[str] = ()) -> pl.DataFrame:
-    """The headline figures of each of ``weeks`` from ``interactions`` (a polars frame, lazy
-    or not, or a PySpark DataFrame with the store's interaction columns), as a polars frame:
-    ``iso_week``, the ``by`` keys (:data:`KEYS`), then :data:`KPI_COLUMNS`. Without ``by``,
-    one row per week in order (a week without interactions has ``handled`` 0 and null
+def weekly_kpis(
+    interactions: Any, weeks: Sequence[Week], by: Sequence[str] = (), frt_target_s: float = 60.0
+) -> pl.DataFrame:
+    """Every figure of a report breakdown for each of ``weeks``, from ``interactions`` (a
+    polars frame, lazy or not, or a PySpark or DuckDB frame with the store's interaction
+    columns), as a polars frame: ``iso_week``, the ``by`` keys (:data:`KEYS`), then the
+    figures (:func:`cxreports.metrics.families.stages`, the reports' own definitions). Without
+    ``by``, one row per week in order (a week without interactions has ``handled`` 0 and null
     figures); with it, one row per week and group that has interactions.
 
-    Counted as in the reports: not soft-deleted, not a bot or AI-agent room. ``hour`` is the
-    hour of the day in the weeks' time zone, from the zone's UTC offsets worked out here (on
-    Spark the session's zone must be UTC).
+    Counted as in the reports: not soft-deleted, not a bot or AI-agent room; first-contact
+    resolution looks at every live interaction of the frame. ``day`` and ``hour`` are local to
+    the weeks' time zone, from the zone's UTC offsets worked out here (on Spark the session's
+    zone must be UTC).
     """
     if unknown := [k for k in by if k not in KEYS]:
         raise ValueError(f"unknown breakdown {unknown[0]!r}: choose from {', '.join(KEYS)}")
@@ -120,60 +80,41 @@ def weekly_kpis(interactions: Any, weeks: Sequence[Week], by: Sequence[str] = ()
         week = (nw.when(inside) if week is None else week.when(inside)).then(nw.lit(w.label))
     if week is None:
         raise ValueError("no week given")
+    live = frame.filter(nw.col("deleted_at").is_null())
     counted = (
-        _with_fcr(frame.filter(nw.col("deleted_at").is_null()))
+        nw.from_native(quality.with_fcr(quality.repeated(live)))
         .filter(~nw.col("is_bot"))
         .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
         .filter(~nw.col("iso_week").is_null())
     )
-    if "hour" in by:
+    if "day" in by or "hour" in by:
         _require_utc_session(interactions)
-        counted = counted.with_columns(_local_hour(weeks).alias("hour"))
+        local = _local(weeks)
+        counted = counted.with_columns(
+            *([local.dt.date().alias("day")] if "day" in by else []),
+            *([local.dt.hour().alias("hour")] if "hour" in by else []),
+        )
     keys = ["iso_week", *by]
-    counts = counted.group_by(keys).agg(*_counts()).collect("polars").to_native()
+    s = stages(frt_target_s)
+    data = aggregate(counted, keys, s.aggregations, s.figures).collect()
+    order = pl.DataFrame({"iso_week": [w.label for w in weeks]}).with_row_index("_order")
     if by:
-        order = pl.DataFrame({"iso_week": [w.label for w in weeks]}).with_row_index("_order")
-        data = counts.join(order, on="iso_week").sort("_order", *by, nulls_last=True).drop("_order")
-        if "hour" in by:
-            data = data.with_columns(pl.col("hour").cast(pl.Int8))
-    else:
-        order = pl.DataFrame({"iso_week": [w.label for w in weeks]})
-        data = order.join(counts, on="iso_week", how="left")
-    data = data.with_columns(
-        pl.col("handled", "sla_eligible", "csat_responses").fill_null(0).cast(pl.Int64),
-        pl.col("_resolved", "_transferred", "_fcr", "_held", "_met", "_satisfied")
-        .fill_null(0)
-        .cast(pl.Int64),
-        pl.col("aht_s", "aht_median_s", "frt_mean_s", "frt_median_s").cast(pl.Float64),
-    )
-    sla_low, sla_high = wilson(pl.col("_met"), pl.col("sla_eligible"))
-    csat_low, csat_high = wilson(pl.col("_satisfied"), pl.col("csat_responses"))
-    return data.select(
-        *keys,
-        "handled",
-        "aht_s",
-        "aht_median_s",
-        "frt_mean_s",
-        "frt_median_s",
-        ratio(pl.col("_resolved"), pl.col("handled")).alias("resolved_rate"),
-        ratio(pl.col("_transferred"), pl.col("handled")).alias("transfer_rate"),
-        ratio(pl.col("_fcr"), pl.col("handled")).alias("fcr_rate"),
-        ratio(pl.col("_held"), pl.col("handled")).alias("hold_rate"),
-        "sla_eligible",
-        ratio(pl.col("_met"), pl.col("sla_eligible")).alias("sla_met_rate"),
-        sla_low.alias("sla_met_rate_low"),
-        sla_high.alias("sla_met_rate_high"),
-        "csat_responses",
-        ratio(pl.col("_satisfied"), pl.col("csat_responses")).alias("csat_rate"),
-        csat_low.alias("csat_rate_low"),
-        csat_high.alias("csat_rate_high"),
-    )
+        data = data.join(order, on="iso_week").sort("_order", *by, nulls_last=True)
+        data = data.drop("_order").with_columns(
+            *([pl.col("hour").cast(pl.Int8)] if "hour" in by else []),
+            *([pl.col("day").cast(pl.Date)] if "day" in by else []),
+        )
+    else:  # every week, those without interactions too: counts 0, figures null
+        counts = [name for name, dtype in data.schema.items() if dtype == pl.UInt32]
+        data = order.drop("_order").join(data, on="iso_week", how="left")
+        data = data.with_columns(pl.col(counts).fill_null(0))
+    return data
 
 
-def _local_hour(weeks: Sequence[Week]) -> nw.Expr:
-    """The local hour of ``started_at`` in the weeks' zone: the instant moved by the zone's
-    UTC offset at that instant (offsets and their changes worked out with zoneinfo), read as
-    UTC."""
+def _local(weeks: Sequence[Week]) -> nw.Expr:
+    """``started_at`` as a clock in the weeks' zone reads it: the instant moved by the zone's
+    UTC offset at that instant (offsets and their changes worked out with zoneinfo), to be
+    read as UTC (its date and hour are the local ones)."""
     zone = ZoneInfo(weeks[0].tz)
     first = min(w.start_utc for w in weeks) - timedelta(days=2)
     last = max(w.end_utc for w in weeks) + timedelta(days=2)
@@ -196,8 +137,7 @@ def _local_hour(weeks: Sequence[Week]) -> nw.Expr:
             moved
         )
     base = start + segments[0][1]
-    local = base if local is None else local.otherwise(base)
-    return local.dt.hour()
+    return base if local is None else local.otherwise(base)
 
 
 def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import narwhals as nw
 import polars as pl
 
 from cxreports.metrics.core import ratio
@@ -12,9 +13,22 @@ from cxreports.metrics.quality import with_outcomes
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def expressions() -> list[pl.Expr]:
-    """``handled``: interactions counted (the caller has already left out deleted and bot rooms)."""
-    return [pl.len().cast(pl.UInt32).alias("handled")]
+#: The interaction columns the family reads.
+READS: tuple[str, ...] = ()
+
+
+def aggregations() -> list[nw.Expr]:
+    """``handled``: interactions counted (the caller has already left out deleted and bot rooms).
+
+    Each family gives the engine's stage (these narwhals aggregations) and the figures worked
+    out from it in polars (:func:`figures`); :func:`cxreports.metrics.core.aggregate` runs both.
+    """
+    return [nw.len().alias("handled")]
+
+
+def figures() -> list[pl.Expr]:
+    """The family's columns, from :func:`aggregations`."""
+    return [pl.col("handled").cast(pl.UInt32)]
 
 
 def mix(

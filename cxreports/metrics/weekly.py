@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 import polars as pl
 
-from cxreports.hours import BusinessHours, Clock
+from cxreports.hours import BusinessHours
 from cxreports.load import CxLogs
-from cxreports.metrics import business_time, csat, handle_time, quality, sla, volume
+from cxreports.metrics import business_time, csat, quality, volume
 from cxreports.metrics import changes as changes_
 from cxreports.metrics import scorecards as scorecards_
-from cxreports.metrics.core import BREAKDOWNS, counted, filtered, in_week, localize
+from cxreports.metrics.core import BREAKDOWNS, aggregate, counted, filtered, in_week, localize
 from cxreports.metrics.data_quality import data_quality
+from cxreports.metrics.families import Stages, stages
 from cxreports.period import Week
 from cxreports.schema import agent_label
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
@@ -68,23 +69,6 @@ _N_FOR = {
 }
 
 
-def metric_expressions(frt_target_s: float = 60.0, business: Clock | None = None) -> list[pl.Expr]:
-    """All per-group aggregations, in report column order.
-
-    With ``business`` (the clock of the first-response proxy) the frame has the business-time
-    columns (:func:`business_time.add_columns`) and their figures are added.
-    """
-    frt = "first_response_business_s" if business == "business" else "first_response_time_s"
-    return [
-        *volume.expressions(),
-        *handle_time.expressions(),
-        *quality.expressions(),
-        *sla.expressions(frt_target_s, frt),
-        *csat.expressions(),
-        *(business_time.expressions() if business else ()),
-    ]
-
-
 def breakdown(
     frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str] = (), frt_target_s: float = 60.0
 ) -> pl.DataFrame:
@@ -101,20 +85,23 @@ def breakdown(
     >>> breakdown(frame, ["channel"]).select("channel", "handled", "aht_s", "fcr_rate").rows()
     [('messenger', 1, 2720.0, 1.0)]
     """
-    return _breakdown(frame, by, metric_expressions(frt_target_s)).collect()
+    return _breakdown(frame, by, stages(frt_target_s)).collect()
 
 
-def _breakdown(
-    frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str], aggs: list[pl.Expr]
-) -> pl.LazyFrame:
+def _breakdown(frame: pl.LazyFrame | pl.DataFrame, by: Sequence[str], s: Stages) -> pl.LazyFrame:
     keys = [k for k in by if k != "agent_name"]
-    if "agent_name" in by:
-        name = pl.col("agent_name").sort_by("started_at").drop_nulls().last()
-        aggs = [name.alias("agent_name"), *aggs]
     lazy = quality.with_outcomes(frame.lazy())
-    if not keys:
-        return lazy.select(aggs)
-    return lazy.group_by(keys).agg(aggs).sort(keys, nulls_last=True)
+    out = aggregate(lazy, keys, s.aggregations, s.figures)
+    if "agent_name" in by:
+        names = (
+            lazy.filter(pl.col("agent_name").is_not_null())
+            .group_by(keys)
+            .agg(pl.col("agent_name").sort_by("started_at").last())
+        )
+        out = out.join(names, on=keys, how="left", nulls_equal=True).select(
+            *keys, "agent_name", pl.exclude(*keys, "agent_name")
+        )
+    return out.sort(keys, nulls_last=True) if keys else out
 
 
 @dataclass(frozen=True)
@@ -263,9 +250,7 @@ def weekly(
     if business_hours is not None:
         base = business_time.add_columns(base, business_hours, tz)
     base = base.lazy()
-    aggs = metric_expressions(
-        frt_target_s, None if business_hours is None else business_hours.frt_clock
-    )
+    aggs = stages(frt_target_s, None if business_hours is None else business_hours.frt_clock)
     scoped = in_teams(filtered(logs.interactions.lazy(), queues, channels), team_map, teams)
     week_all = in_week(scoped, wk).collect()
     # local days and hours for the week's own rows only: the other weeks need none
@@ -370,10 +355,6 @@ def weekly(
     return metrics
 
 
-def _columns(*exprs: pl.Expr) -> list[str]:
-    return [name for e in exprs for name in e.meta.root_names()]
-
-
 #: What the week's figures read of an interaction: the aggregations' own columns, the
 #: breakdowns' keys, the per-interaction rows and what scopes a row to a week and to agents.
 _BASE_COLUMNS = list(
@@ -383,7 +364,7 @@ _BASE_COLUMNS = list(
             "started_at",
             "deleted_at",
             "is_bot",
-            *_columns(*metric_expressions()),
+            *stages().reads,
             *(k for keys in BREAKDOWNS.values() for k in keys if k not in ("day", "hour")),
             *(c for c in ROW_COLUMNS if c not in ("day", "weekday", "hour")),
         ]
@@ -547,7 +528,7 @@ def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
     )
 
 
-def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: list[pl.Expr]) -> pl.LazyFrame:
+def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages) -> pl.LazyFrame:
     """The headline figures of each of the ``weeks`` weeks ending with ``week``
     (:func:`_position`)."""
     spans = [week.previous(n) for n in reversed(range(weeks))]
