@@ -155,13 +155,13 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
         type=_text,
         metavar="FIRST..LAST",
         help="each week from FIRST to LAST (e.g. 2025-W01..2026-W13) for every store given: "
-        "summary, queues, channels, agents or hourly, one row per store, week and group",
+        "summary, queues, channels, agents, daily or hourly, one row per store, week and group",
     )
     p.add_argument(
         "--engine",
-        choices=("polars", "spark"),
+        choices=("polars", "spark", "duckdb"),
         default="polars",
-        help="with --weeks: compute on polars (default) or on Spark",
+        help="with --weeks: compute on polars (default), Spark or DuckDB",
     )
     p.add_argument(
         "--spark-master", default="local[*]", help="with --engine spark (default local[*])"
@@ -259,7 +259,7 @@ def _run_summary(args: argparse.Namespace) -> int:
     from cxreports.period import Week
 
     keys = {"summary": [], "queues": ["queue_name"], "channels": ["channel"]}
-    keys |= {"agents": ["agent_id"], "hourly": ["hour"]}
+    keys |= {"agents": ["agent_id"], "daily": ["day"], "hourly": ["hour"]}
     if args.table not in keys:
         raise ParameterError(
             f"--weeks goes with the tables {', '.join(keys)}; for {args.table}, ask one --week"
@@ -300,6 +300,7 @@ def _run_summary(args: argparse.Namespace) -> int:
         args.engine,  # type: ignore[arg-type]
         spark,
         keys[args.table],
+        args.frt_target,
     )
     sys.stdout.write(frame_to_text(frame, args.format))
     return 0

@@ -17,6 +17,7 @@ Quantiles are exact (Spark's ``percentile``, DuckDB's ``quantile_cont``), never 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -144,46 +145,75 @@ def _offset(moment: datetime, zone: ZoneInfo) -> timedelta:
     return moment.astimezone(zone).utcoffset() or timedelta(0)
 
 
+#: How Spark and DuckDB may spell UTC.
+_UTC = ("UTC", "Etc/UTC", "+00:00", "Z", "GMT", "Etc/GMT")
+
+
 def _require_utc_session(native: Any) -> None:
-    """A Spark frame's hours are read in its session's zone: it must be UTC."""
+    """A Spark frame's days and hours are read in its session's zone: it must be UTC."""
     session = getattr(native, "sparkSession", None)
     if session is None:
         return
     zone = session.conf.get("spark.sql.session.timeZone")
-    if zone not in ("UTC", "Etc/UTC", "+00:00", "Z"):
+    if zone not in _UTC:
         raise ValueError(
             f"the Spark session's time zone is {zone}; hours need spark.sql.session.timeZone "
             "= UTC (the local hour is worked out from the report zone's offsets)"
         )
 
 
-def store_interactions(store: str, engine: Engine = "polars", spark: Any = None) -> Any:
-    """The interactions of a store's newest snapshot, for ``engine``: a polars LazyFrame, or a
-    PySpark DataFrame read from the snapshot's live Parquet files (no Delta package needed)."""
+def store_interactions(store: str, engine: Engine = "polars", session: Any = None) -> Any:
+    """The interactions of a store's newest snapshot, for ``engine``: a polars LazyFrame, a
+    PySpark DataFrame (``session``: the SparkSession) or a DuckDB relation (``session``: a
+    DuckDB connection on UTC, by default a new one) read from the snapshot's live Parquet
+    files: neither needs a Delta package."""
     from cxreports import store as store_module
 
     snap = store_module.verify(store)
     if engine == "polars":
         return store_module._scan(snap, "interactions").select(COLUMNS)
-    if spark is None:
-        raise ValueError("the spark engine needs a SparkSession")
     table = snap.table("interactions")
     uris = table.file_uris()
-    return spark.read.option("basePath", table.table_uri).parquet(*uris).select(*COLUMNS)
+    if engine == "duckdb":
+        if session is None:
+            session = _duckdb()
+        zone = session.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        if zone not in _UTC:
+            raise ValueError(
+                f"the DuckDB connection's time zone is {zone}; local days and hours need "
+                "SET TimeZone = 'UTC' (they are worked out from the report zone's offsets)"
+            )
+        return session.read_parquet(uris).select(*COLUMNS)
+    if session is None:
+        raise ValueError("the spark engine needs a SparkSession")
+    return session.read.option("basePath", table.table_uri).parquet(*uris).select(*COLUMNS)
+
+
+@functools.cache
+def _duckdb() -> Any:
+    """One DuckDB connection on UTC for the process: its relations live as long as it does."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'").fetchall()
+    return connection
 
 
 def summary(
     stores: Sequence[str],
     weeks: Sequence[Week],
     engine: Engine = "polars",
-    spark: Any = None,
+    session: Any = None,
     by: Sequence[str] = (),
+    frt_target_s: float = 60.0,
 ) -> pl.DataFrame:
     """Per store (``tenant``: the shortest end of its path that tells the stores apart) and
-    week, the headline figures: :func:`weekly_kpis` of each store, one after the other."""
+    week, every figure of :func:`weekly_kpis`, one store after the other; ``session`` as for
+    :func:`store_interactions`."""
     parts = []
     for store, tenant in zip(stores, tenant_names(stores), strict=True):
-        kpis = weekly_kpis(store_interactions(store, engine, spark), weeks, by)
+        frame = store_interactions(store, engine, session)
+        kpis = weekly_kpis(frame, weeks, by, frt_target_s)
         parts.append(kpis.select(pl.lit(tenant).alias("tenant"), pl.all()))
     return pl.concat(parts)
 
