@@ -39,7 +39,7 @@ def _weeks(tz: str) -> list[Week]:
 def _assert_equal(got: pl.DataFrame, want: pl.DataFrame) -> None:
     """Every column of ``want`` in ``got``: counts, keys and labels identical, figures (rates,
     means, quantiles) within a relative 1e-12."""
-    assert got["iso_week"].to_list() == want["iso_week"].to_list()
+    assert got.height == want.height
     for column, dtype in want.schema.items():
         a, b = got[column].to_list(), want[column].to_list()
         if dtype.is_float():
@@ -169,6 +169,53 @@ def test_duckdb_gives_what_polars_gives(store: Path):
         portable.store_interactions(str(store), "duckdb", berlin)
 
 
+def _the_other_tables(rows: object, week_all: object) -> dict[str, pl.DataFrame]:
+    """The week's mixes, heatmap, CSAT ratings and bot rooms, on the frames' own engine."""
+    from cxreports.metrics import csat, volume
+
+    tables = {
+        "dispositions": volume.mix(rows, "disposition"),
+        "by_queue": volume.mix(rows, "disposition", ["queue_name"]),
+        "heatmap": volume.heatmap(rows),
+        "ratings": csat.distribution(rows),
+        "ratings_by_channel": csat.distribution(rows, ["channel"]),
+        "bots": volume.bots(week_all),
+    }
+    return {name: table.collect() for name, table in tables.items()}
+
+
+def _week_frames(store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    from cxreports.metrics.core import in_week
+    from cxreports.report import prepare
+
+    week = Week.parse("2026-W13", "Europe/Berlin")
+    _, m = prepare(store, week.label, week.tz)
+    columns = ["disposition", "queue_name", "channel", "weekday", "hour", "csat_score"]
+    week_all = in_week(pl.scan_delta(str(store / "interactions")), week).select(
+        "deleted_at", "is_bot", "is_ai_agent", "disposition", "first_assignee_id",
+        "closed_assignee_id", "handled_time_s",
+    )  # fmt: skip
+    return m.rows.select(columns), week_all.collect()
+
+
+def test_mixes_heatmap_ratings_and_bots_on_duckdb(store: Path):
+    import duckdb
+
+    rows, week_all = _week_frames(store)
+    con = duckdb.connect()
+    on_duckdb = _the_other_tables(
+        con.from_arrow(rows.to_arrow()), con.from_arrow(week_all.to_arrow())
+    )
+    on_polars = _the_other_tables(rows, week_all)
+    assert (
+        on_polars["bots"]["rooms"].sum()
+        > on_polars["bots"].filter(pl.col("kind") == "Agent")["rooms"].item()
+    )
+    for name, want in on_polars.items():
+        assert on_duckdb[name].schema == want.schema, name
+        _assert_equal(on_duckdb[name], want)
+
+
 def _spark_schema(frame: pl.DataFrame):  # type: ignore[no-untyped-def]
     from pyspark.sql import types as T
 
@@ -183,6 +230,18 @@ def _spark_schema(frame: pl.DataFrame):  # type: ignore[no-untyped-def]
         kind = next((v for k, v in kinds.items() if dtype == k or isinstance(dtype, k)), None)
         fields.append(T.StructField(name, kind or T.LongType(), True))
     return T.StructType(fields)
+
+
+@pytest.mark.spark
+def test_mixes_heatmap_ratings_and_bots_on_spark(store: Path, spark):
+    rows, week_all = _week_frames(store)
+    on_spark = _the_other_tables(
+        spark.createDataFrame(rows.to_dicts(), schema=_spark_schema(rows)),
+        spark.createDataFrame(week_all.to_dicts(), schema=_spark_schema(week_all)),
+    )
+    for name, want in _the_other_tables(rows, week_all).items():
+        assert on_spark[name].schema == want.schema, name
+        _assert_equal(on_spark[name], want)
 
 
 @pytest.mark.spark

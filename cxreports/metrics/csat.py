@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import narwhals as nw
 import polars as pl
 
-from cxreports.metrics.core import count, ratio, wilson
+from cxreports.metrics.core import aggregate, count, ratio, wilson
 
 #: csat_status values that mean no survey went out.
 NOT_SENT = ("not_sent", "none", "")
 #: csat_status values the platform is known to send.
 KNOWN_CSAT_STATUS = ("not_sent", "sent", "completed")
-
-score = pl.col("csat_score")
 
 #: The interaction columns the family reads.
 READS = ("csat_status", "csat_score")
@@ -65,16 +64,22 @@ def figures() -> list[pl.Expr]:
     ]
 
 
-def distribution(frame: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Responses per rating 1-5 (every rating present, zeros included) and their share."""
+def distribution(frame: Any, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """Responses per rating 1-5 (every rating present, zeros included) and their share;
+    ``frame`` on any engine (:func:`cxreports.metrics.core.aggregate`)."""
     keys = list(by)
-    rated = frame.filter(score.is_not_null())
+    rated = nw.from_native(frame).filter(~nw.col("csat_score").is_null())
+    counts = aggregate(
+        rated,
+        [*keys, "csat_score"],
+        [nw.len().alias("responses")],
+        [pl.col("responses").cast(pl.UInt32)],
+    ).with_columns(pl.col("csat_score").cast(pl.Int8))
     ratings = pl.LazyFrame({"csat_score": [1, 2, 3, 4, 5]}, schema={"csat_score": pl.Int8})
-    groups = rated.select(keys).unique() if keys else pl.LazyFrame({"_all": [0]})
+    groups = counts.select(keys).unique() if keys else pl.LazyFrame({"_all": [0]})
     grid = groups.join(ratings, how="cross")
-    counts = rated.group_by([*keys, "csat_score"]).agg(pl.len().alias("responses"))
     out = grid.join(counts, on=[*keys, "csat_score"], how="left").with_columns(
-        pl.col("responses").fill_null(0).cast(pl.UInt32)
+        pl.col("responses").fill_null(0)
     )
     total = pl.col("responses").sum()
     out = out.with_columns(share=ratio(pl.col("responses"), total.over(keys) if keys else total))

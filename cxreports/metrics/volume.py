@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import narwhals as nw
 import polars as pl
 
-from cxreports.metrics.core import ratio
+from cxreports.metrics.core import aggregate, count, ratio
 from cxreports.metrics.quality import with_outcomes
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -32,9 +33,10 @@ def figures() -> list[pl.Expr]:
 
 
 def mix(
-    frame: pl.LazyFrame, column: str, by: Sequence[str] = (), missing: str = "(none)"
+    frame: Any, column: str, by: Sequence[str] = (), missing: str = "(none)"
 ) -> pl.LazyFrame:
-    """Count and share of each value of ``column`` (null shown as ``missing``), largest first.
+    """Count and share of each value of ``column`` (null shown as ``missing``), largest first;
+    ``frame`` on any engine (:func:`cxreports.metrics.core.aggregate`).
 
     Examples
     --------
@@ -44,21 +46,30 @@ def mix(
     """
     keys = list(by)
     total = pl.col("count").sum()
-    return (
-        frame.with_columns(pl.col(column).fill_null(missing))
-        .group_by([*keys, column])
-        .agg(pl.len().cast(pl.UInt32).alias("count"))
-        .with_columns(share=ratio(pl.col("count"), total.over(keys) if keys else total))
-        .sort([*keys, "count", column], descending=[*([False] * len(keys)), True, False])
+    filled = nw.from_native(frame).with_columns(nw.col(column).fill_null(missing))
+    counts = aggregate(
+        filled,
+        [*keys, column],
+        [nw.len().alias("count")],
+        [pl.col("count").cast(pl.UInt32)],
     )
+    return counts.with_columns(
+        share=ratio(pl.col("count"), total.over(keys) if keys else total)
+    ).sort([*keys, "count", column], descending=[*([False] * len(keys)), True, False])
 
 
-def heatmap(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Interactions by local weekday (1 = Monday) and hour, every one of the 168 cells present."""
+def heatmap(frame: Any) -> pl.LazyFrame:
+    """Interactions by local weekday (1 = Monday) and hour, every one of the 168 cells present;
+    ``frame`` (with ``weekday`` and ``hour``) on any engine."""
     grid = pl.LazyFrame({"weekday": list(range(1, 8))}, schema={"weekday": pl.Int8}).join(
         pl.LazyFrame({"hour": list(range(24))}, schema={"hour": pl.Int8}), how="cross"
     )
-    counts = frame.group_by("weekday", "hour").agg(pl.len().cast(pl.UInt32).alias("handled"))
+    counts = aggregate(
+        frame,
+        ["weekday", "hour"],
+        [nw.len().alias("handled")],
+        [pl.col("handled").cast(pl.UInt32)],
+    ).with_columns(pl.col("weekday", "hour").cast(pl.Int8))
     return (
         grid.join(counts, on=["weekday", "hour"], how="left")
         .with_columns(
@@ -71,24 +82,33 @@ def heatmap(frame: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def bots(week_frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Bot and AI-agent rooms of the week: volume, share of all live rooms, outcomes."""
-    live = with_outcomes(week_frame.filter(pl.col("deleted_at").is_null()))
+def bots(week_frame: Any) -> pl.LazyFrame:
+    """Bot and AI-agent rooms of the week: volume, share of all live rooms, outcomes;
+    ``week_frame`` on any engine."""
+    live = with_outcomes(nw.from_native(week_frame).filter(nw.col("deleted_at").is_null()))
     kind = (
-        pl.when(pl.col("is_ai_agent"))
-        .then(pl.lit("AI agent"))
-        .when(pl.col("is_bot"))
-        .then(pl.lit("Bot"))
-        .otherwise(pl.lit("Agent"))
+        nw.when(nw.col("is_ai_agent"))
+        .then(nw.lit("AI agent"))
+        .when(nw.col("is_bot"))
+        .then(nw.lit("Bot"))
+        .otherwise(nw.lit("Agent"))
     )
+    rooms = pl.col("rooms")
     return (
-        live.with_columns(kind=kind)
-        .group_by("kind")
-        .agg(
-            pl.len().cast(pl.UInt32).alias("rooms"),
-            ratio(pl.col("is_resolved").sum(), pl.len()).alias("resolved_rate"),
-            pl.col("handled_time_s").mean().alias("handled_mean_s"),
+        aggregate(
+            nw.from_native(live).with_columns(kind.alias("kind")),
+            ["kind"],
+            [
+                nw.len().alias("rooms"),
+                count(nw.col("is_resolved")).alias("_resolved"),
+                nw.col("handled_time_s").mean().alias("handled_mean_s"),
+            ],
+            [
+                rooms.cast(pl.UInt32),
+                ratio(pl.col("_resolved").fill_null(0), rooms).alias("resolved_rate"),
+                pl.col("handled_mean_s").cast(pl.Float64),
+            ],
         )
-        .with_columns(share=ratio(pl.col("rooms"), pl.col("rooms").sum()))
+        .with_columns(share=ratio(rooms, rooms.sum()))
         .sort("rooms", descending=True)
     )
