@@ -280,6 +280,13 @@ def _run_summary(args: argparse.Namespace) -> int:
             f"--weeks reads stores (cxreports load --out STORE); not a store: {not_stores[0]}"
         )
     spark = None
+    if args.engine == "duckdb":
+        try:
+            import duckdb  # noqa: F401
+        except ImportError:
+            raise ParameterError(
+                "--engine duckdb needs DuckDB: pip install 'cxreports[duckdb]'"
+            ) from None
     if args.engine == "spark":
         try:
             from pyspark.sql import SparkSession

@@ -32,9 +32,7 @@ def figures() -> list[pl.Expr]:
     return [pl.col("handled").cast(pl.UInt32)]
 
 
-def mix(
-    frame: Any, column: str, by: Sequence[str] = (), missing: str = "(none)"
-) -> pl.LazyFrame:
+def mix(frame: Any, column: str, by: Sequence[str] = (), missing: str = "(none)") -> pl.LazyFrame:
     """Count and share of each value of ``column`` (null shown as ``missing``), largest first;
     ``frame`` on any engine (:func:`cxreports.metrics.core.aggregate`).
 
