@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import re
 import tempfile
@@ -87,12 +88,37 @@ def ensure_dir(path: str | Path) -> Path:
     return path
 
 
+def _remove_dead_writers(target: Path) -> None:
+    """Remove the temporary files of earlier writes of ``target`` whose process is gone."""
+    prefix = f".{target.stem}."
+    pattern = f"{glob.escape(prefix)}*-*.tmp{glob.escape(target.suffix)}"
+    for path in target.parent.glob(pattern):
+        pid = path.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user's counts as running)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; on success move it onto ``target``.
 
     The temporary file lives in the same folder (so the final ``os.replace`` is atomic; the
-    folder is created if missing) and is hidden (its name starts with a dot). On success it is
+    folder is created if missing) and is hidden (its name starts with a dot); its name carries
+    the writer's process id, so that the temporary file of a writer killed half-way (kill -9:
+    no clean-up runs) is removed by the next write of ``target``. On success it is
     flushed to disk, gets mode 0o644 and replaces ``target``; on any exception it is deleted
     and ``target`` is left as it was.
 
@@ -107,8 +133,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_dead_writers(target)
         fd, name = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+            prefix=f".{target.stem}.{os.getpid()}-",
+            suffix=f".tmp{target.suffix}",
+            dir=target.parent,
         )
     except OSError as exc:
         raise output_error(exc, exc.filename or target.parent) from exc

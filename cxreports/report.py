@@ -769,6 +769,16 @@ def render_reports(
     return render_runs([run], timings=timings)[0]
 
 
+def _remove_dead_staging(target: Path) -> None:
+    """Remove the digest staging folders in ``target`` whose run is gone."""
+    from cxreports.iorw import process_alive
+
+    for folder in target.glob(".email-*-*"):
+        pid = folder.name.removeprefix(".email-").split("-", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def render_runs(
     runs: Sequence[ReportRun], *, timings: dict[str, float] | None = None, kernels: int = 0
 ) -> list[dict[str, dict[str, Path]]]:
@@ -786,7 +796,9 @@ def render_runs(
     from cxreports.render import render_report
 
     spent: list[dict[str, float]] = [{} for _ in runs]
-    staging = [run.target / f".email-{uuid.uuid4().hex[:12]}" for run in runs]
+    for run in runs:  # what a run killed half-way (kill -9) left
+        _remove_dead_staging(run.target)
+    staging = [run.target / f".email-{os.getpid()}-{uuid.uuid4().hex[:12]}" for run in runs]
 
     def report_task(run: ReportRun, report: Report, stages: dict[str, float]):  # type: ignore[no-untyped-def]
         def task(kernel: WarmKernel) -> tuple[str, dict[str, Path]]:

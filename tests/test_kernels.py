@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from cxreports import report as report_module
+from cxreports.cli import main as main_cli
 from cxreports.exceptions import ReportError
 from cxreports.kernels import WarmKernel
 from cxreports.report import (
@@ -504,3 +505,42 @@ def test_socket_folders_of_killed_runs_are_removed_and_live_ones_kept():
         kernel.shutdown()
         shutil.rmtree(live)
     assert not Path(kernel.sockets).exists()
+
+
+def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, tmp_path):
+    import signal
+    import sys
+    import time
+
+    out, week = tmp_path / "out", tmp_path / "out" / "2026-W13"
+    command = [
+        sys.executable, "-c", "import sys; from cxreports.cli import main; sys.exit(main())",
+        "report", "all", str(store), "--week", "2026-W13", "--tz", "Asia/Singapore",
+        "--out", str(out),
+    ]  # fmt: skip
+    run = subprocess.Popen(command, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (week.is_dir() and any(p.name.startswith(".") for p in week.iterdir())):
+            assert run.poll() is None, "the run ended before it wrote anything"
+            assert time.monotonic() < deadline, "no temporary file appeared"
+            time.sleep(0.05)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # kill -9, its kernels too: no clean-up runs
+        run.wait()
+    assert any(p.name.startswith(".") for p in week.iterdir())  # what the kill left
+    assert main_cli([*command[3:]]) == 0
+    assert [p.name for p in week.iterdir() if p.name.startswith(".")] == []
+    assert (week / "agent-performance.pdf").is_file() and (week / "email" / "body.html").is_file()
+
+
+def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".email-{dead.pid}-abc123"
+    live = tmp_path / f".email-{os.getpid()}-def456"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "body.html").write_text("<p>half</p>")
+    report_module._remove_dead_staging(tmp_path)
+    assert not stale.exists() and live.is_dir()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +79,47 @@ def test_atomic_path_keeps_target_and_removes_temp_on_failure(tmp_path: Path) ->
         raise RuntimeError("half written")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def _writing(target: Path) -> subprocess.Popen:
+    """A process half-way through writing ``target`` (its temporary file made), then asleep."""
+    code = (
+        "import sys, time\n"
+        "from cxreports.iorw import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('partial')\n"
+        "    print(tmp, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert Path(process.stdout.readline().strip()).is_file()
+    return process
+
+
+def test_a_write_killed_half_way_leaves_nothing_once_the_file_is_written_again(tmp_path: Path):
+    target = tmp_path / "agent-performance.html"
+    killed, alive = _writing(target), _writing(target)
+    try:
+        killed.kill()  # kill -9: no clean-up runs in it
+        killed.wait()
+        assert len(list(tmp_path.glob(".agent-performance.*"))) == 2
+        (tmp_path / "other.html").write_text("not ours")
+        with atomic_path(target) as tmp:
+            tmp.write_text("whole")
+        assert target.read_text() == "whole"
+        # the dead writer's temporary file is gone; a live writer's is its own business
+        left = sorted(p.name for p in tmp_path.iterdir())
+        assert left == sorted(
+            ["agent-performance.html", "other.html", *(p.name for p in tmp_path.glob(".a*"))]
+        )
+        assert len(list(tmp_path.glob(".agent-performance.*"))) == 1
+        assert str(alive.pid) in next(tmp_path.glob(".agent-performance.*")).name
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_a_full_disk_is_one_error_and_leaves_the_old_file(tmp_path: Path, full_disk) -> None:

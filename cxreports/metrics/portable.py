@@ -82,8 +82,10 @@ def weekly_kpis(
     if week is None:
         raise ValueError("no week given")
     live = frame.filter(nw.col("deleted_at").is_null())
+    # where the data ends, as a value: a window over every row would gather them in one place
+    data_end = live.select(nw.col("started_at").max()).collect("polars").item()
     counted = (
-        nw.from_native(quality.with_fcr(quality.repeated(live)))
+        nw.from_native(quality.with_fcr(quality.repeated(live), data_end))
         .filter(~nw.col("is_bot"))
         .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
         .filter(~nw.col("iso_week").is_null())
