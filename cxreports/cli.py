@@ -164,7 +164,10 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
         help="with --weeks: compute on polars (default), Spark or DuckDB",
     )
     p.add_argument(
-        "--spark-master", default="local[*]", help="with --engine spark (default local[*])"
+        "--spark-master",
+        type=_text,
+        help="with --engine spark: the master URL (default: the one Spark's own configuration "
+        "gives, spark-defaults.conf or PYSPARK_SUBMIT_ARGS, else local[*])",
     )
     p.set_defaults(handler=_run_metrics)
 
@@ -294,13 +297,15 @@ def _run_summary(args: argparse.Namespace) -> int:
             raise ParameterError(
                 "--engine spark needs PySpark and Java 17: pip install 'cxreports[spark]'"
             ) from None
+        builder = SparkSession.builder.appName("cxreports")
+        if args.spark_master:  # else Spark's own configuration, whose default is local[*]
+            builder = builder.master(args.spark_master)
         spark = (
-            SparkSession.builder.master(args.spark_master)
-            .appName("cxreports")
-            .config("spark.ui.enabled", "false")
+            builder.config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate()
         )
+        print(f"cxreports: computing on Spark, master {spark.sparkContext.master}", file=sys.stderr)
     frame = portable.summary(
         args.sources,
         weeks,

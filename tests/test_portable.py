@@ -284,6 +284,27 @@ def test_metrics_daily_across_weeks_on_duckdb(store: Path, capsys):
     assert got["frt_within_target_rate"] == pytest.approx(first["frt_within_target_rate"])
 
 
+@pytest.mark.spark
+def test_without_spark_master_the_summary_runs_where_spark_is_configured(store: Path):
+    import os
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-c", "import sys; from cxreports.cli import main; sys.exit(main())",
+        "metrics", "summary", str(store), "--weeks", "2026-W13..2026-W13", "--engine", "spark",
+        "--format", "csv",
+    ]  # fmt: skip
+    # how spark-submit and a cluster's own settings hand a master to PySpark
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": "--master local[1] pyspark-shell"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "computing on Spark, master local[1]" in done.stderr
+    got = pl.read_csv(done.stdout.encode())
+    want = portable.summary([str(store)], [Week.parse("2026-W13", "UTC")])
+    assert got["handled"].to_list() == want["handled"].to_list()
+
+
 def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):
     base = ["metrics", "summary", str(store)]
     assert main([*base, "--weeks", "2026-W13"]) == 2
