@@ -234,6 +234,11 @@ def _run_metrics(args: argparse.Namespace) -> int:
 
     if args.weeks is not None:
         return _run_summary(args)
+    if args.engine != "polars":
+        raise ParameterError(
+            f"--engine {args.engine} goes with --weeks FIRST..LAST (one week: --weeks "
+            "2026-W13..2026-W13); one --week is computed on polars"
+        )
     if args.table == "targets" and not args.targets:
         raise ParameterError("the targets table needs one or more --target 'METRIC >= VALUE'")
     if args.table == "teams" and not args.team_map:
@@ -261,6 +266,16 @@ def _run_summary(args: argparse.Namespace) -> int:
     from cxreports.metrics import portable
     from cxreports.period import Week
 
+    ignored = {
+        "--week": args.week, "--queues": args.queues, "--channels": args.channels,
+        "--team-map": args.team_map, "--teams": args.teams, "--target": args.targets,
+        "--business-hours": args.business_hours, "--as-of": args.as_of,
+    }  # fmt: skip
+    if given := [flag for flag, value in ignored.items() if value]:
+        raise ParameterError(
+            f"--weeks gives every queue and channel of each store's newest snapshot; {given[0]} "
+            "goes with one --week"
+        )
     keys = {"summary": [], "queues": ["queue_name"], "channels": ["channel"]}
     keys |= {"agents": ["agent_id"], "daily": ["day"], "hourly": ["hour"]}
     if args.table not in keys:

@@ -305,6 +305,22 @@ def test_without_spark_master_the_summary_runs_where_spark_is_configured(store: 
     assert got["handled"].to_list() == want["handled"].to_list()
 
 
+def test_options_the_summary_would_not_apply_are_refused(store: Path, capsys):
+    weeks = ["--weeks", "2026-W12..2026-W13"]
+    for extra, named in (
+        (["--queues", "Billing"], "--queues"),
+        (["--week", "2026-W13"], "--week"),
+        (["--target", "sla_met_rate >= 0.8"], "--target"),
+        (["--as-of", "0"], "--as-of"),
+    ):
+        assert main(["metrics", "queues", str(store), *weeks, *extra]) == 2
+        err = capsys.readouterr().err
+        assert named in err and "goes with one --week" in err
+    # another engine without --weeks would silently be polars: refused, with the way to ask
+    assert main(["metrics", "queues", str(store), "--week", "2026-W13", "--engine", "duckdb"]) == 2
+    assert "--weeks 2026-W13..2026-W13" in capsys.readouterr().err
+
+
 def test_bad_week_ranges_are_one_line(store: Path, sample_dir: Path, capsys):
     base = ["metrics", "summary", str(store)]
     assert main([*base, "--weeks", "2026-W13"]) == 2
