@@ -33,14 +33,6 @@ from cxreports.period import Week
 
 Engine = Literal["polars", "spark", "duckdb"]
 
-#: The headline columns of :func:`weekly_kpis` (it returns every figure of a breakdown): what
-#: ``cxreports metrics summary --weeks`` shows first.
-KPI_COLUMNS = (
-    "handled", "aht_s", "aht_median_s", "frt_mean_s", "frt_median_s", "resolved_rate",
-    "transfer_rate", "fcr_rate", "hold_rate", "sla_eligible", "sla_met_rate", "sla_met_rate_low",
-    "sla_met_rate_high", "csat_responses", "csat_rate", "csat_rate_low", "csat_rate_high",
-)  # fmt: skip
-
 #: The interaction columns the figures read.
 COLUMNS = tuple(
     dict.fromkeys(
