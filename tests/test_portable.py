@@ -305,6 +305,16 @@ def test_without_spark_master_the_summary_runs_where_spark_is_configured(store: 
     assert got["handled"].to_list() == want["handled"].to_list()
 
 
+def test_weeks_of_several_zones_or_twice_are_refused():
+    frame = make_logs(_boundary_rows()).interactions.select(portable.COLUMNS)
+    mixed = [Week.parse("2026-W13", "Europe/Berlin"), Week.parse("2026-W14", "UTC")]
+    with pytest.raises(ValueError, match="several time zones"):
+        portable.weekly_kpis(frame, mixed)
+    twice = [Week.parse("2026-W13", "UTC")] * 2
+    with pytest.raises(ValueError, match="twice"):
+        portable.weekly_kpis(frame, twice)
+
+
 def test_options_the_summary_would_not_apply_are_refused(store: Path, capsys):
     weeks = ["--weeks", "2026-W12..2026-W13"]
     for extra, named in (

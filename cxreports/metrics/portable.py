@@ -66,6 +66,10 @@ def weekly_kpis(
     """
     if unknown := [k for k in by if k not in KEYS]:
         raise ValueError(f"unknown breakdown {unknown[0]!r}: choose from {', '.join(KEYS)}")
+    if len({w.tz for w in weeks}) > 1:
+        raise ValueError(f"the weeks are in several time zones: {sorted({w.tz for w in weeks})}")
+    if len({w.label for w in weeks}) < len(weeks):
+        raise ValueError("a week is given twice")
     frame = nw.from_native(interactions).lazy()
     week = None
     for w in weeks:
