@@ -61,8 +61,9 @@ def weekly_kpis(
 
     Counted as in the reports: not soft-deleted, not a bot or AI-agent room; first-contact
     resolution looks at every live interaction of the frame. ``day`` and ``hour`` are local to
-    the weeks' time zone, from the zone's UTC offsets worked out here (on Spark the session's
-    zone must be UTC).
+    the weeks' time zone, from the zone's UTC offsets worked out here: a Spark session's zone
+    must be UTC (checked), and so must a DuckDB connection's (:func:`store_interactions`
+    checks the ones it is given and opens its own on UTC).
     """
     if unknown := [k for k in by if k not in KEYS]:
         raise ValueError(f"unknown breakdown {unknown[0]!r}: choose from {', '.join(KEYS)}")
