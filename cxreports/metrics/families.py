@@ -16,7 +16,11 @@ from cxreports.metrics import business_time, csat, handle_time, quality, sla, vo
 
 
 class Stages(NamedTuple):
+    """What :func:`cxreports.metrics.core.aggregate` runs for a breakdown."""
+
+    #: the engine's stage: counts, sums, means and quantiles per group (narwhals)
     aggregations: list[nw.Expr]
+    #: the columns of the breakdown, worked out from those in polars
     figures: list[pl.Expr]
     #: the interaction columns the aggregations read
     reads: tuple[str, ...]
