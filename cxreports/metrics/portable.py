@@ -4,7 +4,8 @@ default), PySpark or DuckDB, for work across tenants and years.
 The definitions are the reports' own: each metric family's aggregations are narwhals
 expressions that the engine computes per group, and the rates and Wilson intervals are worked
 out in polars from the engine's counts (:mod:`cxreports.metrics.families`). First-contact
-resolution is :func:`cxreports.metrics.quality.repeated`: a window over each contact's
+resolution is the reports' own on polars (:func:`cxreports.metrics.quality.add_fcr_columns`)
+and elsewhere :func:`cxreports.metrics.quality.repeated`: a window over each contact's
 interactions in time order, the gap between two starts an exact duration compared with 7 x 24
 hours (adding "7 days" to a timestamp is calendar arithmetic in the session's zone on Spark and
 DuckDB: 167 hours across a change).
@@ -81,8 +82,12 @@ def weekly_kpis(
     live = frame.filter(nw.col("deleted_at").is_null())
     # where the data ends, as a value: a window over every row would gather them in one place
     data_end = live.select(nw.col("started_at").max()).collect("polars").item()
+    if frame.implementation is nw.Implementation.POLARS:  # the reports' own, one sort
+        flagged = quality.add_fcr_columns(frame.to_native(), data_end)
+    else:
+        flagged = quality.with_fcr(quality.repeated(live), data_end)
     counted = (
-        nw.from_native(quality.with_fcr(quality.repeated(live), data_end))
+        nw.from_native(flagged)
         .filter(~nw.col("is_bot"))
         .with_columns(week.otherwise(nw.lit(None, nw.String())).alias("iso_week"))
         .filter(~nw.col("iso_week").is_null())
