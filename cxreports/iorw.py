@@ -9,6 +9,7 @@ import fcntl
 import glob
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,17 +89,21 @@ def ensure_dir(path: str | Path) -> Path:
     return path
 
 
-def _remove_dead_writers(target: Path) -> None:
-    """Remove the temporary files of earlier writes of ``target`` whose process is gone."""
-    prefix = f".{target.stem}."
-    pattern = f"{glob.escape(prefix)}*-*.tmp{glob.escape(target.suffix)}"
-    for path in target.parent.glob(pattern):
+def remove_dead(folder: Path, prefix: str, suffix: str = "") -> None:
+    """Remove what processes that are gone left in ``folder``: the files and folders named
+    ``{prefix}{pid}-...{suffix}`` whose ``pid`` no longer runs. A run killed half-way (kill -9)
+    cleans nothing up; the next one does it for it, and leaves a live run's own alone."""
+    for path in folder.glob(f"{glob.escape(prefix)}*-*{glob.escape(suffix)}"):
         pid = path.name[len(prefix) :].split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             path.unlink(missing_ok=True)
 
 
-def process_alive(pid: int) -> bool:
+def _process_alive(pid: int) -> bool:
     """Whether a process with this id runs (one of another user's counts as running)."""
     if pid <= 0:
         return False
@@ -133,7 +138,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_dead_writers(target)
+        remove_dead(target.parent, f".{target.stem}.", f".tmp{target.suffix}")
         fd, name = tempfile.mkstemp(
             prefix=f".{target.stem}.{os.getpid()}-",
             suffix=f".tmp{target.suffix}",

@@ -34,6 +34,7 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.iorw import write_ipynb
 
 from cxreports.exceptions import ReportError
+from cxreports.iorw import remove_dead
 
 #: The papermill engine that runs a notebook in a warm kernel (see :class:`WarmKernel`).
 ENGINE = "cxreports-warm"
@@ -72,7 +73,7 @@ class WarmKernel:
         self.env = dict(env or {})
         # Unix sockets in a private folder, not local TCP ports: kernels started side by side
         # cannot race for a port, and no other user of the machine can connect
-        _remove_stale_sockets()
+        remove_dead(Path(tempfile.gettempdir()), _SOCKETS)  # the folders of killed runs
         self.sockets = tempfile.mkdtemp(prefix=f"{_SOCKETS}{os.getpid()}-")
         self.km = AsyncKernelManager(
             kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.sockets, "k")
@@ -256,24 +257,6 @@ class KernelPool:
 
 #: Prefix of a kernel's socket folder in the temporary folder; the owner's pid follows.
 _SOCKETS = "cxreports-kernel-"
-
-
-def _remove_stale_sockets() -> None:
-    """Remove the socket folders of runs that were killed (their process is gone)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{_SOCKETS}*-*"):
-        pid = folder.name.removeprefix(_SOCKETS).split("-")[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        return True
-    return True
 
 
 def _alive(kernel: WarmKernel) -> bool:

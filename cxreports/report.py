@@ -24,7 +24,7 @@ from cxreports import scope, store
 from cxreports.exceptions import ParameterError
 from cxreports.hours import BusinessHours
 from cxreports.hours import from_config as hours_from_config
-from cxreports.iorw import ensure_dir
+from cxreports.iorw import ensure_dir, remove_dead
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
 from cxreports.metrics.changes import BASELINE_WEEKS
@@ -769,14 +769,8 @@ def render_reports(
     return render_runs([run], timings=timings)[0]
 
 
-def _remove_dead_staging(target: Path) -> None:
-    """Remove the digest staging folders in ``target`` whose run is gone."""
-    from cxreports.iorw import process_alive
-
-    for folder in target.glob(".email-*-*"):
-        pid = folder.name.removeprefix(".email-").split("-", 1)[0]
-        if pid.isdigit() and not process_alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+#: Prefix of a run's digest staging folder in the run's output folder; the run's pid follows.
+_STAGING = ".email-"
 
 
 def render_runs(
@@ -797,8 +791,8 @@ def render_runs(
 
     spent: list[dict[str, float]] = [{} for _ in runs]
     for run in runs:  # what a run killed half-way (kill -9) left
-        _remove_dead_staging(run.target)
-    staging = [run.target / f".email-{os.getpid()}-{uuid.uuid4().hex[:12]}" for run in runs]
+        remove_dead(run.target, _STAGING)
+    staging = [run.target / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}" for run in runs]
 
     def report_task(run: ReportRun, report: Report, stages: dict[str, float]):  # type: ignore[no-untyped-def]
         def task(kernel: WarmKernel) -> tuple[str, dict[str, Path]]:

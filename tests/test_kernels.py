@@ -21,6 +21,7 @@ import pytest
 from cxreports import report as report_module
 from cxreports.cli import main as main_cli
 from cxreports.exceptions import ReportError
+from cxreports.iorw import remove_dead
 from cxreports.kernels import WarmKernel
 from cxreports.report import (
     Report,
@@ -542,5 +543,5 @@ def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tm
     for folder in (stale, live):
         folder.mkdir()
         (folder / "body.html").write_text("<p>half</p>")
-    report_module._remove_dead_staging(tmp_path)
+    remove_dead(tmp_path, report_module._STAGING)
     assert not stale.exists() and live.is_dir()
