@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import glob
 import os
 import re
 import shutil
@@ -89,18 +88,31 @@ def ensure_dir(path: str | Path) -> Path:
     return path
 
 
-def remove_dead(folder: Path, prefix: str, suffix: str = "") -> None:
-    """Remove what processes that are gone left in ``folder``: the files and folders named
-    ``{prefix}{pid}-...{suffix}`` whose ``pid`` no longer runs. A run killed half-way (kill -9)
-    cleans nothing up; the next one does it for it, and leaves a live run's own alone."""
-    for path in folder.glob(f"{glob.escape(prefix)}*-*{glob.escape(suffix)}"):
-        pid = path.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or _process_alive(int(pid)):
+def remove_dead(folder: Path, name: re.Pattern[str]) -> None:
+    """Remove what processes that are gone left in ``folder``: the files and folders whose
+    name matches ``name`` (its first group the writer's pid) and whose pid no longer runs. A
+    run killed half-way (kill -9) cleans nothing up; the next one does it for it, and leaves a
+    live run's own alone."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = name.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
         else:
-            path.unlink(missing_ok=True)
+            Path(entry.path).unlink(missing_ok=True)
+
+
+#: A temporary file of :func:`atomic_path`: ``.{stem}.{pid}-{random}.tmp{suffix}``.
+_TEMPORARY = re.compile(r"\..*\.(\d+)-[a-z0-9_]+\.tmp(\.[^.]*)?$")
+
+#: The folders this process has cleaned of dead writers' temporary files (once each: a folder
+#: of thousands of pages is not listed again for every page written into it).
+_SWEPT: set[Path] = set()
 
 
 def _process_alive(pid: int) -> bool:
@@ -122,8 +134,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
     The temporary file lives in the same folder (so the final ``os.replace`` is atomic; the
     folder is created if missing) and is hidden (its name starts with a dot); its name carries
-    the writer's process id, so that the temporary file of a writer killed half-way (kill -9:
-    no clean-up runs) is removed by the next write of ``target``. On success it is
+    the writer's process id, so that the temporary files of writers killed half-way (kill -9:
+    no clean-up runs) are removed by the next process that writes into the folder. On success it is
     flushed to disk, gets mode 0o644 and replaces ``target``; on any exception it is deleted
     and ``target`` is left as it was.
 
@@ -138,7 +150,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead(target.parent, f".{target.stem}.", f".tmp{target.suffix}")
+        if target.parent not in _SWEPT:
+            _SWEPT.add(target.parent)
+            remove_dead(target.parent, _TEMPORARY)
         fd, name = tempfile.mkstemp(
             prefix=f".{target.stem}.{os.getpid()}-",
             suffix=f".tmp{target.suffix}",

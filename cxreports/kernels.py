@@ -20,6 +20,7 @@ import ast
 import json
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -73,7 +74,8 @@ class WarmKernel:
         self.env = dict(env or {})
         # Unix sockets in a private folder, not local TCP ports: kernels started side by side
         # cannot race for a port, and no other user of the machine can connect
-        remove_dead(Path(tempfile.gettempdir()), _SOCKETS)  # the folders of killed runs
+        # the socket folders of killed runs
+        remove_dead(Path(tempfile.gettempdir()), re.compile(rf"{_SOCKETS}(\d+)-"))
         self.sockets = tempfile.mkdtemp(prefix=f"{_SOCKETS}{os.getpid()}-")
         self.km = AsyncKernelManager(
             kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.sockets, "k")

@@ -771,6 +771,7 @@ def render_reports(
 
 #: Prefix of a run's digest staging folder in the run's output folder; the run's pid follows.
 _STAGING = ".email-"
+_STAGING_NAME = re.compile(rf"{re.escape(_STAGING)}(\d+)-")
 
 
 def render_runs(
@@ -791,7 +792,7 @@ def render_runs(
 
     spent: list[dict[str, float]] = [{} for _ in runs]
     for run in runs:  # what a run killed half-way (kill -9) left
-        remove_dead(run.target, _STAGING)
+        remove_dead(run.target, _STAGING_NAME)
     staging = [run.target / f"{_STAGING}{os.getpid()}-{uuid.uuid4().hex[:12]}" for run in runs]
 
     def report_task(run: ReportRun, report: Report, stages: dict[str, float]):  # type: ignore[no-untyped-def]

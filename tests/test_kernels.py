@@ -543,5 +543,5 @@ def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tm
     for folder in (stale, live):
         folder.mkdir()
         (folder / "body.html").write_text("<p>half</p>")
-    remove_dead(tmp_path, report_module._STAGING)
+    remove_dead(tmp_path, report_module._STAGING_NAME)
     assert not stale.exists() and live.is_dir()
