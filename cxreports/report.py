@@ -560,10 +560,12 @@ def report_name_problem(name: object) -> str | None:
     True
     >>> report_name_problem("csat-sla")
     'the name belongs to a built-in report: choose another'
+    >>> report_name_problem("agent-scorecards")
+    'the name belongs to a built-in report: choose another'
     """
     if not isinstance(name, str) or not _REPORT_NAME.fullmatch(name):
         return f"the name must be {REPORT_NAME_RULE} (it names the output files)"
-    if name in REPORTS or name == "all":
+    if name in REPORTS or name in OPTIONAL or name == "all":
         return "the name belongs to a built-in report: choose another"
     return None
 
@@ -670,7 +672,9 @@ def plan(
     unknown = [n for n in names if n not in REPORTS and n not in OPTIONAL]
     if unknown or not (names or custom):
         got = f"unknown report {unknown[0]!r}" if unknown else "no report named"
-        raise ParameterError(f"{got}: choose from {', '.join(REPORTS)}, or give a notebook")
+        raise ParameterError(
+            f"{got}: choose from {', '.join([*REPORTS, *OPTIONAL])}, or give a notebook"
+        )
     formats = [formats] if isinstance(formats, str) else list(formats)
     bad = [f for f in formats if f not in EXPORTERS]
     if bad or not formats:
