@@ -27,6 +27,7 @@ from typing import Literal
 
 import polars as pl
 
+from cxreports.metrics.volume import WEEKDAYS
 from cxreports.units import duration
 
 #: The false-discovery rate of the Benjamini-Hochberg correction over all tests of a week.
@@ -53,9 +54,6 @@ class Measure:
     label: str
     kind: Kind
     value: pl.Expr
-    #: for a sentence: what goes up, e.g. "took longer"
-    higher: str
-    lower: str
 
 
 _SCORE = pl.col("csat_score")
@@ -63,21 +61,16 @@ MEASURES: tuple[Measure, ...] = (
     Measure(
         "sla_met_rate", "SLA met", "rate",
         pl.when(pl.col("sla_status").is_not_null()).then(pl.col("sla_status") == "meet"),
-        "rose", "fell",
     ),
     Measure(
         "csat_rate", "CSAT (4-5 of 5)", "rate",
-        pl.when(_SCORE.is_not_null()).then(_SCORE >= 4), "rose", "fell",
+        pl.when(_SCORE.is_not_null()).then(_SCORE >= 4),
     ),
-    Measure("resolved_rate", "Resolved", "rate", pl.col("is_resolved"), "rose", "fell"),
-    Measure("transfer_rate", "Transferred", "rate", pl.col("is_transferred"), "rose", "fell"),
+    Measure("resolved_rate", "Resolved", "rate", pl.col("is_resolved")),
+    Measure("transfer_rate", "Transferred", "rate", pl.col("is_transferred")),
+    Measure("aht_s", "Handle time", "duration", pl.col("handled_time_s").log1p()),
     Measure(
-        "aht_s", "Handle time", "duration", pl.col("handled_time_s").log1p(),
-        "rose", "fell",
-    ),
-    Measure(
-        "frt_mean_s", "First response", "duration", pl.col("first_response_time_s").log1p(),
-        "rose", "fell",
+        "frt_mean_s", "First response", "duration", pl.col("first_response_time_s").log1p()
     ),
 )  # fmt: skip
 
@@ -132,14 +125,14 @@ def nothing_moved(tests: int, baseline_weeks: int) -> str:
     )
 
 
-def find(rows: pl.DataFrame | pl.LazyFrame, week_index: str = "_week") -> Changes:
-    """The changes of the current week (``week_index`` 0) against last week (1) and the
-    baseline (1 to :data:`BASELINE_WEEKS`), beyond noise.
+def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
+    """The changes of the current week (``_week`` 0) against last week (1) and the baseline
+    (1 to :data:`BASELINE_WEEKS`), beyond noise.
 
     ``rows`` are counted interactions with the outcome columns, the local ``weekday`` and
-    ``hour``, the ``agent`` (as the report names them) and ``week_index``: weeks back from
-    this one.
+    ``hour``, the ``agent`` (as the report names them) and ``_week``: weeks back from this one.
     """
+    week_index = "_week"
     period = (
         pl.when(pl.col(week_index) == 0)
         .then(pl.lit("now"))
@@ -352,13 +345,17 @@ class _Study:
             for m in (None, *MEASURES):
                 candidates += self._candidate(m, comparison)
         found = benjamini_hochberg(self.p)
+        kept = [
+            c
+            for c in candidates
+            if found[c.test]
+            and _size(c) >= MATERIAL[c.kind]
+            # a duration the report's medians would not show is not said
+            and (c.kind != "duration" or self._medians_agree(c))
+        ]
         claims = []
-        for c in candidates:
-            material = _size(c) >= MATERIAL[c.kind]
-            if not (found[c.test] and material):
-                continue
-            if c.kind == "duration" and not self._medians_agree(c):
-                continue  # the report's medians would not show it
+        # the sentences (which locate each change in days and hours) only for what is said
+        for c in _one_per_metric(kept, self.p)[:MAX_CLAIMS]:
             sentence, dimension = self._sentence(c, found, lazy)
             claims.append(
                 {
@@ -371,7 +368,6 @@ class _Study:
                     "p_value": self.p[c.test],
                 }
             )
-        claims = _one_per_metric(claims)[:MAX_CLAIMS]
         return Changes(pl.DataFrame(claims, schema=SCHEMA), len(self.p), self.baseline_weeks)
 
     def _medians_agree(self, c: _Candidate) -> bool:
@@ -591,13 +587,10 @@ def _day_text(days: list[int]) -> str:
     names = []
     for run in runs:
         if len(run) >= 3:
-            names.append(f"{_DAYS[run[0] - 1]}–{_DAYS[run[-1] - 1]}")
+            names.append(f"{WEEKDAYS[run[0] - 1]}–{WEEKDAYS[run[-1] - 1]}")
         else:
-            names += [_DAYS[d - 1] for d in run]
+            names += [WEEKDAYS[d - 1] for d in run]
     return _and(names) if names else ""
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _slots_text(slots: list[tuple[int, int]]) -> str:
@@ -617,8 +610,8 @@ def _slots_text(slots: list[tuple[int, int]]) -> str:
     if not spans:
         return ""
     if len(set(spans.values())) == 1:  # the same hours each day
-        return f"{_and([_DAYS[d - 1] for d in spans])} {next(iter(spans.values()))}"
-    return _and([f"{_DAYS[d - 1]} {hours}" for d, hours in spans.items()])
+        return f"{_and([WEEKDAYS[d - 1] for d in spans])} {next(iter(spans.values()))}"
+    return _and([f"{WEEKDAYS[d - 1]} {hours}" for d, hours in spans.items()])
 
 
 def _hour_spans(hours: list[int]) -> list[str]:
@@ -698,14 +691,14 @@ def _plain(c: _Candidate, value: float | None) -> str:
     return f"{value:,.0f}"
 
 
-def _one_per_metric(claims: list[dict]) -> list[dict]:
+def _one_per_metric(candidates: list[_Candidate], p: list[float]) -> list[_Candidate]:
     """A figure is said once: against last week if that is beyond noise, else against the
     baseline; the strongest evidence first."""
     seen: set[str] = set()
     out = []
-    for claim in sorted(claims, key=lambda c: (c["comparison"] != "last week", c["p_value"])):
-        if claim["metric"] in seen:
+    for c in sorted(candidates, key=lambda c: (c.comparison != "last week", p[c.test])):
+        if c.measure in seen:
             continue
-        seen.add(claim["metric"])
-        out.append(claim)
-    return sorted(out, key=lambda c: c["p_value"])
+        seen.add(c.measure)
+        out.append(c)
+    return sorted(out, key=lambda c: p[c.test])
