@@ -21,6 +21,7 @@ from altair.vegalite.v6.display import svg_renderer
 
 from cxreports import palette
 from cxreports.exceptions import ParameterError
+from cxreports.metrics import csat
 from cxreports.metrics.core import wilson
 from cxreports.schema import agent_label
 from cxreports.units import duration
@@ -983,17 +984,7 @@ def scorecard(card: Any) -> tuple[alt.VConcatChart, alt.VConcatChart]:
     ratings, SLA breaches by hour and the weekly volume. Side by side on A4, one under the
     other on a phone."""
     who = ("this agent", "their team" if card.team is not None else "all agents")
-    scores = card.rows.filter(pl.col("csat_score").is_not_null())
-    ratings_frame = (
-        pl.DataFrame({"csat_score": [1, 2, 3, 4, 5]}, schema={"csat_score": pl.Int64})
-        .join(
-            scores.group_by(pl.col("csat_score").cast(pl.Int64)).agg(pl.len().alias("responses")),
-            on="csat_score",
-            how="left",
-        )
-        .with_columns(pl.col("responses").fill_null(0))
-        .with_columns(share=pl.col("responses") / pl.col("responses").sum().clip(1))
-    )
+    ratings_frame = csat.distribution(card.rows).collect()
     narrow = {"width": 200}
     left = [
         compared_distribution(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cxreports.metrics.changes import MATERIAL, Sums, benjamini_hochberg, compare_means
+from cxreports.metrics.volume import mix
 
 #: The figures of a scorecard: column of the agent table, label, unit, which way is better,
 #: and for a rate the column that counts its cases.
@@ -254,12 +255,7 @@ def _float(value: object) -> float | None:
 
 
 def _mix(cats: pl.DataFrame | None) -> pl.DataFrame:
-    schema = {"category": pl.String, "count": pl.UInt32, "share": pl.Float64}
     if cats is None or not cats.height:
+        schema = {"category": pl.String, "count": pl.UInt32, "share": pl.Float64}
         return pl.DataFrame(schema=schema)
-    counts = cats.group_by(pl.col("value").alias("category")).agg(
-        pl.len().cast(pl.UInt32).alias("count")
-    )
-    return counts.with_columns(share=pl.col("count") / pl.col("count").sum()).sort(
-        "count", "category", descending=[True, False]
-    )
+    return mix(cats, "value").rename({"value": "category"}).collect()
