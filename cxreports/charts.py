@@ -901,7 +901,7 @@ def compared_distribution(
     medians = [duration(rows[column].median()) for rows in (mine, theirs)]
     subtitle = f"median {medians[0]} ({who[0]}) against {medians[1]} ({who[1]})"
     chart = (
-        alt.Chart(_values(_drawable(frame)))
+        alt.Chart(_values(frame))
         .mark_bar()
         .encode(
             alt.Y("bucket:N", sort=names, title=None),

@@ -27,8 +27,7 @@ from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir, remove_dead
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
-from cxreports.metrics.changes import BASELINE_WEEKS
-from cxreports.metrics.weekly import fcr_frame
+from cxreports.metrics.weekly import fcr_frame, first_week
 from cxreports.period import Week, zone
 from cxreports.targets import BUSINESS_METRICS, Target, as_parameters, from_parameters
 from cxreports.targets import by_group as targets_by_group
@@ -284,10 +283,9 @@ def prepare(
         raise ParameterError(
             f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
         )
-    # the trend's first week up to a week past this one (first-contact resolution)
-    # and the baseline of "what changed" (cxreports.metrics.changes)
-    back = max(trend_weeks - 1, BASELINE_WEEKS)
-    start, end = wk.previous(back).start_utc, wk.end_utc + timedelta(days=7)
+    # from the first week the figures read up to a week past this one (first-contact
+    # resolution looks a week ahead)
+    start, end = first_week(wk, trend_weeks).start_utc, wk.end_utc + timedelta(days=7)
     load_key = _kept_key(sources, from_store, as_of, start, end, csat_score_field)
     week_key = None
     if load_key is not None:

@@ -230,11 +230,7 @@ def weekly(
     fcr = (with_fcr if with_fcr is not None else fcr_frame(logs)).lazy()
     # the weeks of the trend and the comparison, in the scope, computed once: every figure
     # below is taken from this frame (first-contact resolution looked at all the data first)
-    first = min(
-        wk.previous(max(trend_weeks - 1, 0)),
-        wk.previous(changes_.BASELINE_WEEKS),
-        key=lambda w: w.start_utc,
-    )
+    first = first_week(wk, trend_weeks)
     span = pl.col("started_at").is_between(
         pl.lit(first.start_utc).dt.convert_time_zone("UTC"),
         pl.lit(wk.end_utc).dt.convert_time_zone("UTC"),
@@ -370,6 +366,12 @@ _BASE_COLUMNS = list(
         ]
     )
 )
+
+
+def first_week(week: Week, trend_weeks: int) -> Week:
+    """The earliest week the figures of ``week`` read: the trend's first, or the first of the
+    baseline of what changed (:data:`changes.BASELINE_WEEKS`), whichever is earlier."""
+    return week.previous(max(trend_weeks - 1, changes_.BASELINE_WEEKS))
 
 
 def fcr_frame(logs: CxLogs) -> pl.DataFrame:
