@@ -34,6 +34,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import os
 import re
 import time
 import uuid
@@ -43,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from stat import S_ISLNK
 from typing import Any
 
 import polars as pl
@@ -602,7 +604,7 @@ def _changed_sources(
     ledger's are hashed: a page that was touched but not changed is not parsed (nor counted)
     again.
     """
-    entries = {f: (str(path), _stat(f)) for f, path in zip(files, _absolute(files), strict=True)}
+    entries = dict(zip(files, _located(files), strict=True))
     to_hash = [f for f, (key, stat) in entries.items() if seen.get(key, [])[:2] != stat]
     with ThreadPoolExecutor(READ_WORKERS) as pool:
         digests = dict(zip(to_hash, pool.map(_content_key, to_hash), strict=True))
@@ -617,18 +619,22 @@ def _changed_sources(
     return stats, changed
 
 
-def _absolute(files: list[Path]) -> list[Path]:
-    """``[f.resolve() for f in files]``, resolving each folder once rather than every file
-    (a store's source folder holds thousands of pages); a file that is a link is followed."""
-    folders: dict[Path, Path] = {}
+def _located(files: list[Path]) -> list[tuple[str, list[int]]]:
+    """Each file's absolute path (a file that is a link followed) with its size and
+    modification time: one ``lstat`` a file, and each folder resolved once rather than for
+    every file (a store's source folder holds thousands of pages)."""
+    folders: dict[str, str] = {}
     out = []
     for f in files:
-        if f.is_symlink():
-            out.append(f.resolve())
+        text = str(f)
+        info = os.lstat(text)
+        if S_ISLNK(info.st_mode):
+            out.append((str(f.resolve()), _stat(f)))
             continue
-        if (folder := folders.get(f.parent)) is None:
-            folder = folders[f.parent] = f.parent.resolve()
-        out.append(folder / f.name)
+        parent, name = os.path.split(text)
+        if (folder := folders.get(parent)) is None:
+            folder = folders[parent] = str(Path(parent or ".").resolve())
+        out.append((os.path.join(folder, name), [info.st_size, info.st_mtime_ns]))
     return out
 
 

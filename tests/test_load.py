@@ -623,3 +623,35 @@ def test_a_repeated_key_gives_the_same_value_on_both_paths(
         "duration": hold["duration_s"] == 45.0,
     }
     assert kept[text.split('"')[1]]
+
+
+def test_a_folder_source_lists_its_pages_at_any_depth_in_path_order(tmp_path: Path) -> None:
+    from cxreports.load import resolve_sources
+
+    pages = tmp_path / "pages"
+    for name in ("b/x.json", "a-b.json", "a/y.ndjson", "a/.hidden.json", "A.json", "z.json.gz"):
+        (pages / name).parent.mkdir(parents=True, exist_ok=True)
+        (pages / name).write_text("[]")
+    (pages / "notes.txt").write_text("not a page")
+    (pages / "folder.json").mkdir()  # a folder with a page's name is not a page
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.json").write_text("[]")
+    (pages / "linked").symlink_to(outside)  # a link to a folder is not followed
+    (pages / "file-link.json").symlink_to(outside / "o.json")  # a link to a page is read
+    (pages / "broken.json").symlink_to(tmp_path / "nowhere.json")
+
+    found = resolve_sources([f"{pages}/"])
+
+    names = [p.relative_to(pages).as_posix() for p in found]
+    # ordered by path parts, so a/... comes before a-b.json (not by the text, where "-" < "/")
+    assert names == [
+        "A.json",
+        "a/.hidden.json",
+        "a/y.ndjson",
+        "a-b.json",
+        "b/x.json",
+        "file-link.json",
+        "z.json.gz",
+    ]
+    assert found == sorted(found)

@@ -920,3 +920,21 @@ def test_a_report_rendered_as_of_a_version_is_the_report_of_then(sample_dir: Pat
     assert f"Store version {then.version} " in then_text and then.fingerprint in then_text
     assert _visible_text(again["csat-sla"]["html"].read_text()) == then_text
     assert _visible_text(now["csat-sla"]["html"].read_text()) != then_text
+
+
+def test_a_page_is_known_by_where_it_really_is_however_it_is_named(
+    seed_record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    real = tmp_path / "pages"
+    real.mkdir()
+    (real / "p1.json").write_text(json.dumps({"cxLogs": {"data": [seed_record]}}))
+    (tmp_path / "via-link").symlink_to(real)
+    (tmp_path / "page-link.json").symlink_to(real / "p1.json")
+    store = tmp_path / "store"
+    assert len(update([real], store).parsed) == 1
+    monkeypatch.chdir(real)
+    # a relative name, a folder reached by a link and a link to the page: the same page
+    assert update(["p1.json"], store).parsed == ()
+    assert update([tmp_path / "via-link" / "p1.json"], store).parsed == ()
+    assert update([tmp_path / "page-link.json"], store).parsed == ()
+    assert summary(store)[0]["records_read"] == 1
