@@ -51,8 +51,10 @@ Exporter = Callable[[Mapping[str, Path], Path, str], Path]
 
 _INJECTED_TAG = "injected-parameters"
 _PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+# a chart's SVG: a notebook output's, or one a table's HTML holds (an agent's scorecard)
 _CHART_SVG = re.compile(
-    r'(<div class="jp-RenderedSVG[^>]*>\s*)(<svg\b.*?</svg>)', re.IGNORECASE | re.DOTALL
+    r'(<div class="(?:jp-RenderedSVG|cx-scorecard-chart)[^>]*>\s*)(<svg\b.*?</svg>)',
+    re.IGNORECASE | re.DOTALL,
 )
 _SCRIPT = re.compile(r"<script\b.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 _REMOTE_IMPORT = re.compile(r"@import\s+(url\()?\s*['\"]?https?://[^;]*;", re.IGNORECASE)

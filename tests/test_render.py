@@ -442,3 +442,25 @@ def test_the_kernel_runs_in_the_notebook_folder_and_the_caller_stays_put(tmp_pat
         executed = nbformat.read(running.result(), as_version=4)
     assert seen == {before}
     assert executed.cells[-1].outputs[0].text.strip() == str(folder)
+
+
+def test_every_chart_prints_as_an_image_of_its_own_svg() -> None:
+    import base64
+    import re
+
+    from cxreports.render import _svg_as_images
+
+    chart = '<svg width="10" height="10"><text>Handle time</text></svg>'
+    page = (
+        f'<div class="jp-RenderedSVG jp-OutputArea-output">\n{chart}\n</div>'
+        f'<div class="cx-scorecard-charts"><div class="cx-scorecard-chart">{chart}</div></div>'
+        '<p>an <svg width="1" height="1"></svg> icon in the text stays</p>'
+    )
+    printed = _svg_as_images(page)
+    images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)">', printed)
+    assert len(images) == 2  # the notebook's chart and the scorecard's
+    for data in images:
+        assert base64.b64decode(data).decode() == chart.replace(
+            "<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1
+        )
+    assert printed.count("<svg") == 1 and "icon in the text stays" in printed
