@@ -295,6 +295,11 @@ def prepare(
         week_key += (tuple(team_names), tuple(goals), hours, scorecards)
         if (kept := _kept(_KEPT.weeks, week_key)) is not None:
             return _copied(*kept)
+        # the week with the scorecards (a run renders that report first) is this week and more
+        with_cards = _kept(_KEPT.weeks, (*week_key[:-1], True)) if not scorecards else None
+        if with_cards is not None:
+            logs, metrics = with_cards
+            return _copied(logs, dataclasses.replace(metrics, scorecards=None))
     kept_load = _kept(_KEPT.loads, load_key)
     logs, with_fcr = kept_load if kept_load is not None else (None, None)
     if logs is None:
@@ -828,8 +833,9 @@ def render_runs(
 
         return task
 
+    # the scorecards first: the run's other reports of the week are its figures without them
     tasks = [
-        [report_task(run, r, spent[i]) for r in run.reports]
+        [report_task(run, r, spent[i]) for r in sorted(run.reports, key=_not_scorecards)]
         + [digest_task(run, staging[i], spent[i])]
         for i, run in enumerate(runs)
     ]
@@ -865,6 +871,10 @@ def render_runs(
             for stage, seconds in stages.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
     return [{r.name: written[i][r.name] for r in run.reports} for i, run in enumerate(runs)]
+
+
+def _not_scorecards(report: Report) -> bool:
+    return report.name not in OPTIONAL
 
 
 def _in_turn(tasks: Sequence[Callable[[Any], Any]]) -> Callable[[Any], list[Any]]:

@@ -451,6 +451,48 @@ def test_a_notebook_that_changes_what_it_was_given_changes_nothing_kept(kept, st
     assert "queue_name" in again_logs.interactions.columns
 
 
+def test_a_week_computed_with_the_scorecards_serves_the_reports_without_them(kept, store):
+    version = snapshot(store).version
+    _, with_cards = prepare(store, WEEK, TZ, as_of=version, scorecards=True)
+    assert with_cards.scorecards is not None and with_cards.scorecards.cards
+    _, without = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == {"read": 1, "computed": 1}
+    assert without.scorecards is None
+    # what a report without the scorecards is given: the same as computed without them
+    keep_prepared(False)
+    _, fresh = prepare(store, WEEK, TZ, as_of=version)
+    keep_prepared(True)
+    assert fresh.scorecards is None
+    for name in ("summary", "agents", "queues", "channels", "trend", "rows", "hourly"):
+        assert getattr(without, name).equals(getattr(fresh, name)), name
+    assert without.changes.claims.equals(fresh.changes.claims)
+    # the other way round the scorecards are computed: they are more than the week
+    _, cards_again = prepare(store, WEEK, TZ, as_of=version, queues=["Billing"])
+    _, cards_billing = prepare(store, WEEK, TZ, as_of=version, queues=["Billing"], scorecards=True)
+    assert cards_again.scorecards is None and cards_billing.scorecards is not None
+    assert kept == {"read": 3, "computed": 4}  # turning keeping off forgot the first read
+
+
+@pytest.mark.slow
+def test_a_run_with_scorecards_renders_them_first_and_its_reports_as_alone(store, tmp_path):
+    def run(out: Path, names: list[str]):  # type: ignore[no-untyped-def]
+        return plan(names, [store], WEEK, TZ, out, formats=["html"], queues=["Billing"])
+
+    together = run(tmp_path / "together", ["csat-sla", "agent-scorecards"])
+    [written] = _within(HANG_S, lambda: render_runs([together], kernels=1))
+    alone = run(tmp_path / "alone", ["csat-sla"])
+    [alone_written] = render_runs([alone], kernels=1)
+
+    def started(name: str) -> str:
+        cells = nbformat.read(written[name]["ipynb"], as_version=4).cells
+        return cells[0].metadata.papermill.start_time
+
+    assert started("agent-scorecards") < started("csat-sla")
+    # the csat-sla report was given the scorecards' week without them: as if rendered alone
+    assert _comparable(written["csat-sla"]) == _comparable(alone_written["csat-sla"])
+    assert "Billing" in _comparable(written["csat-sla"])
+
+
 def test_pages_are_read_again_once_a_file_changes_and_turning_off_forgets(
     kept, sample_dir, tmp_path
 ):
