@@ -127,6 +127,20 @@ def _svg(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
 alt.renderers.register("cxreports-svg", _svg)
 
 
+def start_renderer() -> None:
+    """Draw a one-bar chart with vl-convert and throw it away: its first drawing in a process
+    starts the JavaScript engine (about half a second), which the report's first chart then
+    does not wait for. Touches nothing of altair's settings (safe in a background thread)."""
+    _svg(
+        {
+            "$schema": alt.SCHEMA_URL,
+            "data": {"values": [{"x": 1}]},
+            "mark": "bar",
+            "encoding": {"x": {"field": "x", "type": "quantitative"}},
+        }
+    )
+
+
 def use_renderer(render_mode: RenderMode) -> None:
     """Make altair charts display as static SVG or as interactive Vega-Lite.
 

@@ -30,14 +30,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jupyter_core.utils import run_sync
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
-from papermill.iorw import write_ipynb
 
 from cxreports.exceptions import ReportError
 from cxreports.iorw import remove_dead
 
-#: The papermill engine that runs a notebook in a warm kernel (see :class:`WarmKernel`).
+#: The papermill engine that runs a notebook in a warm kernel (``cxreports.warm_engine``).
 ENGINE = "cxreports-warm"
 
 #: The most kernels a pool starts: each holds a copy of the week's data.
@@ -52,7 +49,7 @@ _WARM_UP = (
     "import cxreports.startup\n"
     "cxreports.startup.skip_slow_iri_checker()\n"
     "import cxreports.kernels\n"
-    "cxreports.kernels._serve_warm_up()\n"
+    "cxreports.kernels._serve_warm_up({shared!r})\n"
 )
 _RESULT = "_cxreports_result"
 
@@ -65,13 +62,18 @@ class WarmKernel:
     """
 
     def __init__(
-        self, kernel_name: str, start_timeout: int, env: Mapping[str, str] | None = None
+        self,
+        kernel_name: str,
+        start_timeout: int,
+        env: Mapping[str, str] | None = None,
+        shared: str | None = None,
     ) -> None:
         from jupyter_client.manager import AsyncKernelManager
 
         self.kernel_name = kernel_name
         self.start_timeout = start_timeout
         self.env = dict(env or {})
+        self.shared = shared
         # Unix sockets in a private folder, not local TCP ports: kernels started side by side
         # cannot race for a port, and no other user of the machine can connect
         # the socket folders of killed runs
@@ -102,7 +104,7 @@ class WarmKernel:
             raise ReportError(
                 f"the {self.kernel_name!r} kernel did not answer within {self.start_timeout} s"
             ) from exc
-        self.run_code(_WARM_UP, timeout=self.start_timeout)
+        self.run_code(_WARM_UP.format(shared=self.shared), timeout=self.start_timeout)
 
     def run_code(self, code: str, timeout: float | None = None) -> dict[str, Any]:
         """Run ``code`` quietly (no output, no history); the kernel's reply content."""
@@ -183,14 +185,28 @@ class KernelPool:
 
     ``submit(task)`` queues ``task(kernel)``; a free kernel runs it. Use as a context manager:
     leaving it stops every kernel. After a task fails, :meth:`cancel` drops the queued ones.
+
+    With ``share_weeks``, the kernels share the weeks they compute (``report.keep_prepared``):
+    for reports of one week given to different kernels, which would otherwise each read and
+    compute it at the same time on the same cores.
     """
 
     def __init__(
-        self, size: int = 0, *, kernel_name: str = "python3", start_timeout: int = 60
+        self,
+        size: int = 0,
+        *,
+        kernel_name: str = "python3",
+        start_timeout: int = 60,
+        share_weeks: bool = False,
     ) -> None:
         self.size = max(1, min(size or (os.cpu_count() or 1), MAX_KERNELS))
         self.kernel_name = kernel_name
         self.start_timeout = start_timeout
+        self.shared: str | None = None
+        if share_weeks:
+            tmp = Path(tempfile.gettempdir())
+            remove_dead(tmp, re.compile(rf"{_SHARED}(\d+)-"))  # what killed runs left
+            self.shared = tempfile.mkdtemp(prefix=f"{_SHARED}{os.getpid()}-")
         self._tasks: queue.Queue[tuple[Callable[[WarmKernel], Any], Future] | None] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._work, name=f"cxreports-kernel-{i}", daemon=True)
@@ -221,6 +237,8 @@ class KernelPool:
             self._tasks.put(None)
         for thread in self._threads:
             thread.join()
+        if self.shared is not None:
+            shutil.rmtree(self.shared, ignore_errors=True)
 
     def __enter__(self) -> KernelPool:
         return self
@@ -230,8 +248,9 @@ class KernelPool:
 
     def _env(self) -> dict[str, str]:
         """The kernels share the cores: each one's polars gets its share of the threads
-        (unless the environment already sets it)."""
-        if "POLARS_MAX_THREADS" in os.environ:
+        (unless the environment already sets it). Kernels that share weeks keep them all: the
+        first computes a week on every core while the others wait for it."""
+        if "POLARS_MAX_THREADS" in os.environ or self.shared is not None:
             return {}
         return {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // self.size))}
 
@@ -244,7 +263,9 @@ class KernelPool:
                     continue
                 try:
                     if kernel is None:
-                        kernel = WarmKernel(self.kernel_name, self.start_timeout, self._env())
+                        kernel = WarmKernel(
+                            self.kernel_name, self.start_timeout, self._env(), self.shared
+                        )
                         kernel.start()
                     future.set_result(task(kernel))
                 except BaseException as exc:  # handed to the caller through the future
@@ -260,74 +281,15 @@ class KernelPool:
 #: Prefix of a kernel's socket folder in the temporary folder; the owner's pid follows.
 _SOCKETS = "cxreports-kernel-"
 
+#: Prefix of a pool's folder of shared weeks in the temporary folder; the owner's pid follows.
+_SHARED = "cxreports-weeks-"
+
 
 def _alive(kernel: WarmKernel) -> bool:
     try:
         return bool(run_sync(kernel.km.is_alive)())
     except Exception:
         return False
-
-
-class _WarmClient(PapermillNotebookClient):
-    """papermill's client on a kernel that outlives the notebook: cleared first, kept after."""
-
-    prelude = ""
-
-    warm: WarmKernel
-
-    def papermill_execute_cells(self) -> None:
-        content = run_sync(self.warm._ask)(self.prelude, {}, 60, "clearing it for a notebook")
-        if content["status"] != "ok":
-            raise ReportError(
-                "the report kernel could not be cleared for the next notebook: "
-                f"{content.get('ename')}: {content.get('evalue')}"
-            )
-        super().papermill_execute_cells()
-
-
-class WarmEngine(NBClientEngine):
-    """papermill's nbclient engine, run in the ``warm`` kernel given to execute_notebook."""
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=60,
-        execution_timeout=None,
-        warm: WarmKernel | None = None,
-        folder: str = ".",
-        keep_at: str | None = None,
-        **kwargs,
-    ):
-        if warm is None:
-            raise ReportError("the warm-kernel engine needs a kernel (warm=...)")
-        kwargs.pop("input_path", None)
-        client = _WarmClient(
-            nb_man,
-            km=warm.km,
-            timeout=execution_timeout,
-            startup_timeout=start_timeout,
-            kernel_name=kernel_name,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
-            **kwargs,
-        )
-        client.kc, client.warm = warm.kc, warm
-        client.prelude = _PRELUDE.format(folder=str(folder))
-        try:
-            return client.execute()
-        except BaseException:
-            if keep_at is not None:  # the notebook as far as it ran, for the failure report
-                write_ipynb(nb_man.nb, keep_at)
-            raise
-
-
-papermill_engines.register(ENGINE, WarmEngine)
 
 
 # ---- run inside a kernel -------------------------------------------------------------------
@@ -355,15 +317,32 @@ def _clear(folder: str) -> None:
     os.chdir(folder)
 
 
-def _serve_warm_up() -> None:
-    """In a pool's kernel: import what the reports use and keep the week's data between them."""
+def _serve_warm_up(shared: str | None = None) -> None:
+    """In a pool's kernel: import what the reports use and keep the week's data between them
+    (and share the weeks it computes with the pool's other kernels through ``shared``).
+
+    What only writing the HTML and PDF needs (nbconvert, WeasyPrint: a third of the imports)
+    is imported in the background, and the chart renderer started, while the first notebook
+    reads and computes its week.
+    """
     import cxreports.charts
     import cxreports.digest
     import cxreports.render
     import cxreports.tables  # noqa: F401
     from cxreports import report
 
-    report.keep_prepared(True)
+    report.keep_prepared(True, shared)
+    threading.Thread(target=_import_exporters, name="cxreports-imports", daemon=True).start()
+
+
+def _import_exporters() -> None:
+    import nbconvert.exporters.html  # noqa: F401
+    import weasyprint  # noqa: F401
+
+    # and the chart renderer's first drawing, which starts its JavaScript engine (0.5 s)
+    from cxreports import charts
+
+    charts.start_renderer()
 
 
 def _serve(function: str, arguments: str) -> str:

@@ -17,22 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
-import papermill
-from jupyter_client.kernelspec import NoSuchKernel
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
-from papermill.exceptions import PapermillExecutionError
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
 
 from cxreports import kernels
 from cxreports.exceptions import ReportError
 from cxreports.iorw import atomic_path, ensure_dir
 from cxreports.kernels import WarmKernel
+
+if TYPE_CHECKING:
+    from nbconvert import HTMLExporter
 
 #: Folder of the nbconvert templates shipped with the package.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -121,6 +116,15 @@ def execute_notebook(
     ... )
     PosixPath('outputs/agents.ipynb')
     """
+    # imported here: the kernels, which import this module to write the HTML and PDF, run
+    # no notebooks and need none of papermill
+    import papermill
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    import cxreports.warm_engine  # noqa: F401  (registers the warm-kernel engine)
+
     notebook, output_ipynb = Path(notebook), Path(output_ipynb)
     if not notebook.is_file():
         raise ReportError(f"{notebook}: no such notebook; expected the path of an .ipynb file")
@@ -262,6 +266,10 @@ def to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     html_path, pdf_path = Path(html_path), Path(pdf_path)
     if not html_path.is_file():
         raise ReportError(f"{html_path}: no such HTML report; write it first with to_html")
+    # imported here: a process that runs notebooks in kernels (which write the PDFs) never needs it
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
     with atomic_path(pdf_path) as tmp:
         fetcher = URLFetcher(allowed_protocols={"file", "data"})
         page = _svg_as_images(html_path.read_text(encoding="utf-8"))
@@ -468,6 +476,9 @@ def _offline(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _html_exporter() -> HTMLExporter:
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES)],

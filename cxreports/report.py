@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import fcntl
+import hashlib
 import math
 import os
+import pickle
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
@@ -18,6 +22,7 @@ from typing import Any
 
 import nbformat
 import polars as pl
+import pyarrow as pa
 
 from cxreports import schema as S
 from cxreports import scope, store
@@ -287,76 +292,90 @@ def prepare(
     # resolution looks a week ahead)
     start, end = first_week(wk, trend_weeks).start_utc, wk.end_utc + timedelta(days=7)
     load_key = _kept_key(sources, from_store, as_of, start, end, csat_score_field)
-    week_key = None
-    if load_key is not None:
-        week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
-        week_key += (min_volume, float(frt_target_s), trend_weeks)
-        week_key += (None if team_map is None else tuple(team_map.members.rows()),)
-        week_key += (tuple(team_names), tuple(goals), hours, scorecards)
-        if (kept := _kept(_KEPT.weeks, week_key)) is not None:
-            return _copied(*kept)
-        # the week with the scorecards (a run renders that report first) is this week and more
-        with_cards = _kept(_KEPT.weeks, (*week_key[:-1], True)) if not scorecards else None
-        if with_cards is not None:
-            logs, metrics = with_cards
-            return _copied(logs, dataclasses.replace(metrics, scorecards=None))
-    kept_load = _kept(_KEPT.loads, load_key)
-    logs, with_fcr = kept_load if kept_load is not None else (None, None)
-    if logs is None:
-        if from_store:
-            # the child tables only from the report week on: the trend needs none of them
-            logs = store.load_window(
-                sources[0], start, end, as_of=as_of, children_from=wk.start_utc
+
+    def compute() -> tuple[CxLogs, WeeklyMetrics]:
+        kept_load = _kept(_KEPT.loads, load_key)
+        logs, with_fcr = kept_load if kept_load is not None else (None, None)
+        if logs is None:
+            if from_store:
+                # the child tables only from the report week on: the trend needs none of them
+                logs = store.load_window(
+                    sources[0], start, end, as_of=as_of, children_from=wk.start_utc
+                )
+            else:
+                logs = require_records(load(*sources, csat_score_field=csat_score_field))
+            if load_key is not None:  # every scope of the load needs the same FCR columns
+                with_fcr = fcr_frame(logs)
+                _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
+        queues_in, channels_in = queue_names, channel_names
+        if queue_names or channel_names or (hours is not None and hours.queues):
+            known = (
+                scope.known(sources, as_of=logs.extra["store_version"])
+                if from_store
+                else scope.Known.of(logs.interactions)
             )
-        else:
-            logs = require_records(load(*sources, csat_score_field=csat_score_field))
-        if load_key is not None:  # every scope of the load needs the same FCR columns
-            with_fcr = fcr_frame(logs)
-            _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
-    if queue_names or channel_names or (hours is not None and hours.queues):
-        known = (
-            scope.known(sources, as_of=logs.extra["store_version"])
-            if from_store
-            else scope.Known.of(logs.interactions)
+            queues_in, channels_in = scope.resolve(queue_names, channel_names, known)
+            if hours is not None:
+                _check_hours_queues(hours, known)
+        metrics = weekly(
+            logs,
+            wk,
+            tz,
+            queues=queues_in,
+            channels=channels_in,
+            min_volume=min_volume,
+            frt_target_s=float(frt_target_s),
+            trend_weeks=trend_weeks,
+            with_fcr=with_fcr,
+            team_map=team_map,
+            teams=team_names,
+            business_hours=hours,
+            scorecards=scorecards,
         )
-        queue_names, channel_names = scope.resolve(queue_names, channel_names, known)
-        if hours is not None:
-            _check_hours_queues(hours, known)
-    metrics = weekly(
-        logs,
-        wk,
-        tz,
-        queues=queue_names,
-        channels=channel_names,
-        min_volume=min_volume,
-        frt_target_s=float(frt_target_s),
-        trend_weeks=trend_weeks,
-        with_fcr=with_fcr,
-        team_map=team_map,
-        teams=team_names,
-        business_hours=hours,
-        scorecards=scorecards,
-    )
-    if goals:
-        tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
-        metrics = dataclasses.replace(metrics, targets=evaluate_targets(goals, tables))
-        if metrics.teams is not None and any(g.scope is None for g in goals):
-            # each team against the whole week's targets, for the team table
-            per_team = targets_by_group(goals, metrics.teams, "team")
-            teams_with = metrics.teams.join(per_team, on="team", how="left", maintain_order="left")
-            metrics = dataclasses.replace(metrics, teams=teams_with)
-        if any(g.scope is None for g in goals):
-            # each ranked agent too: below the minimum volume a status would be noise
-            ranked = metrics.agents.filter("ranked")
-            per_agent = targets_by_group(goals, ranked, "agent_id")
-            agents_with = metrics.agents.join(
-                per_agent, on="agent_id", how="left", nulls_equal=True, maintain_order="left"
-            )
-            metrics = dataclasses.replace(metrics, agents=agents_with)
-    if week_key is not None:
-        _keep(_KEPT.weeks, week_key, (logs, metrics), 8)
-        return _copied(logs, metrics)
-    return logs, metrics
+        return logs, _with_targets(metrics, goals)
+
+    if load_key is None:
+        return compute()
+    week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
+    week_key += (min_volume, float(frt_target_s), trend_weeks)
+    week_key += (None if team_map is None else tuple(team_map.members.rows()),)
+    week_key += (tuple(team_names), tuple(goals), hours, scorecards)
+    if (kept := _kept(_KEPT.weeks, week_key)) is not None:
+        return _copied(*kept)
+    # the week with the scorecards (a run renders that report first) is this week and more
+    with_cards = _kept(_KEPT.weeks, (*week_key[:-1], True)) if not scorecards else None
+    if with_cards is not None:
+        logs, metrics = with_cards
+        return _copied(logs, dataclasses.replace(metrics, scorecards=None))
+    with _shared_week(week_key) as shared:
+        kept = shared.read()
+        if kept is None:
+            kept = compute()
+            shared.write(*kept)
+    _keep(_KEPT.weeks, week_key, kept, 8)
+    return _copied(*kept)
+
+
+def _with_targets(metrics: WeeklyMetrics, goals: list[Target]) -> WeeklyMetrics:
+    """``metrics`` with each target's status: the week's, each team's and each ranked agent's."""
+    if not goals:
+        return metrics
+    tables = {n: getattr(metrics, n) for n in ("summary", "queues", "channels", "teams")}
+    metrics = dataclasses.replace(metrics, targets=evaluate_targets(goals, tables))
+    if metrics.teams is not None and any(g.scope is None for g in goals):
+        # each team against the whole week's targets, for the team table
+        per_team = targets_by_group(goals, metrics.teams, "team")
+        teams_with = metrics.teams.join(per_team, on="team", how="left", maintain_order="left")
+        metrics = dataclasses.replace(metrics, teams=teams_with)
+    if any(g.scope is None for g in goals):
+        # each ranked agent too: below the minimum volume a status would be noise
+        ranked = metrics.agents.filter("ranked")
+        per_agent = targets_by_group(goals, ranked, "agent_id")
+        agents_with = metrics.agents.join(
+            per_agent, on="agent_id", how="left", nulls_equal=True, maintain_order="left"
+        )
+        metrics = dataclasses.replace(metrics, agents=agents_with)
+    return metrics
 
 
 def _copied(logs: CxLogs, metrics: WeeklyMetrics) -> tuple[CxLogs, WeeklyMetrics]:
@@ -382,6 +401,7 @@ class _Kept:
 
     def __init__(self) -> None:
         self.on = False
+        self.shared: Path | None = None
         self.loads: dict[tuple, tuple[CxLogs, pl.DataFrame]] = {}
         self.weeks: dict[tuple, tuple[CxLogs, WeeklyMetrics]] = {}
 
@@ -389,7 +409,7 @@ class _Kept:
 _KEPT = _Kept()
 
 
-def keep_prepared(on: bool = True) -> None:
+def keep_prepared(on: bool = True, shared: str | Path | None = None) -> None:
     """Keep loaded data and computed weeks in this process for later :func:`prepare` calls.
 
     For the kernels of a :class:`~cxreports.kernels.KernelPool`, which render many reports of
@@ -397,11 +417,66 @@ def keep_prepared(on: bool = True) -> None:
     again. Only what cannot change is kept: a store read at a pinned version (``as_of`` a
     version number, as ``render_reports`` passes it), or files by path, size and modification
     time. Turning it off forgets everything kept.
+
+    ``shared`` is a private folder of the pool's kernels: a week that one kernel computes is
+    written there, and another kernel that needs the same week waits for it and maps it
+    instead of computing it too, on the same cores at the same time (the reports of one run
+    rendered side by side).
     """
     _KEPT.on = on
+    _KEPT.shared = Path(shared) if on and shared else None
     if not on:
         _KEPT.loads.clear()
         _KEPT.weeks.clear()
+
+
+class _SharedWeek:
+    """A week's logs and metrics in the pool's shared folder: the logs' tables as Arrow IPC
+    files (mapped by the kernels that read them: no copy), everything else pickled (a private
+    folder, written only by the pool's own kernels)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def read(self) -> tuple[CxLogs, WeeklyMetrics] | None:
+        if self.folder is None or not self.folder.is_dir():
+            return None
+        with open(self.folder / "rest.pickle", "rb") as f:
+            fields, metrics = pickle.load(f)
+        tables = {}
+        for name in S.TABLES:
+            with pa.memory_map(str(self.folder / f"{name}.arrow")) as source:
+                mapped = pa.ipc.open_file(source).read_all()
+            tables[name] = pl.from_arrow(mapped, rechunk=False)
+        return CxLogs(**tables, **fields), metrics
+
+    def write(self, logs: CxLogs, metrics: WeeklyMetrics) -> None:
+        if self.folder is None:
+            return
+        tmp = self.folder.with_name(f"{self.folder.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, table in logs.tables().items():
+            table.write_ipc(tmp / f"{name}.arrow", compression="uncompressed")
+        rest = {f.name: getattr(logs, f.name) for f in dataclasses.fields(logs)}
+        rest = {k: v for k, v in rest.items() if k not in S.TABLES}
+        with open(tmp / "rest.pickle", "wb") as f:
+            pickle.dump((rest, metrics), f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.rename(self.folder)  # whole or not there: a kernel killed half-way leaves a .tmp
+
+
+@contextlib.contextmanager
+def _shared_week(key: tuple) -> Iterator[_SharedWeek]:
+    """The shared slot of the week ``key``, held by this kernel alone: another kernel asking
+    for the same week waits until this one has computed and written it (the lock goes with
+    the process if it dies). Without a shared folder, a slot that holds nothing."""
+    if _KEPT.shared is None:
+        yield _SharedWeek(None)
+        return
+    name = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:40]
+    with open(_KEPT.shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield _SharedWeek(_KEPT.shared / name)
 
 
 def _kept_key(
@@ -852,7 +927,8 @@ def render_runs(
         (run.target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
     written: list[dict[str, dict[str, Path]]] = [{} for _ in runs]
     try:
-        with KernelPool(min(size, len(units))) as pool:
+        # reports of one run in different kernels: its week is computed once, by the first
+        with KernelPool(min(size, len(units)), share_weeks=len(units) > len(runs)) as pool:
             futures = [(i, pool.submit(_in_turn(group))) for i, group in units]
             try:
                 for i, future in futures:

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ from cxreports import report as report_module
 from cxreports.cli import main as main_cli
 from cxreports.exceptions import ReportError
 from cxreports.iorw import remove_dead
-from cxreports.kernels import WarmKernel
+from cxreports.kernels import KernelPool, WarmKernel
 from cxreports.report import (
     Report,
     custom_report,
@@ -194,7 +195,9 @@ def store(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fan_out(store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Three runs of csat-sla (HTML) and their digests in one kernel, then each run alone.
+    """Three runs of csat-sla (HTML) and their digests in one kernel, then each run alone (as
+    the command line renders one: its reports and digest side by side in a kernel a core,
+    sharing the week the first computes).
 
     The first run also holds the two namespace notebooks (see :func:`_namespace_notebooks`),
     rendered right after each other in that kernel.
@@ -587,3 +590,53 @@ def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tm
         (folder / "body.html").write_text("<p>half</p>")
     remove_dead(tmp_path, report_module._STAGING_NAME)
     assert not stale.exists() and live.is_dir()
+
+
+def test_folders_of_shared_weeks_of_killed_runs_are_removed_and_live_ones_kept():
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    tmp = Path(tempfile.gettempdir())
+    stale = tmp / f"cxreports-weeks-{dead.pid}-abc123"
+    live = tmp / f"cxreports-weeks-{os.getpid()}-def456"
+    for folder in (stale, live):
+        folder.mkdir()
+    with KernelPool(1, share_weeks=True) as pool:  # no task: no kernel starts
+        shared = Path(pool.shared)
+        assert not stale.exists() and live.is_dir() and shared.is_dir()
+        assert shared.name.startswith(f"cxreports-weeks-{os.getpid()}-")
+    shutil.rmtree(live)
+    assert not shared.exists()
+
+
+def test_kernels_that_share_weeks_compute_a_week_once_and_read_it_whole(kept, store, tmp_path):
+    keep_prepared(True, shared=tmp_path)
+    version = snapshot(store).version
+    barrier = threading.Barrier(2)
+
+    def report() -> tuple:  # two kernels' first notebooks, at the same moment
+        barrier.wait()
+        return prepare(store, WEEK, TZ, as_of=version)
+
+    with ThreadPoolExecutor(2) as threads:
+        first, second = [f.result() for f in [threads.submit(report) for _ in range(2)]]
+    assert kept["computed"] == 1
+    # as a kernel of its own would find it: nothing kept in the process, only what is shared
+    report_module._KEPT.weeks.clear()
+    report_module._KEPT.loads.clear()
+    logs, metrics = prepare(store, WEEK, TZ, as_of=version)
+    assert kept == {"read": 1, "computed": 1}
+    for name, table in first[0].tables().items():
+        assert getattr(logs, name).equals(table), name
+    assert (logs.fingerprint, logs.extra, logs.records_read) == (
+        first[0].fingerprint,
+        first[0].extra,
+        first[0].records_read,
+    )
+    for name in ("summary", "agents", "trend", "rows", "heatmap"):
+        assert getattr(metrics, name).equals(getattr(first[1], name)), name
+        assert getattr(second[1], name).equals(getattr(first[1], name)), name
+    assert metrics.changes.claims.equals(first[1].changes.claims)
+    # another week is computed: the folder holds each week under its own name
+    prepare(store, WEEK, TZ, as_of=version, queues=["Billing"])
+    assert kept["computed"] == 2
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
