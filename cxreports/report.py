@@ -454,15 +454,19 @@ class _SharedWeek:
         if self.folder is None:
             return
         tmp = self.folder.with_name(f"{self.folder.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name, table in logs.tables().items():
-            table.write_ipc(tmp / f"{name}.arrow", compression="uncompressed")
-        rest = {f.name: getattr(logs, f.name) for f in dataclasses.fields(logs)}
-        rest = {k: v for k, v in rest.items() if k not in S.TABLES}
-        with open(tmp / "rest.pickle", "wb") as f:
-            pickle.dump((rest, metrics), f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.rename(self.folder)  # whole or not there: a kernel killed half-way leaves a .tmp
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            for name, table in logs.tables().items():
+                table.write_ipc(tmp / f"{name}.arrow", compression="uncompressed")
+            rest = {f.name: getattr(logs, f.name) for f in dataclasses.fields(logs)}
+            rest = {k: v for k, v in rest.items() if k not in S.TABLES}
+            with open(tmp / "rest.pickle", "wb") as f:
+                pickle.dump((rest, metrics), f, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.rename(self.folder)  # whole or not there: a kernel killed half-way leaves a .tmp
+        except OSError:
+            # a full temporary folder costs the speed-up only: the others compute the week
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -474,7 +478,12 @@ def _shared_week(key: tuple) -> Iterator[_SharedWeek]:
         yield _SharedWeek(None)
         return
     name = hashlib.sha256(repr(key).encode("utf-8")).hexdigest()[:40]
-    with open(_KEPT.shared / f"{name}.lock", "w") as lock:
+    try:
+        lock = open(_KEPT.shared / f"{name}.lock", "w")  # noqa: SIM115 (closed below)
+    except OSError:  # the folder is gone or full: this kernel computes the week for itself
+        yield _SharedWeek(None)
+        return
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield _SharedWeek(_KEPT.shared / name)
 

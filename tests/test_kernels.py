@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import nbformat
+import polars as pl
 import psutil
 import pytest
 
@@ -640,3 +641,23 @@ def test_kernels_that_share_weeks_compute_a_week_once_and_read_it_whole(kept, st
     prepare(store, WEEK, TZ, as_of=version, queues=["Billing"])
     assert kept["computed"] == 2
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+@pytest.mark.parametrize("fault", ["no folder", "full"])
+def test_a_week_that_cannot_be_shared_is_computed_all_the_same(
+    kept, store, tmp_path, monkeypatch, fault
+):
+    shared = tmp_path / "shared"
+    if fault == "full":
+        shared.mkdir()
+        real = pl.DataFrame.write_ipc
+
+        def write_ipc(frame, target, **options):  # type: ignore[no-untyped-def]
+            Path(target).symlink_to("/dev/full")  # a full folder: ENOSPC at the first write
+            return real(frame, target, **options)
+
+        monkeypatch.setattr(pl.DataFrame, "write_ipc", write_ipc)
+    keep_prepared(True, shared=shared)
+    _, metrics = prepare(store, WEEK, TZ, as_of=snapshot(store).version)
+    assert kept["computed"] == 1 and metrics.handled > 0
+    assert not shared.exists() or [p.name for p in shared.iterdir() if p.is_dir()] == []
