@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import os
 import re
 import tempfile
@@ -475,7 +476,9 @@ def _offline(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return output
 
 
+@functools.cache
 def _html_exporter() -> HTMLExporter:
+    """One exporter a process: it compiles its templates once, for every report after."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 

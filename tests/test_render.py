@@ -464,3 +464,20 @@ def test_every_chart_prints_as_an_image_of_its_own_svg() -> None:
             "<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1
         )
     assert printed.count("<svg") == 1 and "icon in the text stays" in printed
+
+
+@pytest.mark.slow
+def test_the_html_exporter_is_made_once_and_writes_each_report_as_a_new_one_would(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    from cxreports import render
+
+    render.to_html(rendered["ipynb"], tmp_path / "first.html", title="First, 2026-W12")
+    render.to_html(rendered["ipynb"], tmp_path / "second.html", title="Second <b>")
+    assert render._html_exporter() is render._html_exporter()
+    render._html_exporter.cache_clear()
+    render.to_html(rendered["ipynb"], tmp_path / "new.html", title="Second <b>")
+    second, new = ((tmp_path / n).read_text() for n in ("second.html", "new.html"))
+    # nothing of the first report stays in the exporter: the second is as a new one writes it
+    assert second == new
+    assert "First, 2026-W12" not in second and "<title>Second &lt;b&gt;</title>" in second
