@@ -29,6 +29,7 @@ from cxreports.kernels import WarmKernel
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
+    from weasyprint.text.fonts import FontConfiguration
 
 #: Folder of the nbconvert templates shipped with the package.
 TEMPLATES = Path(__file__).parent / "templates"
@@ -274,8 +275,18 @@ def to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     with atomic_path(pdf_path) as tmp:
         fetcher = URLFetcher(allowed_protocols={"file", "data"})
         page = _svg_as_images(html_path.read_text(encoding="utf-8"))
-        HTML(string=page, base_url=str(html_path), url_fetcher=fetcher).write_pdf(tmp)
+        HTML(string=page, base_url=str(html_path), url_fetcher=fetcher).write_pdf(
+            tmp, font_config=_fonts()
+        )
     return pdf_path
+
+
+@functools.cache
+def _fonts() -> FontConfiguration:
+    """One font configuration a process: the system's fonts are looked up once, for every PDF."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
 
 
 def _svg_as_images(page: str) -> str:

@@ -481,3 +481,17 @@ def test_the_html_exporter_is_made_once_and_writes_each_report_as_a_new_one_woul
     # nothing of the first report stays in the exporter: the second is as a new one writes it
     assert second == new
     assert "First, 2026-W12" not in second and "<title>Second &lt;b&gt;</title>" in second
+
+
+@pytest.mark.slow
+def test_pdfs_printed_one_after_another_are_those_a_new_process_prints(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    from cxreports import render
+
+    render.to_pdf(rendered["html"], tmp_path / "first.pdf")
+    render.to_pdf(rendered["html"], tmp_path / "second.pdf")
+    render._fonts.cache_clear()  # as in a new process: fonts looked up again
+    render.to_pdf(rendered["html"], tmp_path / "new.pdf")
+    new = (tmp_path / "new.pdf").read_bytes()
+    assert (tmp_path / "second.pdf").read_bytes() == new == (tmp_path / "first.pdf").read_bytes()
