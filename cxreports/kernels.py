@@ -10,8 +10,12 @@ its own parameters, as in a new kernel; modules stay imported. The kernel also w
 report's HTML and PDF and the digest, so no work waits on this process and its one core.
 
 A kernel of a pool keeps the week's data between reports (see ``report.prepare``): the groups
-of a weekly run read the store's snapshot once per kernel, not once per report. The cache
-lives only as long as the pool; notebooks opened in JupyterLab never use it.
+of a weekly run read the store's snapshot once per kernel, not once per report. Kernels that
+render the reports of one run side by side share the week too (``share_weeks``): the first
+computes it, the others map it from the pool's private folder. The cache lives only as long as
+the pool; notebooks opened in JupyterLab never use it. A kernel starts ready for the first
+notebook's data: what only the exporters need (nbconvert, WeasyPrint) is imported, and the
+chart renderer started, in the background meanwhile.
 """
 
 from __future__ import annotations

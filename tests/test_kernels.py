@@ -535,15 +535,21 @@ def test_pages_are_read_again_once_a_file_changes_and_turning_off_forgets(
     assert kept["read"] == 6
 
 
-def test_socket_folders_of_killed_runs_are_removed_and_live_ones_kept():
-    # a run killed with -9 leaves its kernels' socket folder behind; the next pool removes it
+def _dead_and_live(prefix: str, tmp: Path | None = None) -> tuple[Path, Path]:
+    """A folder (in the temporary folder) named as a process that is gone would name it, and
+    one named as this process: what a run killed with -9 leaves, and what a live run holds."""
     dead = subprocess.Popen(["true"])
     dead.wait()
-    tmp = Path(tempfile.gettempdir())
-    stale = tmp / f"cxreports-kernel-{dead.pid}-abc123"
-    live = tmp / f"cxreports-kernel-{os.getpid()}-def456"
+    tmp = tmp or Path(tempfile.gettempdir())
+    stale, live = tmp / f"{prefix}{dead.pid}-abc123", tmp / f"{prefix}{os.getpid()}-def456"
     for folder in (stale, live):
         folder.mkdir()
+    return stale, live
+
+
+def test_socket_folders_of_killed_runs_are_removed_and_live_ones_kept():
+    # a run killed with -9 leaves its kernels' socket folder behind; the next pool removes it
+    stale, live = _dead_and_live("cxreports-kernel-")
     kernel = WarmKernel("python3", 60)  # not started: making one is enough
     try:
         assert not stale.exists() and live.is_dir()
@@ -582,25 +588,15 @@ def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, t
 
 
 def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path):
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    stale = tmp_path / f".email-{dead.pid}-abc123"
-    live = tmp_path / f".email-{os.getpid()}-def456"
+    stale, live = _dead_and_live(".email-", tmp_path)
     for folder in (stale, live):
-        folder.mkdir()
         (folder / "body.html").write_text("<p>half</p>")
     remove_dead(tmp_path, report_module._STAGING_NAME)
     assert not stale.exists() and live.is_dir()
 
 
 def test_folders_of_shared_weeks_of_killed_runs_are_removed_and_live_ones_kept():
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    tmp = Path(tempfile.gettempdir())
-    stale = tmp / f"cxreports-weeks-{dead.pid}-abc123"
-    live = tmp / f"cxreports-weeks-{os.getpid()}-def456"
-    for folder in (stale, live):
-        folder.mkdir()
+    stale, live = _dead_and_live("cxreports-weeks-")
     with KernelPool(1, share_weeks=True) as pool:  # no task: no kernel starts
         shared = Path(pool.shared)
         assert not stale.exists() and live.is_dir() and shared.is_dir()
