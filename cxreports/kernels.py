@@ -207,9 +207,9 @@ class KernelPool:
         self.kernel_name = kernel_name
         self.start_timeout = start_timeout
         self.shared: str | None = None
+        # the weeks that runs killed with -9 shared (a dense week is hundreds of MB)
+        remove_dead(Path(tempfile.gettempdir()), re.compile(rf"{_SHARED}(\d+)-"))
         if share_weeks:
-            tmp = Path(tempfile.gettempdir())
-            remove_dead(tmp, re.compile(rf"{_SHARED}(\d+)-"))  # what killed runs left
             self.shared = tempfile.mkdtemp(prefix=f"{_SHARED}{os.getpid()}-")
         self._tasks: queue.Queue[tuple[Callable[[WarmKernel], Any], Future] | None] = queue.Queue()
         self._threads = [

@@ -543,7 +543,7 @@ def _dead_and_live(prefix: str, tmp: Path | None = None) -> tuple[Path, Path]:
     tmp = tmp or Path(tempfile.gettempdir())
     stale, live = tmp / f"{prefix}{dead.pid}-abc123", tmp / f"{prefix}{os.getpid()}-def456"
     for folder in (stale, live):
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     return stale, live
 
 
@@ -601,8 +601,12 @@ def test_folders_of_shared_weeks_of_killed_runs_are_removed_and_live_ones_kept()
         shared = Path(pool.shared)
         assert not stale.exists() and live.is_dir() and shared.is_dir()
         assert shared.name.startswith(f"cxreports-weeks-{os.getpid()}-")
-    shutil.rmtree(live)
     assert not shared.exists()
+    # a pool that shares nothing cleans up too (the next run may not split its reports)
+    stale, _ = _dead_and_live("cxreports-weeks-")
+    with KernelPool(1) as pool:
+        assert pool.shared is None and not stale.exists() and live.is_dir()
+    shutil.rmtree(live)
 
 
 def test_kernels_that_share_weeks_compute_a_week_once_and_read_it_whole(kept, store, tmp_path):
