@@ -84,7 +84,12 @@ class WarmKernel:
         remove_dead(Path(tempfile.gettempdir()), re.compile(rf"{_SOCKETS}(\d+)-"))
         self.sockets = tempfile.mkdtemp(prefix=f"{_SOCKETS}{os.getpid()}-")
         self.km = AsyncKernelManager(
-            kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.sockets, "k")
+            kernel_name=kernel_name,
+            transport="ipc",
+            ip=os.path.join(self.sockets, "k"),
+            # in the folder too (by default a tmp*.json in the temporary folder, which a run
+            # killed with -9 would leave there, the kernel's key in it)
+            connection_file=os.path.join(self.sockets, "kernel.json"),
         )
         self.kc: Any = None
 
@@ -207,8 +212,15 @@ class KernelPool:
         self.kernel_name = kernel_name
         self.start_timeout = start_timeout
         self.shared: str | None = None
+        try:
+            tmp = Path(tempfile.gettempdir())
+        except FileNotFoundError as exc:
+            raise ReportError(
+                "no writable temporary folder (TMPDIR, /tmp, /var/tmp): the report kernels "
+                "need one for their sockets; set TMPDIR to a writable folder"
+            ) from exc
         # the weeks that runs killed with -9 shared (a dense week is hundreds of MB)
-        remove_dead(Path(tempfile.gettempdir()), re.compile(rf"{_SHARED}(\d+)-"))
+        remove_dead(tmp, re.compile(rf"{_SHARED}(\d+)-"))
         if share_weeks:
             self.shared = tempfile.mkdtemp(prefix=f"{_SHARED}{os.getpid()}-")
         self._tasks: queue.Queue[tuple[Callable[[WarmKernel], Any], Future] | None] = queue.Queue()

@@ -441,13 +441,16 @@ class _SharedWeek:
     def read(self) -> tuple[CxLogs, WeeklyMetrics] | None:
         if self.folder is None or not self.folder.is_dir():
             return None
-        with open(self.folder / "rest.pickle", "rb") as f:
-            fields, metrics = pickle.load(f)
-        tables = {}
-        for name in S.TABLES:
-            with pa.memory_map(str(self.folder / f"{name}.arrow")) as source:
-                mapped = pa.ipc.open_file(source).read_all()
-            tables[name] = pl.from_arrow(mapped, rechunk=False)
+        try:
+            with open(self.folder / "rest.pickle", "rb") as f:
+                fields, metrics = pickle.load(f)
+            tables = {}
+            for name in S.TABLES:
+                with pa.memory_map(str(self.folder / f"{name}.arrow")) as source:
+                    mapped = pa.ipc.open_file(source).read_all()
+                tables[name] = pl.from_arrow(mapped, rechunk=False)
+        except OSError:  # removed meanwhile (a cleaner of the temporary folder): computed again
+            return None
         return CxLogs(**tables, **fields), metrics
 
     def write(self, logs: CxLogs, metrics: WeeklyMetrics) -> None:

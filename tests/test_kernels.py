@@ -565,13 +565,19 @@ def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, t
     import sys
     import time
 
+    def in_temporary_folder() -> set[str]:  # kernels' sockets, connection files, shared weeks
+        names = (p.name for p in Path(tempfile.gettempdir()).iterdir())
+        return {n for n in names if n.startswith("cxreports-") or re.fullmatch(r"tmp.*\.json", n)}
+
+    before = in_temporary_folder()
     out, week = tmp_path / "out", tmp_path / "out" / "2026-W13"
     command = [
         sys.executable, "-c", "import sys; from cxreports.cli import main; sys.exit(main())",
         "report", "all", str(store), "--week", "2026-W13", "--tz", "Asia/Singapore",
         "--out", str(out),
     ]  # fmt: skip
-    run = subprocess.Popen(command, start_new_session=True)
+    env = {**os.environ, "TMPDIR": tempfile.gettempdir()}  # this module's private one
+    run = subprocess.Popen(command, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + 120
         while not (week.is_dir() and any(p.name.startswith(".") for p in week.iterdir())):
@@ -582,8 +588,11 @@ def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, t
         os.killpg(run.pid, signal.SIGKILL)  # kill -9, its kernels too: no clean-up runs
         run.wait()
     assert any(p.name.startswith(".") for p in week.iterdir())  # what the kill left
+    assert in_temporary_folder() - before  # its kernels' sockets, at least
     assert main_cli([*command[3:]]) == 0
     assert [p.name for p in week.iterdir() if p.name.startswith(".")] == []
+    # nothing of either run in the temporary folder: no kernel's key in a connection file
+    assert in_temporary_folder() - before == set()
     assert (week / "agent-performance.pdf").is_file() and (week / "email" / "body.html").is_file()
 
 
@@ -661,3 +670,29 @@ def test_a_week_that_cannot_be_shared_is_computed_all_the_same(
     _, metrics = prepare(store, WEEK, TZ, as_of=snapshot(store).version)
     assert kept["computed"] == 1 and metrics.handled > 0
     assert not shared.exists() or [p.name for p in shared.iterdir() if p.is_dir()] == []
+
+
+def test_no_usable_temporary_folder_is_one_line_not_a_traceback(
+    store, tmp_path, monkeypatch, capsys
+):
+    def no_folder() -> str:  # what tempfile says when TMPDIR, /tmp and /var/tmp are unusable
+        raise FileNotFoundError(2, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+
+    monkeypatch.setattr(tempfile, "gettempdir", no_folder)
+    out = tmp_path / "out"
+    code = main_cli(["report", "csat-sla", str(store), "--week", WEEK, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 6
+    assert "no writable temporary folder" in err and "set TMPDIR" in err
+    assert "Traceback" not in err
+
+
+def test_a_shared_week_removed_meanwhile_is_computed_again(kept, store, tmp_path):
+    keep_prepared(True, shared=tmp_path)
+    version = snapshot(store).version
+    prepare(store, WEEK, TZ, as_of=version)
+    [week] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (week / "interactions.arrow").unlink()  # what a cleaner of the temporary folder does
+    report_module._KEPT.weeks.clear()  # as another kernel finds it
+    _, metrics = prepare(store, WEEK, TZ, as_of=version)
+    assert kept["computed"] == 2 and metrics.handled > 0
