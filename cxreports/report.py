@@ -347,11 +347,14 @@ def prepare(
     if with_cards is not None:
         logs, metrics = with_cards
         return _copied(logs, dataclasses.replace(metrics, scorecards=None))
-    with _shared_week(week_key) as shared:
+    # shared under one name with or without the scorecards: a week that has them serves both
+    with _shared_week(week_key[:-1]) as shared:
         kept = shared.read()
-        if kept is None:
+        if kept is not None and kept[1].scorecards is not None and not scorecards:
+            kept = (kept[0], dataclasses.replace(kept[1], scorecards=None))
+        elif kept is None or (scorecards and kept[1].scorecards is None):
             kept = compute()
-            shared.write(*kept)
+            shared.write(*kept)  # (a week already there without them stays)
     _keep(_KEPT.weeks, week_key, kept, 8)
     return _copied(*kept)
 
@@ -454,7 +457,7 @@ class _SharedWeek:
         return CxLogs(**tables, **fields), metrics
 
     def write(self, logs: CxLogs, metrics: WeeklyMetrics) -> None:
-        if self.folder is None:
+        if self.folder is None or self.folder.is_dir():
             return
         tmp = self.folder.with_name(f"{self.folder.name}.tmp")
         try:

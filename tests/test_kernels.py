@@ -696,3 +696,20 @@ def test_a_shared_week_removed_meanwhile_is_computed_again(kept, store, tmp_path
     report_module._KEPT.weeks.clear()  # as another kernel finds it
     _, metrics = prepare(store, WEEK, TZ, as_of=version)
     assert kept["computed"] == 2 and metrics.handled > 0
+
+
+@pytest.mark.parametrize("first", ["with scorecards", "without"])
+def test_a_shared_week_with_the_scorecards_serves_the_reports_without_them(
+    kept, store, tmp_path, first
+):
+    keep_prepared(True, shared=tmp_path)
+    version = snapshot(store).version
+    order = [True, False] if first == "with scorecards" else [False, True]
+    got = {}
+    for scorecards in order:
+        report_module._KEPT.weeks.clear()  # each as another kernel of the pool
+        got[scorecards] = prepare(store, WEEK, TZ, as_of=version, scorecards=scorecards)[1]
+    assert got[True].scorecards is not None and got[False].scorecards is None
+    assert got[False].agents.equals(got[True].agents)
+    # the week with them serves a report without them; not the other way round
+    assert kept["computed"] == (1 if first == "with scorecards" else 2)
