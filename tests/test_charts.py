@@ -359,3 +359,29 @@ def test_distribution_names_its_median_and_mean(week_metrics):
     assert spec["title"]["subtitle"][0].startswith(
         f"median {tables.duration(frt.median())} · mean {tables.duration(frt.mean())}"
     )
+
+
+def test_static_charts_display_as_their_svg_without_the_schema_check_and_interactive_keep_it():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        bundles = shell.display_formatter.mimebundle_formatter
+        chart = alt.Chart(pl.DataFrame({"x": [1, 2]})).mark_bar().encode(x="x:Q")
+        charts.use_renderer("static")
+        assert bundles.lookup(chart) is charts._unchecked_bundle
+        shown, _ = shell.display_formatter.format(chart)
+        checked = charts._svg(chart.to_dict())["image/svg+xml"]  # altair's own way, checked
+        assert shown["image/svg+xml"] == checked == charts.svg(chart)
+        # a spec the schema refuses is still drawn as it is, with no check on the way
+        odd = chart.properties()
+        odd._kwds["description"] = 7  # not a string: the schema check would refuse it
+        with pytest.raises(Exception, match="invalid value for `description`"):
+            odd.to_dict()
+        assert "image/svg+xml" in shell.display_formatter.format(odd)[0]
+        charts.use_renderer("interactive")
+        with pytest.raises(KeyError):
+            bundles.lookup(chart)
+    finally:
+        charts.use_renderer("static")
+        InteractiveShell.clear_instance()
