@@ -266,3 +266,14 @@ def test_teams_targets_and_business_hours_reach_the_email(tmp_path, body):
     # without teams, targets or hours the email is as before
     assert ">Teams<" not in body.html and "Targets:" not in body.text
     assert "outside hours" not in body.text
+
+
+def test_the_email_charts_specs_are_valid_vega_lite(metrics):
+    # drawn without altair's check (as the reports draw theirs): the schema is checked here
+    from altair.vegalite.v6.schema.core import Root
+
+    for spec in (
+        digest.chart_spec(charts.trend(metrics.trend, digest.TRENDS)),
+        digest._daily_spec(metrics),
+    ):
+        Root.validate(spec)

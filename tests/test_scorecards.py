@@ -159,3 +159,15 @@ def test_each_group_is_mailed_only_the_scorecards_of_the_agents_it_covers(
             if attachment.get_filename().endswith(".html"):
                 text = attachment.get_content()
                 assert not [n for n in others if f">{n}<" in text]
+
+
+def test_a_scorecards_charts_specs_are_valid_vega_lite(cards):
+    # drawn without altair's check (as the reports draw theirs): the schema is checked here
+    from altair.vegalite.v6.schema.core import Root
+
+    from cxreports import charts
+
+    for card in cards.values():
+        if card.ranked:
+            for chart in charts.scorecard(card):
+                Root.validate(chart.to_dict(validate=False))
