@@ -336,27 +336,26 @@ def prepare(
 
     if load_key is None:
         return compute()
+    # one name with or without the scorecards: a week that has them serves a report without
+    # them (a run renders the scorecards first), in this kernel and in the shared folder
     week_key = (load_key, wk.label, tz, tuple(queue_names), tuple(channel_names))
     week_key += (min_volume, float(frt_target_s), trend_weeks)
     week_key += (None if team_map is None else tuple(team_map.members.rows()),)
-    week_key += (tuple(team_names), tuple(goals), hours, scorecards)
-    if (kept := _kept(_KEPT.weeks, week_key)) is not None:
-        return _copied(*kept)
-    # the week with the scorecards (a run renders that report first) is this week and more
-    with_cards = _kept(_KEPT.weeks, (*week_key[:-1], True)) if not scorecards else None
-    if with_cards is not None:
-        logs, metrics = with_cards
-        return _copied(logs, dataclasses.replace(metrics, scorecards=None))
-    # shared under one name with or without the scorecards: a week that has them serves both
-    with _shared_week(week_key[:-1]) as shared:
-        kept = shared.read()
-        if kept is not None and kept[1].scorecards is not None and not scorecards:
-            kept = (kept[0], dataclasses.replace(kept[1], scorecards=None))
-        elif kept is None or (scorecards and kept[1].scorecards is None):
-            kept = compute()
-            shared.write(*kept)  # (a week already there without them stays)
-    _keep(_KEPT.weeks, week_key, kept, 8)
-    return _copied(*kept)
+    week_key += (tuple(team_names), tuple(goals), hours)
+
+    def lacking(found: tuple[CxLogs, WeeklyMetrics] | None) -> bool:
+        return found is None or (scorecards and found[1].scorecards is None)
+
+    if lacking(kept := _kept(_KEPT.weeks, week_key)):
+        with _shared_week(week_key) as shared:
+            if lacking(kept := shared.read()):
+                kept = compute()
+                shared.write(*kept)  # (a week already there without them stays)
+        _keep(_KEPT.weeks, week_key, kept, 8)
+    logs, metrics = kept  # type: ignore[misc]
+    if not scorecards and metrics.scorecards is not None:
+        metrics = dataclasses.replace(metrics, scorecards=None)
+    return _copied(logs, metrics)
 
 
 def _with_targets(metrics: WeeklyMetrics, goals: list[Target]) -> WeeklyMetrics:
