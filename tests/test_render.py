@@ -495,3 +495,37 @@ def test_pdfs_printed_one_after_another_are_those_a_new_process_prints(
     render.to_pdf(rendered["html"], tmp_path / "new.pdf")
     new = (tmp_path / "new.pdf").read_bytes()
     assert (tmp_path / "second.pdf").read_bytes() == new == (tmp_path / "first.pdf").read_bytes()
+
+
+def test_chart_text_prints_as_one_run_where_its_letters_would_be(tmp_path: Path) -> None:
+    from pypdf.generic import ContentStream
+
+    from cxreports.render import to_pdf
+
+    font = 'font-size="12" font-family="sans-serif"'
+    svg = (
+        '<svg width="400" height="80">'
+        f'<text x="10" y="20" {font}>Handle time</text>'
+        # letters placed or spaced one by one stay drawn one by one
+        f'<text x="10" y="40" {font} letter-spacing="0">Handle time</text>'
+        f'<text x="10,30" y="60" {font}>AB</text>'
+        f'<text x="200" y="60" {font} text-anchor="end">Wait time</text>'
+        "</svg>"
+    )
+    html = tmp_path / "chart.html"
+    html.write_text(f'<div class="jp-RenderedSVG jp-OutputArea-output">{svg}</div>')
+    to_pdf(html, tmp_path / "chart.pdf")
+    reader = PdfReader(tmp_path / "chart.pdf")
+    page = reader.pages[0]
+    blocks: list[list[float]] = []  # the x of each text drawn, by BT ... ET block
+    for operands, operator in ContentStream(page["/Contents"].get_object(), reader).operations:
+        if operator == b"BT":
+            blocks.append([])
+        elif operator == b"Tm":
+            blocks[-1].append(float(operands[4]))
+    whole, letters, placed = blocks[:3]
+    assert len(whole) == 1 and len(letters) >= 10 and len(placed) == 2
+    assert whole[0] == pytest.approx(letters[0])  # starts where its first letter did
+    assert placed[1] - placed[0] == pytest.approx(20)  # where its x list puts them
+    text = page.extract_text()
+    assert text.count("Handle time") == 2 and "Wait time" in text
