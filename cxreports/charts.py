@@ -234,8 +234,10 @@ def _drawable(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _values(frame: pl.DataFrame) -> alt.Data:
-    # passing plain records keeps charts independent of pandas and of the frame's dtypes
-    return alt.Data(values=_drawable(frame).to_dicts())
+    # passing plain records keeps charts independent of pandas and of the frame's dtypes; a
+    # tuple of them, which altair shares between a chart's copies instead of copying every
+    # record each time a layer, a concatenation or a property makes one (the spec is the same)
+    return alt.Data(values=tuple(_drawable(frame).to_dicts()))
 
 
 def _as_duration(column: str) -> pl.Expr:
