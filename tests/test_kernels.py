@@ -22,7 +22,7 @@ import pytest
 
 from cxreports import report as report_module
 from cxreports.cli import main as main_cli
-from cxreports.exceptions import ReportError
+from cxreports.exceptions import ParameterError, ReportError
 from cxreports.iorw import remove_dead
 from cxreports.kernels import KernelPool, WarmKernel
 from cxreports.report import (
@@ -435,6 +435,33 @@ def test_a_store_read_at_a_version_is_kept_and_the_newest_is_read_again(kept, sa
     kept_pinned = prepare(store, WEEK, TZ, as_of=version)
     assert kept == before
     assert "Billing" in kept_pinned[1].queues["queue_name"].to_list()
+
+
+def test_the_queues_a_pinned_store_has_are_read_once_for_every_group(
+    kept, sample_dir, tmp_path, monkeypatch
+):
+    from cxreports import scope
+
+    reads: list[object] = []
+    known = scope.known
+    monkeypatch.setattr(scope, "known", lambda *a, **k: reads.append(k["as_of"]) or known(*a, **k))
+    pages, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, pages)
+    update([pages], store)
+    version = snapshot(store).version
+    for queues, channels in ((["Billing"], []), ([], ["voice"]), (["billing"], ["Voice"])):
+        prepare(store, WEEK, TZ, as_of=version, queues=queues, channels=channels)
+    assert reads == [version]
+    # another version of the store has its own queues: a queue new in it is known there
+    for page in sorted(pages.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Collections"'))
+    update([pages], store)
+    newer = snapshot(store).version
+    _, metrics = prepare(store, WEEK, TZ, as_of=newer, queues=["Collections"])
+    assert metrics.queues["queue_name"].to_list() == ["Collections"]
+    assert reads == [version, newer]
+    with pytest.raises(ParameterError, match="unknown queue 'Collections'"):
+        prepare(store, WEEK, TZ, as_of=version, queues=["Collections"])
 
 
 def test_a_notebook_that_changes_what_it_was_given_changes_nothing_kept(kept, store):
