@@ -550,8 +550,12 @@ def _html_exporter() -> HTMLExporter:
     """One exporter a process: it compiles its templates once, for every report after."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
 
     exporter = HTMLExporter(
+        # no code is shown: the lab template's syntax-highlighting stylesheet (~80 rules that
+        # every element of every PDF page would be matched against) is left out
+        config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}),
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
