@@ -545,23 +545,28 @@ def _offline(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return output
 
 
+#: The HTML exporter's settings.
+_EXPORTER = {
+    "template_name": TEMPLATE_NAME,
+    "extra_template_basedirs": [str(TEMPLATES)],
+    "exclude_input": True,
+    "exclude_input_prompt": True,
+    "exclude_output_prompt": True,
+    "embed_images": True,
+}
+
+
 @functools.cache
 def _html_exporter() -> HTMLExporter:
     """One exporter a process: it compiles its templates once, for every report after."""
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
 
-    exporter = HTMLExporter(
+    exporter = _report_exporter()(
         # no code is shown: the lab template's syntax-highlighting stylesheet (~80 rules that
         # every element of every PDF page would be matched against) is left out
         config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}),
-        template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
+        **_EXPORTER,
     )
     exporter.register_preprocessor(
         TagRemovePreprocessor(
@@ -573,6 +578,63 @@ def _html_exporter() -> HTMLExporter:
     )
     exporter.register_filter("css_string", _css_string)
     return exporter
+
+
+@functools.cache
+def _report_exporter() -> type[HTMLExporter]:
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class ReportExporter(HTMLExporter):  # type: ignore[misc]
+        """nbconvert's HTML exporter, less the step that parses the finished page again with
+        BeautifulSoup to give images an alt text and outputs a ``tabindex`` (done here by
+        :func:`_accessible` on the page's text). A report is mostly SVG: that parse took three
+        fifths of the export, and it wrote SVG's ``viewBox`` as ``viewbox``."""
+
+        def from_notebook_node(  # type: ignore[no-untyped-def]
+            self, nb, resources=None, **kw
+        ):
+            # HTMLExporter.from_notebook_node's own steps, up to the parse
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+            )
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources
+            )
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _accessible(html), resources
+
+    return ReportExporter
+
+
+_FOCUSABLE = re.compile(
+    r'(<div\b[^>]*?\bclass="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*"'
+    r"(?![^>]*\btabindex=)[^>]*?)(\s*/?>)"
+)
+_IMAGE_WITHOUT_ALT = re.compile(r"(<img\b(?![^>]*\balt=)[^>]*?)(\s*/?>)", re.IGNORECASE)
+
+
+def _accessible(html: str) -> str:
+    """``html`` with what nbconvert's HTML exporter adds: a ``tabindex`` on every cell input
+    and output (they scroll by keyboard), an alt text on images that lack one.
+
+    Examples
+    --------
+    >>> _accessible('<div class="jp-OutputArea-output x"><img src="a.png"></div>')
+    '<div class="jp-OutputArea-output x" tabindex="0"><img src="a.png" alt="No description \
+has been provided for this image"></div>'
+    """
+    html = _FOCUSABLE.sub(r'\1 tabindex="0"\2', html)
+    return _IMAGE_WITHOUT_ALT.sub(
+        r'\1 alt="No description has been provided for this image"\2', html
+    )
 
 
 def _css_string(text: str) -> str:

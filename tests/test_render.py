@@ -529,3 +529,30 @@ def test_chart_text_prints_as_one_run_where_its_letters_would_be(tmp_path: Path)
     assert placed[1] - placed[0] == pytest.approx(20)  # where its x list puts them
     text = page.extract_text()
     assert text.count("Handle time") == 2 and "Wait time" in text
+
+
+@pytest.mark.slow
+def test_the_html_is_what_nbconvert_writes_less_its_reparse(rendered: dict[str, Path]) -> None:
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    from cxreports import render
+
+    nb = render.for_reading(nbformat.read(rendered["ipynb"], as_version=4), "Agents")
+    nb.cells.append(
+        new_code_cell(
+            "", outputs=[new_output("display_data", {"text/html": '<img src="a.png"><b>x</b>'})]
+        )
+    )
+    ours = render._html_exporter()
+    stock = HTMLExporter(config=ours.config, **{k: getattr(ours, k) for k in render._EXPORTER})
+    for preprocessor in ours._preprocessors:
+        stock.register_preprocessor(preprocessor)
+    stock.register_filter("css_string", render._css_string)
+    resources = {"metadata": {"name": "Agents", "path": str(rendered["ipynb"].parent)}}
+    body, _ = ours.from_notebook_node(nb, resources=dict(resources))
+    expected, _ = stock.from_notebook_node(nb, resources=dict(resources))
+    assert body.count('tabindex="0"') >= 3 and 'alt="No description' in body
+    assert "viewBox=" in body  # SVG's attribute as SVG spells it
+    # the same page as nbconvert's, once parsed and written by the same parser
+    assert str(BeautifulSoup(body, features="html.parser")) == expected
