@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_the_scorecards_report_has_a_page_per_agent(sample_dir: Path, tmp_path: 
     names = [c.name for c in m.scorecards.cards]
     assert page.count('class="cx-scorecard"') == len(names) > 5
     contents = page[page.index('id="Contents"') :]
-    positions = [contents.index(f">{name}</a>") for name in names]
+    positions = [contents.index(f">{html.escape(name)}</a>") for name in names]
     assert positions == sorted(positions)  # the contents list every agent, in order
     from pypdf import PdfReader
 
