@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import unicodedata
 from pathlib import Path
@@ -326,7 +327,7 @@ def test_a_team_lead_is_mailed_their_teams_reports_only(sample_dir: Path, tmp_pa
     assert part.get_content_charset() == "utf-8"  # names such as Tomás read as written
     agent_report = part.get_content()
     table = agent_report[agent_report.index('id="Agents"') : agent_report.index('id="Leaderboard"')]
-    table = unicodedata.normalize("NFC", table)
+    table = unicodedata.normalize("NFC", html.unescape(table))  # O&#x27;Connor as O'Connor
     from cxreports.report import prepare
 
     _, week = prepare(sample_dir, "2026-W13", "Asia/Singapore", team_map=teams)
