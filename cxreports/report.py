@@ -936,12 +936,15 @@ def render_runs(
         for i, run in enumerate(runs)
     ]
     size = min(kernels or os.cpu_count() or 1, MAX_KERNELS)
-    # a run's tasks in one kernel (it reads the week once) unless that leaves cores idle
-    units = (
-        [(i, group) for i, group in enumerate(tasks)]
-        if len(runs) >= size
-        else [(i, [task]) for i, group in enumerate(tasks) for task in group]
-    )
+    # a run's tasks in one kernel (it reads the week once) unless that leaves cores idle; a
+    # run of one report keeps its digest with it (the digest alone would start a kernel only
+    # to wait for that report's week)
+    units: list[tuple[int, list[Callable[[WarmKernel], Any]]]] = []
+    for i, group in enumerate(tasks):
+        if len(runs) >= size or len(runs[i].reports) == 1:
+            units.append((i, group))
+        else:
+            units += [(i, [task]) for task in group]
     for run in runs:
         ensure_dir(run.target)
         # a digest from an earlier run must not outlive a failing one: sending looks for it

@@ -524,6 +524,22 @@ def test_a_run_with_scorecards_renders_them_first_and_its_reports_as_alone(store
     assert "Billing" in _comparable(written["csat-sla"])
 
 
+@pytest.mark.slow
+def test_a_run_of_one_report_and_its_digest_start_one_kernel(store, tmp_path, monkeypatch):
+    started: list[WarmKernel] = []
+    start = WarmKernel.start
+    monkeypatch.setattr(WarmKernel, "start", lambda kernel: started.append(kernel) or start(kernel))
+    one = plan(["csat-sla"], [store], WEEK, TZ, tmp_path / "one", formats=["html"])
+    [written] = _within(HANG_S, lambda: render_runs([one], kernels=2))
+    assert len(started) == 1  # the digest follows the report in its kernel
+    assert set(written) == {"csat-sla"} and (one.target / "email" / "digest.json").is_file()
+    two = plan(
+        ["csat-sla", "agent-performance"], [store], WEEK, TZ, tmp_path / "two", formats=["html"]
+    )
+    _within(HANG_S, lambda: render_runs([two], kernels=2))
+    assert len(started) == 3  # two reports: side by side
+
+
 def test_pages_are_read_again_once_a_file_changes_and_turning_off_forgets(
     kept, sample_dir, tmp_path
 ):
