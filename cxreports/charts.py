@@ -353,7 +353,7 @@ def distribution(
             lines.append(f"{within_share:.0%} {within} (above the dashed line)")
     base = alt.Chart(_values(frame.drop("upper"))).encode(
         alt.Y("bucket:N", sort=names, title=None),
-        alt.X("interactions:Q", title="interactions", axis=alt.Axis(tickCount=4, format="d")),
+        alt.X("interactions:Q", title="interactions", axis=alt.Axis(tickCount=3, format=",d")),
         tooltip=[
             alt.Tooltip("bucket:N", title=title),
             "interactions:Q",
@@ -888,7 +888,7 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
     order = data["day"].to_list()
     base = alt.Chart(_values(data)).encode(
         alt.X("day:O", title=None, sort=order, axis=alt.Axis(labelAngle=0)),
-        alt.Y("handled:Q", title="interactions", axis=alt.Axis(tickCount=4, format="d")),
+        alt.Y("handled:Q", title="interactions", axis=alt.Axis(tickCount=4, format=",d")),
         tooltip=["day:O", "handled:Q"],
     )
     chart = (
@@ -985,7 +985,7 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
     total = int(data["breaches"].sum())
     base = alt.Chart(_values(data)).encode(
         alt.X("label:O", title="hour of the day", sort=None, axis=alt.Axis(labelAngle=-90)),
-        alt.Y("breaches:Q", title="breaches", axis=alt.Axis(tickCount=3, format="d")),
+        alt.Y("breaches:Q", title="breaches", axis=alt.Axis(tickCount=3, format=",d")),
         tooltip=["label:O", "breaches:Q", "verdicts:Q"],
     )
     chart = (base.mark_bar(color=BAD) + base.mark_text(dy=-6).encode(text="breaches:Q")).properties(
@@ -1006,7 +1006,7 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=alt.Axis(labelAngle=0)),
-        alt.Y("handled:Q", title=None, axis=alt.Axis(tickCount=3, format="d")),
+        alt.Y("handled:Q", title=None, axis=alt.Axis(tickCount=3, format=",d")),
         tooltip=["iso_week:N", "handled:Q"],
     )
     chart = (
