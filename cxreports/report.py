@@ -885,9 +885,10 @@ def render_runs(
     Each kernel starts once and renders report after report (see :mod:`cxreports.kernels`):
     with at least as many runs as kernels, a run's reports and digest go to one kernel, which
     reads the week once for all of them; fewer runs are split by report so that every core
-    works (a run of one report keeps its digest in its kernel). ``kernels`` is the pool's size (default: one per core, at most four). If any
-    report fails, the reports not yet started are dropped and the error is raised; a run's
-    digest is written only once every report of every run has rendered.
+    works (a run of one report keeps its digest in its kernel). ``kernels`` is the pool's size
+    (default: one per core, at most four). If any report fails, the reports not yet started are
+    dropped and the error is raised; a run's digest is written only once every report of every
+    run has rendered.
     """
     from cxreports import digest
     from cxreports.kernels import MAX_KERNELS, KernelPool, WarmKernel

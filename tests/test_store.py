@@ -602,6 +602,46 @@ def test_a_damaged_store_is_named_not_a_traceback(
     assert not out.exists()  # refused before any kernel started
 
 
+def test_a_snapshot_verified_once_is_verified_again_once_a_file_changed(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from cxreports.scope import known
+
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    footers: list[str] = []
+    readable = store_module._readable_parquet
+    monkeypatch.setattr(
+        store_module, "_readable_parquet", lambda uri: footers.append(uri) or readable(uri)
+    )
+    version = store_module.verify(store).version
+    files = len(footers)
+    assert files > 10
+    # twenty groups planned against one snapshot: its files are checked once
+    assert store_module.verify(store).version == store_module.verify(store, version).version
+    assert len(footers) == files
+    for damage in (_truncate, _remove):
+        broken = damage(_last_file(store))
+        with pytest.raises(StoreDamagedError, match="is damaged") as raised:
+            store_module.verify(store)
+        assert str(broken) in str(raised.value)
+        shutil.rmtree(store)
+        update([sample_dir], store)
+        store_module.verify(store)
+    # a store made anew at the same path (same version numbers) is read anew, not remembered
+    assert "Billing" in known([str(store)]).queues
+    for page in sorted(sample_dir.glob("*.json")):
+        (tmp_path / "pages").mkdir(exist_ok=True)
+        (tmp_path / "pages" / page.name).write_bytes(
+            page.read_bytes().replace(b'"Billing"', b'"Collections"')
+        )
+    shutil.rmtree(store)
+    update([tmp_path / "pages"], store)
+    assert store_module.verify(store).version == version
+    assert "Billing" not in known([str(store)]).queues
+    assert "Collections" in known([str(store)], as_of=version).queues
+
+
 OLD_STORE = Path(__file__).parent / "data" / "store-v2"
 
 
