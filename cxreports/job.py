@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cxreports import mail, scope
+from cxreports import mail, scope, store
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
 from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
@@ -99,6 +99,8 @@ def run_weekly(
             _check_scopes(pending, source)
             step = "render"
             team_map = _team_map(config, out)
+            # every group reads one snapshot of a store, whatever a load commits meanwhile
+            pinned = {"as_of": store.version(source)} if store.is_store(source) else {}
             runs = [
                 plan(
                     [*REPORTS, *(OPTIONAL if config.scorecards else ())],
@@ -113,6 +115,7 @@ def run_weekly(
                     min_volume=config.min_volume,
                     frt_target_s=config.frt_target_s,
                     csat_score_field=config.csat_score_field,
+                    **pinned,
                     **({"team_map": team_map} if team_map else {}),
                     **({"teams": list(group.teams)} if group.teams else {}),
                     **(

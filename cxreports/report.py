@@ -817,7 +817,8 @@ def plan(
         resolve_sources(files)
     if len(files) == 1 and store.is_store(files[0]):
         # a damaged store fails here, not in every kernel
-        parameters["as_of"] = store.verify(files[0], as_of or None).version
+        pinned = None if as_of in (None, "") else as_of  # (version 0 is a version)
+        parameters["as_of"] = store.verify(files[0], pinned).version
     elif as_of not in (None, ""):
         raise ParameterError(
             f"--as-of reads a store as it was; the source is not a store: {files[0]}"

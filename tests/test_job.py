@@ -267,3 +267,44 @@ def test_a_group_filter_that_differs_only_in_case_renders_the_queue_as_spelt_in_
     run_weekly(replace(config, groups=config.groups[1:]), "2026-W13")
     [mail] = server.inbox.messages
     assert _parse(mail.content)["Subject"].endswith("· Billing")
+
+
+def test_every_group_of_a_job_reads_the_snapshot_of_the_store_when_it_began(
+    tmp_path, sample_dir, smtp_server, monkeypatch
+):
+    import shutil
+
+    from cxreports import job
+    from cxreports.store import snapshot, update
+
+    pages, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, pages)
+    update([pages], store)
+    began = snapshot(store).version
+    server = smtp_server()
+    config = tmp_path / "cxreports.toml"
+    config.write_text(
+        f"[source]\npath = '{store}'\n[report]\ntz = 'UTC'\nout = '{tmp_path / 'out'}'\n"
+        f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
+        "from = 'r@example.com'\n"
+        "[[groups]]\nname = 'all'\nto = ['a@example.com']\n"
+        "[[groups]]\nname = 'billing'\nto = ['b@example.com']\nqueues = ['Billing']\n"
+    )
+    planned = []
+
+    def plan_then_load(*args, **kwargs):  # a load commits while the groups are planned
+        planned.append(job_plan(*args, **kwargs))
+        (pages / f"more-{len(planned)}.json").write_text('{"cxLogs": {"data": []}}')
+        update([pages], store)
+        return planned[-1]
+
+    def stop(runs, **_):  # the runs as planned are all this test needs
+        raise ReportError("stopped before rendering")
+
+    job_plan = job.plan
+    monkeypatch.setattr(job, "plan", plan_then_load)
+    monkeypatch.setattr(job, "render_runs", stop)
+    with pytest.raises(JobError, match="stopped before rendering"):
+        run_weekly(read_config(config), "2026-W13")
+    assert snapshot(store).version == began + 2  # both loads committed
+    assert [run.parameters["as_of"] for run in planned] == [began, began]

@@ -833,6 +833,11 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     assert then["queues"] == ["Billing"]
     with pytest.raises(ParameterError, match="unknown queue 'billing'"):
         _scoped([str(store)], {"queues": ["billing"]})
+    # and a report run is pinned to it, version 0 too (it once meant the newest)
+    from cxreports.report import plan
+
+    run = plan(["csat-sla"], [store], "2026-W12", "UTC", tmp_path / "o", as_of=before.version)
+    assert before.version == 0 and run.parameters["as_of"] == 0
 
 
 def test_store_history_compact_and_vacuum_on_the_command_line(
