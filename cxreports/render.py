@@ -615,7 +615,8 @@ def _report_exporter() -> type[HTMLExporter]:
 
 
 _FOCUSABLE = re.compile(
-    r'(<div\b[^>]*?\bclass="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*"'
+    r'(<div\b[^>]*?\bclass="(?:[^"]*\s)?(?:jp-OutputArea-output|jp-Cell-inputWrapper)'
+    r'(?=[\s"])[^"]*"'
     r"(?![^>]*\btabindex=)[^>]*?)(\s*/?>)"
 )
 _IMAGE_WITHOUT_ALT = re.compile(r"(<img\b(?![^>]*\balt=)[^>]*?)(\s*/?>)", re.IGNORECASE)

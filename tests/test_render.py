@@ -556,3 +556,23 @@ def test_the_html_is_what_nbconvert_writes_less_its_reparse(rendered: dict[str, 
     assert "viewBox=" in body  # SVG's attribute as SVG spells it
     # the same page as nbconvert's, once parsed and written by the same parser
     assert str(BeautifulSoup(body, features="html.parser")) == expected
+
+
+_OUT = '<div class="jp-OutputArea-output"'
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (f"{_OUT}>", f'{_OUT} tabindex="0">'),
+        ('<div class="a jp-Cell-inputWrapper">', '<div class="a jp-Cell-inputWrapper" tabindex="0">'),  # noqa: E501
+        ('<div class="jp-OutputArea-output-x">', '<div class="jp-OutputArea-output-x">'),
+        (f'{_OUT} tabindex="1">', f'{_OUT} tabindex="1">'),
+        ('<img src="a.png" alt="A">', '<img src="a.png" alt="A">'),
+        ('<image href="a.png"/>', '<image href="a.png"/>'),
+    ],
+)  # fmt: skip
+def test_only_outputs_inputs_and_images_without_alt_text_are_given_them(page, expected):
+    from cxreports.render import _accessible
+
+    assert _accessible(page) == expected
