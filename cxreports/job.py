@@ -96,11 +96,11 @@ def run_weekly(
             step = "fetch"
             source = _source(config, wk, say)
             step = "check"
-            _check_scopes(pending, source)
-            step = "render"
-            team_map = _team_map(config, out)
             # every group reads one snapshot of a store, whatever a load commits meanwhile
             pinned = {"as_of": store.version(source)} if store.is_store(source) else {}
+            _check_scopes(pending, source, pinned.get("as_of"))
+            step = "render"
+            team_map = _team_map(config, out)
             runs = [
                 plan(
                     [*REPORTS, *(OPTIONAL if config.scorecards else ())],
@@ -163,11 +163,12 @@ def run_weekly(
         return JobResult(run, wk.label, tuple(g.name for g in pending), tuple(sent), skipped)
 
 
-def _check_scopes(groups: list[Group], source: str) -> None:
-    """Every group's queue and channel filters against the data, all problems at once."""
+def _check_scopes(groups: list[Group], source: str, as_of: int | None) -> None:
+    """Every group's queue and channel filters against the data (a store at version
+    ``as_of``), all problems at once."""
     if not any(g.queues or g.channels for g in groups):
         return
-    known = scope.known([source])
+    known = scope.known([source], as_of=as_of)
     problems = []
     for group in groups:
         try:

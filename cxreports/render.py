@@ -272,6 +272,7 @@ def to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
+    _draw_svg_text_whole()
     with atomic_path(pdf_path) as tmp:
         fetcher = URLFetcher(allowed_protocols={"file", "data"})
         page = _svg_as_images(html_path.read_text(encoding="utf-8"))
@@ -286,7 +287,6 @@ def _fonts() -> FontConfiguration:
     """One font configuration a process: the system's fonts are looked up once, for every PDF."""
     from weasyprint.text.fonts import FontConfiguration
 
-    _draw_svg_text_whole()
     return FontConfiguration()
 
 
@@ -303,6 +303,7 @@ _PER_LETTER = frozenset({"dx", "dy", "rotate", "textLength", "letter-spacing"})
 _SEVERAL = re.compile(r"[\s,]")
 
 
+@functools.cache
 def _draw_svg_text_whole() -> None:
     """Make WeasyPrint draw an SVG ``<text>`` as one run of glyphs where it can.
 

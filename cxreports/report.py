@@ -292,8 +292,6 @@ def prepare(
     # resolution looks a week ahead)
     start, end = first_week(wk, trend_weeks).start_utc, wk.end_utc + timedelta(days=7)
     load_key = _kept_key(sources, from_store, as_of, start, end, csat_score_field)
-    # the source's queues and channels: the same for every window and scope of it
-    known_key = None if load_key is None else load_key[:3] if from_store else load_key[:2]
 
     def compute() -> tuple[CxLogs, WeeklyMetrics]:
         kept_load = _kept(_KEPT.loads, load_key)
@@ -311,14 +309,11 @@ def prepare(
                 _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
         queues_in, channels_in = queue_names, channel_names
         if queue_names or channel_names or (hours is not None and hours.queues):
-            known = _kept(_KEPT.known, known_key)
-            if known is None:
-                known = (
-                    scope.known(sources, as_of=logs.extra["store_version"])
-                    if from_store
-                    else scope.Known.of(logs.interactions)
-                )
-                _keep(_KEPT.known, known_key, known, 2)
+            known = (
+                scope.known(sources, as_of=logs.extra["store_version"])
+                if from_store
+                else scope.Known.of(logs.interactions)
+            )
             queues_in, channels_in = scope.resolve(queue_names, channel_names, known)
             if hours is not None:
                 _check_hours_queues(hours, known)
@@ -411,7 +406,6 @@ class _Kept:
         self.shared: Path | None = None
         self.loads: dict[tuple, tuple[CxLogs, pl.DataFrame]] = {}
         self.weeks: dict[tuple, tuple[CxLogs, WeeklyMetrics]] = {}
-        self.known: dict[tuple, scope.Known] = {}  # the queues and channels of a source
 
 
 _KEPT = _Kept()
@@ -436,7 +430,6 @@ def keep_prepared(on: bool = True, shared: str | Path | None = None) -> None:
     if not on:
         _KEPT.loads.clear()
         _KEPT.weeks.clear()
-        _KEPT.known.clear()
 
 
 class _SharedWeek:

@@ -59,27 +59,23 @@ def known(sources: Sequence[str | Path], *, as_of: int | None = None) -> Known:
     """
     if len(sources) == 1 and store.is_store(sources[0]):
         snap = store.snapshot(sources[0], as_of)
-        # a snapshot's queues and channels never change: a weekly job checks every group
-        # against one snapshot, read once (a store made anew has another fingerprint or time)
-        key = (snap.root, snap.version, snap.timestamp, snap.fingerprint)
-        if key not in _KNOWN_SNAPSHOTS:
-            _KNOWN_SNAPSHOTS[key] = Known.of(store.scan_snapshot(snap, "interactions"))
-            while len(_KNOWN_SNAPSHOTS) > 8:
-                _KNOWN_SNAPSHOTS.pop(next(iter(_KNOWN_SNAPSHOTS)))
-        return _KNOWN_SNAPSHOTS[key]
+        # a snapshot's queues never change: a weekly job checks every group against one
+        # snapshot, read once (a store made anew has another fingerprint or time)
+        return _known_snapshot(snap.root, snap.version, snap.timestamp, snap.fingerprint)
     from cxreports.load import resolve_sources
 
     files = resolve_sources(sources)
     return _known_files(tuple((str(f), *_stamp(f)) for f in files))
 
 
-#: The queues and channels of store snapshots read by this process.
-_KNOWN_SNAPSHOTS: dict[tuple[object, ...], Known] = {}
-
-
 def _stamp(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=8)
+def _known_snapshot(root: str, version: int, timestamp: object, fingerprint: str) -> Known:
+    return Known.of(store.scan(root, "interactions", as_of=version))
 
 
 @lru_cache(maxsize=4)

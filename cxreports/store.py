@@ -802,13 +802,14 @@ _VERIFIED: dict[tuple[Any, ...], dict[str, tuple[int, int] | None]] = {}
 
 
 def _stamp(uri: str) -> tuple[int, int] | None:
+    """A local data file's size and modification time (:func:`_stat`); None if remote or gone."""
     if is_remote(uri):
         return None
     try:
-        st = os.stat(uri)
+        size, mtime = _stat(Path(uri))
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return size, mtime
 
 
 def _unchanged(stamps: dict[str, tuple[int, int] | None] | None) -> bool:
@@ -847,11 +848,6 @@ def summary(
 def scan(store: str | Path, table: str, as_of: int | str | datetime | None = None) -> pl.LazyFrame:
     """A lazy scan of one table of the store's snapshot, with ``partition_key``."""
     return _scan(snapshot(store, as_of), table)
-
-
-def scan_snapshot(snap: Snapshot, table: str) -> pl.LazyFrame:
-    """A lazy scan of one table of ``snap`` (see :func:`snapshot`), with ``partition_key``."""
-    return _scan(snap, table)
 
 
 def load_window(

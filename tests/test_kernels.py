@@ -442,9 +442,14 @@ def test_the_queues_a_pinned_store_has_are_read_once_for_every_group(
 ):
     from cxreports import scope
 
-    reads: list[object] = []
-    known = scope.known
-    monkeypatch.setattr(scope, "known", lambda *a, **k: reads.append(k["as_of"]) or known(*a, **k))
+    reads: list[object] = []  # the versions whose queues and channels were read from the store
+    scan = scope.store.scan
+
+    def counted(source, table, as_of=None):  # type: ignore[no-untyped-def]
+        reads.append(as_of)
+        return scan(source, table, as_of=as_of)
+
+    monkeypatch.setattr(scope.store, "scan", counted)
     pages, store = tmp_path / "pages", tmp_path / "store"
     shutil.copytree(sample_dir, pages)
     update([pages], store)
