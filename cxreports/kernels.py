@@ -12,8 +12,9 @@ report's HTML and PDF and the digest, so no work waits on this process and its o
 A kernel of a pool keeps the week's data between reports (see ``report.prepare``): the groups
 of a weekly run read the store's snapshot once per kernel, not once per report. Kernels that
 render the reports of one run side by side share the week too (``share_weeks``): the first
-computes it, the others map it from the pool's private folder. The cache lives only as long as
-the pool; notebooks opened in JupyterLab never use it. A kernel starts ready for the first
+computes it (or the process that runs them, while they start), the others map it from the
+pool's private folder. The cache lives only as long as the pool; notebooks opened in
+JupyterLab never use it. A kernel starts ready for the first
 notebook's data: what only the exporters need (nbconvert, WeasyPrint) is imported, and the
 chart renderer started, in the background meanwhile.
 """
@@ -353,7 +354,10 @@ def _serve_warm_up(shared: str | None = None) -> None:
 
 def _import_exporters() -> None:
     import nbconvert.exporters.html  # noqa: F401
-    import weasyprint  # noqa: F401
+
+    from cxreports import startup
+
+    startup.import_weasyprint()
 
     # and the chart renderer's first drawing, which starts its JavaScript engine (0.5 s)
     from cxreports import charts

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from cxreports import kernels
+from cxreports import kernels, startup
 from cxreports.exceptions import ReportError
 from cxreports.iorw import atomic_path, ensure_dir
 from cxreports.kernels import WarmKernel
@@ -269,6 +269,7 @@ def to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     if not html_path.is_file():
         raise ReportError(f"{html_path}: no such HTML report; write it first with to_html")
     # imported here: a process that runs notebooks in kernels (which write the PDFs) never needs it
+    startup.import_weasyprint()
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 

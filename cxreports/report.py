@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from cxreports import schema as S
 from cxreports import scope, store
-from cxreports.exceptions import ParameterError
+from cxreports.exceptions import CxReportsError, ParameterError
 from cxreports.hours import BusinessHours
 from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir, remove_dead
@@ -880,7 +880,9 @@ def render_runs(
     with at least as many runs as kernels, a run's reports and digest go to one kernel, which
     reads the week once for all of them; fewer runs are split by report so that every core
     works (a run of one report keeps its digest in its kernel). ``kernels`` is the pool's size
-    (default: one per core, at most four). If any report fails, the reports not yet started are
+    (default: one per core, at most four). A run split across kernels has its week computed
+    by this process while they start (:func:`share_week`): they map it instead of one of them
+    computing it while the others wait. If any report fails, the reports not yet started are
     dropped and the error is raised; a run's digest is written only once every report of every
     run has rendered.
     """
@@ -950,6 +952,11 @@ def render_runs(
         with KernelPool(min(size, len(units)), share_weeks=len(units) > len(runs)) as pool:
             futures = [(i, pool.submit(_in_turn(group))) for i, group in units]
             try:
+                if pool.shared is not None:
+                    # the kernels take a second or two to start; meanwhile this process
+                    # computes the week they share, and they wait for it
+                    for run in runs:
+                        share_week(run, pool.shared)
                 for i, future in futures:
                     written[i].update(r for r in future.result() if r is not None)
             except BaseException:
@@ -966,6 +973,25 @@ def render_runs(
             for stage, seconds in stages.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
     return [{r.name: written[i][r.name] for r in run.reports} for i, run in enumerate(runs)]
+
+
+def share_week(run: ReportRun, shared: str | Path) -> None:
+    """Compute ``run``'s week into the shared folder of a pool's kernels (``keep_prepared``),
+    as the first of its reports would: the kernels that render them map it instead.
+
+    The week is the one the built-in reports and the digest ask for (the run's parameters);
+    nothing is kept in this process. A week that cannot be computed is left to the reports,
+    whose notebooks say why.
+    """
+    saved = (_KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks)
+    _KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks = True, Path(shared), {}, {}
+    try:
+        scorecards = any(not _not_scorecards(r) for r in run.reports)
+        prepare(list(run.files), run.week, run.tz, scorecards=scorecards, **run.parameters)  # type: ignore[arg-type]
+    except CxReportsError:
+        pass
+    finally:
+        _KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks = saved
 
 
 def _not_scorecards(report: Report) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 
@@ -17,3 +18,67 @@ def skip_slow_iri_checker() -> None:
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def import_weasyprint() -> None:
+    """Import WeasyPrint, finding its C libraries in the linker's cache only.
+
+    WeasyPrint tries several names for each library (Windows and macOS ones first); every name
+    that does not load makes ctypes' ``find_library`` run ``ldconfig -p`` and then the C
+    compiler and linker to search for it: about 0.3 s of every process that prints a PDF (a
+    report kernel, the command line). While WeasyPrint is imported, a name is looked up in one
+    ``ldconfig -p`` listing instead, as ctypes' first try does; a library the listing lacks is
+    still loaded by its full name (``libpango-1.0.so.0``), which WeasyPrint tries last and
+    which needs no search. Without ``ldconfig`` the lookup is ctypes' own.
+    """
+    if "weasyprint" in sys.modules:
+        return
+    import ctypes.util
+
+    original = ctypes.util.find_library
+    listing = _linker_cache()
+    if listing is not None:
+        ctypes.util.find_library = functools.partial(_in_listing, listing)
+    try:
+        import weasyprint  # noqa: F401
+    finally:
+        ctypes.util.find_library = original
+
+
+#: ``ldconfig -p``'s name of this machine's ABI, as ctypes matches it (64-bit machines).
+_ABI = {
+    "x86_64": "libc6,x86-64",
+    "ppc64": "libc6,64bit",
+    "sparc64": "libc6,64bit",
+    "s390x": "libc6,64bit",
+    "ia64": "libc6,IA-64",
+}
+
+
+def _in_listing(listing: str, name: str) -> str | None:
+    """The file name of library ``name`` in an ``ldconfig -p`` listing, as ctypes finds it."""
+    import os
+    import re
+    import struct
+
+    machine = os.uname().machine
+    abi = _ABI.get(machine, "libc6") if struct.calcsize("l") == 8 else "libc6"
+    found = re.search(rf"\s+(lib{re.escape(name)}\.[^\s]+)\s+\({re.escape(abi)}", listing)
+    return found.group(1) if found else None
+
+
+@functools.cache
+def _linker_cache() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["/sbin/ldconfig", "-p"],
+            capture_output=True,
+            env={"LC_ALL": "C", "LANG": "C"},
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", "replace")

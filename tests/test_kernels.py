@@ -22,7 +22,7 @@ import pytest
 
 from cxreports import report as report_module
 from cxreports.cli import main as main_cli
-from cxreports.exceptions import ParameterError, ReportError
+from cxreports.exceptions import EmptyDataError, ParameterError, ReportError
 from cxreports.iorw import remove_dead
 from cxreports.kernels import KernelPool, WarmKernel
 from cxreports.report import (
@@ -761,3 +761,76 @@ def test_a_shared_week_with_the_scorecards_serves_the_reports_without_them(
     assert got[False].agents.equals(got[True].agents)
     # the week with them serves a report without them; not the other way round
     assert kept["computed"] == (1 if first == "with scorecards" else 2)
+
+
+@pytest.mark.slow
+def test_a_run_split_across_kernels_maps_the_week_this_process_computed(
+    store, tmp_path, monkeypatch
+):
+    """``report all``: while the kernels start, this process computes the week they share;
+    the reports and the digest ask for that same week (one folder of it, none of their own)."""
+    weeks: dict[str, list[str]] = {}
+
+    def listing(folder: str) -> list[str]:
+        return sorted(p.name for p in Path(folder).iterdir() if p.is_dir())
+
+    share, close = report_module.share_week, KernelPool.close
+
+    def sharing(run, shared):  # type: ignore[no-untyped-def]
+        share(run, shared)
+        weeks["computed here"] = listing(shared)
+
+    def closing(pool: KernelPool) -> None:
+        if pool.shared is not None:
+            weeks["at the end"] = listing(pool.shared)
+        close(pool)
+
+    monkeypatch.setattr(report_module, "share_week", sharing)
+    monkeypatch.setattr(KernelPool, "close", closing)
+    run = plan(["csat-sla", "agent-performance"], [store], WEEK, TZ, tmp_path / "out")
+    [written] = _within(HANG_S, lambda: render_runs([run], kernels=2))
+    assert len(weeks["computed here"]) == 1
+    assert weeks["at the end"] == weeks["computed here"]
+    assert set(written) == {"csat-sla", "agent-performance"}
+    assert (run.target / "email" / "digest.json").is_file()
+    # and this process keeps nothing of it
+    assert not report_module._KEPT.on and not report_module._KEPT.weeks
+    assert not report_module._KEPT.loads
+
+
+def test_a_week_computed_ahead_is_the_one_a_report_asks_for_and_nothing_is_kept(
+    kept, store, tmp_path
+):
+    keep_prepared(False)
+    run = plan(["csat-sla"], [store], WEEK, TZ, tmp_path / "out", queues=["Billing"])
+    report_module.share_week(run, tmp_path)
+    assert kept["computed"] == 1
+    assert not report_module._KEPT.on and not report_module._KEPT.weeks
+    # a kernel's first report, with the values the notebook passes, maps it
+    keep_prepared(True, shared=tmp_path)
+    _, metrics = prepare(
+        list(run.files),
+        WEEK,
+        TZ,
+        queues=["Billing"],
+        channels=[],
+        min_volume=20,
+        frt_target_s=60,
+        as_of=run.parameters["as_of"],
+    )
+    assert kept["computed"] == 1 and metrics.params["queues"] == ["Billing"]
+
+
+def test_a_week_that_cannot_be_computed_ahead_is_left_to_the_reports(kept, tmp_path):
+    keep_prepared(True)  # a library user's own setting, which stays as it was
+    empty = tmp_path / "pages"
+    empty.mkdir()
+    (empty / "page.json").write_text('{"cxLogs": {"data": []}}')
+    run = report_module.ReportRun(
+        (), (str(empty / "page.json"),), WEEK, TZ, {}, tmp_path / "out", ("html",)
+    )
+    report_module.share_week(run, tmp_path)  # no error here: the reports say it
+    assert [p for p in tmp_path.iterdir() if p.is_dir() and p != empty] == []
+    assert report_module._KEPT.on and report_module._KEPT.shared is None
+    with pytest.raises(EmptyDataError):  # what the report's notebook meets and shows
+        prepare(str(empty / "page.json"), WEEK, TZ)

@@ -576,3 +576,77 @@ def test_only_outputs_inputs_and_images_without_alt_text_are_given_them(page, ex
     from cxreports.render import _accessible
 
     assert _accessible(page) == expected
+
+
+# ---- WeasyPrint's import: libraries found without the C compiler -----------------------------
+
+_LOADED_LIBRARIES = """
+import subprocess, sys
+ran = []
+real = subprocess.Popen.__init__
+def spy(self, args, *a, **k):
+    ran.append(args[0] if isinstance(args, (list, tuple)) else args)
+    real(self, args, *a, **k)
+subprocess.Popen.__init__ = spy
+import ctypes.util
+before = ctypes.util.find_library
+if sys.argv[1] == "ours":
+    from cxreports import startup
+    startup.import_weasyprint()
+else:
+    import weasyprint
+import weasyprint.text.ffi
+libraries = sorted(
+    line.split()[-1].rsplit("/", 1)[-1]
+    for line in open("/proc/self/maps")
+    if any(n in line for n in ("gobject", "pango", "harfbuzz", "fontconfig"))
+)
+print(sorted(set(libraries)))
+print(sorted(set(p.rsplit("/", 1)[-1] for p in ran)))
+print(ctypes.util.find_library is before)
+"""
+
+
+def test_weasyprint_loads_the_same_libraries_without_running_the_compiler() -> None:
+    def loaded(way: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOADED_LIBRARIES, way],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    ours, plain = loaded("ours"), loaded("plain")
+    assert "libpango-1.0.so.0" in ours[0]
+    assert ours[0] == plain[0]
+    assert "gcc" in plain[1]  # what the plain import runs (ctypes' search) ...
+    assert ours[1] == "['ldconfig']"  # ... and what ours runs: one listing of the cache
+    assert ours[2] == "True"  # ctypes' own lookup is back afterwards
+
+
+_LISTING = """\
+4 libs found in cache `/etc/ld.so.cache'
+\tlibpango-1.0.so.0 (libc6) => /usr/lib/i386-linux-gnu/libpango-1.0.so.0
+\tlibpango-1.0.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libpango-1.0.so.0
+\tlibfoo+bar.so.1 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfoo+bar.so.1
+\tlibonly32.so.2 (libc6) => /usr/lib/i386-linux-gnu/libonly32.so.2
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the listing is an x86-64 one")
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("pango-1.0", "libpango-1.0.so.0"),
+        ("libpango-1.0-0", None),  # a Windows name: not searched further
+        ("pango", None),
+        ("foo+bar", "libfoo+bar.so.1"),  # the name is text, not a pattern
+        ("foo.bar", None),
+        ("only32", None),  # a 32-bit library does not load in a 64-bit process
+    ],
+)
+def test_a_library_is_looked_up_in_the_linker_listing(name: str, found: str | None) -> None:
+    from cxreports import startup
+
+    assert startup._in_listing(_LISTING, name) == found
