@@ -10,6 +10,7 @@ only while their group is normalised.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import glob
 import gzip
 import hashlib
@@ -216,6 +217,7 @@ class Batch:
     tables: dict[str, pl.DataFrame]
     quarantine: pl.DataFrame
     digest: bytes  # identifies the files (name, size, CRC-32 of each)
+    keys: list[str | None]  # each file's content key (:func:`content_key`); None if unreadable
 
 
 def read_batches(
@@ -247,6 +249,7 @@ def read_batches(
             },
             pl.concat([group.quarantine for group in pending], how="vertical"),
             b"".join(group.digest for group in pending),
+            [key for group in pending for key in group.keys],
         )
         pending, rows = [], 0
         return batch
@@ -273,13 +276,14 @@ class _Group:
     records: int  # raw records normalised (good and quarantined)
     quarantine: pl.DataFrame
     digest: bytes
+    keys: list[str | None]
 
     def shifted(self, offset: int) -> _Group:
         if not offset:
             return self
         shift = pl.col("_rid") + pl.lit(offset, dtype=pl.UInt32)
         tables = {name: t.with_columns(shift) for name, t in self.tables.items()}
-        return _Group(self.files, tables, self.records, self.quarantine, self.digest)
+        return dataclasses.replace(self, tables=tables)
 
 
 def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _Group:
@@ -287,11 +291,12 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
     # per file with records, in order: (source, frame, positions, is the frame an API page)
     read: list[tuple[str, pl.DataFrame, list[int] | None, bool]] = []
     problems = [S.empty(S.QUARANTINE)]
-    digests = []
+    digests, keys = [], []
     for path in files:
-        data, error = _read_bytes(path)
+        data, error, stored_crc, crc = _read_file(path)
+        keys.append(None if stored_crc is None else content_key(stored_crc))
         # name, size and CRC-32 identify a file well enough for tracing, at a tenth of SHA's cost
-        digests.append(f"{path.name}\0{len(data)}\0{zlib.crc32(data)}".encode())
+        digests.append(f"{path.name}\0{len(data)}\0{crc}".encode())
         source = str(path)
         if error:
             problems.append(_frame([_problem(source, None, None, error)]))
@@ -318,7 +323,7 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         tables, bad = normalize(raw, csat)
         problems.append(bad)
     return _Group(
-        files, _typed(tables), records, _in_file_order(problems, files), b"".join(digests)
+        files, _typed(tables), records, _in_file_order(problems, files), b"".join(digests), keys
     )
 
 
@@ -1075,23 +1080,40 @@ def _read_bytes(path: Path) -> tuple[bytes, str | None]:
     An empty file (0 bytes, or only whitespace) is an error: it is what an interrupted
     download leaves, never a page.
     """
+    data, error, _, _ = _read_file(path)
+    return data, error
+
+
+def _read_file(path: Path) -> tuple[bytes, str | None, int | None, int]:
+    """:func:`_read_bytes`, with the CRC-32 of the file as stored (None if it cannot be read)
+    and that of the bytes returned: one read of the file gives a store's ledger its content
+    key too (:func:`content_key`)."""
     try:
-        data = path.read_bytes()
+        raw = path.read_bytes()
     except OSError as exc:
-        return b"", f"cannot read file: {exc}"
-    if not data:
-        return b"", "the file is empty (0 bytes)"
+        return b"", f"cannot read file: {exc}", None, 0
+    stored_crc = zlib.crc32(raw)
+    if not raw:
+        return b"", "the file is empty (0 bytes)", stored_crc, 0
+    data = raw
     if path.suffix.lower() == ".gz":
         try:
-            data = gzip.decompress(data)
+            data = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            return b"", f"not a readable gzip file (truncated or damaged): {exc}"
+            return b"", f"not a readable gzip file (truncated or damaged): {exc}", stored_crc, 0
         if not data:
-            return b"", "the file is empty (0 bytes once gunzipped)"
-    data = data.removeprefix(codecs.BOM_UTF8)
+            return b"", "the file is empty (0 bytes once gunzipped)", stored_crc, 0
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
     if not data or data.isspace():
-        return b"", "the file is empty (only whitespace)"
-    return data, None
+        return b"", "the file is empty (only whitespace)", stored_crc, 0
+    return data, None, stored_crc, stored_crc if data is raw else zlib.crc32(data)
+
+
+def content_key(crc: int) -> str:
+    """What a store's ledger keeps of a file's content: its CRC-32, which with its size tells
+    a changed file from a touched one (see ``store._changed_sources``)."""
+    return f"crc32:{crc:08x}"
 
 
 def _read_ahead(read: Callable[[U], T], items: list[U]) -> Iterator[T]:

@@ -67,6 +67,7 @@ from cxreports.load import (
     SUMMARY_AGGREGATES,
     Batch,
     CxLogs,
+    content_key,
     deduplicate,
     raise_on_quarantine,
     read_batches,
@@ -253,8 +254,8 @@ def update(
     files = resolve_sources(sources)
     with _writer_lock(store):
         writer = _Writer.open(store)
-        if writer.tables["interactions"].dt is not None:
-            verify(store)  # not one batch is added to a store that is already damaged
+        if writer.snapshot is not None:
+            writer.verify()  # not one batch is added to a store that is already damaged
         return writer.run(files, csat_score_field, strict, progress)
 
 
@@ -414,6 +415,16 @@ class _Writer:
             writer.seen = {row[0]: [row[1], row[2], row[3]] for row in ledger.iter_rows()}
         return writer
 
+    def verify(self) -> None:
+        """What :func:`verify` checks of the snapshot, on the tables as this writer opened them
+        (at the snapshot's versions): each one there, each data file's footer readable."""
+        for name, table in self.tables.items():
+            if table.dt is None:
+                raise _damaged(self.root, f"{table.uri}/_delta_log", f"its {name} table is missing")
+            for relative in table.files:
+                if not _readable_parquet(uri := table.path(relative)):
+                    raise _damaged(self.root, uri, "a data file cannot be read")
+
     def run(
         self, files: list[Path], csat_score_field: str, strict: bool, progress: bool | None
     ) -> StoreUpdate:
@@ -526,7 +537,10 @@ class _Writer:
         )
         self.counts["superseded"] += superseded
         self.counts["loaded"] += interactions.height
-        self.seen.update(stats[f] for f in batch.files)
+        # each parsed file with the key of the bytes parsed
+        for f, content in zip(batch.files, batch.keys, strict=True):
+            key, entry = stats[f]
+            self.seen[key] = [*entry[:2], content]
         self.dirty.add("sources")
         self.fingerprint = _combine_fingerprints(
             self.fingerprint, hashlib.sha1(batch.digest, usedforsecurity=False).hexdigest()
@@ -600,22 +614,26 @@ def _changed_sources(
     """What the ledger keeps of each file, and the files whose content is new or changed.
 
     The ledger keeps each file's absolute path with its size, modification time and a key of
-    its content (:func:`_content_key`). Only files whose size or time differs from the
-    ledger's are hashed: a page that was touched but not changed is not parsed (nor counted)
-    again.
+    its content (:func:`_content_key`). Only files the ledger has with another size or time
+    are hashed: a page that was touched but not changed is not parsed (nor counted) again. A
+    file the ledger lacks is new whatever it holds: its key comes from the read that parses
+    it (``Batch.keys``), not from a read of its own.
     """
     entries = dict(zip(files, _located(files), strict=True))
-    to_hash = [f for f, (key, stat) in entries.items() if seen.get(key, [])[:2] != stat]
+    to_hash = [f for f, (key, stat) in entries.items() if key in seen and seen[key][:2] != stat]
     with ThreadPoolExecutor(READ_WORKERS) as pool:
         digests = dict(zip(to_hash, pool.map(_content_key, to_hash), strict=True))
     stats, changed = {}, []
     for f, (key, stat) in entries.items():
-        if f not in digests:
-            stats[f] = (key, seen[key])
-            continue
-        stats[f] = (key, [*stat, digests[f]])
-        if digests[f] is None or seen.get(key, [])[2:] != [digests[f]]:
+        if key not in seen:
+            stats[f] = (key, stat)
             changed.append(f)
+        elif f not in digests:
+            stats[f] = (key, seen[key])
+        else:
+            stats[f] = (key, [*stat, digests[f]])
+            if digests[f] is None or seen[key][2:] != [digests[f]]:
+                changed.append(f)
     return stats, changed
 
 
@@ -642,8 +660,8 @@ def _content_key(path: Path) -> str | None:
     """CRC-32 of the file's bytes, which with its size tells a changed file from a touched one.
 
     Not a defence against a forged file (its writer could as well change the records): the
-    key only has to notice an edit, and CRC-32 runs at memory speed, so hashing every page of
-    a new store costs a few percent of building it.
+    key only has to notice an edit, and CRC-32 runs at memory speed. Only files the ledger
+    has are hashed here; a new one's key is taken as it is parsed (:func:`load.content_key`).
     """
     crc = 0
     try:
@@ -652,7 +670,7 @@ def _content_key(path: Path) -> str | None:
                 crc = zlib.crc32(chunk, crc)  # releases the GIL: the threads hash in parallel
     except OSError:
         return None  # the loader quarantines an unreadable file with its reason
-    return f"crc32:{crc:08x}"
+    return content_key(crc)
 
 
 #: A 64-bit hash of the ``id``: what the writer keeps of every stored interaction. Two ids

@@ -527,6 +527,42 @@ def test_a_touched_but_unchanged_page_is_not_parsed_or_counted_again(
     assert summary(store)[0]["records_read"] == counts["records_read"] + records
 
 
+def test_a_new_page_is_read_once_and_its_ledger_key_is_that_of_its_bytes(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Building a store reads each page once (its content key comes from the read that parses
+    it), and keys the ledger as a later check of a touched page hashes it: gzip and BOM too."""
+    import gzip
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    pages = sorted(source.glob("*.json"))
+    zipped = pages[0].with_suffix(".json.gz")
+    zipped.write_bytes(gzip.compress(pages[0].read_bytes()))
+    pages[0].unlink()
+    pages[1].write_bytes(b"\xef\xbb\xbf" + pages[1].read_bytes())
+    (source / "empty.json").write_bytes(b"")
+    hashed: list[Path] = []
+    content_key = store_module._content_key
+    monkeypatch.setattr(
+        store_module, "_content_key", lambda path: hashed.append(path) or content_key(path)
+    )
+    update([source], store)
+    assert hashed == []  # no read of its own before the parse
+    ledger = DeltaTable(str(store / "sources")).to_pyarrow_table().to_pylist()
+    by_path = {Path(row["path"]).name: row for row in ledger}
+    files = sorted(p for p in source.iterdir())
+    assert sorted(by_path) == [p.name for p in files]
+    for path in files:
+        assert by_path[path.name]["content_key"] == content_key(path), path.name
+    # touched, each file is hashed once and found unchanged: nothing parsed or counted again
+    counts = summary(store)[0]
+    for path in files:
+        os.utime(path, ns=(1, 1))
+    assert update([source], store).parsed == ()
+    assert sorted(hashed) == files and summary(store)[0] == counts
+
+
 def _last_file(store: Path, table: str = "interactions") -> Path:
     """A data file of the table's last month (the one a week of 2026-W13 reads)."""
     return store / table / max(_files(store, table))
