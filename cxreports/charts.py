@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import altair as alt
 import polars as pl
+from altair.utils import schemapi
 from altair.vegalite.v6.display import svg_renderer
 
 from cxreports import palette
@@ -151,7 +152,10 @@ def use_renderer(render_mode: RenderMode) -> None:
     vl-convert and anywidget packages, so tooltips work with no network. (altair's default
     renderer loads Vega from a CDN, and JupyterLab's own Vega renderer predates Vega-Lite 6.)
     Either way the cxreports :func:`theme` is enabled and the row limit is lifted, since
-    report frames are aggregates that were sized on purpose.
+    report frames are aggregates that were sized on purpose. Static charts are also built
+    without altair checking every part against the schema as it is made (its debug mode: a
+    quarter of building a report's charts); the finished spec is what the tests check.
+    Interactive mode turns the checks back on, for the analyst's own charts.
 
     Parameters
     ----------
@@ -174,6 +178,10 @@ def use_renderer(render_mode: RenderMode) -> None:
     else:
         raise ParameterError(f"render_mode must be 'static' or 'interactive', got {render_mode!r}")
     _display_unchecked(render_mode == "static")
+    if render_mode == "static":
+        schemapi.disable_debug_mode()
+    else:
+        schemapi.enable_debug_mode()
     alt.theme.enable("cxreports")
     alt.data_transformers.disable_max_rows()
 

@@ -385,3 +385,29 @@ def test_static_charts_display_as_their_svg_without_the_schema_check_and_interac
     finally:
         charts.use_renderer("static")
         InteractiveShell.clear_instance()
+
+
+def test_static_charts_are_built_unchecked_into_the_specs_interactive_ones_get(week_metrics):
+    from altair.utils import schemapi
+
+    m = week_metrics
+    builders = {
+        "trend": lambda: charts.trend(m.trend, charts.AGENT_TRENDS),
+        "heatmap": lambda: charts.heatmap(m.heatmap),
+        "distribution": lambda: charts.distribution(m.rows, *m.first_response, threshold_s=60),
+        "leaderboard": lambda: charts.leaderboard(m.agents, "handled", "Handled"),
+        "worst_hours": lambda: charts.worst_hours(m.hourly),
+        "ratings": lambda: charts.ratings(m.csat_ratings, None, "CSAT ratings"),
+    }
+    try:
+        charts.use_renderer("interactive")
+        assert schemapi.DEBUG_MODE
+        checked = {name: build().to_dict() for name, build in builders.items()}
+        charts.use_renderer("static")
+        assert not schemapi.DEBUG_MODE  # no check of each part as it is made ...
+        with pytest.raises(Exception, match="labelAngle"):
+            alt.Axis(labelAngle="sideways").to_dict()  # ... only of the finished spec
+        for name, build in builders.items():
+            assert build().to_dict(validate=False) == checked[name], name
+    finally:
+        charts.use_renderer("static")
