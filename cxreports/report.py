@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from cxreports import schema as S
 from cxreports import scope, store
-from cxreports.exceptions import CxReportsError, ParameterError
+from cxreports.exceptions import ParameterError
 from cxreports.hours import BusinessHours
 from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir, remove_dead
@@ -980,15 +980,16 @@ def share_week(run: ReportRun, shared: str | Path) -> None:
     as the first of its reports would: the kernels that render them map it instead.
 
     The week is the one the built-in reports and the digest ask for (the run's parameters);
-    nothing is kept in this process. A week that cannot be computed is left to the reports,
-    whose notebooks say why.
+    nothing is kept in this process. A week that cannot be computed here (bad data, a damaged
+    store, anything) is left to the reports: the same call in their notebooks fails and says
+    why, as it would without this step.
     """
     saved = (_KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks)
     _KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks = True, Path(shared), {}, {}
     try:
         scorecards = any(not _not_scorecards(r) for r in run.reports)
         prepare(list(run.files), run.week, run.tz, scorecards=scorecards, **run.parameters)  # type: ignore[arg-type]
-    except CxReportsError:
+    except Exception:  # the same call in the report's kernel fails and says why
         pass
     finally:
         _KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks = saved

@@ -831,6 +831,9 @@ def test_a_week_that_cannot_be_computed_ahead_is_left_to_the_reports(kept, tmp_p
     )
     report_module.share_week(run, tmp_path)  # no error here: the reports say it
     assert [p for p in tmp_path.iterdir() if p.is_dir() and p != empty] == []
+    with pytest.MonkeyPatch.context() as patch:  # any error at all, not only cxreports' own
+        patch.setattr(report_module, "prepare", lambda *a, **k: 1 / 0)
+        report_module.share_week(run, tmp_path)
     assert report_module._KEPT.on and report_module._KEPT.shared is None
     with pytest.raises(EmptyDataError):  # what the report's notebook meets and shows
         prepare(str(empty / "page.json"), WEEK, TZ)
