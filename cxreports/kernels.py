@@ -14,9 +14,9 @@ of a weekly run read the store's snapshot once per kernel, not once per report. 
 render the reports of one run side by side share the week too (``share_weeks``): the first
 computes it (or the process that runs them, while they start), the others map it from the
 pool's private folder. The cache lives only as long as the pool; notebooks opened in
-JupyterLab never use it. A kernel starts ready for the first
-notebook's data: what only the exporters need (nbconvert, WeasyPrint) is imported, and the
-chart renderer started, in the background meanwhile.
+JupyterLab never use it. A kernel starts ready for the first notebook's data: what only the
+exporters need (nbconvert, WeasyPrint) is imported, and the chart renderer started, in the
+background meanwhile.
 """
 
 from __future__ import annotations
