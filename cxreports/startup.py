@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 
 
 def skip_slow_iri_checker() -> None:
@@ -31,18 +32,24 @@ def import_weasyprint() -> None:
     still loaded by its full name (``libpango-1.0.so.0``), which WeasyPrint tries last and
     which needs no search. Without ``ldconfig`` the lookup is ctypes' own.
     """
-    if "weasyprint" in sys.modules:
-        return
     import ctypes.util
 
-    original = ctypes.util.find_library
-    listing = _linker_cache()
-    if listing is not None:
-        ctypes.util.find_library = functools.partial(_in_listing, listing)
-    try:
-        import weasyprint  # noqa: F401
-    finally:
-        ctypes.util.find_library = original
+    # one thread at a time (a kernel imports it in the background while its first report
+    # may already print): each restores the lookup it found, which must be ctypes' own
+    with _IMPORTING:
+        if "weasyprint" in sys.modules:
+            return
+        original = ctypes.util.find_library
+        listing = _linker_cache()
+        if listing is not None:
+            ctypes.util.find_library = functools.partial(_in_listing, listing)
+        try:
+            import weasyprint  # noqa: F401
+        finally:
+            ctypes.util.find_library = original
+
+
+_IMPORTING = threading.Lock()
 
 
 #: ``ldconfig -p``'s name of this machine's ABI, as ctypes matches it (64-bit machines).

@@ -607,6 +607,36 @@ print(ctypes.util.find_library is before)
 """
 
 
+_IMPORTED_SIDE_BY_SIDE = """
+import ctypes.util, sys, threading
+from cxreports import startup
+before = ctypes.util.find_library
+startup._linker_cache()  # listed already: the threads meet in the import itself
+meet = threading.Barrier(2, timeout=1)
+class Meeting:  # the import of weasyprint waits until a second thread is in it too, if one can be
+    def find_spec(self, name, path=None, target=None):
+        if name == "weasyprint":
+            try:
+                meet.wait()
+            except threading.BrokenBarrierError:
+                pass
+        return None
+sys.meta_path.insert(0, Meeting())
+threads = [threading.Thread(target=startup.import_weasyprint) for _ in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+import weasyprint
+print(ctypes.util.find_library is before, hasattr(weasyprint, "HTML"))
+"""
+
+
+def test_weasyprint_imported_by_several_threads_at_once_leaves_ctypes_as_it_was() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED_SIDE_BY_SIDE], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "True"]
+
+
 def test_weasyprint_loads_the_same_libraries_without_running_the_compiler() -> None:
     def loaded(way: str) -> list[str]:
         done = subprocess.run(
