@@ -987,7 +987,7 @@ def share_week(run: ReportRun, shared: str | Path) -> None:
     saved = (_KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks)
     _KEPT.on, _KEPT.shared, _KEPT.loads, _KEPT.weeks = True, Path(shared), {}, {}
     try:
-        scorecards = any(not _not_scorecards(r) for r in run.reports)
+        scorecards = any(r.name in OPTIONAL for r in run.reports)
         prepare(list(run.files), run.week, run.tz, scorecards=scorecards, **run.parameters)  # type: ignore[arg-type]
     except Exception:  # the same call in the report's kernel fails and says why
         pass

@@ -421,9 +421,7 @@ class _Writer:
         for name, table in self.tables.items():
             if table.dt is None:
                 raise _damaged(self.root, f"{table.uri}/_delta_log", f"its {name} table is missing")
-            for relative in table.files:
-                if not _readable_parquet(uri := table.path(relative)):
-                    raise _damaged(self.root, uri, "a data file cannot be read")
+            _check_footers(self.root, [table.path(relative) for relative in table.files])
 
     def run(
         self, files: list[Path], csat_score_field: str, strict: bool, progress: bool | None
@@ -799,17 +797,22 @@ def verify(store: str | Path, as_of: int | str | datetime | None = None) -> Snap
         return snap
     stamps: dict[str, tuple[int, int] | None] = {}
     for name in ALL_TABLES:
-        table = snap.table(name)
-        for uri in table.file_uris():
-            if not _readable_parquet(uri):
-                raise _damaged(snap.root, uri, "a data file cannot be read")
-            stamps[uri] = _stamp(uri)
+        uris = snap.table(name).file_uris()
+        _check_footers(snap.root, uris)
+        stamps.update((uri, _stamp(uri)) for uri in uris)
     if None not in stamps.values():  # (local files only)
         _VERIFIED.pop(key, None)
         _VERIFIED[key] = stamps
         while len(_VERIFIED) > 8:
             _VERIFIED.pop(next(iter(_VERIFIED)))
     return snap
+
+
+def _check_footers(root: str, uris: list[str]) -> None:
+    """Raise :class:`StoreDamagedError` naming the first data file whose footer cannot be read."""
+    for uri in uris:
+        if not _readable_parquet(uri):
+            raise _damaged(root, uri, "a data file cannot be read")
 
 
 #: Snapshots of local stores verified by this process, with each data file's size and
