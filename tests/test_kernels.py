@@ -132,12 +132,16 @@ _PID = ("import os\nprint('pid', os.getpid())", ["remove-cell"])
 
 
 def _namespace_notebooks(folder: Path) -> list[Report]:
-    """Two reports in two folders: the first leaves a global and a working folder behind, the
-    second fails if it finds either."""
+    """Two reports in two folders: the first leaves a global, a working folder and an object
+    in a reference cycle behind, the second fails if it finds any of them."""
     setter = _notebook(
         folder / "first" / "set_global.ipynb",
         _PID,
-        "leaked = 1\nexit = 1\nos.chdir('/')\nprint('set')",
+        "leaked = 1\nexit = 1\nos.chdir('/')\n"
+        # garbage only the cycle collector frees: a kernel that set it aside for good (as it
+        # does with what outlives a notebook) would keep it as long as it runs
+        "import sys, weakref\nclass Cycle: pass\ncycle = Cycle()\ncycle.me = cycle\n"
+        "sys.cxreports_cycle = weakref.ref(cycle)\nprint('set')",
     )
     checked = folder / "second"
     checker = _notebook(
@@ -148,6 +152,8 @@ def _namespace_notebooks(folder: Path) -> list[Report]:
         "assert not isinstance(exit, int), 'an IPython name is still overwritten'\n"
         "assert not any('leaked ' + '= 1' in cell for cell in In), 'an earlier cell is in In'\n"
         f"assert os.getcwd() == {str(checked)!r}, os.getcwd()\n"
+        "import sys\n"
+        "assert sys.cxreports_cycle() is None, 'an earlier notebook is still in memory'\n"
         "print('cwd', os.getcwd())",
     )
     return [custom_report(setter), custom_report(checker)]
