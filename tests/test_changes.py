@@ -93,6 +93,18 @@ def test_a_queue_whose_sla_drops_on_two_afternoons_is_named_with_its_hours():
     assert set(claims) == {"sla_met_rate"}, found.claims["sentence"].to_list()
 
 
+def test_a_report_of_one_queue_does_not_say_the_change_is_in_that_queue():
+    # the same planted drop, in a report scoped to Billing: every interaction is Billing's, so
+    # "100% of the fall is in the Billing queue" would say nothing; where else it sits does
+    found = find(weeks(1, 8_000, sla_drop=0.20, queue_weights=(1.0, 0.0, 0.0, 0.0, 0.0)))
+    claims = {r["metric"]: r for r in found.claims.iter_rows(named=True)}
+    sla = claims["sla_met_rate"]
+    assert sla["before"] - sla["now"] == pytest.approx(0.05, abs=0.012)  # a quarter, 20 pp
+    text = sla["sentence"]
+    assert sla["dimension"] != "queue_name" and "queue" not in text, text
+    assert "of the fall is in the" in text and "Tue 14:00–17:00" in text
+
+
 def test_a_shift_toward_a_slower_channel_is_mix_not_agents_getting_slower():
     found = find(weeks(2, 10_000, email_share_now=0.4))
     claims = {r["metric"]: r for r in found.claims.iter_rows(named=True)}

@@ -461,9 +461,14 @@ class _Study:
             ]
             for dim, cells in c.cells.items()
         }
+        # a dimension with one value explains nothing: a report of the Sales queue would say
+        # that all of a change is in the Sales queue
+        several = {dim for dim, cells in c.cells.items() if len(cells) > 1}
         if c.kind != "count":
             # mix first: a shift of work toward a slower channel is not agents getting slower
             for dim in ("channel", "queue_name"):
+                if dim not in several:
+                    continue
                 cells = c.cells[dim]
                 mix = sum(cell.mix for cell in cells)
                 if change and mix / change >= 0.5:
@@ -478,6 +483,8 @@ class _Study:
         for dim in DIMENSIONS:
             if dim == "agent" and best is not None:
                 break  # agents only when no queue, channel or hour explains it
+            if dim not in several:
+                continue
             ranked = sorted(sig[dim], key=lambda cell: -(cell.mix + cell.rate) * change)
             picked = [cell for cell in ranked[:2] if (cell.mix + cell.rate) / change >= 0.15]
             if picked:
