@@ -400,6 +400,10 @@ class _Study:
         rows: dict[object, dict[str, dict]] = {}
         for r in frame.iter_rows(named=True):
             rows.setdefault(r[dim], {})[r["_period"]] = r
+        if sum(name is not None for name in rows) < 2:
+            # one queue (a report of the Sales queue): its cell is the whole, whose tests would
+            # only repeat the headline's, and "all of it is in the Sales queue" says nothing
+            return []
         now_total = _stats(self.totals["now"], metric)
         before_total = self._period(self.totals, comparison, metric)
         # mix is measured against the overall level: a cell that loses share but sits at the
@@ -461,14 +465,9 @@ class _Study:
             ]
             for dim, cells in c.cells.items()
         }
-        # a dimension with one value explains nothing: a report of the Sales queue would say
-        # that all of a change is in the Sales queue
-        several = {dim for dim, cells in c.cells.items() if len(cells) > 1}
         if c.kind != "count":
             # mix first: a shift of work toward a slower channel is not agents getting slower
             for dim in ("channel", "queue_name"):
-                if dim not in several:
-                    continue
                 cells = c.cells[dim]
                 mix = sum(cell.mix for cell in cells)
                 if change and mix / change >= 0.5:
@@ -483,8 +482,6 @@ class _Study:
         for dim in DIMENSIONS:
             if dim == "agent" and best is not None:
                 break  # agents only when no queue, channel or hour explains it
-            if dim not in several:
-                continue
             ranked = sorted(sig[dim], key=lambda cell: -(cell.mix + cell.rate) * change)
             picked = [cell for cell in ranked[:2] if (cell.mix + cell.rate) / change >= 0.15]
             if picked:
