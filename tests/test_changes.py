@@ -27,12 +27,14 @@ def weeks(
     sla_drop: float = 0.0,
     email_share_now: float | None = None,
     queue_weights: tuple[float, ...] = (0.4, 0.15, 0.15, 0.15, 0.15),
+    channel_sla_drop: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """Nine weeks (``_week`` 8 back to 0) of interactions from one process.
 
     ``sla_drop`` lowers SLA met by that much this week in Billing on Tuesday and Wednesday
     14:00-17:00, which also get a quarter of Billing's week; ``email_share_now`` moves this
-    week's channel mix toward email (handle time within each channel unchanged).
+    week's channel mix toward email (handle time within each channel unchanged);
+    ``channel_sla_drop`` lowers this week's SLA met in whole channels, by channel.
     """
     rng = np.random.default_rng(seed)
     frames = []
@@ -53,6 +55,8 @@ def weeks(
         p_met = np.full(n, 0.85)
         if back == 0:
             p_met[busy] -= sla_drop
+            for name, drop in (channel_sla_drop or {}).items():
+                p_met[channel == CHANNELS.index(name)] -= drop
         responded = rng.random(n) < 0.3
         frames.append(
             pl.DataFrame(
@@ -103,6 +107,23 @@ def test_a_report_of_one_queue_does_not_say_the_change_is_in_that_queue():
     text = sla["sentence"]
     assert sla["dimension"] != "queue_name" and "queue" not in text, text
     assert "of the fall is in the" in text and "Tue 14:00–17:00" in text
+
+
+def test_two_cells_named_each_give_their_own_figures():
+    # SLA met falls in two channels by different amounts: each named channel says its own
+    # before and after, not the first one's figures for both
+    found = find(weeks(3, 12_000, channel_sla_drop={"chat": 0.15, "email": 0.35}))
+    sla = {r["metric"]: r for r in found.claims.iter_rows(named=True)}["sla_met_rate"]
+    text = sla["sentence"]
+    assert sla["dimension"] == "channel", text
+    assert "the email and chat channels" in text, text
+    shifts = re.findall(r"(?:went )?from (\d+)% to (\d+)% in the (\w+) channel", text)
+    after = {name: int(now) for before, now, name in shifts}
+    assert set(after) == {"email", "chat"}, text
+    assert all(84 <= int(before) <= 86 for before, _, _ in shifts), text
+    assert 45 <= after["email"] <= 55 and 65 <= after["chat"] <= 75, text
+    # a fall spread over the whole week is not said to sit mostly anywhere
+    assert "mostly" not in text, text
 
 
 def test_a_shift_toward_a_slower_channel_is_mix_not_agents_getting_slower():

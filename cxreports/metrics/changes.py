@@ -499,17 +499,29 @@ class _Study:
                 per = " a week" if "baseline" in c.comparison else ""
                 text += f" ({cell.weight_now:,.0f} from {cell.weight_before:,.0f}{per})"
             return text, dim
+        # the first cell's shift says what moved; each named cell where it is beyond noise
+        # gives its own figures, named when there are two
         if cell.rate_test is not None and found[cell.rate_test]:
-            text += f", where {_running(c.label)} went from {_plain(c, cell.before.mean)} to "
-            text += f"{_plain(c, cell.now.mean)}"
-            if dim in ("queue_name", "channel", "agent"):
+            what = _running(c.label)
+            moved = [x for x in picked if x.rate_test is not None and found[x.rate_test]]
+            figures = [(x, _plain(c, x.before.mean), _plain(c, x.now.mean)) for x in moved]
+        elif cell.share_test is not None and found[cell.share_test]:
+            what = "the share of interactions"
+            moved = [x for x in picked if x.share_test is not None and found[x.share_test]]
+            figures = [(x, f"{x.weight_before:.0%}", f"{x.weight_now:.0%}") for x in moved]
+        else:
+            return text, dim
+        parts = []
+        for x, before, now in figures:
+            part = f"from {before} to {now}"
+            if len(picked) > 1:
+                part += f" {_AT.get(dim, 'in')} {_names(dim, [x.name])}"
+            if x is cell and what != "the share of interactions" and dim in _WHEN_DIMENSIONS:
                 when = _when(lazy, dim, cell.name, c)
                 if when:
-                    text += f", mostly {when}"
-        elif cell.share_test is not None and found[cell.share_test]:
-            text += f", where the share of interactions went from {cell.weight_before:.0%} to "
-            text += f"{cell.weight_now:.0%}"
-        return text, dim
+                    part += f", mostly {when}" + ("," if len(figures) > 1 else "")
+            parts.append(part)
+        return f"{text}, where {what} went {' and '.join(parts)}", dim
 
     def _mix_sentence(
         self, c: _Candidate, dim: str, movers: list[_Cell], sig: list[_Cell], found: list[bool]
@@ -537,6 +549,11 @@ class _Study:
 
     def _others(self, c: _Candidate, dim: str, name: str) -> list[_Cell]:
         return [x for x in c.cells[dim] if x.name != name]
+
+
+#: The least share of a cell's change this week that the days and hours a sentence names
+#: ("mostly Tue 14:00–17:00") must hold; below it the change is spread over the week.
+MOSTLY = 2 / 3
 
 
 def _when(lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate) -> str:
@@ -572,10 +589,22 @@ def _when(lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate) -> str:
         found = benjamini_hochberg([t[1] for t in tested]) if tested else []
         return [k for (k, _, diff), f in zip(tested, found, strict=True) if f and diff * change > 0]
 
+    def concentrated(frame: pl.DataFrame, key: list[str], found: list[tuple]) -> list[tuple]:
+        # "mostly" says where the change sits: the named slots must hold most of it (a
+        # change spread over the week has its noisiest slots found too, holding a part)
+        if not found or reference.mean is None:
+            return []
+        named = set(found)
+        moved = {True: 0.0, False: 0.0}
+        for r in frame.iter_rows(named=True):
+            moved[tuple(r[k] for k in key) in named] += (r["s"] or 0) - r["n"] * reference.mean
+        total = moved[True] + moved[False]
+        return found if total and moved[True] / total >= MOSTLY else []
+
     if slots := beyond_noise(frames[0], keys[0]):
-        return _slots_text(slots)  # type: ignore[arg-type]
-    days = [d for (d,) in beyond_noise(frames[1], keys[1])]
-    hours = [h for (h,) in beyond_noise(frames[2], keys[2])]
+        return _slots_text(concentrated(frames[0], keys[0], slots))  # type: ignore[arg-type]
+    days = [d for (d,) in concentrated(frames[1], keys[1], beyond_noise(frames[1], keys[1]))]
+    hours = [h for (h,) in concentrated(frames[2], keys[2], beyond_noise(frames[2], keys[2]))]
     return ", ".join(p for p in (_day_text(days), ", ".join(_hour_spans(hours))) if p)
 
 
@@ -630,6 +659,12 @@ def _hour_spans(hours: list[int]) -> list[str]:
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+#: How a sentence puts a cell after a figure: "in the email channel", "for Dana Lee".
+_AT = {"agent": "for", "hour": "at"}
+#: Dimensions whose cells a sentence places in the week's days and hours (see :func:`_when`).
+_WHEN_DIMENSIONS = ("queue_name", "channel", "agent")
 
 
 def _names(dim: str, names: list[str]) -> str:
