@@ -797,6 +797,32 @@ def rate_by(
         )
         cols = list(dict.fromkeys([*cols, "_label"]))
     data = _drawable(data)
+    heading = f"{title} by {subject or key}"
+    if data.height == 1 and subject in ("queue", "channel"):
+        # a report of one queue (or a week of one channel): a single bar would only repeat
+        # the headline, so the panel says it in words
+        only = data.row(0, named=True)
+        lines = [
+            f"One {subject} in this report: {only['group']}",
+            f"{title} {only['shown']} (95% interval {only['interval']})",
+        ]
+        if count:
+            lines.append(f"{count_title}: {only['_label']}" if total else only["_label"])
+        note = (
+            alt.Chart(alt.Data(values=[{"text": lines}]))
+            .mark_text(
+                fontSize=FONT_SIZE,
+                color=palette.TEXT,
+                align="left",
+                baseline="top",
+                x=0,
+                y=4,
+                lineHeight=FONT_SIZE + 5,
+            )
+            .encode(text=alt.Text("text:N"))
+            .properties(width=WIDTH - 20, height=(FONT_SIZE + 5) * len(lines) + 4)
+        )
+        return _described(note, heading, ". ".join(lines) + ".")
     order = data["group"].to_list()
     plot_width = WIDTH - (250 if count else 160)
     y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=165))
@@ -825,7 +851,6 @@ def rate_by(
             base.mark_text(align="left", x=plot_width + 8).encode(text=alt.Text("_label:N"))
         )
     lowest = data.filter(pl.col(rate).is_not_null()).sort(rate).row(0, named=True)
-    heading = f"{title} by {subject or key}"
     chart = alt.layer(*layers).properties(
         width=plot_width,
         height=max(60, 22 * data.height),

@@ -319,8 +319,12 @@ def test_count_steps_are_whole_numbers_that_cover_the_largest(largest, steps):
 
 def test_static_svg_carries_a_title_and_a_description_with_the_main_figure(week_metrics):
     charts.use_renderer("static")
+    # a second queue, better than the fixture's one: the chart draws a bar for each
+    better = week_metrics.queues.with_columns(
+        queue_name=pl.lit("Billing"), **{c: pl.lit(0.95) for c in ("sla_met_rate",)}
+    )
     chart = charts.rate_by(
-        week_metrics.queues,
+        pl.concat([week_metrics.queues, better]),
         "queue_name",
         "sla_met_rate",
         "SLA met",
@@ -333,6 +337,35 @@ def test_static_svg_carries_a_title_and_a_description_with_the_main_figure(week_
     desc = re.search(r"<desc>(.*?)</desc>", svg).group(1)
     rate = week_metrics.queues["sla_met_rate"][0]
     assert f"Lowest: Support at {rate:.0%}" in desc
+
+
+def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_metrics):
+    # the fixture's week has one queue: a bar chart "by queue" would repeat the headline
+    assert week_metrics.queues.height == 1
+    q = week_metrics.queues.row(0, named=True)
+    spec = charts.rate_by(
+        week_metrics.queues,
+        "queue_name",
+        "sla_met_rate",
+        "SLA met",
+        count="sla_breaches",
+        total="sla_eligible",
+        count_title="breaches of SLA verdicts",
+        subject="queue",
+    ).to_dict()
+    assert "layer" not in spec and spec["mark"]["type"] == "text"
+    [lines] = [v["text"] for v in _spec_values(spec) if "text" in v]
+    assert lines == [
+        f"One queue in this report: {q['queue_name']}",
+        f"SLA met {q['sla_met_rate']:.0%} (95% interval {100 * q['sla_met_rate_low']:.0f}–"
+        f"{q['sla_met_rate_high']:.0%})",
+        f"breaches of SLA verdicts: {q['sla_breaches']} of {q['sla_eligible']}",
+    ]
+    assert spec["usermeta"]["title"] == "SLA met by queue"
+    # by day, one bar still says which day it is
+    one_day = week_metrics.daily.filter(pl.col("sla_met_rate").is_not_null()).head(1)
+    by_day = charts.rate_by(one_day, "day", "sla_met_rate", "SLA met", subject="day")
+    assert any(u["mark"]["type"] == "bar" for u in _layers(by_day.to_dict()))
 
 
 def test_every_report_chart_is_described(week_metrics):
