@@ -267,12 +267,19 @@ DURATION_LABEL = (
 _DURATION_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 
 
+def _axis(**options: Any) -> alt.Axis:
+    """An axis whose labels and title are not cut to a width unless ``options`` say so
+    (``labelLimit``): each report chart lays its labels out to fit, and a label that Vega may
+    cut is measured twice more, in a chart's drawing mostly spent measuring text."""
+    return alt.Axis(**{"labelLimit": 0, "titleLimit": 0, **options})
+
+
 def _duration_axis(largest_s: float | None, **options: Any) -> tuple[alt.Axis, alt.Scale]:
     """An axis from zero with ticks at whole minutes (or seconds, hours), labelled m:ss."""
     top = max(float(largest_s or 0), 1.0)
     step = next((s for s in _DURATION_STEPS if top / s <= 4), _DURATION_STEPS[-1])
     ticks = [step * i for i in range(int(top // step) + 2)]
-    axis = alt.Axis(values=ticks, labelExpr=DURATION_LABEL, **options)
+    axis = _axis(values=ticks, labelExpr=DURATION_LABEL, **options)
     return axis, alt.Scale(domain=[0, ticks[-1]], nice=False)
 
 
@@ -365,8 +372,8 @@ def distribution(
             ]
             lines.append(f"{within_share:.0%} {within} (above the dashed line)")
     base = alt.Chart(_values(frame.drop("upper"))).encode(
-        alt.Y("bucket:N", sort=names, title=None),
-        alt.X("interactions:Q", title="interactions", axis=alt.Axis(tickCount=3, format=",d")),
+        alt.Y("bucket:N", sort=names, title=None, axis=_axis()),
+        alt.X("interactions:Q", title="interactions", axis=_axis(tickCount=3, format=",d")),
         tooltip=[
             alt.Tooltip("bucket:N", title=title),
             alt.Tooltip("interactions:Q"),
@@ -410,11 +417,11 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     if is_duration:
         axis, scale = _duration_axis(data[metric].max(), title=title)
     else:
-        axis, scale = alt.Axis(format=fmt, tickCount=4, title=title), alt.Scale()
+        axis, scale = _axis(format=fmt, tickCount=4, title=title), alt.Scale()
     base = alt.Chart(
         _values(data.select(*dict.fromkeys(["label", metric, "status", "handled", "shown"])))
     ).encode(
-        alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=130)),
+        alt.Y("label:N", sort=order, title=None, axis=_axis(labelLimit=130)),
         alt.X(f"{metric}:Q", axis=axis, scale=scale),
         tooltip=[
             alt.Tooltip("label:N"),
@@ -518,12 +525,18 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     if fmt == DURATION:
         axis, scale = _duration_axis(data["value"].max(), title=None)
     elif fmt.endswith("%"):
-        axis = alt.Axis(format=fmt, title=None, values=[0, 0.25, 0.5, 0.75, 1])
+        axis = _axis(format=fmt, title=None, values=[0, 0.25, 0.5, 0.75, 1])
         scale = alt.Scale(domain=[0, 1])
     else:
-        axis, scale = alt.Axis(format=fmt, title=None, tickCount=4), alt.Scale(zero=True)
+        axis, scale = _axis(format=fmt, title=None, tickCount=4), alt.Scale(zero=True)
     axis, scale = axis.to_dict(validate=False), scale.to_dict(validate=False)
-    x = {"field": "week", "type": "ordinal", "sort": None, "title": None, "axis": {"labelAngle": 0}}
+    x = {
+        "field": "week",
+        "type": "ordinal",
+        "sort": None,
+        "title": None,
+        "axis": {"labelAngle": 0, "labelLimit": 0, "titleLimit": 0},
+    }
     tooltip = [
         {"field": "week", "type": "ordinal"},
         {"field": "shown", "type": "nominal", "title": title},
@@ -657,12 +670,12 @@ def heatmap(cells: pl.DataFrame) -> alt.Chart | alt.LayerChart:
         "weekday_name:N",
         sort=list(_WEEKDAYS),
         title=None,
-        axis=alt.Axis(orient="top", labelAngle=0, domain=False, ticks=False),
+        axis=_axis(orient="top", labelAngle=0, domain=False, ticks=False),
     )
     y = alt.Y(
         "hour:O",
         title="hour (report time zone)",
-        axis=alt.Axis(labelExpr="pad(datum.value, 2, '0', 'left') + ':00'", ticks=False),
+        axis=_axis(labelExpr="pad(datum.value, 2, '0', 'left') + ':00'", ticks=False),
     )
     base = alt.Chart(_values(data)).encode(
         x,
@@ -712,10 +725,10 @@ def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Ch
         return _empty(f"No {title.lower()} this week")
     data = frame.select(column, "count", "share")
     base = alt.Chart(_values(data)).encode(
-        alt.Y(f"{column}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=140)),
+        alt.Y(f"{column}:N", sort="-x", title=None, axis=_axis(labelLimit=140)),
         alt.X(
             "share:Q",
-            axis=alt.Axis(format="%", tickCount=4),
+            axis=_axis(format="%", tickCount=4),
             title="share of handled",
             scale=alt.Scale(domainMin=0),
         ),
@@ -825,13 +838,13 @@ def rate_by(
         return _described(note, heading, ". ".join(lines) + ".")
     order = data["group"].to_list()
     plot_width = WIDTH - (250 if count else 160)
-    y = alt.Y("group:N", title=None, sort=order, axis=alt.Axis(labelLimit=165))
+    y = alt.Y("group:N", title=None, sort=order, axis=_axis(labelLimit=165))
     base = alt.Chart(_values(data.select(cols))).encode(y)
     scale = alt.Scale(domain=[0, 1])
     bars = base.mark_bar(color=PRIMARY, opacity=0.85).encode(
         alt.X(
             f"{rate}:Q",
-            axis=alt.Axis(format="%", values=[0, 0.5, 1]),
+            axis=_axis(format="%", values=[0, 0.5, 1]),
             scale=scale,
             title=title,
         ),
@@ -928,11 +941,11 @@ def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
         alt.Chart(_values(data))
         .mark_bar(stroke=palette.BACKGROUND, strokeWidth=1)
         .encode(
-            alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=150)),
+            alt.Y("group:N", title=None, axis=_axis(labelLimit=150)),
             alt.X(
                 "share:Q",
                 stack="normalize",
-                axis=alt.Axis(format="%", values=[0, 0.5, 1]),
+                axis=_axis(format="%", values=[0, 0.5, 1]),
                 title="share of responses",
             ),
             alt.Color(
@@ -974,8 +987,8 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
     )
     order = data["day"].to_list()
     base = alt.Chart(_values(data)).encode(
-        alt.X("day:O", title=None, sort=order, axis=alt.Axis(labelAngle=0)),
-        alt.Y("handled:Q", title="interactions", axis=alt.Axis(tickCount=4, format=",d")),
+        alt.X("day:O", title=None, sort=order, axis=_axis(labelAngle=0)),
+        alt.Y("handled:Q", title="interactions", axis=_axis(tickCount=4, format=",d")),
         tooltip=[alt.Tooltip("day:O"), alt.Tooltip("handled:Q")],
     )
     chart = (
@@ -1031,9 +1044,9 @@ def compared_distribution(
         alt.Chart(_values(frame))
         .mark_bar()
         .encode(
-            alt.Y("bucket:N", sort=names, title=None),
+            alt.Y("bucket:N", sort=names, title=None, axis=_axis()),
             alt.YOffset("who:N", sort=list(who)),
-            alt.X("share:Q", title="share of interactions", axis=alt.Axis(format="%", tickCount=4)),
+            alt.X("share:Q", title="share of interactions", axis=_axis(format="%", tickCount=4)),
             alt.Color(
                 "who:N",
                 sort=list(who),
@@ -1071,8 +1084,8 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
     )
     total = int(data["breaches"].sum())
     base = alt.Chart(_values(data)).encode(
-        alt.X("label:O", title="hour of the day", sort=None, axis=alt.Axis(labelAngle=-90)),
-        alt.Y("breaches:Q", title="breaches", axis=alt.Axis(tickCount=3, format=",d")),
+        alt.X("label:O", title="hour of the day", sort=None, axis=_axis(labelAngle=-90)),
+        alt.Y("breaches:Q", title="breaches", axis=_axis(tickCount=3, format=",d")),
         tooltip=[alt.Tooltip("label:O"), alt.Tooltip("breaches:Q"), alt.Tooltip("verdicts:Q")],
     )
     chart = (
@@ -1094,8 +1107,8 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week."""
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
     base = alt.Chart(_values(data)).encode(
-        alt.X("week:O", title="ISO week", sort=None, axis=alt.Axis(labelAngle=0)),
-        alt.Y("handled:Q", title=None, axis=alt.Axis(tickCount=3, format=",d")),
+        alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
+        alt.Y("handled:Q", title=None, axis=_axis(tickCount=3, format=",d")),
         tooltip=[alt.Tooltip("iso_week:N"), alt.Tooltip("handled:Q")],
     )
     chart = (
