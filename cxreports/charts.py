@@ -274,6 +274,12 @@ def _axis(**options: Any) -> alt.Axis:
     return alt.Axis(**{"labelLimit": 0, "titleLimit": 0, **options})
 
 
+def _legend(**options: Any) -> alt.Legend:
+    """A legend whose labels and title are not cut to a width unless ``options`` say so (as
+    :func:`_axis`)."""
+    return alt.Legend(**{"labelLimit": 0, "titleLimit": 0, **options})
+
+
 def _duration_axis(largest_s: float | None, **options: Any) -> tuple[alt.Axis, alt.Scale]:
     """An axis from zero with ticks at whole minutes (or seconds, hours), labelled m:ss."""
     top = max(float(largest_s or 0), 1.0)
@@ -360,7 +366,7 @@ def distribution(
         colour = alt.Color(
             "target:N",
             scale=alt.Scale(domain=[within, over], range=[GOOD, BAD]),
-            legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+            legend=_legend(title=None, orient="bottom", direction="horizontal"),
         )
         last_within = frame.filter(pl.col("upper") <= threshold_s)["bucket"].to_list()
         if last_within:
@@ -434,7 +440,7 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
         alt.Color(
             "status:N",
             scale=alt.Scale(domain=["ranked", "below minimum volume"], range=[PRIMARY, MUTED]),
-            legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+            legend=_legend(title=None, orient="bottom", direction="horizontal"),
         )
     )
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("shown:N"))
@@ -690,7 +696,7 @@ def heatmap(cells: pl.DataFrame) -> alt.Chart | alt.LayerChart:
         alt.Color(
             "handled:Q",
             scale=alt.Scale(type="threshold", domain=thresholds, range=colours),
-            legend=alt.Legend(
+            legend=_legend(
                 title="interactions",
                 orient="bottom",
                 direction="horizontal",
@@ -831,6 +837,7 @@ def rate_by(
                 x=0,
                 y=4,
                 lineHeight=FONT_SIZE + 5,
+                limit=WIDTH - 20,  # a queue's long name ends in "…" rather than widen the chart
             )
             .encode(text=alt.Text("text:N"))
             .properties(width=WIDTH - 20, height=(FONT_SIZE + 5) * len(lines) + 4)
@@ -951,7 +958,7 @@ def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
             alt.Color(
                 "rating:O",
                 scale=alt.Scale(domain=["1", "2", "3", "4", "5"], range=RATING_COLORS),
-                legend=alt.Legend(
+                legend=_legend(
                     title="rating, 1 (worst, left) to 5 (best, right)",
                     orient="bottom",
                     direction="horizontal",
@@ -1051,7 +1058,7 @@ def compared_distribution(
                 "who:N",
                 sort=list(who),
                 scale=alt.Scale(domain=list(who), range=[PRIMARY, MUTED]),
-                legend=alt.Legend(title=None, orient="bottom", direction="horizontal"),
+                legend=_legend(labelLimit=160, title=None, orient="bottom", direction="horizontal"),
             ),
             tooltip=[
                 alt.Tooltip("who:N"),

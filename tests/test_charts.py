@@ -339,7 +339,7 @@ def test_static_svg_carries_a_title_and_a_description_with_the_main_figure(week_
     assert f"Lowest: Support at {rate:.0%}" in desc
 
 
-def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_metrics):
+def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_metrics, tmp_path):
     # the fixture's week has one queue: a bar chart "by queue" would repeat the headline
     assert week_metrics.queues.height == 1
     q = week_metrics.queues.row(0, named=True)
@@ -362,6 +362,12 @@ def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_
         f"breaches of SLA verdicts: {q['sla_breaches']} of {q['sla_eligible']}",
     ]
     assert spec["usermeta"]["title"] == "SLA met by queue"
+    # a long queue name is cut, not a chart wider than the page
+    long = week_metrics.queues.with_columns(queue_name=pl.lit("Billing " + "and refunds " * 20))
+    wide = charts.rate_by(long, "queue_name", "sla_met_rate", "SLA met", subject="queue")
+    [(svg, _)] = _convert([wide.to_dict()], tmp_path)
+    assert int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1)) <= charts.WIDTH + 20
+    assert "…" in svg
     # by day, one bar still says which day it is
     one_day = week_metrics.daily.filter(pl.col("sla_met_rate").is_not_null()).head(1)
     by_day = charts.rate_by(one_day, "day", "sla_met_rate", "SLA met", subject="day")
