@@ -379,7 +379,9 @@ def distribution(
             lines.append(f"{within_share:.0%} {within} (above the dashed line)")
     base = alt.Chart(_values(frame.drop("upper"))).encode(
         alt.Y("bucket:N", sort=names, title=None, axis=_axis()),
-        alt.X("interactions:Q", title="interactions", axis=_axis(tickCount=3, format=",d")),
+        alt.X(
+            "interactions:Q", title="interactions", axis=_axis(tickCount=3, format=",d", grid=False)
+        ),
         tooltip=[
             alt.Tooltip("bucket:N", title=title),
             alt.Tooltip("interactions:Q"),
@@ -421,9 +423,9 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     data = _drawable(data)
     order = data["label"].to_list()
     if is_duration:
-        axis, scale = _duration_axis(data[metric].max(), title=title)
+        axis, scale = _duration_axis(data[metric].max(), title=title, grid=False)
     else:
-        axis, scale = _axis(format=fmt, tickCount=4, title=title), alt.Scale()
+        axis, scale = _axis(format=fmt, tickCount=4, title=title, grid=False), alt.Scale()
     base = alt.Chart(
         _values(data.select(*dict.fromkeys(["label", metric, "status", "handled", "shown"])))
     ).encode(
@@ -734,7 +736,7 @@ def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Ch
         alt.Y(f"{column}:N", sort="-x", title=None, axis=_axis(labelLimit=140)),
         alt.X(
             "share:Q",
-            axis=_axis(format="%", tickCount=4),
+            axis=_axis(format="%", tickCount=4, grid=False),
             title="share of handled",
             scale=alt.Scale(domainMin=0),
         ),
@@ -995,7 +997,7 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
     order = data["day"].to_list()
     base = alt.Chart(_values(data)).encode(
         alt.X("day:O", title=None, sort=order, axis=_axis(labelAngle=0)),
-        alt.Y("handled:Q", title="interactions", axis=_axis(tickCount=4, format=",d")),
+        alt.Y("handled:Q", title="interactions", axis=_axis(tickCount=4, format=",d", grid=False)),
         tooltip=[alt.Tooltip("day:O"), alt.Tooltip("handled:Q")],
     )
     chart = (
@@ -1092,7 +1094,7 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
     total = int(data["breaches"].sum())
     base = alt.Chart(_values(data)).encode(
         alt.X("label:O", title="hour of the day", sort=None, axis=_axis(labelAngle=-90)),
-        alt.Y("breaches:Q", title="breaches", axis=_axis(tickCount=3, format=",d")),
+        alt.Y("breaches:Q", title="breaches", axis=_axis(tickCount=3, format=",d", grid=False)),
         tooltip=[alt.Tooltip("label:O"), alt.Tooltip("breaches:Q"), alt.Tooltip("verdicts:Q")],
     )
     chart = (
@@ -1115,7 +1117,7 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
-        alt.Y("handled:Q", title=None, axis=_axis(tickCount=3, format=",d")),
+        alt.Y("handled:Q", title=None, axis=_axis(tickCount=3, format=",d", grid=False)),
         tooltip=[alt.Tooltip("iso_week:N"), alt.Tooltip("handled:Q")],
     )
     chart = (

@@ -374,6 +374,25 @@ def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_
     assert any(u["mark"]["type"] == "bar" for u in _layers(by_day.to_dict()))
 
 
+def test_bars_labelled_with_their_value_have_no_gridlines_through_the_labels(
+    week_metrics, tmp_path
+):
+    # a bar's value is printed at its end; a gridline would run through "17 · not ranked"
+    m = week_metrics
+    labelled = {
+        "leaderboard": charts.leaderboard(m.agents, "handled", "Handled"),
+        "distribution": charts.distribution(m.rows, "handled_time_s", "Handle time"),
+        "mix": charts.mix(m.dispositions, "disposition", "Dispositions"),
+        "daily": charts.daily_volume(m.daily),
+    }
+    kept = charts.trend(m.trend, {"handled": ("Handled", ",.0f")})  # no labels on its bars
+    drawn = _convert([c.to_dict() for c in [*labelled.values(), kept]], tmp_path)
+    for name, (svg, _) in zip(labelled, drawn, strict=False):
+        assert "role-axis-grid" not in svg, name
+        assert "role-axis-label" in svg, name  # the axis itself stays
+    assert "role-axis-grid" in drawn[-1][0]
+
+
 def test_every_report_chart_is_described(week_metrics):
     m = week_metrics
     for chart in (
