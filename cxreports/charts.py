@@ -543,7 +543,7 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         "type": "ordinal",
         "sort": None,
         "title": None,
-        "axis": {"labelAngle": 0, "labelLimit": 0, "titleLimit": 0},
+        "axis": _axis(labelAngle=0).to_dict(validate=False),
     }
     tooltip = [
         {"field": "week", "type": "ordinal"},
@@ -1060,6 +1060,7 @@ def compared_distribution(
                 "who:N",
                 sort=list(who),
                 scale=alt.Scale(domain=list(who), range=[PRIMARY, MUTED]),
+                # the agent's name: cut where Vega cuts a legend label by default
                 legend=_legend(labelLimit=160, title=None, orient="bottom", direction="horizontal"),
             ),
             tooltip=[

@@ -501,7 +501,8 @@ class _Study:
             return text, dim
         # the first cell's shift says what moved; each named cell where it is beyond noise
         # gives its own figures, named when there are two
-        if cell.rate_test is not None and found[cell.rate_test]:
+        rate = cell.rate_test is not None and found[cell.rate_test]
+        if rate:
             what = _running(c.label)
             moved = [x for x in picked if x.rate_test is not None and found[x.rate_test]]
             figures = [(x, _plain(c, x.before.mean), _plain(c, x.now.mean)) for x in moved]
@@ -516,7 +517,7 @@ class _Study:
             part = f"from {before} to {now}"
             if len(picked) > 1:
                 part += f" {_AT.get(dim, 'in')} {_names(dim, [x.name])}"
-            if x is cell and what != "the share of interactions" and dim in _WHEN_DIMENSIONS:
+            if x is cell and rate and dim in _WHEN_DIMENSIONS:
                 when = _when(lazy, dim, cell.name, c)
                 if when:
                     part += f", mostly {when}" + ("," if len(figures) > 1 else "")
