@@ -157,6 +157,9 @@ _MEDIAN_OF = {
 }
 
 _P = palette
+#: The footer's table has a fixed layout: at its content's width WeasyPrint measures its text
+#: letter by letter (``overflow-wrap: anywhere`` makes every letter a place to wrap), a tenth
+#: of a report's PDF; at a fixed width it wraps the same text for a fraction of that.
 _CARD_CSS = f"""<style>
 .cx-cards{{display:grid;grid-template-columns:repeat(5,minmax(0,1fr));gap:8px;margin:8px 0 4px}}
 @media screen and (max-width:900px){{.cx-cards{{grid-template-columns:repeat(3,minmax(0,1fr))}}}}
@@ -172,6 +175,7 @@ _CARD_CSS = f"""<style>
   padding:6px 10px;font-size:13px;margin:6px 0;break-inside:avoid}}
 .cx-footer{{font-size:12px;color:{_P.MUTED};border-top:1px solid {_P.RULE};margin-top:16px;
   padding-top:6px;overflow-wrap:anywhere}}
+.cx-footer table{{table-layout:fixed;width:100%}}.cx-footer table th{{width:14em}}
 .cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
   font-weight:normal;border:0}}
 .cx-header h1{{margin-bottom:0}}.cx-header .cx-sub{{color:{_P.MUTED};font-size:14px}}

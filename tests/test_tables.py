@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 import polars as pl
 import pytest
+from pypdf import PdfReader
 
-from cxreports import tables, weekly
+from cxreports import render, tables, weekly
 
 from .metrics_fixtures import make_logs, utc
 from .test_charts import ODD_NAMES
@@ -84,6 +86,24 @@ def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
     assert "SLA status “paused”" in panel
     assert not re.search(r"\w+_(s|id|status|name|at)\b", re.sub(r"<style>.*?</style>", "", panel))
     assert '<th scope="row">' in panel and "<td>" in panel
+
+
+def test_a_footer_value_with_no_place_to_break_wraps_inside_the_printed_page(week, tmp_path):
+    # the footer's table is laid out at a fixed width (at its content's width WeasyPrint would
+    # measure every letter of it, each a place its text may wrap); what cannot break still
+    # wraps inside the page, whole
+    unbroken = "Q" + "Z" * 240
+    m = replace(week, params={**week.params, "queues": [unbroken]})
+    page = tmp_path / "footer.html"
+    page.write_text(
+        f"<html><body>{tables.header(m, 'Footer')}{tables.footer(m, 'f' * 40, '0.1')}</body></html>"
+    )
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "footer.pdf"))
+    text = "".join(p.extract_text() for p in pdf.pages)
+    shown = text[text.index("Parameter queues") :]  # (the header names the queues too)
+    runs = [len(run) for run in re.findall(r"Z+", shown)]
+    assert sum(runs) == 240
+    assert len(runs) >= 2 and max(runs) < 120  # A4 holds ~60 of them a line at the footer's size
 
 
 @pytest.mark.parametrize(
