@@ -591,14 +591,23 @@ def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
     )
 
 
-def key_value_table(rows: dict[str, Any], title: str | None = None) -> str:
-    """A small two-column HTML table of labelled values (data quality, parameters)."""
+def key_value_table(
+    rows: dict[str, Any], title: str | None = None, *, own_words: bool = False
+) -> str:
+    """A small two-column HTML table of labelled values (data quality, parameters).
+
+    Text from the data may hold a word too long for a phone's width, so it may wrap anywhere;
+    ``own_words`` says that the table holds none (only cxreports' own labels, numbers and
+    dates), which then wrap between words only: a PDF sizes such a table word by word rather
+    than letter by letter.
+    """
     body = "".join(
         f'<tr><th scope="row">{html.escape(str(k))}</th><td>{html.escape(_plain(v))}</td></tr>'
         for k, v in rows.items()
     )
     caption = f"<caption>{html.escape(title)}</caption>" if title else ""
-    return f'<table class="cx-kv">{caption}{body}</table>'
+    kind = "cx-kv cx-kv-words" if own_words else "cx-kv"
+    return f'<table class="{kind}">{caption}{body}</table>'
 
 
 def _plain(value: Any) -> str:
@@ -659,6 +668,7 @@ def data_quality(metrics: WeeklyMetrics) -> str:
                 "Last start seen": load["last_seen"],
             },
             "Whole load",
+            own_words=True,
         ),
         key_value_table(
             {
@@ -669,6 +679,7 @@ def data_quality(metrics: WeeklyMetrics) -> str:
                 **{f"Missing {field_label(k)}": v for k, v in q["nulls"].items() if v},
             },
             "This week",
+            own_words=True,
         ),
     ]
     unknown = q["unknown_values"]
@@ -700,6 +711,7 @@ table.cx-kv caption{{text-align:left;font-weight:600;padding-bottom:4px;color:{_
 table.cx-kv th,table.cx-kv td{{padding:2px 12px 2px 0;border-bottom:1px solid {_P.RULE};
   color:{_P.TEXT};text-align:left;vertical-align:top;overflow-wrap:anywhere}}
 table.cx-kv th{{font-weight:normal}}table.cx-kv td{{font-weight:600;text-align:right}}
+table.cx-kv-words th,table.cx-kv-words td{{overflow-wrap:break-word}}
 </style>"""
 
 

@@ -88,22 +88,29 @@ def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
     assert '<th scope="row">' in panel and "<td>" in panel
 
 
-def test_a_footer_value_with_no_place_to_break_wraps_inside_the_printed_page(week, tmp_path):
-    # the footer's table is laid out at a fixed width (at its content's width WeasyPrint would
-    # measure every letter of it, each a place its text may wrap); what cannot break still
-    # wraps inside the page, whole
+def test_text_from_the_data_with_no_place_to_break_wraps_inside_the_printed_page(week, tmp_path):
+    # the footer's table is laid out at a fixed width, and the data-quality tables of
+    # cxreports' own words wrap between words only (WeasyPrint sizes a table at its content's
+    # width by measuring its text at every place it may wrap, with ``anywhere`` every letter):
+    # text from the data that cannot break still wraps inside the page, whole
     unbroken = "Q" + "Z" * 240
-    m = replace(week, params={**week.params, "queues": [unbroken]})
-    page = tmp_path / "footer.html"
-    page.write_text(
-        f"<html><body>{tables.header(m, 'Footer')}{tables.footer(m, 'f' * 40, '0.1')}</body></html>"
+    unknown = pl.DataFrame({"field": ["sla_status"], "value": [unbroken], "count": [3]})
+    m = replace(
+        week,
+        params={**week.params, "queues": [unbroken]},
+        quality={**week.quality, "unknown_values": unknown},
     )
-    pdf = PdfReader(render.to_pdf(page, tmp_path / "footer.pdf"))
+    page = tmp_path / "report.html"
+    panels = tables.data_quality(m) + tables.footer(m, "f" * 40, "0.1")
+    page.write_text(f"<html><body>{tables.header(m, 'Report')}{panels}</body></html>")
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "report.pdf"))
     text = "".join(p.extract_text() for p in pdf.pages)
-    shown = text[text.index("Parameter queues") :]  # (the header names the queues too)
+    shown = text[text.index("Whole load") :]  # (the header names the queues too)
     runs = [len(run) for run in re.findall(r"Z+", shown)]
-    assert sum(runs) == 240
-    assert len(runs) >= 2 and max(runs) < 120  # A4 holds ~60 of them a line at the footer's size
+    assert sum(runs) == 2 * 240
+    assert max(runs) < 120  # A4 holds ~60 of them a line at the footer's size
+    assert "Parameter queues QZ" in shown and "SLA status" in shown and "“QZ" in shown
+    assert "Older duplicates superseded" in shown
 
 
 @pytest.mark.parametrize(
