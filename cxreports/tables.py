@@ -705,7 +705,7 @@ def data_quality(metrics: WeeklyMetrics) -> str:
 
 
 _DQ_CSS = f"""<style>
-.cx-dq{{display:flex;flex-wrap:wrap;gap:18px}}
+.cx-dq{{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}}
 table.cx-kv{{font-size:13px;border-collapse:collapse;max-width:100%;min-width:16rem}}
 table.cx-kv caption{{text-align:left;font-weight:600;padding-bottom:4px;color:{_P.TEXT}}}
 table.cx-kv th,table.cx-kv td{{padding:2px 12px 2px 0;border-bottom:1px solid {_P.RULE};

@@ -603,6 +603,11 @@ for (const table of document.querySelectorAll('table.gt_table')) {
 return out;
 """
 
+#: The height of every row of the data-quality tables.
+_KV_ROWS = """
+return [...document.querySelectorAll('table.cx-kv tr')].map(r => r.getBoundingClientRect().height);
+"""
+
 #: Every drawn chart text: its content and the size it is shown at (font size times the
 #: scale the SVG is drawn at).
 _CHART_TEXT = """
@@ -637,6 +642,11 @@ def test_html_report_fits_the_screen_with_cards_and_row_headers_in_view(
         # the wide tables do scroll on a phone, so the check above saw them scrolled
         wide = {r["table"] for r in rows if r["scrolled"]}
         assert "Agent" in wide
+    else:
+        # the data-quality tables side by side keep their own height: a table of fewer rows
+        # is not stretched to the tallest one beside it, its rows spaced out
+        heights = browser.driver.execute_script(_KV_ROWS)
+        assert len(heights) >= 8 and max(heights) < 1.3 * min(heights), heights
 
 
 @pytest.mark.parametrize("report", list(REPORTS))
