@@ -178,7 +178,8 @@ _CARD_CSS = f"""<style>
 .cx-footer table{{table-layout:fixed;width:100%}}.cx-footer table th{{width:14em}}
 .cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
   font-weight:normal;border:0}}
-.cx-header h1{{margin-bottom:0}}.cx-header .cx-sub{{color:{_P.MUTED};font-size:14px}}
+.cx-header h1{{margin-bottom:0}}
+.cx-header .cx-sub{{color:{_P.MUTED};font-size:14px;overflow-wrap:anywhere}}
 </style>"""
 
 
