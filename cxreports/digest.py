@@ -543,6 +543,9 @@ def _esc(value: object) -> str:
 # for Outlook only (conditional comments). Every style is inline: many apps drop <style>.
 
 _FONT = "font-family:Arial,Helvetica,sans-serif;"
+#: Text that may hold a name from the data (a queue's, a category's) wraps anywhere, so that a
+#: long name without spaces never widens the email past a phone's screen.
+_WRAP = "overflow-wrap:anywhere;word-break:break-word;"
 _PAD = "padding-left:16px;padding-right:16px;"
 _H2 = f"{_FONT}margin:0;font-size:17px;line-height:22px;font-weight:700;color:{palette.TEXT};"
 _SMALL = f"{_FONT}font-size:12px;line-height:16px;color:{palette.MUTED};"
@@ -577,12 +580,12 @@ body { margin: 0; padding: 0; }
 def _html(d: _Digest) -> str:
     sections = [
         _row(
-            f'<h1 style="{_FONT}margin:0;font-size:21px;line-height:27px;font-weight:700;'
+            f'<h1 style="{_FONT}{_WRAP}margin:0;font-size:21px;line-height:27px;font-weight:700;'
             f'color:{palette.TEXT}">{_esc(d.title)}</h1>'
             f'<p style="{_SMALL}margin:4px 0 0;font-size:14px;line-height:20px">'
             f"{_esc(d.period)}</p>"
             + (
-                f'<p style="{_SMALL}margin:2px 0 0;font-size:14px;line-height:20px">'
+                f'<p style="{_SMALL}{_WRAP}margin:2px 0 0;font-size:14px;line-height:20px">'
                 f"Scope: {_esc(d.scope)}</p>"
                 if d.scope
                 else ""
@@ -591,8 +594,8 @@ def _html(d: _Digest) -> str:
         ),
         *(
             _row(
-                f'<p style="{_FONT}margin:0;padding:8px 10px;font-size:14px;line-height:20px;'
-                f"color:{palette.TEXT};background:{palette.SURFACE};"
+                f'<p style="{_FONT}{_WRAP}margin:0;padding:8px 10px;font-size:14px;'
+                f"line-height:20px;color:{palette.TEXT};background:{palette.SURFACE};"
                 f'border-left:4px solid {palette.BAD_TEXT}">{_esc(note)}</p>',
                 top=12,
             )
@@ -603,7 +606,7 @@ def _html(d: _Digest) -> str:
                 _row(f'<h2 style="{_H2}">What changed</h2>', top=20),
                 _row(
                     "".join(
-                        f'<p style="{_FONT}margin:0 0 8px;font-size:15px;line-height:21px;'
+                        f'<p style="{_FONT}{_WRAP}margin:0 0 8px;font-size:15px;line-height:21px;'
                         f'color:{palette.TEXT}">{_esc(sentence)}</p>'
                         for sentence in d.changes
                     ),
@@ -678,7 +681,7 @@ def _row(content: str, *, top: int = 0, bottom: int = 0) -> str:
 
 def _para(text: str, *, small: bool = False) -> str:
     style = _SMALL if small else f"{_FONT}font-size:14px;line-height:20px;color:{palette.TEXT};"
-    return f'<p style="{style}margin:0">{_esc(text)}</p>'
+    return f'<p style="{style}{_WRAP}margin:0">{_esc(text)}</p>'
 
 
 def _kpi_table(kpis: Iterable[_Kpi]) -> str:

@@ -202,8 +202,38 @@ def _arrow(now: pl.Expr, before: pl.Expr, fmt: str) -> pl.Expr:
 
 def _sticky(gt: GT, stub: str) -> GT:
     """``gt`` with its ``stub`` column as row headers (``<th scope="row">``) under a stub
-    heading; ``cxreport.css`` keeps that column in view while the table scrolls sideways."""
-    return gt.tab_stubhead(label=stub)
+    heading; ``cxreport.css`` keeps that column in view while the table scrolls sideways.
+    A long row header wraps in a box of its own (:func:`wrapped`)."""
+    return gt.tab_stubhead(label=stub).fmt(wrapped, columns=stub)
+
+
+#: Longest text (and longest word) a table cell keeps on one line; a longer name wraps.
+LONG_TEXT, LONG_WORD = 32, 20
+#: The box a long text wraps in: a fixed width, so that a table sizes it without measuring it.
+_LONG_BOX = (
+    "display:inline-block;width:13em;white-space:normal;overflow-wrap:anywhere;vertical-align:top"
+)
+
+
+def wrapped(value: object) -> str:
+    """``value`` as HTML text for a table cell that keeps its text on one line: escaped, and
+    when long (an agent named by a 60-letter address, a hostile 200-letter queue name), in a
+    box of 13em that wraps it anywhere. A long row header would otherwise widen its column
+    past the screen and, kept in view as the table scrolls, cover every number beside it; in
+    the PDF it would run off the page.
+
+    Examples
+    --------
+    >>> wrapped("Ana & Bo")
+    'Ana &amp; Bo'
+    >>> wrapped("x" * 40).startswith('<span style="display:inline-block;width:13em;')
+    True
+    """
+    text = "" if value is None else str(value)
+    shown = html.escape(text, quote=False)
+    if len(text) <= LONG_TEXT and all(len(word) <= LONG_WORD for word in text.split()):
+        return shown
+    return f'<span style="{_LONG_BOX}">{shown}</span>'
 
 
 def agent_table(metrics: WeeklyMetrics) -> GT:
@@ -423,7 +453,7 @@ def _target_row(r: dict[str, Any]) -> str:
     )
     tone = {"missed": "cx-bad", "at risk": "cx-warn"}.get(r["status"], "")
     tds = "".join(
-        f'<td class="{tone}">{html.escape(c)}</td>' if i == 1 else f"<td>{html.escape(c)}</td>"
+        f'<td class="{tone}">{html.escape(c)}</td>' if i == 1 else f"<td>{wrapped(c)}</td>"
         for i, c in enumerate(cells)
     )
     return f"<tr>{tds}</tr>"

@@ -20,12 +20,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import nbformat
+import polars as pl
 import pytest
 from PIL import Image
 from selenium import webdriver
@@ -33,7 +35,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from cxreports import digest
+from cxreports import digest, render
 from cxreports.report import REPORTS
 
 pytestmark = pytest.mark.slow
@@ -452,6 +454,8 @@ def test_email_with_long_names_cuts_nothing_on_a_phone(browser, screenshots, tmp
         "B": None,  # shown by its id, one long word
         "C": "Léa",
     }
+    # the email's scope line names the queue: one long word here
+    queue = "Support" + "Escalations" * 12
     rows = [
         {
             "agent_id": "agent-7f3a9b2c-0d4e-4f5a-9b6c-7d8e9f0a1b2c" if agent == "B" else agent,
@@ -461,11 +465,12 @@ def test_email_with_long_names_cuts_nothing_on_a_phone(browser, screenshots, tmp
             "sla_status": "meet" if i % 3 else "breach",
             "csat_status": "completed",
             "csat_score": 5 if i % 2 else 2,
+            "queue_name": queue,
         }
         for agent, name in names.items()
         for i in range(25)
     ]
-    metrics = weekly(make_logs(rows), "2026-W13", "UTC", queues=["Support"])
+    metrics = weekly(make_logs(rows), "2026-W13", "UTC", queues=[queue])
     folder = digest.write(digest.build(metrics), tmp_path / "week")
     layout = _open_email(
         browser, _email_page(folder, tmp_path), 390, screenshots / "email-390-long-names.png"
@@ -603,6 +608,17 @@ for (const table of document.querySelectorAll('table.gt_table')) {
 return out;
 """
 
+#: Every element wider than the screen, but for what scrolls inside a box of its own.
+_WIDER_THAN_THE_SCREEN = """
+const width = window.innerWidth;
+const boxed = el => { for (let p = el.parentElement; p; p = p.parentElement) {
+  if (getComputedStyle(p).overflowX !== 'visible') return p.getBoundingClientRect().right <= width;
+} return false; };
+return [...document.body.querySelectorAll('*')]
+  .filter(el => el.getBoundingClientRect().right > width + 1 && !boxed(el))
+  .map(el => el.tagName + ' ' + (el.textContent || '').slice(0, 40));
+"""
+
 #: The height of every row of the data-quality tables.
 _KV_ROWS = """
 return [...document.querySelectorAll('table.cx-kv tr')].map(r => r.getBoundingClientRect().height);
@@ -692,3 +708,51 @@ def test_html_report_structure_is_accessible(rendered, browser, report):
     assert len(found["charts"]) == _chart_count(rendered[report]["ipynb"])
     for role, title, desc in found["charts"]:
         assert role == "img" and title and re.search(r"\d", desc), (title, desc)
+
+
+def test_names_with_no_place_to_break_stay_on_a_phones_screen(screen_reset, screenshots, tmp_path):
+    # what changed, the scorecards' contents, heading, queue and categories, and the agent
+    # table's row header, with an agent and a queue named by one long word each
+    from cxreports import tables, weekly
+    from cxreports.metrics.changes import SCHEMA, Changes
+
+    from .metrics_fixtures import make_logs, utc
+
+    agent, queue = "Agent" + "Featherstonehaugh" * 10, "Queue" + "Escalations" * 12
+    rows = [
+        {
+            "agent_id": "A1",
+            "agent_name": agent,
+            "queue_name": queue,
+            "started_at": utc(2026, 3, 24, 1, i),
+            "sla_status": "meet",
+        }
+        for i in range(25)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1, scorecards=True)
+    claim = {"metric": "count", "comparison": "last week", "dimension": "queue_name"}
+    claim |= {"sentence": f"Volume rose, all of it in the {queue} queue.", "p_value": 0.001}
+    m = replace(m, changes=Changes(pl.DataFrame([claim], schema=SCHEMA), 1, 8))
+    css = (Path(render.__file__).parent / "templates/cxreport/static/cxreport.css").read_text()
+    body = tables.changes_section(m, "agent-performance") + tables.agent_table(m).as_raw_html()
+    body += tables.scorecard_contents(m)
+    body += "".join(tables.scorecard_page(c, m) for c in m.scorecards.cards)
+    page = tmp_path / "names.html"
+    page.write_text(
+        '<html><head><meta name="viewport" content="width=device-width">'
+        f"<style>{css}</style></head><body><main>{body}</main></body></html>"
+    )
+    browser = screen_reset
+    _open_on(browser, page, "phone")
+    layout = browser.driver.execute_script(_LAYOUT)
+    browser.driver.save_screenshot(str(screenshots / "long-names-390.png"))
+    # (a page wider than a phone's screen is shown zoomed out, its text too small to read)
+    assert layout["width"] == SCREENS["phone"][0], "the page is wider than the screen"
+    assert layout["page"] <= layout["width"], "the page scrolls sideways"
+    wide = browser.driver.execute_script(_WIDER_THAN_THE_SCREEN)
+    assert wide == [], wide
+    # the agent table's row header, kept in view as the table scrolls, leaves room for numbers
+    heads = browser.driver.execute_script(
+        "return [...document.querySelectorAll('.gt_stub')].map(th => th.offsetWidth)"
+    )
+    assert heads and max(heads) < 0.6 * layout["width"], heads

@@ -88,6 +88,18 @@ def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
     assert '<th scope="row">' in panel and "<td>" in panel
 
 
+def test_a_long_row_header_wraps_in_a_box_of_its_own_and_a_short_one_stays_as_it_was(week):
+    long_names = {"A0": "Q" + "Z" * 60, "A1": "Maximiliana Alexandrina Bartholomew-Smythe"}
+    names = pl.col("agent_id").replace_strict(long_names, default="<b>Tom</b> & Jerry")
+    m = replace(week, agents=week.agents.with_columns(agent_name=names))
+    shown = tables.agent_table(m).as_raw_html()
+    heads = re.findall(r'<th scope="row"[^>]*class="gt_row gt_left gt_stub">(.*?)</th>', shown)
+    boxed = [h for h in heads if h.startswith('<span style="display:inline-block;width:13em;')]
+    assert len(heads) == 3 and len(boxed) == 2
+    assert {re.sub("<[^>]+>", "", h) for h in boxed} == set(long_names.values())
+    assert "&lt;b&gt;Tom&lt;/b&gt; &amp; Jerry" in heads  # short: escaped, as it was
+
+
 def test_text_from_the_data_with_no_place_to_break_wraps_inside_the_printed_page(week, tmp_path):
     # the footer's table is laid out at a fixed width, and the data-quality tables of
     # cxreports' own words wrap between words only (WeasyPrint sizes a table at its content's
@@ -96,18 +108,22 @@ def test_text_from_the_data_with_no_place_to_break_wraps_inside_the_printed_page
     # too)
     unbroken = "Q" + "Z" * 240
     unknown = pl.DataFrame({"field": ["sla_status"], "value": [unbroken], "count": [3]})
+    named = pl.when(pl.col("agent_id") == "A0").then(pl.lit(unbroken))
     m = replace(
         week,
         params={**week.params, "queues": [unbroken]},
         quality={**week.quality, "unknown_values": unknown},
+        agents=week.agents.with_columns(agent_name=named.otherwise(pl.col("agent_name"))),
     )
     page = tmp_path / "report.html"
-    panels = tables.data_quality(m) + tables.footer(m, "f" * 40, "0.1")
+    panels = tables.agent_table(m).as_raw_html()
+    panels += tables.data_quality(m) + tables.footer(m, "f" * 40, "0.1")
     page.write_text(f"<html><body>{tables.header(m, 'Report')}{panels}</body></html>")
     pdf = PdfReader(render.to_pdf(page, tmp_path / "report.pdf"))
     text = "".join(p.extract_text() for p in pdf.pages)
     runs = [len(run) for run in re.findall(r"Z+", text)]
-    assert sum(runs) == 3 * 240  # the header, the unknown values and the footer
+    # the header, the agent table's row header, the unknown values and the footer
+    assert sum(runs) == 4 * 240
     assert max(runs) < 120  # A4 holds ~60 of them a line at the footer's size
     assert "Parameter queues QZ" in text and "SLA status" in text and "“QZ" in text
     assert "Older duplicates superseded" in text
