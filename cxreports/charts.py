@@ -24,7 +24,7 @@ from cxreports import palette
 from cxreports.exceptions import ParameterError
 from cxreports.metrics import csat
 from cxreports.metrics.core import wilson
-from cxreports.schema import agent_label
+from cxreports.schema import agent_labels
 from cxreports.units import duration
 
 RenderMode = Literal["static", "interactive"]
@@ -414,7 +414,7 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
         status=pl.when(pl.col("ranked"))
         .then(pl.lit("ranked"))
         .otherwise(pl.lit("below minimum volume")),
-        label=agent_label(),
+        label=agent_labels(),
         shown=pl.when(pl.col("ranked"))
         .then(value_text)
         .otherwise(pl.format("{} · not ranked", value_text)),

@@ -30,7 +30,7 @@ from cxreports.exceptions import ParameterError
 from cxreports.iorw import write_atomic
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
-from cxreports.schema import agent_label
+from cxreports.schema import agent_labels
 from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
 from cxreports.targets import STATUS
@@ -464,7 +464,7 @@ def _agents(ranked: pl.DataFrame, min_volume: int) -> list[_Agent]:
     top = (
         ranked.sort("handled", descending=True, maintain_order=True)
         .head(TOP_AGENTS)
-        .with_columns(agent_label().alias("agent"))
+        .with_columns(agent_labels().alias("agent"))
     )
     return [
         _Agent(

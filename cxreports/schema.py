@@ -299,5 +299,23 @@ def empty(schema: pl.Schema) -> pl.DataFrame:
 
 
 def agent_label() -> pl.Expr:
-    """How an agent is named in reports: the name, else the id, else ``(unassigned)``."""
-    return pl.col("agent_name").fill_null(pl.col("agent_id")).fill_null("(unassigned)")
+    """How an agent is named in reports: the name, else the id, else ``(unassigned)``; a
+    name of only spaces counts as none."""
+    name = pl.col("agent_name")
+    named = pl.when(name.str.strip_chars() != "").then(name)
+    return named.otherwise(pl.col("agent_id")).fill_null("(unassigned)")
+
+
+def agent_labels() -> pl.Expr:
+    """:func:`agent_label` for a frame of one row per agent: a name two agents share is
+    followed by each one's id, so that no chart or table shows them as one.
+
+    Examples
+    --------
+    >>> agents = pl.DataFrame({"agent_id": ["a1", "a2", "a3"], "agent_name": ["Mei", "Mei", " "]})
+    >>> agents.select(agent_labels())["agent_name"].to_list()
+    ['Mei (a1)', 'Mei (a2)', 'a3']
+    """
+    label = agent_label()
+    twice = label.is_duplicated() & pl.col("agent_id").is_not_null()
+    return pl.when(twice).then(pl.format("{} ({})", label, pl.col("agent_id"))).otherwise(label)

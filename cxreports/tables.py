@@ -17,7 +17,7 @@ from great_tables import GT, loc, style
 
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
-from cxreports.schema import agent_label
+from cxreports.schema import agent_labels
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
 
@@ -247,8 +247,8 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
     a = metrics.agents.sort(["ranked", "handled"], descending=[True, True])
     shown = a.select(
         pl.when(pl.col("ranked"))
-        .then(agent_label())
-        .otherwise(pl.format("{} {}", agent_label(), pl.lit(NOT_RANKED)))
+        .then(agent_labels())
+        .otherwise(pl.format("{} {}", agent_labels(), pl.lit(NOT_RANKED)))
         .alias("Agent"),
         *([pl.col("team").alias("Team")] if "team" in a.columns else []),
         pl.format(
@@ -859,7 +859,7 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
     """CSAT per agent with responses and the 95% interval, agents with responses first."""
     a = metrics.agents.sort(["csat_responses", "csat_rate"], descending=True, nulls_last=True)
     shown = a.select(
-        agent_label().alias("Agent"),
+        agent_labels().alias("Agent"),
         pl.col("handled").alias("Handled"),
         pl.col("csat_sent").alias("Surveys sent"),
         pl.col("csat_responses").alias("Responses"),

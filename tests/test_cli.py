@@ -127,6 +127,21 @@ def test_metrics_agents_csv(sample: Path, capsys: pytest.CaptureFixture[str]):
     assert agents["handled"].sum() == handled
 
 
+def test_text_exports_defuse_formulas_and_control_characters():
+    from cxreports.export import frame_to_text
+
+    names = ['=HYPERLINK("http://x","y")', "@SUM(1)", "+1", "-1", "Ann", "Esc\x1b[31mRed\x07"]
+    frame = pl.DataFrame({"agent_name": names, "handled": [1, 2, 3, 4, 5, -6]})
+    back = pl.read_csv(io.StringIO(frame_to_text(frame, "csv")))
+    # a spreadsheet takes a cell that begins with = + - @ for a formula, quoted or not
+    shown = ["'" + n for n in names[:4]] + ["Ann", "Esc\ufffd[31mRed\ufffd"]
+    assert back["agent_name"].to_list() == shown
+    assert back["handled"].to_list() == [1, 2, 3, 4, 5, -6]  # numbers as they were
+    table = frame_to_text(frame, "table")
+    assert "\x1b" not in table and "\x07" not in table and names[0] in table
+    assert json.loads(frame_to_text(frame, "json"))[5]["agent_name"] == names[5]
+
+
 def test_metrics_match_the_library(sample: Path, capsys: pytest.CaptureFixture[str]):
     from cxreports.metrics import weekly
 

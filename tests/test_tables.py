@@ -11,7 +11,7 @@ from pypdf import PdfReader
 from cxreports import render, tables, weekly
 
 from .metrics_fixtures import make_logs, utc
-from .test_charts import ODD_NAMES
+from .test_charts import ODD_NAMES, _spec_values
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,30 @@ def test_data_quality_panel_names_fields_for_readers_not_by_column(week):
     assert "SLA status “paused”" in panel
     assert not re.search(r"\w+_(s|id|status|name|at)\b", re.sub(r"<style>.*?</style>", "", panel))
     assert '<th scope="row">' in panel and "<td>" in panel
+
+
+def test_two_agents_of_one_name_stay_two_and_a_blank_name_shows_the_id():
+    from cxreports import charts, digest
+
+    names = {"A1": "Mei Ling Chua", "A2": "Mei Ling Chua", "A3": "   ", "A4": "Ann"}
+    rows = [
+        {"agent_id": a, "agent_name": n, "started_at": utc(2026, 3, 24, 9, i), "sla_status": "meet"}
+        for a, n in names.items()
+        for i in range(3 + int(a[1]))
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1, scorecards=True)
+    shown = ["Mei Ling Chua (A1)", "Mei Ling Chua (A2)", "A3", "Ann"]
+    spec = charts.leaderboard(m.agents, "handled", "Handled").to_dict(validate=False)
+    values = _spec_values(spec)
+    handled = dict(zip(shown, [4, 5, 6, 7], strict=True))
+    assert {v["label"]: v["handled"] for v in values} == handled
+    heads = re.findall(
+        r'class="gt_row gt_left gt_stub">(.*?)</th>', tables.agent_table(m).as_raw_html()
+    )
+    assert sorted(heads) == sorted(shown)
+    assert sorted(c.name for c in m.scorecards.cards) == sorted(shown)
+    text = digest.build(m).text  # the email's top agents
+    assert all(name in text for name in shown)
 
 
 def test_a_long_row_header_wraps_in_a_box_of_its_own_and_a_short_one_stays_as_it_was(week):

@@ -17,6 +17,7 @@ import polars as pl
 
 from cxreports.metrics.changes import MATERIAL, Sums, benjamini_hochberg, compare_means
 from cxreports.metrics.volume import mix
+from cxreports.schema import agent_labels
 
 #: The figures of a scorecard: column of the agent table, label, unit, which way is better,
 #: and for a rate the column that counts its cases.
@@ -106,7 +107,8 @@ def build(
     ``handled``, the weeks in order). ``baseline_weeks`` (the baseline's weeks with data) turns
     the baseline's volume into a weekly one.
     """
-    agents = agents.filter(pl.col("agent_id").is_not_null())
+    # each page is headed by the agent's name; two agents of one name, by it and their id
+    agents = agents.filter(pl.col("agent_id").is_not_null()).with_columns(_label=agent_labels())
     if not agents.height:
         return Scorecards((), 0)
     main = (
@@ -201,7 +203,7 @@ def build(
         cards.append(
             Card(
                 agent_id=agent,
-                name=r["agent_name"] or agent,
+                name=r["_label"],
                 team=team,
                 ranked=bool(r["ranked"]),
                 handled=int(r["handled"]),
