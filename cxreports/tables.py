@@ -296,7 +296,9 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
             ],
         )
         .tab_style(style.text(color=palette.MUTED), loc.body(rows=unranked))
-        .tab_style(style.text(color=palette.MUTED, style="italic"), loc.stub(rows=unranked))
+        # muted, not italic: WeasyPrint prints a name in a script the italic font lacks
+        # (Arabic in DejaVu Sans Oblique) with the glyphs of another font, as cat faces
+        .tab_style(style.text(color=palette.MUTED), loc.stub(rows=unranked))
         .tab_style(style.text(color=palette.BAD_TEXT), loc.body(columns="Flags"))
         .tab_options(
             table_font_size="12px", data_row_padding="3px", column_labels_font_weight="bold"

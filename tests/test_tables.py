@@ -112,6 +112,18 @@ def test_two_agents_of_one_name_stay_two_and_a_blank_name_shows_the_id():
     assert all(name in text for name in shown)
 
 
+def test_an_unranked_agent_named_in_arabic_prints_in_an_upright_font(week, tmp_path):
+    # the italic font has no Arabic, and WeasyPrint drew such a name with another font's
+    # glyph numbers in it: cat faces
+    names = pl.col("agent_id").replace_strict({"A0": "محمد عبد الله"}, default="Ann")
+    m = replace(week, agents=week.agents.with_columns(agent_name=names, ranked=pl.lit(False)))
+    page = tmp_path / "agents.html"
+    page.write_text(f"<html><body>{tables.agent_table(m).as_raw_html()}</body></html>")
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "agents.pdf"))
+    fonts = {str(f.get_object()["/BaseFont"]) for f in pdf.pages[0]["/Resources"]["/Font"].values()}
+    assert fonts and not [f for f in fonts if "Oblique" in f or "Italic" in f], fonts
+
+
 def test_a_long_row_header_wraps_in_a_box_of_its_own_and_a_short_one_stays_as_it_was(week):
     long_names = {"A0": "Q" + "Z" * 60, "A1": "Maximiliana Alexandrina Bartholomew-Smythe"}
     names = pl.col("agent_id").replace_strict(long_names, default="<b>Tom</b> & Jerry")
