@@ -756,3 +756,30 @@ def test_names_with_no_place_to_break_stay_on_a_phones_screen(screen_reset, scre
         "return [...document.querySelectorAll('.gt_stub')].map(th => th.offsetWidth)"
     )
     assert heads and max(heads) < 0.6 * layout["width"], heads
+
+
+def test_a_right_to_left_name_leaves_the_contents_entry_in_order(screen_reset, tmp_path):
+    # a Hebrew name, and one holding an unclosed right-to-left override, in the scorecards'
+    # contents: what follows each name (" · 17 handled") stays after it, read left to right
+    from cxreports import tables, weekly
+
+    from .metrics_fixtures import make_logs, utc
+
+    names = {"A1": "דוד כהן", "A2": "\u202eAisha Rahman", "A3": "Ann"}
+    rows = [
+        {"agent_id": a, "agent_name": n, "started_at": utc(2026, 3, 24, 9, i), "sla_status": "meet"}
+        for a, n in names.items()
+        for i in range(5)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1, scorecards=True)
+    page = tmp_path / "contents.html"
+    page.write_text(f"<html><body>{tables.scorecard_contents(m)}</body></html>")
+    browser = screen_reset
+    _open_on(browser, page, "desktop")
+    entries = browser.driver.execute_script(
+        "return [...document.querySelectorAll('ol.cx-contents li')].map(li => ["
+        "  li.querySelector('a').getBoundingClientRect().right,"
+        "  li.querySelector('.cx-see').getBoundingClientRect().left])"
+    )
+    assert len(entries) == 3
+    assert all(after >= name - 1 for name, after in entries), entries
