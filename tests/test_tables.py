@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from cxreports import render, tables, weekly
+from cxreports.metrics.weekly import _agent_cell
 
 from .metrics_fixtures import make_logs, utc
 from .test_charts import ODD_NAMES, _spec_values
@@ -110,6 +111,9 @@ def test_two_agents_of_one_name_stay_two_and_a_blank_name_shows_the_id():
     assert sorted(c.name for c in m.scorecards.cards) == sorted(shown)
     text = digest.build(m).text  # the email's top agents
     assert all(name in text for name in shown)
+    # and what changed, whose cells by agent are the interactions' agents
+    cells = make_logs(rows).interactions.select(_agent_cell()).unique()["agent_name"]
+    assert sorted(cells) == sorted(shown)
 
 
 def test_an_unranked_agent_named_in_arabic_prints_in_an_upright_font(week, tmp_path):
