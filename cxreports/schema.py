@@ -307,8 +307,9 @@ def agent_label() -> pl.Expr:
 
 
 def agent_labels() -> pl.Expr:
-    """:func:`agent_label` for a frame of one row per agent: a name two agents share is
-    followed by each one's id, so that no chart or table shows them as one.
+    """:func:`agent_label`, followed by the agent's id where another agent of the frame has
+    the same label, so that no chart, table or sentence shows two agents as one (a frame of
+    one row per agent, or of interactions).
 
     Examples
     --------
@@ -316,6 +317,6 @@ def agent_labels() -> pl.Expr:
     >>> agents.select(agent_labels())["agent_name"].to_list()
     ['Mei (a1)', 'Mei (a2)', 'a3']
     """
-    label = agent_label()
-    twice = label.is_duplicated() & pl.col("agent_id").is_not_null()
-    return pl.when(twice).then(pl.format("{} ({})", label, pl.col("agent_id"))).otherwise(label)
+    label, agent = agent_label(), pl.col("agent_id")
+    shared = (agent.n_unique().over(label) > 1) & agent.is_not_null()
+    return pl.when(shared).then(pl.format("{} ({})", label, agent)).otherwise(label)

@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from cxreports import render, tables, weekly
-from cxreports.metrics.weekly import _agent_cell
+from cxreports.schema import agent_labels
 
 from .metrics_fixtures import make_logs, utc
 from .test_charts import ODD_NAMES, _spec_values
@@ -112,7 +112,7 @@ def test_two_agents_of_one_name_stay_two_and_a_blank_name_shows_the_id():
     text = digest.build(m).text  # the email's top agents
     assert all(name in text for name in shown)
     # and what changed, whose cells by agent are the interactions' agents
-    cells = make_logs(rows).interactions.select(_agent_cell()).unique()["agent_name"]
+    cells = make_logs(rows).interactions.select(agent_labels()).unique()["agent_name"]
     assert sorted(cells) == sorted(shown)
 
 

@@ -17,7 +17,7 @@ from cxreports.metrics.core import BREAKDOWNS, aggregate, counted, filtered, in_
 from cxreports.metrics.data_quality import data_quality
 from cxreports.metrics.families import Stages, stages
 from cxreports.period import Week
-from cxreports.schema import agent_label
+from cxreports.schema import agent_labels
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
 Breakdown = Literal[
@@ -497,17 +497,9 @@ def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
             _week=changes_.BASELINE_WEEKS - pl.col("_week"),
             weekday=local.dt.weekday().cast(pl.Int8),
             hour=local.dt.hour().cast(pl.Int8),
-            agent=_agent_cell(),
+            agent=agent_labels(),  # two agents of one name are two cells
         )
     )
-
-
-def _agent_cell() -> pl.Expr:
-    """An agent as what changed names them: their label, followed by their id where another
-    agent of these weeks has the same one (two agents of one name are two cells, not one)."""
-    label = agent_label()
-    shared = pl.col("agent_id").n_unique().over(label) > 1
-    return pl.when(shared).then(pl.format("{} ({})", label, pl.col("agent_id"))).otherwise(label)
 
 
 def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
