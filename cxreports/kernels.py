@@ -58,6 +58,11 @@ _WARM_UP = (
     "cxreports.kernels._serve_warm_up({shared!r})\n"
 )
 _RESULT = "_cxreports_result"
+#: How every report kernel starts: quiet (it warns on every start that local TCP is
+#: unencrypted; a report's own errors still surface as cell errors), and without IPython's
+#: history, which writes every cell's code to the user's ``~/.ipython`` database from a
+#: thread, a SQLite commit a cell, in a file that every kernel shares.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False")
 
 
 class WarmKernel:
@@ -99,7 +104,7 @@ class WarmKernel:
         """Start the kernel and import what every report needs."""
         try:
             run_sync(self.km.start_kernel)(
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                extra_arguments=list(KERNEL_ARGUMENTS),
                 env={**os.environ, **self.env},
             )
         except Exception as exc:  # jupyter_client raises NoSuchKernel, OSError, RuntimeError

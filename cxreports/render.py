@@ -155,9 +155,7 @@ def execute_notebook(
                     # change this process's directory, which reports rendering side by side
                     # in threads share
                     resources={"metadata": {"path": folder}},
-                    # the kernel warns on every start that local TCP is unencrypted; the
-                    # report's own errors still surface as cell errors
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                    extra_arguments=list(kernels.KERNEL_ARGUMENTS),
                     **engine,
                 )
             except (PapermillExecutionError, CellTimeoutError, DeadKernelError):

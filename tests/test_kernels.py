@@ -152,6 +152,7 @@ def _namespace_notebooks(folder: Path) -> list[Report]:
         "assert not isinstance(exit, int), 'an IPython name is still overwritten'\n"
         "assert not any('leaked ' + '= 1' in cell for cell in In), 'an earlier cell is in In'\n"
         f"assert os.getcwd() == {str(checked)!r}, os.getcwd()\n"
+        "assert not get_ipython().history_manager.enabled, 'cells go to ~/.ipython history'\n"
         "import sys\n"
         "assert sys.cxreports_cycle() is None, 'an earlier notebook is still in memory'\n"
         "print('cwd', os.getcwd())",
