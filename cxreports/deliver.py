@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
-from cxreports import digest, mail
+from cxreports import digestfiles, mail
 from cxreports.exceptions import ParameterError
 from cxreports.report import REPORTS
 
@@ -21,7 +21,7 @@ def attachments(week_dir: str | Path, reports: Sequence[str] | None = None) -> l
     """
     folder = Path(week_dir)
     if reports is None:
-        reports = digest.report_names(folder) or list(REPORTS)
+        reports = digestfiles.report_names(folder) or list(REPORTS)
     found, problems = [], []
     for name in reports:
         if (folder / f"{name}.failed.ipynb").exists():
@@ -48,7 +48,7 @@ def compose(
     reports: Sequence[str] | None = None,
 ) -> EmailMessage:
     """The message for one rendered week, checked by :func:`mail.build_message`."""
-    body = digest.read(week_dir)
+    body = digestfiles.read(week_dir)
     if subject:
         body = mail.EmailBody(subject=subject, html=body.html, text=body.text, images=body.images)
     return mail.build_message(
@@ -70,6 +70,6 @@ def send_week(
     """
     message = compose(week_dir, sender=settings.sender, to=to, subject=subject)
     if dry_run:
-        return mail.write_eml(message, Path(week_dir) / digest.FOLDER / "message.eml")
+        return mail.write_eml(message, Path(week_dir) / digestfiles.FOLDER / "message.eml")
     mail.send(message, settings)
     return str(message["Message-ID"])

@@ -13,12 +13,9 @@ keeps its digest in ``<week>/email/`` so that sending needs no data and no kerne
 from __future__ import annotations
 
 import html
-import json
-import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import altair as alt
@@ -26,8 +23,12 @@ import polars as pl
 import vl_convert
 
 from cxreports import chartfont, charts, palette
-from cxreports.exceptions import ParameterError
-from cxreports.iorw import write_atomic
+
+# where a week keeps its digest: cxreports.digestfiles (here too, as they always were)
+from cxreports.digestfiles import FOLDER as FOLDER
+from cxreports.digestfiles import read as read
+from cxreports.digestfiles import report_names as report_names
+from cxreports.digestfiles import write as write
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_labels
@@ -35,10 +36,6 @@ from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
 from cxreports.targets import STATUS
 
-#: Folder of a rendered week that holds the digest.
-FOLDER = "email"
-# the name rule of cxreports.report: a name read back from digest.json becomes a file name
-_REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: Agents listed in the email (ranked ones, by volume); the full table is in the attachment.
 TOP_AGENTS = 10
 #: The widest the email is drawn, in CSS px: the column every mail client fits on a screen.
@@ -216,56 +213,6 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         text=_text(digest),
         images={image.name: image.png for image in digest.images},
     )
-
-
-def write(body: EmailBody, week_dir: str | Path, reports: Sequence[str] | None = None) -> Path:
-    """Keep ``body`` in ``week_dir/email/`` (subject, HTML, text, PNGs); returns the folder.
-
-    ``reports`` names the reports rendered with it, the ones sent along (see
-    :func:`report_names`).
-    """
-    folder = Path(week_dir) / FOLDER
-    for name, png in body.images.items():
-        write_atomic(folder / f"{name}.png", png)
-    write_atomic(folder / "body.html", body.html.encode())
-    write_atomic(folder / "body.txt", body.text.encode())
-    meta: dict[str, object] = {"subject": body.subject, "images": sorted(body.images)}
-    if reports is not None:
-        meta["reports"] = list(reports)
-    write_atomic(folder / "digest.json", json.dumps(meta, indent=2).encode())
-    return folder
-
-
-def read(week_dir: str | Path) -> EmailBody:
-    """The body kept by :func:`write`; a clear error when the week was not fully rendered."""
-    folder = Path(week_dir) / FOLDER
-    meta_path = folder / "digest.json"
-    if not meta_path.is_file():
-        raise ParameterError(
-            f"{week_dir}: no email digest found ({meta_path} is missing); render the week "
-            "with `cxreports report all ...` first"
-        )
-    meta = json.loads(meta_path.read_text())
-    return EmailBody(
-        subject=meta["subject"],
-        html=(folder / "body.html").read_text(),
-        text=(folder / "body.txt").read_text(),
-        images={name: (folder / f"{name}.png").read_bytes() for name in meta["images"]},
-    )
-
-
-def report_names(week_dir: str | Path) -> list[str] | None:
-    """The reports rendered with the week's digest (None if it does not say: all built-in)."""
-    meta_path = Path(week_dir) / FOLDER / "digest.json"
-    try:
-        names = json.loads(meta_path.read_text()).get("reports")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(names, list) or not all(
-        isinstance(n, str) and _REPORT_NAME.fullmatch(n) for n in names
-    ):
-        return None
-    return names
 
 
 def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:

@@ -886,7 +886,7 @@ def render_runs(
     dropped and the error is raised; a run's digest is written only once every report of every
     run has rendered.
     """
-    from cxreports import digest
+    from cxreports import digestfiles
     from cxreports.kernels import MAX_KERNELS, KernelPool, WarmKernel
     from cxreports.render import render_report
 
@@ -945,7 +945,7 @@ def render_runs(
     for run in runs:
         ensure_dir(run.target)
         # a digest from an earlier run must not outlive a failing one: sending looks for it
-        (run.target / digest.FOLDER / "digest.json").unlink(missing_ok=True)
+        (run.target / digestfiles.FOLDER / "digest.json").unlink(missing_ok=True)
     written: list[dict[str, dict[str, Path]]] = [{} for _ in runs]
     try:
         # reports of one run in different kernels: its week is computed once, by the first
@@ -963,8 +963,8 @@ def render_runs(
                 pool.cancel()
                 raise
         for i, run in enumerate(runs):
-            body = digest.read(staging[i])
-            digest.write(body, run.target, reports=[r.name for r in run.reports])
+            body = digestfiles.read(staging[i])
+            digestfiles.write(body, run.target, reports=[r.name for r in run.reports])
     finally:
         for folder in staging:
             shutil.rmtree(folder, ignore_errors=True)

@@ -208,3 +208,21 @@ def test_a_relative_glob_is_read_from_the_callers_folder(sample_dir, tmp_path, m
     )
     assert set(out["csat-sla"]) == {"ipynb", "html"}
     assert "SLA met by queue" in out["csat-sla"]["html"].read_text()
+
+
+def test_the_process_that_runs_the_kernels_and_sends_does_not_import_the_chart_libraries():
+    # they are most of a second on the way to the first kernel of every run: only the
+    # kernels draw charts and build the digest
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import cxreports.cli, cxreports.job, cxreports.report, cxreports.deliver\n"
+        "from cxreports.report import render_runs\n"
+        "render_runs([])  # what it imports as it runs\n"
+        "heavy = {'altair', 'vl_convert', 'great_tables', 'weasyprint'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
