@@ -135,7 +135,10 @@ def _copies() -> Path | None:
     digest = hashlib.sha256(f"{VERSION} {RANGES}".encode())
     for name in FACES:
         digest.update(sources[name].read_bytes())
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    # a relative XDG_CACHE_HOME is to be ignored (the XDG spec): kernels run in many folders
+    cache = Path(os.environ.get("XDG_CACHE_HOME", ""))
+    if not cache.is_absolute():
+        cache = Path.home() / ".cache"
     folder = cache / "cxreports" / "chart-font" / digest.hexdigest()[:16]
     if (folder / _COVERED).is_file():  # written last
         return folder

@@ -147,13 +147,17 @@ print(json.dumps({"ready": ready, "svg": charts._svg(spec)["image/svg+xml"]}))
 """
 
 
-def _prepare_in(cache: Path, n: int = 1) -> list[dict]:
+def _prepare_in(cache: Path | str, n: int = 1, **env: str) -> list[dict]:
     """``prepare`` in ``n`` new processes at once (vl-convert keeps a font it was given for
     the life of its process), with ``cache`` as the user's cache folder."""
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), **env}
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", _PREPARE], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", _PREPARE],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=env.get("HOME"),
         )
         for _ in range(n)
     ]
@@ -188,3 +192,13 @@ def test_a_cache_that_cannot_be_written_leaves_the_whole_font(tmp_path):
     [run] = _prepare_in(blocked)
     assert not run["ready"]
     assert chartfont.FAMILY not in run["svg"] and "DejaVu Sans" in run["svg"]
+
+
+@pytest.mark.slow
+def test_a_relative_cache_folder_is_not_made_where_the_kernel_runs(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    [run] = _prepare_in("cache", HOME=str(home))
+    assert run["ready"]
+    assert not (home / "cache").exists()  # the kernels run in every report's folder
+    assert (home / ".cache" / "cxreports" / "chart-font").is_dir()
