@@ -31,7 +31,7 @@ from cxreports.digestfiles import report_names as report_names
 from cxreports.digestfiles import write as write
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
-from cxreports.schema import agent_labels
+from cxreports.schema import agent_labels, isolated
 from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
 from cxreports.targets import STATUS
@@ -169,7 +169,10 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     """
     wk = metrics.week
     scope = ", ".join(
-        metrics.params["queues"] + metrics.params["channels"] + metrics.params.get("teams", [])
+        map(
+            isolated,
+            metrics.params["queues"] + metrics.params["channels"] + metrics.params.get("teams", []),
+        )
     )
     days = wk.days
     notes = []

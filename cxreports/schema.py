@@ -7,6 +7,8 @@ personal data out of every table and report.
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 from cxreports.exceptions import ParameterError
@@ -296,6 +298,29 @@ def csat_expr(csat_score_field: str = DEFAULT_CSAT_SCORE_FIELD) -> pl.Expr:
 def empty(schema: pl.Schema) -> pl.DataFrame:
     """An empty frame with ``schema``, for empty weeks and empty sources."""
     return pl.DataFrame(schema=schema)
+
+
+#: Bidirectional classes that reorder the text around a name: right-to-left letters, Arabic
+#: digits, and the explicit embeddings, overrides and isolates.
+_BIDI = frozenset({"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+
+
+def isolated(name: str) -> str:
+    """A name from the data as running text holds it: in a Unicode isolate (U+2068 ... U+2069)
+    when it is written right to left or holds direction controls, so that it cannot reorder
+    the words, numbers and punctuation around it (a Hebrew queue name moved the figures of
+    the sentence that named it, an unclosed override reversed the rest); as it is otherwise.
+
+    Examples
+    --------
+    >>> isolated("Billing")
+    'Billing'
+    >>> isolated("תמיכה") == "\u2068תמיכה\u2069"
+    True
+    """
+    if any(unicodedata.bidirectional(c) in _BIDI for c in name):
+        return f"\u2068{name}\u2069"
+    return name
 
 
 def agent_label() -> pl.Expr:

@@ -17,7 +17,7 @@ from great_tables import GT, loc, style
 
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
-from cxreports.schema import agent_labels
+from cxreports.schema import agent_labels, isolated
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
 
@@ -768,11 +768,11 @@ def header(metrics: WeeklyMetrics, title: str) -> str:
     days = wk.days
     scope = []
     if metrics.params["queues"]:
-        scope.append("queues: " + ", ".join(metrics.params["queues"]))
+        scope.append("queues: " + ", ".join(map(isolated, metrics.params["queues"])))
     if metrics.params["channels"]:
-        scope.append("channels: " + ", ".join(metrics.params["channels"]))
+        scope.append("channels: " + ", ".join(map(isolated, metrics.params["channels"])))
     if metrics.params.get("teams"):
-        scope.append("teams: " + ", ".join(metrics.params["teams"]))
+        scope.append("teams: " + ", ".join(map(isolated, metrics.params["teams"])))
     sub = f"{wk.label} · {days[0]:%a %d %b %Y} – {days[-1]:%a %d %b %Y} · time zone {wk.tz}" + (
         " · " + "; ".join(scope) if scope else ""
     )
@@ -896,7 +896,7 @@ def scorecard_contents(metrics: WeeklyMetrics) -> str:
         # direction override, leaves the order of what follows it alone
         f'<li>\u2068<a href="#{_card_anchor(c)}">{html.escape(c.name)}</a>\u2069'
         f'<span class="cx-see"> · {c.handled:,} handled'
-        + (f" · {html.escape(c.team)}" if c.team else "")
+        + (f" · {html.escape(isolated(c.team))}" if c.team else "")
         + ("" if c.ranked else f" · below the minimum volume {NOT_RANKED}")
         + "</span></li>"
         for c in cards
@@ -924,9 +924,9 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
     minimum volume)."""
     who = [f"{card.handled:,} handled this week"]
     if card.team:
-        who.insert(0, f"team {card.team}")
+        who.insert(0, f"team {isolated(card.team)}")
     if card.main_queue:
-        who.append(f"mostly {card.main_queue}")
+        who.append(f"mostly {isolated(card.main_queue)}")
     head = (
         f'<div class="cx-scorecard" id="{_card_anchor(card)}">'
         f"<h2>{html.escape(card.name)}</h2>"
@@ -934,7 +934,8 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
     )
     if not card.ranked:
         return head + (
-            f"<p>{html.escape(card.name)} handled {card.handled:,} interactions this week, "
+            f"<p>{html.escape(isolated(card.name))} handled {card.handled:,} interactions "
+            "this week, "
             f"fewer than the minimum volume of {metrics.params['min_volume']:,}: too few to "
             "compare with peers or to read strengths and focus areas. Their figures are in the "
             "agent performance report.</p></div>"
@@ -980,7 +981,7 @@ def scorecard_categories(card: Any) -> str:
     if not card.categories.height:
         return '<p class="cx-see">No wrap-up category was recorded this week.</p>'
     shown = " · ".join(
-        f"{html.escape(r['category'] or '(none)')} {r['count']:,} ({r['share']:.0%})"
+        f"{html.escape(isolated(r['category'] or '(none)'))} {r['count']:,} ({r['share']:.0%})"
         for r in card.categories.head(6).iter_rows(named=True)
     )
     more = card.categories.height - 6

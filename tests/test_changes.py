@@ -97,6 +97,18 @@ def test_a_queue_whose_sla_drops_on_two_afternoons_is_named_with_its_hours():
     assert set(claims) == {"sla_met_rate"}, found.claims["sentence"].to_list()
 
 
+def test_a_right_to_left_queue_is_isolated_in_the_sentence_that_names_it():
+    # a Hebrew name between "the" and "queue" reorders a browser's or mail app's line: the
+    # figures and hours after it would read in the wrong order
+    hebrew = "חיובים"
+    rows = weeks(1, 20_000, sla_drop=0.20).with_columns(
+        pl.col("queue_name").replace("Billing", hebrew)
+    )
+    [sentence] = find(rows).claims["sentence"].to_list()
+    assert f"in the \u2068{hebrew}\u2069 queue" in sentence
+    assert "Tue and Wed 14:00–17:00" in sentence
+
+
 def test_a_report_of_one_queue_does_not_say_the_change_is_in_that_queue():
     # the same planted drop, in a report scoped to Billing: every interaction is Billing's, so
     # "100% of the fall is in the Billing queue" would say nothing; where else it sits does

@@ -91,6 +91,18 @@ def test_a_page_per_agent_and_the_short_page_below_the_minimum(cards):
     assert "fewer than the minimum volume of 20" in short and "<svg" not in short
 
 
+def test_a_right_to_left_team_queue_or_name_is_isolated_in_a_scorecards_lines(cards):
+    from dataclasses import replace
+
+    from cxreports import tables
+
+    m_params = type("M", (), {"params": {"min_volume": 20}})()
+    card = replace(cards["F"], name="דנה", team="צוות א", main_queue="תמיכה")
+    page = tables.scorecard_page(card, m_params)
+    assert "team \u2068צוות א\u2069 · 3 handled this week · mostly \u2068תמיכה\u2069" in page
+    assert "<p>\u2068דנה\u2069 handled 3 interactions" in page
+
+
 @pytest.mark.slow
 def test_the_scorecards_report_has_a_page_per_agent(sample_dir: Path, tmp_path: Path):
     from cxreports.cli import main

@@ -190,3 +190,22 @@ def test_a_change_within_noise_has_no_verdict_and_no_colour(outside, change, rea
     )  # fmt: skip
     cards = tables.kpi_cards(kpis)
     assert f'<span class="cx-delta {kind}">{reading}</span>' in cards
+
+
+def test_a_right_to_left_name_is_isolated_in_the_lines_that_name_it():
+    from cxreports import digest, scope
+
+    hebrew, arabic = "תמיכה", "فريق"
+    rows = [
+        {"agent_id": "A1", "queue_name": hebrew, "started_at": utc(2026, 3, 24, 9, i)}
+        for i in range(3)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", queues=[hebrew], min_volume=1)
+    isolated = f"\u2068{hebrew}\u2069"
+    assert f"queues: {isolated}" in tables.header(m, "Agent performance")
+    assert digest.build(m).subject.endswith(f" · {isolated}")
+    assert scope.describe([hebrew, "Billing"], [], [arabic]) == (
+        f"queues {isolated}, Billing; team \u2068{arabic}\u2069"
+    )
+    # a name in another script that reads left to right is left as it is
+    assert scope.describe(["Поддержка"], []) == "queue Поддержка"

@@ -28,6 +28,7 @@ from typing import Literal
 import polars as pl
 
 from cxreports.metrics.volume import WEEKDAYS
+from cxreports.schema import isolated
 from cxreports.units import duration
 
 #: The false-discovery rate of the Benjamini-Hochberg correction over all tests of a week.
@@ -673,6 +674,7 @@ def _names(dim: str, names: list[str]) -> str:
     channels``, ``14:00–15:00``, ``Dana Lee``."""
     if dim == "hour":
         return _and([f"{int(n):02d}:00–{int(n) + 1:02d}:00" for n in names])
+    names = [isolated(n) for n in names]  # a right-to-left name leaves the sentence in order
     if dim == "agent":
         return _and(names)
     kind = DIMENSIONS[dim]
