@@ -18,6 +18,8 @@ system_packages() {
   # font subsetting for small PDFs (WeasyPrint falls back to fontTools, with a warning)
   ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
   fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
+  # Chinese, Japanese and Korean names (DejaVu Sans has none of their letters: boxes otherwise)
+  fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
   # the browser tests (tests/test_browser.py) drive Debian's headless Chromium with selenium
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)

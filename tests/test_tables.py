@@ -169,6 +169,22 @@ def test_text_from_the_data_with_no_place_to_break_wraps_inside_the_printed_page
     assert "Older duplicates superseded" in text
 
 
+def test_chinese_japanese_and_korean_names_print_in_a_font_that_has_them(week, tmp_path):
+    # DejaVu Sans has none of their letters: without a CJK font installed they print as boxes
+    names = {"A0": "王小明", "A1": "佐藤 花子", "A2": "김민준"}
+    named = pl.col("agent_id").replace_strict(names, default=pl.col("agent_name"))
+    m = replace(week, agents=week.agents.with_columns(agent_name=named))
+    page = tmp_path / "agents.html"
+    page.write_text(f"<html><body>{tables.agent_table(m).as_raw_html()}</body></html>")
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "agents.pdf"))
+    fonts = {
+        str(font["/BaseFont"]) for p in pdf.pages for font in p["/Resources"]["/Font"].values()
+    }
+    assert any("DejaVu" not in f and "Liberation" not in f for f in fonts), fonts
+    text = re.sub(r"\s", "", "".join(p.extract_text() for p in pdf.pages))  # wrapped names
+    assert all(name.replace(" ", "") in text for name in names.values())
+
+
 @pytest.mark.parametrize(
     ("outside", "change", "reading", "kind"),
     [
