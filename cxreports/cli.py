@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -177,8 +178,8 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         "--week", type=_week, help="ISO week such as 2026-W13 (default: last complete week)"
     )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
-    p.add_argument("--queues", type=_names, help="only these queues (comma-separated)")
-    p.add_argument("--channels", type=_names, help="only these channels (comma-separated)")
+    p.add_argument("--queues", type=_filter_names, help=f"only these queues {_FILTER_HELP}")
+    p.add_argument("--channels", type=_filter_names, help=f"only these channels {_FILTER_HELP}")
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
     p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
@@ -192,7 +193,9 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         type=_text,
         help="CSV of agent_id,team[,lead]: a team roll-up and each agent's team",
     )
-    p.add_argument("--teams", type=_names, help="only these teams of --team-map (comma-separated)")
+    p.add_argument(
+        "--teams", type=_filter_names, help=f"only these teams of --team-map {_FILTER_HELP}"
+    )
     p.add_argument(
         "--target",
         action="append",
@@ -428,8 +431,12 @@ def _add_notebooks(sub: argparse._SubParsersAction) -> None:
         help="ISO week (default: 2026-W13 for the sample, else the last complete week)",
     )
     p.add_argument("--tz", help="IANA time zone (default: Asia/Singapore for the sample, else UTC)")
-    p.add_argument("--queues", type=_names, default=[], help="only these queues (comma-separated)")
-    p.add_argument("--channels", type=_names, default=[], help="only these channels")
+    p.add_argument(
+        "--queues", type=_filter_names, default=[], help=f"only these queues {_FILTER_HELP}"
+    )
+    p.add_argument(
+        "--channels", type=_filter_names, default=[], help=f"only these channels {_FILTER_HELP}"
+    )
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
     p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
@@ -613,6 +620,10 @@ def _example_config() -> str:
     return EXAMPLE
 
 
+#: How the filters' names are given, for their help.
+_FILTER_HELP = "(comma-separated, case ignored; a name with a comma in double quotes)"
+
+
 def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -620,6 +631,21 @@ def _csv_list(text: str) -> list[str]:
 def _names(text: str) -> list[str]:
     """A comma-separated list that names at least one item (``''`` is not "all")."""
     names = _csv_list(text)
+    if not names:
+        raise argparse.ArgumentTypeError(
+            "expected one or more comma-separated names, got none; leave the option out for all"
+        )
+    return names
+
+
+def _filter_names(text: str) -> list[str]:
+    """Queue, channel or team names, comma-separated; a name that holds a comma goes in double
+    quotes (``'"Returns, Refunds",Billing'``), as in a CSV line."""
+    try:
+        names = [n.strip() for n in next(csv.reader([text], skipinitialspace=True), [])]
+    except csv.Error as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r} as names: {exc}") from None
+    names = [n for n in names if n]
     if not names:
         raise argparse.ArgumentTypeError(
             "expected one or more comma-separated names, got none; leave the option out for all"

@@ -119,7 +119,14 @@ def resolve(
                 else [v for v in values if v.casefold() == value.casefold()]
             )
             if not matches:
-                problems.append(f"unknown {what} {value!r}: {_listing(what, values)}")
+                problem = f"unknown {what} {value!r}: {_listing(what, values)}"
+                split = [v for v in values if v.casefold().startswith(value.casefold() + ",")]
+                if split:  # a name with a comma, given unquoted on the command line
+                    problem += (
+                        f" (a name that holds a comma goes in double quotes: "
+                        f"--{what}s '\"{split[0]}\"')"
+                    )
+                problems.append(problem)
             chosen += [m for m in matches if m not in chosen]
         out[what] = chosen
     if problems:
@@ -130,7 +137,8 @@ def resolve(
 def _listing(what: str, values: Sequence[str]) -> str:
     if not values:
         return f"the source names no {what} at all"
-    shown = ", ".join(values[:LISTED])
+    # a name that holds a comma in quotes, as the command line takes it
+    shown = ", ".join(f'"{v}"' if "," in v else v for v in values[:LISTED])
     more = f" and {len(values) - LISTED} more" if len(values) > LISTED else ""
     return f"the source has {shown}{more}"
 

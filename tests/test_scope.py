@@ -160,3 +160,24 @@ def test_a_notebook_run_directly_with_a_misspelt_queue_stops_at_its_first_cell(s
     with pytest.raises(ReportError) as caught:
         execute_notebook(notebook, parameters, tmp_path / "out.ipynb")
     assert "ParameterError: unknown queue 'Biling': the source has Billing, " in str(caught.value)
+
+
+def test_a_queue_whose_name_holds_a_comma_is_given_in_quotes(tmp_path, capsys):
+    from cxreports.cli import build_parser
+    from cxreports.scope import Known, resolve
+
+    args = build_parser().parse_args(
+        ["metrics", "queues", "SRC", "--queues", '"Returns, Refunds", billing', "--teams", "A"]
+    )
+    assert args.queues == ["Returns, Refunds", "billing"]
+    known = Known(queues=("Billing", "Returns, Refunds"), channels=("email",))
+    assert resolve(args.queues, [], known) == (["Returns, Refunds", "Billing"], [])
+    # unquoted, it is two names: the message shows the name and how to give it
+    unquoted = build_parser().parse_args(
+        ["metrics", "queues", "SRC", "--queues", "Returns, Refunds"]
+    )
+    with pytest.raises(ParameterError) as error:
+        resolve(unquoted.queues, [], known)
+    message = str(error.value)
+    assert 'the source has Billing, "Returns, Refunds"' in message
+    assert "--queues '\"Returns, Refunds\"'" in message
