@@ -33,18 +33,23 @@ def figures() -> list[pl.Expr]:
 
 
 def mix(frame: Any, column: str, by: Sequence[str] = (), missing: str = "(none)") -> pl.LazyFrame:
-    """Count and share of each value of ``column`` (null shown as ``missing``), largest first;
-    ``frame`` on any engine (:func:`cxreports.metrics.core.aggregate`).
+    """Count and share of each value of ``column`` (null or blank shown as ``missing``, which
+    would otherwise be a bar with no label), largest first; ``frame`` on any engine
+    (:func:`cxreports.metrics.core.aggregate`).
 
     Examples
     --------
-    >>> df = pl.LazyFrame({"disposition": ["Resolved", "Resolved", None]})
+    >>> df = pl.LazyFrame({"disposition": ["Resolved", "Resolved", None, "  "]})
     >>> mix(df, "disposition").collect().rows()
-    [('Resolved', 2, 0.6666666666666666), ('(none)', 1, 0.3333333333333333)]
+    [('(none)', 2, 0.5), ('Resolved', 2, 0.5)]
     """
     keys = list(by)
     total = pl.col("count").sum()
-    filled = nw.from_native(frame).with_columns(nw.col(column).fill_null(missing))
+    value = nw.col(column)
+    blank = value.str.strip_chars() == ""
+    filled = nw.from_native(frame).with_columns(
+        nw.when(blank).then(nw.lit(missing)).otherwise(value.fill_null(missing)).alias(column)
+    )
     counts = aggregate(
         filled,
         [*keys, column],
