@@ -41,3 +41,20 @@ def make_logs(rows: list[dict[str, Any]]) -> CxLogs:
     tables = {name: S.empty(schema) for name, schema in S.TABLES.items()}
     tables["interactions"] = interactions
     return CxLogs(**tables, records_read=len(rows))
+
+
+def varied_rows(n: int, agents: int) -> list[dict]:
+    """``n`` interactions of ``agents`` agents over the week of 2026-03-23 (UTC): handle and
+    response times, SLA verdicts and CSAT scores that vary, for charts with every part drawn."""
+    return [
+        {
+            "agent_id": f"A{i % agents}",
+            "started_at": utc(2026, 3, 23 + i % 5, 8 + i % 4, i),
+            "handled_time_s": 90.0 + 700 * (i % 3),
+            "first_response_time_s": 20.0 * (1 + i % 7),
+            "sla_status": "meet" if i % 4 else "breach",
+            "csat_status": "completed",
+            "csat_score": 1 + i % 5,
+        }
+        for i in range(n)
+    ]

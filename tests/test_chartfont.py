@@ -14,7 +14,7 @@ import vl_convert
 
 from cxreports import chartfont, charts, digest, weekly
 
-from .metrics_fixtures import make_logs, utc
+from .metrics_fixtures import make_logs, utc, varied_rows
 
 #: Agent names from Western, Central and Eastern Europe, Turkey and Vietnam: all in the copies.
 LATIN_NAMES = ["Zoë Ødegård", "Łukasz Żółć", "Şükrü Ağa", "Nguyễn Ơn", "O'Brien-Smith"]
@@ -31,19 +31,10 @@ def copies() -> frozenset[str]:
 
 @pytest.fixture(scope="module")
 def metrics():
+    dispositions = ["Résolu", "Escalated → Tier 2", "Callback ≤ 24 h"]
     rows = [
-        {
-            "agent_id": f"A{i % 5}",
-            "agent_name": LATIN_NAMES[i % 5],
-            "started_at": utc(2026, 3, 23 + i % 5, 8 + i % 4, i),
-            "handled_time_s": 90.0 + 700 * (i % 3),
-            "first_response_time_s": 20.0 * (1 + i % 7),
-            "sla_status": "meet" if i % 4 else "breach",
-            "csat_status": "completed",
-            "csat_score": 1 + i % 5,
-            "disposition": ["Résolu", "Escalated → Tier 2", "Callback ≤ 24 h"][i % 3],
-        }
-        for i in range(60)
+        {**row, "agent_name": LATIN_NAMES[i % 5], "disposition": dispositions[i % 3]}
+        for i, row in enumerate(varied_rows(60, 5))
     ]
     return weekly(make_logs(rows), "2026-W13", "UTC", trend_weeks=3, min_volume=1)
 

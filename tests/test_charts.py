@@ -13,7 +13,7 @@ import pytest
 
 from cxreports import charts, load, tables, weekly
 
-from .metrics_fixtures import make_logs, utc
+from .metrics_fixtures import make_logs, utc, varied_rows
 
 
 def _spec_values(spec: dict) -> list[dict]:
@@ -183,18 +183,7 @@ def _layers(spec: dict) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def week_metrics():
-    rows = [
-        {
-            "agent_id": f"A{i % 3}",
-            "started_at": utc(2026, 3, 23 + i % 5, 8 + i % 4, i),
-            "handled_time_s": 90.0 + 700 * (i % 3),
-            "first_response_time_s": 20.0 * (1 + i % 7),
-            "sla_status": "meet" if i % 4 else "breach",
-            "csat_status": "completed",
-            "csat_score": 1 + i % 5,
-        }
-        for i in range(40)
-    ]
+    rows = varied_rows(40, 3)
     return weekly(make_logs(rows), "2026-W13", "UTC", trend_weeks=3, min_volume=1)
 
 
