@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -49,6 +50,11 @@ RANGES = ((0x20, 0x7E), (0xA0, 0x24F), (0x1E00, 0x1EFF), (0x2000, 0x206F), (0x20
 #: Changes whenever the copies are made differently: their cache folder's name includes it.
 VERSION = 1
 
+#: A font weight or style a spec sets (``fontWeight``, ``labelFontStyle``, ...), and the
+#: values the copies draw as the whole font does: DejaVu Sans also has a light and an oblique
+#: face, which a copy would stand in for with its regular one.
+_FACE_SETTING = re.compile(r'"[A-Za-z]*[Ff]ont(?:Weight|Style)"\s*:\s*([^,}\]]+)')
+_FACES_CHOSEN = frozenset({'"normal"', '"bold"', "400", "700", "null"})
 #: The file that lists the characters both copies hold.
 _COVERED = "covered.txt"
 _ATTRIBUTE = f'font-family="&quot;{FAMILY}&quot;'
@@ -92,7 +98,8 @@ def prepare() -> bool:
 def swapped(spec: dict[str, Any]) -> dict[str, Any] | None:
     """``spec`` drawn with the copies (a shallow copy whose ``config.font`` names them first),
     or None to draw ``spec`` as it is: the copies are not ready, the chart names another
-    font, or some character of it is not in the copies."""
+    font, some character of it is not in the copies, or it sets a weight or style other than
+    regular and bold."""
     return _swap(spec, _covered)
 
 
@@ -103,8 +110,11 @@ def _swap(spec: dict[str, Any], covered: frozenset[str] | None) -> dict[str, Any
     font = config.get("font") if isinstance(config, dict) else None
     if not isinstance(font, str) or not font.startswith(f'"{SOURCE_FAMILY}"'):
         return None
-    if not covered.issuperset(json.dumps(spec, ensure_ascii=False)):
+    text = json.dumps(spec, ensure_ascii=False)
+    if not covered.issuperset(text):
         return None
+    if any(m.group(1) not in _FACES_CHOSEN for m in _FACE_SETTING.finditer(text)):
+        return None  # another weight or an italic: the copies have only regular and bold
     return {**spec, "config": {**config, "font": f'"{FAMILY}"' + font[len(SOURCE_FAMILY) + 2 :]}}
 
 

@@ -112,6 +112,22 @@ def test_a_chart_with_a_character_outside_the_copies_is_drawn_with_the_whole_fon
     assert _drawn(spec, copies) == _drawn(spec, None)
 
 
+@pytest.mark.parametrize("face", [{"fontStyle": "italic"}, {"fontWeight": 300}])
+def test_an_italic_or_light_chart_is_drawn_with_the_whole_font(copies, face):
+    # DejaVu Sans has an oblique and a light face; the copies, regular and bold only, would
+    # stand in for them with the regular one (the same measures here, other pixels)
+    spec = {
+        "data": {"values": [{"t": "Handled interactions"}]},
+        "mark": {"type": "text", **face},
+        "encoding": {"text": {"field": "t"}},
+        "config": {"font": charts.FONT},
+    }
+    assert chartfont.swapped(spec) is None
+    assert digest._png(spec) == vl_convert.vegalite_to_png(spec, scale=digest.PNG_SCALE)
+    bold = {**spec, "mark": {"type": "text", "fontWeight": "bold"}}
+    assert chartfont.swapped(bold) is not None
+
+
 def test_a_chart_that_names_another_font_is_drawn_as_it_is(copies):
     spec = {"mark": "text", "data": {"values": [{"t": "x"}]}, "encoding": {"text": {"field": "t"}}}
     assert chartfont.swapped(spec) is None
