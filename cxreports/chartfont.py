@@ -19,6 +19,7 @@ whole font.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ _covered: frozenset[str] | None = None
 
 def prepare() -> bool:
     """Make (or find) the copies, register them with vl-convert, and check them: a test chart
-    drawn with them and with the whole font must give the same SVG and PNG. Once a process;
+    drawn with them and with the whole font must give the same SVG. Once a process;
     safe from any thread (a kernel calls it in the background as it starts). Whether charts
     will now be drawn with the copies."""
     global _tried, _covered
@@ -153,6 +155,10 @@ def _copies() -> Path | None:
     if (folder / _COVERED).is_file():  # written last
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for left in folder.parent.glob(".making-*"):  # of a process killed while making them
+        with contextlib.suppress(OSError):
+            if time.time() - left.stat().st_mtime > 600:
+                shutil.rmtree(left, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".making-", dir=folder.parent))
     try:
         for name, style in FACES.items():

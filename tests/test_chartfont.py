@@ -175,9 +175,15 @@ def _prepare_in(cache: Path | str, n: int = 1, **env: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_copies_made_at_once_by_two_processes_and_a_damaged_copy_is_not_used(tmp_path):
+    fonts = tmp_path / "cxreports" / "chart-font"
+    old, young = fonts / ".making-killed", fonts / ".making-now"  # killed; still making
+    for folder in (old, young):
+        folder.mkdir(parents=True)
+    os.utime(old, (0, 0))
     first, second = _prepare_in(tmp_path, 2)
     assert first["ready"] and second["ready"]
-    [folder] = (tmp_path / "cxreports" / "chart-font").iterdir()
+    assert not old.exists() and young.exists()
+    [folder] = fonts.glob("[!.]*")
     assert sorted(p.name for p in folder.iterdir()) == [
         "CXChartSans-Bold.ttf",
         "CXChartSans.ttf",
