@@ -28,7 +28,6 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +132,9 @@ def _sources() -> dict[str, Path] | None:
         root = Path(folder).expanduser()
         if not root.is_dir():
             continue
-        for name in FACES:
-            if name not in found:
-                found.update((name, p) for p in sorted(root.rglob(name))[:1])
+        for name in FACES.keys() - found.keys():
+            if matches := sorted(root.rglob(name)):
+                found[name] = matches[0]
     return found if len(found) == len(FACES) else None
 
 
@@ -213,7 +212,7 @@ def _coverage(folder: Path) -> frozenset[str]:
     return frozenset(chr(c) for c in set.intersection(*sets))
 
 
-def _same_drawing(covered: Iterable[str]) -> bool:
+def _same_drawing(covered: frozenset[str]) -> bool:
     """Whether a chart of the characters the copies hold, in regular and bold, comes out the
     same drawn with them as with the whole font: the same SVG is the same measures, so the
     copies are the font vl-convert finds. (That their outlines draw the same PNG the tests
@@ -233,15 +232,11 @@ def _same_drawing(covered: Iterable[str]) -> bool:
         "mark": {"type": "bar"},
         "encoding": {
             "y": {"field": "label", "type": "nominal", "axis": {"labelLimit": 0}},
-            "x": {
-                "field": "n",
-                "type": "quantitative",
-                "title": _SIGNS,
-            },
+            "x": {"field": "n", "type": "quantitative", "title": _SIGNS},
         },
         "config": {"font": FONT},
     }
-    other = _swap(spec, frozenset(covered))
+    other = _swap(spec, covered)
     if other is None:
         return False
     return restored(vl_convert.vegalite_to_svg(other)) == vl_convert.vegalite_to_svg(spec)

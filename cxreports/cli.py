@@ -630,22 +630,17 @@ def _csv_list(text: str) -> list[str]:
 
 def _names(text: str) -> list[str]:
     """A comma-separated list that names at least one item (``''`` is not "all")."""
-    names = _csv_list(text)
-    if not names:
-        raise argparse.ArgumentTypeError(
-            "expected one or more comma-separated names, got none; leave the option out for all"
-        )
-    return names
+    return _some(_csv_list(text))
 
 
 def _filter_names(text: str) -> list[str]:
     """Queue, channel or team names, comma-separated; a name that holds a comma goes in double
     quotes (``'"Returns, Refunds",Billing'``), as in a CSV line."""
-    try:
-        names = [n.strip() for n in next(csv.reader([text], skipinitialspace=True), [])]
-    except csv.Error as exc:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r} as names: {exc}") from None
-    names = [n for n in names if n]
+    fields = next(csv.reader([text], skipinitialspace=True), [])
+    return _some([name.strip() for name in fields if name.strip()])
+
+
+def _some(names: list[str]) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError(
             "expected one or more comma-separated names, got none; leave the option out for all"

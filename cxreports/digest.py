@@ -7,7 +7,8 @@ of presentation tables, at most :data:`MAX_WIDTH` wide, with the headline KPIs (
 sample size and whether its change is within noise), the top agents with their flags beside the
 name, and two charts as opaque PNG (attached by ``cid:``, text legible at 390 px), plus a
 plain-text twin with the same facts. The full reports go along as attachments. A rendered week
-keeps its digest in ``<week>/email/`` so that sending needs no data and no kernel.
+keeps its digest in ``<week>/email/`` (:mod:`cxreports.digestfiles`) so that sending needs no
+data and no kernel.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ import polars as pl
 import vl_convert
 
 from cxreports import chartfont, charts, palette
-
-# where a week keeps its digest: cxreports.digestfiles (here too, as they always were)
-from cxreports.digestfiles import FOLDER as FOLDER
-from cxreports.digestfiles import read as read
-from cxreports.digestfiles import report_names as report_names
-from cxreports.digestfiles import write as write
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_labels, isolated

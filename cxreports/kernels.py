@@ -403,12 +403,12 @@ def _task_digest(
 ) -> dict[str, Any]:
     import time
 
-    from cxreports import digest
+    from cxreports import digest, digestfiles
     from cxreports.report import prepare
 
     start = time.perf_counter()
     _, metrics = prepare(sources, week, tz, **parameters)
-    digest.write(digest.build(metrics), staging)
+    digestfiles.write(digest.build(metrics), staging)
     return {"timings": {"email": time.perf_counter() - start}}
 
 

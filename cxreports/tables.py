@@ -892,9 +892,9 @@ def scorecard_contents(metrics: WeeklyMetrics) -> str:
     if not cards:
         return note("No agent handled an interaction this week: there is no scorecard.")
     items = "".join(
-        # the name isolated (U+2068 ... U+2069): a right-to-left name, or one holding a
-        # direction override, leaves the order of what follows it alone
-        f'<li>\u2068<a href="#{_card_anchor(c)}">{html.escape(c.name)}</a>\u2069'
+        # a right-to-left name, or one holding a direction override, leaves the order of what
+        # follows it alone
+        f'<li><a href="#{_card_anchor(c)}">{html.escape(isolated(c.name))}</a>'
         f'<span class="cx-see"> · {c.handled:,} handled'
         + (f" · {html.escape(isolated(c.team))}" if c.team else "")
         + ("" if c.ranked else f" · below the minimum volume {NOT_RANKED}")

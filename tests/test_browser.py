@@ -35,7 +35,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from cxreports import digest, render
+from cxreports import digest, digestfiles, render
 from cxreports.report import REPORTS
 
 pytestmark = pytest.mark.slow
@@ -427,7 +427,7 @@ def test_email_fits_the_screen_and_its_charts_are_legible(
     width, rendered, browser, screenshots, tmp_path
 ):
     week = next(iter(rendered.values()))["html"].parent
-    page = _email_page(week / digest.FOLDER, tmp_path)
+    page = _email_page(week / digestfiles.FOLDER, tmp_path)
     layout = _open_email(browser, page, width, screenshots / f"email-{width}.png")
     assert layout["width"] == width  # a phone lays out the page as wide as its screen
     assert layout["page"] <= width, "the page scrolls sideways"
@@ -471,7 +471,7 @@ def test_email_with_long_names_cuts_nothing_on_a_phone(browser, screenshots, tmp
         for i in range(25)
     ]
     metrics = weekly(make_logs(rows), "2026-W13", "UTC", queues=[queue])
-    folder = digest.write(digest.build(metrics), tmp_path / "week")
+    folder = digestfiles.write(digest.build(metrics), tmp_path / "week")
     layout = _open_email(
         browser, _email_page(folder, tmp_path), 390, screenshots / "email-390-long-names.png"
     )
@@ -509,7 +509,7 @@ def _dark_screenshot(page: Path, out: Path, profile: Path) -> tuple[int, int, in
 
 def test_email_stays_light_when_the_app_forces_dark_mode(rendered, screenshots, tmp_path):
     week = next(iter(rendered.values()))["html"].parent
-    page = _email_page(week / digest.FOLDER, tmp_path)
+    page = _email_page(week / digestfiles.FOLDER, tmp_path)
     profile = tmp_path / "profile"
     assert min(_dark_screenshot(page, screenshots / "email-390-forced-dark.png", profile)) > 200
     # the same page without its colour-scheme pins goes dark: the check above can fail
