@@ -72,7 +72,9 @@ tests() {
   # the project's own files: reports rendered into other folders of the checkout are not code
   "$VENV/bin/ruff" check cxreports tests benchmarks notebooks README.md
   "$VENV/bin/ruff" format --check cxreports tests benchmarks notebooks README.md
-  "$VENV/bin/python" -m pytest "$@"
+  # two workers (pytest-xdist): a test file, and every Spark test, stay on one of them
+  # (tests/conftest.py); `./dev.sh test -n 0` runs in one process
+  "$VENV/bin/python" -m pytest -n "${CXREPORTS_TEST_WORKERS:-2}" --dist loadgroup "$@"
 }
 
 case "${1:-}" in

@@ -15,6 +15,16 @@ DATA = Path(__file__).parent / "data"
 SEED_PAGE = DATA / "seed_page.json"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``./dev.sh test`` runs two workers, ``--dist loadgroup``): a test
+    file's tests on one worker, so that its module fixtures are made once, and every Spark test
+    on one worker, so that the suite starts one Spark session (and test_browser.py's one
+    browser). Without xdist the marks do nothing."""
+    for item in items:
+        group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def seed_record() -> dict[str, Any]:
     """A fresh deep copy of the single record in the seed API page."""
