@@ -93,7 +93,7 @@ def resolve(
 
     A value that matches a known one exactly is kept; one that matches only when case is
     ignored becomes every known value it matches. ``where`` prefixes the message (a config
-    group, say).
+    group, say: names from a config, which are never split at commas).
 
     Examples
     --------
@@ -121,11 +121,15 @@ def resolve(
             if not matches:
                 problem = f"unknown {what} {value!r}: {_listing(what, values)}"
                 split = [v for v in values if v.casefold().startswith(value.casefold() + ",")]
-                if split:  # a name with a comma, given unquoted on the command line
-                    problem += (
-                        f" (a name that holds a comma goes in double quotes: "
-                        f"--{what}s '\"{split[0]}\"')"
-                    )
+                if split:  # a name with a comma, split where it was given
+                    problem += f' (did you mean "{split[0]}"?'
+                    if not where:  # a config's lists are never split: no quoting to explain
+                        problem += (
+                            " A name that holds a comma is given whole: in double quotes on"
+                            f" the command line, --{what}s '\"{split[0]}\"', or as one item of"
+                            " a list in a notebook's parameters"
+                        )
+                    problem += ")"
                 problems.append(problem)
             chosen += [m for m in matches if m not in chosen]
         out[what] = chosen

@@ -180,4 +180,12 @@ def test_a_queue_whose_name_holds_a_comma_is_given_in_quotes(tmp_path, capsys):
         resolve(unquoted.queues, [], known)
     message = str(error.value)
     assert 'the source has Billing, "Returns, Refunds"' in message
+    assert 'did you mean "Returns, Refunds"?' in message
     assert "--queues '\"Returns, Refunds\"'" in message
+    assert "one item of a list in a notebook's parameters" in message
+    # a config's names are never split: the question, without how to quote on a command line
+    with pytest.raises(ParameterError) as error:
+        resolve(["Returns"], [], known, where="group refunds: ")
+    message = str(error.value)
+    assert message.startswith("group refunds: unknown queue 'Returns'")
+    assert message.endswith('(did you mean "Returns, Refunds"?)')
