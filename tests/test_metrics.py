@@ -356,3 +356,27 @@ def test_an_agent_who_resolved_everything_is_not_flagged_when_the_team_did_too()
     assert m.summary["resolved_rate"].item() == 1.0
     assert m.agents["resolved_rate_high"].to_list() == [1.0, 1.0]
     assert m.agents["flags"].to_list() == [None, None]
+
+
+def test_polars_runs_the_families_as_narwhals_reads_them(monkeypatch):
+    """A polars frame's breakdowns skip narwhals (core._polars_expressions): the figures are
+    those narwhals' own reading of the families gives, with business time and without."""
+    from cxreports.hours import from_config
+    from cxreports.metrics import business_time, core, quality
+    from cxreports.metrics.families import stages
+
+    from .metrics_fixtures import varied_rows
+
+    logs = make_logs(varied_rows(60, 4))
+    frame = quality.with_outcomes(quality.add_fcr_columns(logs.interactions.lazy()))
+    hours = from_config({"mon-fri": "09:00-17:00"}, "business_hours")
+    frame = business_time.add_columns(frame.collect(), hours, "UTC").lazy()
+    for s in (stages(45.0), stages(45.0, "business")):
+        assert core._polars_expressions(s.aggregations) is not None  # the fast path is taken
+        for by in ([], ["queue_name"], ["agent_id", "channel"]):
+            fast = core.aggregate(frame, by, s.aggregations, s.figures).collect()
+            with monkeypatch.context() as m:
+                m.setattr(core, "_polars_expressions", lambda _: None)
+                read = core.aggregate(frame, by, s.aggregations, s.figures).collect()
+            assert fast.columns == read.columns and fast.height == read.height
+            assert fast.sort(by or "handled").equals(read.sort(by or "handled"))

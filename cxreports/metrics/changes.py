@@ -317,7 +317,12 @@ class _Study:
         medians: pl.DataFrame,
     ) -> None:
         self.totals = {r["_period"]: r for r in totals.iter_rows(named=True)}
-        self.by_dim = by_dim
+        # each cell's rows by period, read once: every measure and comparison reads them
+        self.by_dim: dict[str, dict[object, dict[str, dict]]] = {}
+        for dim, frame in by_dim.items():
+            rows = self.by_dim[dim] = {}
+            for r in frame.iter_rows(named=True):
+                rows.setdefault(r[dim], {})[r["_period"]] = r
         self.baseline_weeks = baseline_weeks
         self.medians = {r["_period"]: r for r in medians.iter_rows(named=True)}
         self.p: list[float] = []
@@ -397,10 +402,7 @@ class _Study:
         return [_Candidate(metric, label, kind, comparison, *values, test, cells)]  # type: ignore[arg-type]
 
     def _cells(self, dim: str, metric: str, kind: Kind, comparison: str, weeks: int) -> list[_Cell]:
-        frame = self.by_dim[dim]
-        rows: dict[object, dict[str, dict]] = {}
-        for r in frame.iter_rows(named=True):
-            rows.setdefault(r[dim], {})[r["_period"]] = r
+        rows = self.by_dim[dim]
         if sum(name is not None for name in rows) < 2:
             # one queue (a report of the Sales queue): its cell is the whole, whose tests would
             # only repeat the headline's, and "all of it is in the Sales queue" says nothing
