@@ -20,6 +20,12 @@ system_packages() {
   fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
   # Chinese, Japanese and Korean names (DejaVu Sans has none of their letters: boxes otherwise)
   fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
+  # Thai and the Indian scripts (Devanagari, Bengali, Tamil), and the other scripts DejaVu Sans
+  # lacks; emoji in colour (a rocket, a family: boxes otherwise)
+  for letter in 0e01 0915 0995 0b95; do
+    fc-list ":charset=$letter" 2>/dev/null | grep -q . || { missing+=(fonts-noto-core); break; }
+  done
+  fc-list ':charset=1f680' 2>/dev/null | grep -q . || missing+=(fonts-noto-color-emoji)
   # the browser tests (tests/test_browser.py) drive Debian's headless Chromium with selenium
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)

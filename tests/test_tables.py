@@ -186,6 +186,31 @@ def test_chinese_japanese_and_korean_names_print_in_a_font_that_has_them(week, t
 
 
 @pytest.mark.parametrize(
+    "name",
+    ["สมชาย ใจดี", "राहुल शर्मा", "অমিত রায়", "கார்த்திக்", "🚀 Ana", "👩\u200d👩\u200d👧 Team"],
+)
+def test_names_in_thai_indian_scripts_and_emoji_print_in_a_font_that_has_them(week, tmp_path, name):
+    # DejaVu Sans has none of these letters: without fonts-noto-core and
+    # fonts-noto-color-emoji (./dev.sh installs them) they print as boxes; in a table, and in a
+    # chart's SVG text, which the PDF draws as one run so that the script is shaped
+    named = pl.when(pl.col("agent_id") == "A0").then(pl.lit(name))
+    m = replace(
+        week, agents=week.agents.with_columns(agent_name=named.otherwise(pl.col("agent_name")))
+    )
+    text = f'<text x="5" y="25" font-family="DejaVu Sans">{name}</text>'
+    chart = f'<svg width="300" height="40">{text}</svg>'
+    page = tmp_path / "agents.html"
+    page.write_text(
+        f"<html><body>{chart}{tables.agent_table(m).as_raw_html()}</body></html>", encoding="utf-8"
+    )
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "agents.pdf"))
+    fonts = {
+        str(font["/BaseFont"]) for p in pdf.pages for font in p["/Resources"]["/Font"].values()
+    }
+    assert any("DejaVu" not in f and "Liberation" not in f for f in fonts), fonts
+
+
+@pytest.mark.parametrize(
     ("outside", "change", "reading", "kind"),
     [
         (False, -0.029, "▼ −2.9 pp within noise", "cx-flat"),
