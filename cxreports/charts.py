@@ -24,7 +24,7 @@ from cxreports import chartfont, palette
 from cxreports.exceptions import ParameterError
 from cxreports.metrics import csat
 from cxreports.metrics.core import wilson
-from cxreports.schema import agent_labels
+from cxreports.schema import agent_labels, tamed
 from cxreports.units import duration
 
 RenderMode = Literal["static", "interactive"]
@@ -249,8 +249,9 @@ _NON_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
 
 
 def _drawable(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with characters no chart can draw replaced by U+FFFD, the replacement mark."""
-    return frame.with_columns(pl.col(pl.String).str.replace_all(_NON_XML, "\ufffd"))
+    """``frame`` with characters no chart can draw replaced by U+FFFD, the replacement mark,
+    and its text :func:`~cxreports.schema.tamed` (a pile of marks reaches into the next bar)."""
+    return frame.with_columns(tamed(pl.col(pl.String).str.replace_all(_NON_XML, "\ufffd")))
 
 
 def _values(frame: pl.DataFrame) -> alt.Data:

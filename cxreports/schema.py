@@ -323,6 +323,44 @@ def isolated(name: str) -> str:
     return name
 
 
+#: The most combining marks (accents, vowel signs) a letter keeps in reports: every script's
+#: names need at most three (a Vietnamese letter two, Thai and Hebrew three); "Zalgo" text
+#: stacks dozens, which reach into the rows above and below.
+MARKS_KEPT = 3
+_PILED = rf"(\p{{M}}{{{MARKS_KEPT}}})\p{{M}}+"
+
+
+def tamed(text: pl.Expr) -> pl.Expr:
+    """A text column as reports show it: a letter's combining marks beyond
+    :data:`MARKS_KEPT` left out (see :func:`tame`)."""
+    return text.str.replace_all(_PILED, "${1}")
+
+
+def tamed_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every text column :func:`tamed`."""
+    return frame.with_columns(tamed(pl.col(pl.String))) if pl.String in frame.dtypes else frame
+
+
+def tame(text: str) -> str:
+    """A name from the data as reports show it: at most :data:`MARKS_KEPT` combining marks on
+    a letter, so that stacked marks stay on their own line.
+
+    Examples
+    --------
+    >>> tame("Zoe\u0308") == "Zoe\u0308"
+    True
+    >>> len(tame("Z" + "\u0301" * 40))
+    4
+    """
+    out: list[str] = []
+    piled = 0
+    for c in text:
+        piled = piled + 1 if unicodedata.category(c).startswith("M") else 0
+        if piled <= MARKS_KEPT:
+            out.append(c)
+    return "".join(out) if len(out) < len(text) else text
+
+
 def agent_label() -> pl.Expr:
     """How an agent is named in reports: the name, else the id, else ``(unassigned)``; a
     name of only spaces counts as none."""

@@ -18,7 +18,7 @@ import polars as pl
 
 from cxreports import store
 from cxreports.exceptions import ParameterError
-from cxreports.schema import isolated
+from cxreports.schema import isolated, tame
 
 #: How many known values an error lists before it says how many more there are.
 LISTED = 30
@@ -158,6 +158,6 @@ def describe(queues: Sequence[str], channels: Sequence[str], teams: Sequence[str
     parts = []
     for what, values in (("queue", queues), ("channel", channels), ("team", teams)):
         if values:
-            names = ", ".join(isolated(v) for v in values)
+            names = ", ".join(isolated(tame(v)) for v in values)
             parts.append(f"{what}{'s' if len(values) > 1 else ''} {names}")
     return "; ".join(parts)

@@ -17,7 +17,7 @@ from great_tables import GT, loc, style
 
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
-from cxreports.schema import agent_labels, isolated
+from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
 
@@ -650,8 +650,8 @@ def _plain(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "all"
+    if isinstance(value, list):  # names from the data (a filter's queues)
+        return ", ".join(tame(str(v)) for v in value) or "all"
     return str(value)
 
 

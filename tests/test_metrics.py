@@ -380,3 +380,40 @@ def test_polars_runs_the_families_as_narwhals_reads_them(monkeypatch):
                 read = core.aggregate(frame, by, s.aggregations, s.figures).collect()
             assert fast.columns == read.columns and fast.height == read.height
             assert fast.sort(by or "handled").equals(read.sort(by or "handled"))
+
+
+def test_a_pile_of_combining_marks_is_cut_to_three_where_reports_show_names():
+    """ "Zalgo" text (dozens of marks on a letter) reached into the rows above and below in the
+    agent table and the charts; names of real scripts keep every mark they have."""
+    import unicodedata
+
+    from cxreports import charts, scope
+    from cxreports.metrics import changes
+
+    from .metrics_fixtures import varied_rows
+
+    zalgo = "Z" + "\u0301\u0308\u0323\u0330" * 6 + "ed"
+    real = [unicodedata.normalize("NFD", "Nguyễn Thị"), "ที่ดี", "राहुल", "שָׁלוֹם"]
+    names = [zalgo, *real]
+    rows = varied_rows(50, 5)
+    for i, r in enumerate(rows):
+        r.update(agent_name=names[i % 5], queue_name="Bill" + "\u0336" * 9 if i % 2 else "Sales")
+        r["sla_status"] = "unknown-" + "\u0489" * 7 if i == 0 else r["sla_status"]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1)
+
+    def piled(text: str) -> int:  # the most marks on one letter
+        most = run = 0
+        for c in text:
+            run = run + 1 if unicodedata.category(c).startswith("M") else 0
+            most = max(most, run)
+        return most
+
+    shown = set(m.agents["agent_name"])
+    assert "Z" + "\u0301\u0308\u0323" + "ed" in shown and set(real) <= shown  # real: untouched
+    assert set(m.queues["queue_name"]) == {"Bill\u0336\u0336\u0336", "Sales"}
+    assert max(piled(v) for v in m.quality["unknown_values"]["value"]) == 3
+    # a chart's data, the sentences of what changed, a filter's description
+    drawn = charts._drawable(pl.DataFrame({"n": [zalgo, *real]}))["n"].to_list()
+    assert [piled(n) for n in drawn] == [3, 2, 2, 1, 2]
+    assert piled(changes._names("agent", [zalgo])) == 3
+    assert piled(scope.describe(["Bill" + "\u0336" * 9], [])) == 3

@@ -28,7 +28,7 @@ from typing import Literal
 import polars as pl
 
 from cxreports.metrics.volume import WEEKDAYS
-from cxreports.schema import isolated
+from cxreports.schema import isolated, tame
 from cxreports.units import duration
 
 #: The false-discovery rate of the Benjamini-Hochberg correction over all tests of a week.
@@ -676,7 +676,8 @@ def _names(dim: str, names: list[str]) -> str:
     channels``, ``14:00–15:00``, ``Dana Lee``."""
     if dim == "hour":
         return _and([f"{int(n):02d}:00–{int(n) + 1:02d}:00" for n in names])
-    names = [isolated(n) for n in names]  # a right-to-left name leaves the sentence in order
+    # a right-to-left name leaves the sentence in order; a pile of marks stays on its line
+    names = [isolated(tame(n)) for n in names]
     if dim == "agent":
         return _and(names)
     kind = DIMENSIONS[dim]

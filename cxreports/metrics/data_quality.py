@@ -9,6 +9,7 @@ import polars as pl
 from cxreports.load import CxLogs
 from cxreports.metrics.csat import KNOWN_CSAT_STATUS
 from cxreports.metrics.sla import KNOWN_SLA
+from cxreports.schema import tamed_frame
 
 #: Fields a report relies on; their null counts are shown for the week.
 KEY_FIELDS = (
@@ -40,6 +41,10 @@ NOT_AVAILABLE: dict[str, str] = {
     "Occupancy and utilisation": "agent status and login time are not in the logs",
     "Average speed of answer": "queue wait time is not in the logs",
 }
+
+
+#: Where in its file a quarantine reason says the record was: the panel counts reasons alone.
+_WHERE = r"^(record data\[\d+\]|line \d+): "
 
 
 def data_quality(logs: CxLogs, week_rows: pl.DataFrame) -> dict[str, Any]:
@@ -85,10 +90,13 @@ def data_quality(logs: CxLogs, week_rows: pl.DataFrame) -> dict[str, Any]:
             "last_started": week_rows["started_at"].max(),
         },
         "nulls": nulls,
-        "unknown_values": pl.concat(unknown).sort("field", "count", descending=[False, True]),
-        "quarantine_reasons": logs.quarantine.group_by(
-            pl.col("reason").str.replace(r"^(record data\[\d+\]|line \d+): ", "").alias("reason")
-        )
-        .agg(pl.len().cast(pl.UInt32).alias("count"))
-        .sort("count", descending=True),
+        # values from the data, as reports show them (tamed: no pile of combining marks)
+        "unknown_values": tamed_frame(
+            pl.concat(unknown).sort("field", "count", descending=[False, True])
+        ),
+        "quarantine_reasons": tamed_frame(
+            logs.quarantine.group_by(pl.col("reason").str.replace(_WHERE, "").alias("reason"))
+            .agg(pl.len().cast(pl.UInt32).alias("count"))
+            .sort("count", descending=True)
+        ),
     }

@@ -17,7 +17,7 @@ import polars as pl
 
 from cxreports.metrics.changes import MATERIAL, Sums, benjamini_hochberg, compare_means
 from cxreports.metrics.volume import mix
-from cxreports.schema import agent_labels
+from cxreports.schema import agent_labels, tamed
 
 #: The figures of a scorecard: column of the agent table, label, unit, which way is better,
 #: and for a rate the column that counts its cases.
@@ -118,7 +118,7 @@ def build(
         .sort("len", "queue_name", descending=[True, False], nulls_last=True)
         .group_by("agent_id", maintain_order=True)
         .first()
-        .select("agent_id", pl.col("queue_name").alias("main_queue"))
+        .select("agent_id", tamed(pl.col("queue_name")).alias("main_queue"))
     )
     agents = agents.join(main, on="agent_id", how="left")
     logs = (

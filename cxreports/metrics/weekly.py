@@ -17,7 +17,7 @@ from cxreports.metrics.core import BREAKDOWNS, aggregate, counted, filtered, in_
 from cxreports.metrics.data_quality import data_quality
 from cxreports.metrics.families import Stages, stages
 from cxreports.period import Week
-from cxreports.schema import agent_labels
+from cxreports.schema import agent_labels, tamed_frame
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
 Breakdown = Literal[
@@ -297,6 +297,8 @@ def weekly(
         queries["agent_weeks"] = _agent_weeks(history, wk)
         queries["week_categories"] = cats.select("id", "value")
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
+    # names as reports show them (tamed: no pile of combining marks); the agents' below
+    t.update({n: tamed_frame(t[n]) for n in _NAMED if n in t})
     found = changes_.find(history)
     baseline_agents = t.pop("baseline_agents", None)
     agent_weeks = t.pop("agent_weeks", None)
@@ -304,6 +306,7 @@ def weekly(
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
     agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
     agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
+    agents = tamed_frame(agents)  # (the teams' names too)
     days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
@@ -366,6 +369,13 @@ _BASE_COLUMNS = list(
         ]
     )
 )
+
+
+#: The tables of :func:`weekly` that name things from the data (queues, categories, teams).
+_NAMED = (
+    "queues", "channels", "dispositions", "categories", "csat_by_queue", "csat_by_channel",
+    "teams", "week_categories",
+)  # fmt: skip
 
 
 def first_week(week: Week, trend_weeks: int) -> Week:
