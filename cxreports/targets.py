@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 
 from cxreports.exceptions import ParameterError
+from cxreports.schema import tame
 
 #: Metrics a target may name: label, unit, and whether a 95% interval comes with them.
 METRICS: dict[str, tuple[str, str]] = {
@@ -270,8 +271,9 @@ def evaluate(targets: Sequence[Target], tables: Mapping[str, pl.DataFrame | None
             frame = tables.get(name)
             if frame is None:
                 raise ParameterError(f"target {t.text()}: needs the teams mapping (team_map)")
-            frame = frame.filter(pl.col(column) == t.scope[1])
-            scope = f"{t.scope[0]} {t.scope[1]}"
+            shown = tame(t.scope[1])  # as the week's tables name it
+            frame = frame.filter(pl.col(column) == shown)
+            scope = f"{t.scope[0]} {shown}"
         row = frame.row(0, named=True) if frame.height else {}
         value = row.get(t.metric)
         n = row.get(_BASE.get(t.metric, "handled")) or 0

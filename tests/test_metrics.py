@@ -417,3 +417,29 @@ def test_a_pile_of_combining_marks_is_cut_to_three_where_reports_show_names():
     assert [piled(n) for n in drawn] == [3, 2, 2, 1, 2]
     assert piled(changes._names("agent", [zalgo])) == 3
     assert piled(scope.describe(["Bill" + "\u0336" * 9], [])) == 3
+
+
+def test_a_team_and_a_target_named_with_a_pile_of_marks_still_find_their_rows(tmp_path):
+    # the week's tables name them tamed; a scorecard's team rows and a target's queue are
+    # looked up by that name, not by the one the data and the config spell
+    from cxreports import targets, teams
+
+    from .metrics_fixtures import varied_rows
+
+    piled_team, piled_queue = "Te" + "\u0301" * 9 + "am", "Bill" + "\u0336" * 9
+    rows = varied_rows(50, 5)
+    for i, r in enumerate(rows):
+        r["queue_name"] = piled_queue if i % 2 else "Sales"
+    (tmp_path / "teams.csv").write_text(
+        "agent_id,team\nA0," + piled_team + "\nA1," + piled_team + "\nA2,Other\n", "utf-8"
+    )
+    team_map = teams.read(tmp_path / "teams.csv")
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1, team_map=team_map, scorecards=True)
+    shown_team = "Te" + "\u0301" * 3 + "am"
+    assert shown_team in set(m.teams["team"])
+    card = next(c for c in m.scorecards.cards if c.agent_id == "A0")
+    assert card.team == shown_team
+    assert set(card.team_rows["agent_id"]) == {"A0", "A1"}  # the team's, not everyone's
+    goal = targets.parse(f"sla_met_rate >= 0.5 queue='{piled_queue}'")
+    found = targets.evaluate([goal], {"queues": m.queues}).row(0, named=True)
+    assert found["value"] is not None and found["scope"] == "queue Bill\u0336\u0336\u0336"

@@ -17,7 +17,7 @@ import polars as pl
 
 from cxreports.metrics.changes import MATERIAL, Sums, benjamini_hochberg, compare_means
 from cxreports.metrics.volume import mix
-from cxreports.schema import agent_labels, tamed
+from cxreports.schema import agent_labels, tame, tamed
 
 #: The figures of a scorecard: column of the agent table, label, unit, which way is better,
 #: and for a rate the column that counts its cases.
@@ -162,8 +162,16 @@ def build(
     base = {r["agent_id"]: r for r in baseline.to_dicts()}
     weekly_volume = volume.partition_by("agent_id", as_dict=True)
     by_agent = rows.partition_by("agent_id", as_dict=True)
-    # each team's rows once, not once for every agent of the team
-    rows_of_team = rows.partition_by("team", as_dict=True) if "team" in rows.columns else {}
+    # each team's rows once, not once for every agent of the team; by the team's name as the
+    # agents' table holds it (tamed)
+    rows_of_team = (
+        {
+            (tame(k) if isinstance(k, str) else k,): v
+            for (k,), v in rows.partition_by("team", as_dict=True).items()
+        }
+        if "team" in rows.columns
+        else {}
+    )
     cats = categories.join(rows.select("id", "agent_id"), on="id", how="inner")
     cats_by_agent = cats.partition_by("agent_id", as_dict=True)
     cards = []
