@@ -14,23 +14,25 @@ need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 system_packages() {
   # WeasyPrint (PDF) needs Pango; fonts make the PDF readable on a bare machine.
   local missing=()
-  ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+  # (grep reads every line, not -q: under pipefail, grep -q leaving early would fail a long
+  # listing with SIGPIPE, and a package that is there would be installed again)
+  ldconfig -p 2>/dev/null | grep 'libpango-1.0.so' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
   # font subsetting for small PDFs (WeasyPrint falls back to fontTools, with a warning)
-  ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing+=(libharfbuzz-subset0)
-  fc-list 2>/dev/null | grep -qi 'dejavu' || missing+=(fonts-dejavu-core fontconfig)
+  ldconfig -p 2>/dev/null | grep 'libharfbuzz-subset.so' >/dev/null || missing+=(libharfbuzz-subset0)
+  fc-list 2>/dev/null | grep -i 'dejavu' >/dev/null || missing+=(fonts-dejavu-core fontconfig)
   # Chinese, Japanese and Korean names (DejaVu Sans has none of their letters: boxes otherwise)
-  fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
+  fc-list :lang=zh 2>/dev/null | grep . >/dev/null || missing+=(fonts-wqy-microhei)
   # Thai and the Indian scripts (Devanagari, Bengali, Tamil), and the other scripts DejaVu Sans
   # lacks; emoji in colour (a rocket, a family: boxes otherwise)
   for letter in 0e01 0915 0995 0b95; do
-    fc-list ":charset=$letter" 2>/dev/null | grep -q . || { missing+=(fonts-noto-core); break; }
+    fc-list ":charset=$letter" 2>/dev/null | grep . >/dev/null || { missing+=(fonts-noto-core); break; }
   done
-  fc-list ':charset=1f680' 2>/dev/null | grep -q . || missing+=(fonts-noto-color-emoji)
+  fc-list ':charset=1f680' 2>/dev/null | grep . >/dev/null || missing+=(fonts-noto-color-emoji)
   # the browser tests (tests/test_browser.py) drive Debian's headless Chromium with selenium
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   # the README's PySpark snippet runs on a local Spark session in the tests: Java 17 or newer
-  java -version 2>&1 | grep -Eq 'version "(1[7-9]|[2-9][0-9])' || missing+=(openjdk-17-jre-headless)
+  java -version 2>&1 | grep -E 'version "(1[7-9]|[2-9][0-9])' >/dev/null || missing+=(openjdk-17-jre-headless)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing system packages: ${missing[*]}"
     need_root apt-get update -qq

@@ -32,7 +32,7 @@ from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir, remove_dead
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
-from cxreports.metrics.weekly import fcr_frame, first_week
+from cxreports.metrics.weekly import READS, fcr_frame, first_week
 from cxreports.period import Week, zone
 from cxreports.targets import BUSINESS_METRICS, Target, as_parameters, from_parameters
 from cxreports.targets import by_group as targets_by_group
@@ -298,9 +298,11 @@ def prepare(
         logs, with_fcr = kept_load if kept_load is not None else (None, None)
         if logs is None:
             if from_store:
-                # the child tables only from the report week on: the trend needs none of them
+                # what the figures read (the child tables only from the report week on: the
+                # trend needs none of them); the notebook's logs are the whole window, read
+                # from the same snapshot if it uses them
                 logs = store.load_window(
-                    sources[0], start, end, as_of=as_of, children_from=wk.start_utc
+                    sources[0], start, end, as_of=as_of, children_from=wk.start_utc, only=READS
                 )
             else:
                 logs = require_records(load(*sources, csat_score_field=csat_score_field))
@@ -332,6 +334,8 @@ def prepare(
             business_hours=hours,
             scorecards=scorecards,
         )
+        if from_store:
+            logs = store.read_when_used(logs, start, end, children_from=wk.start_utc)
         return logs, _with_targets(metrics, goals)
 
     if load_key is None:
@@ -384,6 +388,8 @@ def _copied(logs: CxLogs, metrics: WeeklyMetrics) -> tuple[CxLogs, WeeklyMetrics
     """Copies of kept results that a notebook may change at will (``df.columns = ...``, a
     dict's keys) without changing what the next report of the kernel is given. Frames are
     cloned, which shares their data and copies nothing of it."""
+    if isinstance(logs, store.WindowLogs):  # (its tables, once read, go to every copy)
+        return logs.copy(), _copy_fields(metrics)
     return _copy_fields(logs), _copy_fields(metrics)
 
 
@@ -435,7 +441,8 @@ def keep_prepared(on: bool = True, shared: str | Path | None = None) -> None:
 class _SharedWeek:
     """A week's logs and metrics in the pool's shared folder: the logs' tables as Arrow IPC
     files (mapped by the kernels that read them: no copy), everything else pickled (a private
-    folder, written only by the pool's own kernels)."""
+    folder, written only by the pool's own kernels). Logs read from a store only when used
+    (``store.read_when_used``) are pickled as what to read: no table is written."""
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
@@ -446,6 +453,8 @@ class _SharedWeek:
         try:
             with open(self.folder / "rest.pickle", "rb") as f:
                 fields, metrics = pickle.load(f)
+            if isinstance(fields, CxLogs):
+                return fields, metrics
             tables = {}
             for name in S.TABLES:
                 with pa.memory_map(str(self.folder / f"{name}.arrow")) as source:
@@ -462,10 +471,12 @@ class _SharedWeek:
         try:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            for name, table in logs.tables().items():
-                table.write_ipc(tmp / f"{name}.arrow", compression="uncompressed")
-            rest = {f.name: getattr(logs, f.name) for f in dataclasses.fields(logs)}
-            rest = {k: v for k, v in rest.items() if k not in S.TABLES}
+            rest: CxLogs | dict[str, object] = logs
+            if not isinstance(logs, store.WindowLogs):
+                for name, table in logs.tables().items():
+                    table.write_ipc(tmp / f"{name}.arrow", compression="uncompressed")
+                rest = {f.name: getattr(logs, f.name) for f in dataclasses.fields(logs)}
+                rest = {k: v for k, v in rest.items() if k not in S.TABLES}
             with open(tmp / "rest.pickle", "wb") as f:
                 pickle.dump((rest, metrics), f, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.rename(self.folder)  # whole or not there: a kernel killed half-way leaves a .tmp

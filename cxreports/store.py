@@ -31,15 +31,18 @@ Delta commit that adds the batch's rows. The parquet files are written here (pol
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import functools
 import hashlib
 import io
 import os
 import re
+import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -878,12 +881,15 @@ def load_window(
     *,
     as_of: int | str | datetime | None = None,
     children_from: datetime | None = None,
+    only: Mapping[str, Sequence[str]] | None = None,
 ) -> CxLogs:
     """The interactions that started in ``[start, end)`` and their child rows, as CxLogs.
 
     ``children_from`` narrows the child tables (labels, tags, wrap-up categories, custom fields,
     holds) to the interactions that started at or after it: a report needs them for its own
-    week, while the weeks of its trend are read for their interactions alone.
+    week, while the weeks of its trend are read for their interactions alone. ``only`` reads
+    just these tables (the interactions always), in just these columns, leaving the other
+    tables empty: what the week's figures use (``metrics.weekly.READS``).
 
     Read from one snapshot (the newest, or ``as_of``). Only the month partitions that overlap
     the window are opened; within them the ``started_at`` filter is pushed down to Parquet row
@@ -900,9 +906,14 @@ def load_window(
         pl.lit(end).dt.convert_time_zone("UTC"),
         closed="left",
     )
+    columns = {
+        name: list(only.get(name, ())) if only else list(S.TABLES[name]) for name in S.TABLES
+    }
     with _reading(snap):
-        interactions = _scan(snap, "interactions").filter(window).collect()
-        ids = interactions.lazy().select("id", "started_at")
+        interactions = _scan(snap, "interactions").filter(window)
+        if only:
+            interactions = interactions.select(columns["interactions"])
+        ids = interactions.select("id", "started_at")
         child_months = months
         if children_from is not None:
             children_from = max(children_from.astimezone(UTC), start)
@@ -911,38 +922,162 @@ def load_window(
             )
             child_months = pl.col(PARTITION).is_in(_months(children_from, end))
         ids = ids.select("id")
-        tables: dict[str, Any] = {"interactions": interactions}
+        queries = {"interactions": interactions}
         for name in S.CHILD_TABLES:
-            tables[name] = (
-                _scan(snap, name)
-                .filter(child_months)
-                .join(ids, on="id", how="semi")
-                .select(list(S.TABLES[name]))
-                .collect()
-            )
-        whole = (
-            _scan(snap, "interactions")
-            .select(
-                pl.len().alias("loaded"),
-                pl.col("started_at").min().alias("first_seen"),
-                pl.col("started_at").max().alias("last_seen"),
-                pl.col("started_at").filter(pl.col("deleted_at").is_null()).max().alias("data_end"),
-            )
-            .collect()
-            .row(0, named=True)
+            if columns[name]:
+                queries[name] = (
+                    _scan(snap, name)
+                    .filter(child_months)
+                    .join(ids, on="id", how="semi")
+                    .select(columns[name])
+                )
+        queries["whole"] = _scan(snap, "interactions").select(
+            pl.len().alias("loaded"),
+            pl.col("started_at").min().alias("first_seen"),
+            pl.col("started_at").max().alias("last_seen"),
+            pl.col("started_at").filter(pl.col("deleted_at").is_null()).max().alias("data_end"),
         )
-        quarantine = _scan(snap, "quarantine").collect()
-        files = _scan(snap, "sources").select("path").collect()["path"]
+        queries["quarantine"] = _scan(snap, "quarantine")
+        queries["files"] = _scan(snap, "sources").select("path")
+        # side by side: polars runs the reads on every core at once
+        read = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
+    tables = {
+        name: read.get(name, pl.DataFrame(schema={c: S.TABLES[name][c] for c in columns[name]}))
+        for name in ("interactions", *S.CHILD_TABLES)
+    }
     return CxLogs(
         **tables,
-        quarantine=quarantine,
-        files=tuple(files),
+        quarantine=read["quarantine"],
+        files=tuple(read["files"]["path"]),
         records_read=snap.records_read,
         superseded=snap.superseded,
         fingerprint=snap.fingerprint,
         csat_score_field=snap.csat_score_field,
-        extra={"store": str(store), "store_version": snap.version, **whole},
+        extra={
+            "store": str(store),
+            "store_version": snap.version,
+            **read["whole"].row(0, named=True),
+        },
     )
+
+
+def read_when_used(
+    logs: CxLogs, start: datetime, end: datetime, children_from: datetime | None = None
+) -> CxLogs:
+    """The whole window that ``logs`` was read from (:func:`load_window` of a store, perhaps
+    with ``only``), whose tables are read when first used, from the same snapshot.
+
+    Its counts, files, quarantine and ``extra`` are those of ``logs`` at once; the
+    interactions and the child tables, in all their columns, are read the first time one of
+    them is asked for (a report notebook rarely does: its figures come from the week's
+    metrics). It pickles as what to read, not as the rows.
+    """
+    return WindowLogs(
+        _Window(
+            str(logs.extra["store"]), int(logs.extra["store_version"]), start, end, children_from
+        ),
+        {
+            f.name: getattr(logs, f.name)
+            for f in dataclasses.fields(CxLogs)
+            if f.name not in _WHEN_USED
+        },
+    )
+
+
+#: The tables of a :class:`WindowLogs` read when first used.
+_WHEN_USED = ("interactions", *S.CHILD_TABLES)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What a :class:`WindowLogs` reads: a window of one snapshot of a store."""
+
+    store: str
+    version: int
+    start: datetime
+    end: datetime
+    children_from: datetime | None
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        logs = load_window(
+            self.store, self.start, self.end, as_of=self.version, children_from=self.children_from
+        )
+        return {name: getattr(logs, name) for name in _WHEN_USED}
+
+
+class WindowLogs(CxLogs):
+    """CxLogs of a store window whose tables are read when first used (see
+    :func:`read_when_used`); otherwise a CxLogs like any other."""
+
+    def __init__(
+        self,
+        window: _Window | None = None,
+        fields: Mapping[str, Any] | None = None,
+        /,
+        **given: Any,
+    ) -> None:
+        if window is None:  # every field given (dataclasses.replace): a CxLogs as it is
+            super().__init__(**given)
+            fields, read = {}, None
+        else:
+            read = _Read()
+        for name, value in (fields or {}).items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_window", window)
+        object.__setattr__(self, "_read", read)
+
+    def __getattr__(self, name: str) -> Any:
+        # only for what the instance lacks: the tables not read yet
+        read = self.__dict__.get("_read")
+        if name not in _WHEN_USED or read is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        table = read.table(self.__dict__["_window"], name).clone()
+        object.__setattr__(self, name, table)
+        return table
+
+    def copy(self) -> WindowLogs:
+        """A copy that a notebook may change at will (frames cloned, ``extra`` copied); its
+        tables are read once for it and this one."""
+        if self._window is None:
+            return dataclasses.replace(self)
+        fields = {n: v for n, v in self.__dict__.items() if not n.startswith("_")}
+        fields = {
+            n: v.clone() if isinstance(v, pl.DataFrame) else copy.deepcopy(v)
+            for n, v in fields.items()
+            if n not in _WHEN_USED
+        }
+        logs = WindowLogs(self._window, fields)
+        object.__setattr__(logs, "_read", self._read)
+        return logs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._window is None:
+            return (
+                _plain_logs,
+                ({f.name: getattr(self, f.name) for f in dataclasses.fields(self)},),
+            )
+        fields = {
+            n: v for n, v in self.__dict__.items() if not n.startswith("_") and n not in _WHEN_USED
+        }
+        return (WindowLogs, (self._window, fields))
+
+
+def _plain_logs(fields: dict[str, Any]) -> CxLogs:
+    return CxLogs(**fields)
+
+
+class _Read:
+    """The tables of a window once read, shared by a :class:`WindowLogs` and its copies."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, pl.DataFrame] = {}
+        self.lock = threading.Lock()
+
+    def table(self, window: _Window, name: str) -> pl.DataFrame:
+        with self.lock:
+            if not self.tables:
+                self.tables = window.tables()
+            return self.tables[name]
 
 
 @contextlib.contextmanager

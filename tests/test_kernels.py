@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import nbformat
-import polars as pl
 import psutil
 import pytest
 
@@ -487,7 +486,8 @@ def test_a_notebook_that_changes_what_it_was_given_changes_nothing_kept(kept, st
     logs.extra["store_version"] = "changed"
     logs.interactions.columns = [c.upper() for c in logs.interactions.columns]
     again_logs, again = prepare(store, WEEK, TZ, as_of=version)
-    assert kept == {"read": 1, "computed": 1}
+    # the figures' read, and the whole window's once the notebook used the interactions
+    assert kept == {"read": 2, "computed": 1}
     assert "ranked" in again.agents.columns and again.params["queues"] == []
     assert again.quality["load"]["records_read"] > 0
     assert again_logs.extra["store_version"] == version
@@ -714,13 +714,14 @@ def test_a_week_that_cannot_be_shared_is_computed_all_the_same(
     shared = tmp_path / "shared"
     if fault == "full":
         shared.mkdir()
-        real = pl.DataFrame.write_ipc
+        real = open
 
-        def write_ipc(frame, target, **options):  # type: ignore[no-untyped-def]
-            Path(target).symlink_to("/dev/full")  # a full folder: ENOSPC at the first write
-            return real(frame, target, **options)
+        def full(path, mode="r", *args, **options):  # type: ignore[no-untyped-def]
+            if "w" in mode and Path(path).is_relative_to(shared):
+                path = "/dev/full"  # a full folder: ENOSPC when the week is written
+            return real(path, mode, *args, **options)
 
-        monkeypatch.setattr(pl.DataFrame, "write_ipc", write_ipc)
+        monkeypatch.setattr("builtins.open", full)
     keep_prepared(True, shared=shared)
     _, metrics = prepare(store, WEEK, TZ, as_of=snapshot(store).version)
     assert kept["computed"] == 1 and metrics.handled > 0
@@ -747,7 +748,7 @@ def test_a_shared_week_removed_meanwhile_is_computed_again(kept, store, tmp_path
     version = snapshot(store).version
     prepare(store, WEEK, TZ, as_of=version)
     [week] = [p for p in tmp_path.iterdir() if p.is_dir()]
-    (week / "interactions.arrow").unlink()  # what a cleaner of the temporary folder does
+    (week / "rest.pickle").unlink()  # what a cleaner of the temporary folder does
     report_module._KEPT.weeks.clear()  # as another kernel finds it
     _, metrics = prepare(store, WEEK, TZ, as_of=version)
     assert kept["computed"] == 2 and metrics.handled > 0

@@ -6,6 +6,7 @@ import fcntl
 import importlib
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -16,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -34,6 +36,7 @@ from cxreports import (
 )
 from cxreports import schema as S
 from cxreports import store as store_module
+from cxreports.metrics.weekly import first_week
 from cxreports.period import Week
 from cxreports.report import prepare
 from cxreports.store import (
@@ -480,6 +483,55 @@ def test_a_store_read_gives_exactly_the_metrics_of_a_direct_load(
         # counts exactly; float sums may differ in the last bit with the order rows come in
         assert_frame_equal(other, frame, rel_tol=1e-12, abs_tol=0), name
     assert _without_version(from_store.quality["load"]) == from_pages.quality["load"]
+
+
+def test_a_report_reads_what_its_figures_use_and_its_logs_only_when_used(
+    sample_dir: Path, seed_record, tmp_path: Path
+):
+    """prepare() reads a store for the columns the figures use; the logs it hands the notebook
+    are the whole window of the same snapshot, read the first time a table is used."""
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    version = snapshot(store).version
+    agents = scan(store, "interactions").select(pl.col("agent_id").drop_nulls().unique()).collect()
+    teams = tmp_path / "teams.csv"
+    agents.sort("agent_id").with_columns(
+        team=pl.format("T{}", pl.int_range(pl.len()) % 3), lead=pl.lit("Lead")
+    ).write_csv(teams)
+    options = {
+        "team_map": str(teams),
+        "business_hours": {"mon-fri": "09:00-17:00"},
+        "targets": ["aht_s <= 600", "sla_met_rate >= 0.8"],
+        "scorecards": True,
+    }
+    week, tz = "2026-W13", "Asia/Singapore"
+    logs, from_store = prepare(store, week, tz, **options)
+    _, from_pages = prepare(source, week, tz, **options)
+    assert from_store.handled == from_pages.handled > 0
+    for name, frame in _metric_frames(from_pages).items():
+        other = _metric_frames(from_store)[name]
+        if name == "rows":
+            frame, other = frame.sort("id"), other.sort("id")
+        assert_frame_equal(other, frame, rel_tol=1e-12, abs_tol=0), name
+    assert len(from_store.scorecards.cards) == len(from_pages.scorecards.cards) > 0
+    # a load meanwhile changes nothing the logs read: they read the snapshot of the figures
+    _page(source, "zz_new.json", [{**seed_record, "id": "new-in-the-week"}])
+    update([source], store)
+    assert snapshot(store).version > version
+    wk = Week.resolve(week, tz)
+    start = first_week(wk, 8).start_utc
+    whole = load_window(
+        store, start, wk.end_utc + timedelta(days=7), as_of=version, children_from=wk.start_utc
+    )
+    shipped = pickle.dumps(logs)  # what a kernel hands the others: what to read, not the rows
+    assert len(shipped) < whole.interactions.estimated_size() / 20
+    for got in (logs, pickle.loads(shipped)):
+        assert got.extra == whole.extra and got.files == whole.files
+        for name, table in whole.tables().items():
+            assert_frame_equal(getattr(got, name), table), name
+        assert "new-in-the-week" not in got.interactions["id"]
+    assert logs.interactions.width == len(S.TABLES["interactions"])
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

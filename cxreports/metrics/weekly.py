@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 import polars as pl
 
+from cxreports import schema as S
 from cxreports.hours import BusinessHours
 from cxreports.load import CxLogs
 from cxreports.metrics import business_time, csat, quality, volume
 from cxreports.metrics import changes as changes_
 from cxreports.metrics import scorecards as scorecards_
 from cxreports.metrics.core import BREAKDOWNS, aggregate, counted, filtered, in_week, localize
-from cxreports.metrics.data_quality import data_quality
+from cxreports.metrics.data_quality import KEY_FIELDS, KNOWN_VALUES, data_quality
 from cxreports.metrics.families import Stages, stages
 from cxreports.period import Week
 from cxreports.schema import agent_labels, tamed_frame
@@ -369,6 +370,22 @@ _BASE_COLUMNS = list(
         ]
     )
 )
+
+
+#: What :func:`weekly` reads of ``logs``, table by table (a store is read for these alone:
+#: ``store.load_window(only=READS)``): the columns above, and those first-contact resolution,
+#: the outcomes, the data-quality panel and the bot rooms read of the week's interactions.
+READS: dict[str, list[str]] = {
+    "interactions": [
+        c
+        for c in S.TABLES["interactions"]
+        if c in _BASE_COLUMNS
+        or c in KEY_FIELDS
+        or c in KNOWN_VALUES
+        or c in ("contact_id", "first_assignee_id", "closed_assignee_id", "is_ai_agent")
+    ],
+    "wrap_up_categories": ["id", "value", "level"],
+}
 
 
 #: The tables of :func:`weekly` that name things from the data (queues, categories, teams).
