@@ -167,14 +167,19 @@ class Snapshot:
     fingerprint: str
     csat_score_field: str
     timestamp: datetime | None = None
+    # each table opened once (its Delta log read once) for every read of the snapshot
+    opened: dict[str, DeltaTable] = field(default_factory=dict, compare=False, repr=False)
 
     def uri(self, name: str) -> str:
         return f"{self.root}/{name}"
 
     def table(self, name: str) -> DeltaTable:
+        if name in self.opened:
+            return self.opened[name]
         version = self.version if name == "interactions" else self.tables[name]
         try:
-            return DeltaTable(self.uri(name), version=version)
+            self.opened[name] = DeltaTable(self.uri(name), version=version)
+            return self.opened[name]
         except (DeltaError, OSError) as exc:
             raise _damaged(
                 self.root,
@@ -600,7 +605,7 @@ class _Writer:
             self.csat_score_field,
         )
         version = self.tables["interactions"].commit({META_KEY: snap.meta()}, always=True)
-        self.snapshot = Snapshot(**{**vars(snap), "version": version})
+        self.snapshot = Snapshot(**{**vars(snap), "version": version, "opened": {}})
         return version
 
 
@@ -722,6 +727,8 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
                 str(meta["fingerprint"]),
                 str(meta["csat_score_field"]),
                 datetime.fromtimestamp(info["timestamp"] / 1000, UTC),
+                # the newest: the interactions as opened here
+                {"interactions": latest} if version == newest else {},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
@@ -1266,7 +1273,7 @@ def compact(store: str | Path) -> Snapshot:
             table = DeltaTable(writer.tables[name].uri)
             table.optimize.compact(writer_properties=_compacted())
             versions[name] = DeltaTable(writer.tables[name].uri).version()
-        snap = Snapshot(**{**vars(writer.snapshot), "tables": versions})
+        snap = Snapshot(**{**vars(writer.snapshot), "tables": versions, "opened": {}})
         interactions = DeltaTable(writer.tables["interactions"].uri)
         before = interactions.version()
         # the months of several files, rewritten in start order as loads write them (a week's
