@@ -980,8 +980,9 @@ def read_when_used(
     metrics). It pickles as what to read, not as the rows.
     """
     return WindowLogs(
+        # the store's absolute path: a notebook (or the kernel given it) may change folder
         _Window(
-            str(logs.extra["store"]), int(logs.extra["store_version"]), start, end, children_from
+            _root(logs.extra["store"]), int(logs.extra["store_version"]), start, end, children_from
         ),
         {
             f.name: getattr(logs, f.name)

@@ -534,6 +534,17 @@ def test_a_report_reads_what_its_figures_use_and_its_logs_only_when_used(
     assert logs.interactions.width == len(S.TABLES["interactions"])
 
 
+def test_logs_read_when_used_follow_the_store_given_by_a_relative_path(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    update([sample_dir], tmp_path / "store")
+    monkeypatch.chdir(tmp_path)
+    logs, metrics = prepare("store", "2026-W13", "Asia/Singapore")
+    monkeypatch.chdir(tmp_path.parent)  # a notebook (or a kernel) that moved to another folder
+    week = logs.interactions.filter(pl.col("id").is_in(metrics.rows["id"].implode()))
+    assert week.height == metrics.rows.height > 0
+
+
 def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
