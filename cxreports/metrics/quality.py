@@ -98,14 +98,16 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
     live = interactions.filter(pl.col("deleted_at").is_null()).with_row_index("_row")
     contact, start = pl.col("contact_id"), pl.col("started_at")
     # Each contact's interactions side by side in time order, so that a repeat is the row
-    # below: one sort of three narrow columns rather than windows over every column. The sort
+    # below: sorts of three narrow columns rather than windows over every column. The sort
     # key is a hash of the contact (sorting the text is several times slower); should two
     # contacts (or a contact and the missing one) share a hash, their rows would interleave, so
-    # then the text is sorted instead.
+    # then the text is sorted instead. Two stable sorts of one key each (by the start, then by
+    # the contact's hash) give the order of one sort by (hash, start, row), in half the time.
     narrow = (
         live.select("_row", "contact_id", "started_at")
+        .sort("started_at", maintain_order=True)
         .with_columns(_key=contact.hash())
-        .sort("_key", "started_at", "_row")
+        .sort("_key", maintain_order=True)
         .collect()
     )
     if narrow.select(
