@@ -295,20 +295,21 @@ def prepare(
 
     def compute() -> tuple[CxLogs, WeeklyMetrics]:
         kept_load = _kept(_KEPT.loads, load_key)
-        logs, with_fcr = kept_load if kept_load is not None else (None, None)
+        logs, with_fcr, shown = kept_load if kept_load is not None else (None, None, None)
         if logs is None:
             if from_store:
                 # what the figures read (the child tables only from the report week on: the
                 # trend needs none of them); the notebook's logs are the whole window, read
-                # from the same snapshot if it uses them
+                # from the same snapshot if it uses them (once for every scope kept here)
                 logs = store.load_window(
                     sources[0], start, end, as_of=as_of, children_from=wk.start_utc, only=READS
                 )
+                shown = store.read_when_used(logs, start, end, children_from=wk.start_utc)
             else:
-                logs = require_records(load(*sources, csat_score_field=csat_score_field))
+                logs = shown = require_records(load(*sources, csat_score_field=csat_score_field))
             if load_key is not None:  # every scope of the load needs the same FCR columns
                 with_fcr = fcr_frame(logs)
-                _keep(_KEPT.loads, load_key, (logs, with_fcr), 2)
+                _keep(_KEPT.loads, load_key, (logs, with_fcr, shown), 2)
         queues_in, channels_in = queue_names, channel_names
         if queue_names or channel_names or (hours is not None and hours.queues):
             known = (
@@ -334,9 +335,7 @@ def prepare(
             business_hours=hours,
             scorecards=scorecards,
         )
-        if from_store:
-            logs = store.read_when_used(logs, start, end, children_from=wk.start_utc)
-        return logs, _with_targets(metrics, goals)
+        return shown, _with_targets(metrics, goals)
 
     if load_key is None:
         return compute()
@@ -410,7 +409,7 @@ class _Kept:
     def __init__(self) -> None:
         self.on = False
         self.shared: Path | None = None
-        self.loads: dict[tuple, tuple[CxLogs, pl.DataFrame]] = {}
+        self.loads: dict[tuple, tuple[CxLogs, pl.DataFrame, CxLogs]] = {}
         self.weeks: dict[tuple, tuple[CxLogs, WeeklyMetrics]] = {}
 
 

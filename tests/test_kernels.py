@@ -494,6 +494,15 @@ def test_a_notebook_that_changes_what_it_was_given_changes_nothing_kept(kept, st
     assert "queue_name" in again_logs.interactions.columns
 
 
+def test_the_logs_of_every_scope_of_a_kept_load_are_read_once(kept, store):
+    version = snapshot(store).version
+    everything, _ = prepare(store, WEEK, TZ, as_of=version)
+    billing, _ = prepare(store, WEEK, TZ, as_of=version, queues=["Billing"])
+    # each notebook's logs are the whole window, whatever its scope
+    assert everything.interactions.height == billing.interactions.height > 0
+    assert kept == {"read": 2, "computed": 2}  # the figures' read, and the logs' once
+
+
 def test_a_week_computed_with_the_scorecards_serves_the_reports_without_them(kept, store):
     version = snapshot(store).version
     _, with_cards = prepare(store, WEEK, TZ, as_of=version, scorecards=True)
