@@ -7,6 +7,7 @@ import email
 import email.policy
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,10 @@ from pypdf import PdfReader
 
 from cxreports import load
 from cxreports.cli import main
-from cxreports.report import NOTEBOOKS, custom_report
+from cxreports.metrics.weekly import first_week
+from cxreports.period import Week
+from cxreports.report import NOTEBOOKS, custom_report, render_reports
+from cxreports.store import load_window, snapshot, update
 
 EXAMPLE = NOTEBOOKS / "channel_review.ipynb"
 WEEK, TZ = "2026-W13", "Asia/Singapore"
@@ -160,3 +164,41 @@ def test_a_custom_notebook_renders_and_is_mailed_like_a_built_in_report(
     attached = {p.get_filename(): p.get_payload(decode=True) for p in message.iter_attachments()}
     assert set(attached) == {"channel-review.html", "channel-review.pdf"}
     assert attached["channel-review.pdf"] == (week / "channel-review.pdf").read_bytes()
+
+
+def _prints_the_window(nb):
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            'print("window", logs.interactions.height, logs.interactions.width, '
+            "logs.holds.height, logs.wrap_up_tags.height)"
+        )
+    )
+
+
+def test_a_custom_notebook_rendered_beside_a_built_in_one_reads_the_whole_window(
+    sample_dir, tmp_path
+):
+    """From a store, the logs a notebook is given are read when it uses them; in a kernel
+    that maps the week another process computed, they are still the whole window of the
+    run's snapshot."""
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    notebook = _copy(tmp_path, "window_check.ipynb", _prints_the_window)
+    out = tmp_path / "out"
+    render_reports(["csat-sla"], [store], WEEK, TZ, out, custom=[custom_report(notebook)])
+    executed = nbformat.read(out / WEEK / "window-check.ipynb", as_version=4)
+    printed = [
+        o["text"] for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
+    ]
+    wk = Week.resolve(WEEK, TZ)
+    whole = load_window(
+        store,
+        first_week(wk, 8).start_utc,
+        wk.end_utc + timedelta(days=7),
+        as_of=snapshot(store).version,
+        children_from=wk.start_utc,
+    )
+    shape = (whole.interactions.height, whole.interactions.width, whole.holds.height)
+    expected = "window {} {} {} {}".format(*shape, whole.wrap_up_tags.height)
+    assert whole.holds.height > 0 and whole.wrap_up_tags.height > 0
+    assert any(expected in text for text in printed), printed
