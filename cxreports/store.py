@@ -916,6 +916,9 @@ def load_window(
     columns = {
         name: list(only.get(name, ())) if only else list(S.TABLES[name]) for name in S.TABLES
     }
+    # the interactions always, with what finds their child rows
+    wanted = columns["interactions"] or list(S.TABLES["interactions"])
+    columns["interactions"] = wanted + [c for c in ("id", "started_at") if c not in wanted]
     with _reading(snap):
         interactions = _scan(snap, "interactions").filter(window)
         if only:
@@ -948,8 +951,9 @@ def load_window(
         queries["files"] = _scan(snap, "sources").select("path")
         # side by side: polars runs the reads on every core at once
         read = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
+    # a table not read is empty, in its schema
     tables = {
-        name: read.get(name, pl.DataFrame(schema={c: S.TABLES[name][c] for c in columns[name]}))
+        name: read.get(name, pl.DataFrame(schema=S.TABLES[name]))
         for name in ("interactions", *S.CHILD_TABLES)
     }
     return CxLogs(

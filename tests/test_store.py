@@ -534,6 +534,23 @@ def test_a_report_reads_what_its_figures_use_and_its_logs_only_when_used(
     assert logs.interactions.width == len(S.TABLES["interactions"])
 
 
+def test_a_window_read_in_part_has_its_other_tables_empty_in_their_schema(
+    sample_dir: Path, tmp_path: Path
+):
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    week = Week.resolve("2026-W13", "UTC")
+    whole = load_window(store, week.start_utc, week.end_utc)
+    part = load_window(store, week.start_utc, week.end_utc, only={"interactions": ["channel"]})
+    # the interactions always, with what finds their child rows
+    assert part.interactions.columns == ["channel", "id", "started_at"]
+    assert part.interactions.height == whole.interactions.height > 0
+    for name in S.CHILD_TABLES:
+        assert getattr(part, name).schema == getattr(whole, name).schema, name
+        assert getattr(part, name).height == 0 < getattr(whole, name).height, name
+    assert part.extra == whole.extra and part.quarantine.equals(whole.quarantine)
+
+
 def test_logs_read_when_used_follow_the_store_given_by_a_relative_path(
     sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
