@@ -1047,16 +1047,21 @@ class WindowLogs(CxLogs):
         object.__setattr__(self, name, table)
         return table
 
-    def copy(self) -> WindowLogs:
+    def copy(self) -> CxLogs:
         """A copy that a notebook may change at will (frames cloned, ``extra`` copied); its
         tables are read once for it and this one."""
+
+        def own(value: Any) -> Any:
+            return value.clone() if isinstance(value, pl.DataFrame) else copy.deepcopy(value)
+
         if self._window is None:
-            return dataclasses.replace(self)
-        fields = {n: v for n, v in self.__dict__.items() if not n.startswith("_")}
+            return _plain_logs(
+                {f.name: own(getattr(self, f.name)) for f in dataclasses.fields(self)}
+            )
         fields = {
-            n: v.clone() if isinstance(v, pl.DataFrame) else copy.deepcopy(v)
-            for n, v in fields.items()
-            if n not in _WHEN_USED
+            n: own(v)
+            for n, v in self.__dict__.items()
+            if not n.startswith("_") and n not in _WHEN_USED
         }
         logs = WindowLogs(self._window, fields)
         object.__setattr__(logs, "_read", self._read)
