@@ -167,8 +167,11 @@ class Snapshot:
     fingerprint: str
     csat_score_field: str
     timestamp: datetime | None = None
-    # each table opened once (its Delta log read once) for every read of the snapshot
-    opened: dict[str, DeltaTable] = field(default_factory=dict, compare=False, repr=False)
+    # each table opened once (its Delta log read once) for every read of the snapshot; not a
+    # field to give: a copy at another version (dataclasses.replace) starts with none opened
+    opened: dict[str, DeltaTable] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def uri(self, name: str) -> str:
         return f"{self.root}/{name}"
@@ -605,7 +608,7 @@ class _Writer:
             self.csat_score_field,
         )
         version = self.tables["interactions"].commit({META_KEY: snap.meta()}, always=True)
-        self.snapshot = Snapshot(**{**vars(snap), "version": version, "opened": {}})
+        self.snapshot = dataclasses.replace(snap, version=version)
         return version
 
 
@@ -717,7 +720,7 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
         if meta is None:
             continue
         try:
-            return Snapshot(
+            snap = Snapshot(
                 root,
                 version,
                 {k: int(v) for k, v in meta["tables"].items()},
@@ -727,11 +730,12 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
                 str(meta["fingerprint"]),
                 str(meta["csat_score_field"]),
                 datetime.fromtimestamp(info["timestamp"] / 1000, UTC),
-                # the newest: the interactions as opened here
-                {"interactions": latest} if version == newest else {},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
+        if version == newest:  # the interactions as opened here
+            snap.opened["interactions"] = latest
+        return snap
     raise _damaged(root, f"{uri}/_delta_log/{version:020d}.json", "no commit names a snapshot")
 
 
@@ -1283,7 +1287,7 @@ def compact(store: str | Path) -> Snapshot:
             table = DeltaTable(writer.tables[name].uri)
             table.optimize.compact(writer_properties=_compacted())
             versions[name] = DeltaTable(writer.tables[name].uri).version()
-        snap = Snapshot(**{**vars(writer.snapshot), "tables": versions, "opened": {}})
+        snap = dataclasses.replace(writer.snapshot, tables=versions)
         interactions = DeltaTable(writer.tables["interactions"].uri)
         before = interactions.version()
         # the months of several files, rewritten in start order as loads write them (a week's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import importlib
 import json
@@ -905,6 +906,20 @@ def _assert_store_holds(store: Path, full, ignore: tuple[str, ...] = ()) -> pl.D
             _sorted(table.drop(ignore, strict=False)), _sorted(expected.drop(ignore, strict=False))
         )
     return quarantine
+
+
+def test_a_snapshot_copied_at_another_version_opens_its_own_tables(
+    sample_dir: Path, tmp_path: Path
+):
+    store = tmp_path / "store"
+    pages = sorted(sample_dir.glob("*.json"))
+    update(pages[:5], store)
+    first = snapshot(store).version
+    update(pages, store)
+    newest = snapshot(store)
+    assert newest.table("interactions").version() == newest.version > first  # opened, kept
+    older = dataclasses.replace(newest, version=first)
+    assert older.table("interactions").version() == first
 
 
 def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, capsys):
