@@ -17,11 +17,19 @@ pool's private folder. The cache lives only as long as the pool; notebooks opene
 JupyterLab never use it. A kernel starts ready for the first notebook's data: what only the
 exporters need (nbconvert, WeasyPrint) is imported, and the chart renderer started, in the
 background meanwhile.
+
+A pool of several kernels forks them from one process that has imported what they all import
+and that starts no thread (ipykernel, altair, great_tables: ``cxreports/zygote.py``), so the
+cores that compute the week meanwhile do that import once, not once a kernel. A kernel so
+started is a plain ipykernel with its own environment, folder and session; it ends with the
+pool's process as any kernel does. A kernel spec other than the plain ipykernel one, or a
+zygote that cannot start, gives kernels started the usual way.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import json
 import os
@@ -30,7 +38,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,7 +86,10 @@ class WarmKernel:
         start_timeout: int,
         env: Mapping[str, str] | None = None,
         shared: str | None = None,
+        zygote: _Zygote | None = None,
     ) -> None:
+        import uuid
+
         from jupyter_client.manager import AsyncKernelManager
 
         self.kernel_name = kernel_name
@@ -98,6 +109,11 @@ class WarmKernel:
             # killed with -9 would leave there, the kernel's key in it)
             connection_file=os.path.join(self.sockets, "kernel.json"),
         )
+        if zygote is not None:
+            self.km.kernel_id = str(uuid.uuid4())
+            self.km.provisioner = _provisioner(zygote)(
+                kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec, parent=self.km
+            )
         self.kc: Any = None
 
     def start(self) -> None:
@@ -230,6 +246,10 @@ class KernelPool:
         remove_dead(tmp, re.compile(rf"{_SHARED}(\d+)-"))
         if share_weeks:
             self.shared = tempfile.mkdtemp(prefix=f"{_SHARED}{os.getpid()}-")
+        # the process that several kernels are forked from, started by the first that needs it
+        self._zygote: _Zygote | None = None
+        self._zygote_lock = threading.Lock()
+        self._zygote_tried = self.size == 1  # one kernel: nothing to share
         self._tasks: queue.Queue[tuple[Callable[[WarmKernel], Any], Future] | None] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._work, name=f"cxreports-kernel-{i}", daemon=True)
@@ -260,6 +280,10 @@ class KernelPool:
             self._tasks.put(None)
         for thread in self._threads:
             thread.join()
+        with self._zygote_lock:
+            self._zygote_tried = True
+            if self._zygote is not None:
+                self._zygote.close()
         if self.shared is not None:
             shutil.rmtree(self.shared, ignore_errors=True)
 
@@ -277,6 +301,17 @@ class KernelPool:
             return {}
         return {"POLARS_MAX_THREADS": str(max(1, (os.cpu_count() or 1) // self.size))}
 
+    def _forker(self) -> _Zygote | None:
+        """The pool's zygote, started on first use; None for a pool of one kernel (nothing to
+        share) or a kernel that is not a plain ipykernel."""
+        with self._zygote_lock:
+            if not self._zygote_tried:
+                self._zygote_tried = True  # once: a failure is not tried again
+                if (prefix := _forkable(self.kernel_name)) is not None:
+                    with contextlib.suppress(OSError):
+                        self._zygote = _Zygote(prefix)
+            return self._zygote
+
     def _work(self) -> None:
         kernel: WarmKernel | None = None
         try:
@@ -287,7 +322,11 @@ class KernelPool:
                 try:
                     if kernel is None:
                         kernel = WarmKernel(
-                            self.kernel_name, self.start_timeout, self._env(), self.shared
+                            self.kernel_name,
+                            self.start_timeout,
+                            self._env(),
+                            self.shared,
+                            self._forker(),
                         )
                         kernel.start()
                     future.set_result(task(kernel))
@@ -438,3 +477,145 @@ def _rebuilt(error: Mapping[str, Any]) -> BaseException:
         return OSError(error["errno"], error["strerror"], error["filename"])
     cls = getattr(exceptions, error["kind"], ReportError)
     return cls(error["message"])
+
+
+# ---- kernels forked from one process of shared imports (cxreports/zygote.py) ----------------
+
+
+class _Zygote:
+    """The process that a pool's kernels are forked from (see ``cxreports/zygote.py``).
+
+    Started when the pool is made, so its imports run while the pool gets ready; a kernel
+    asked for before they are done waits for them. Safe to call from the pool's threads.
+    """
+
+    def __init__(self, prefix: list[str]) -> None:
+        import socket
+        import subprocess
+
+        ours, theirs = socket.socketpair()
+        script = str(Path(__file__).with_name("zygote.py"))
+        try:
+            self.process = subprocess.Popen(
+                [*prefix, script, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self.channel = ours
+        self.lock = threading.Lock()
+
+    def fork(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> _Forked:
+        import socket
+
+        request = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode() + b"\n"
+        with self.lock:
+            self.channel.sendall(request)
+            message, fds, _flags, _address = socket.recv_fds(self.channel, 4096, 1)
+        if not message or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise OSError("the kernels' zygote ended without forking a kernel")
+        return _Forked(json.loads(message)["pid"], fds[0])
+
+    def close(self) -> None:
+        self.channel.close()  # it ends when its socket closes
+        try:
+            self.process.wait(timeout=5)
+        except Exception:
+            self.process.kill()
+            self.process.wait()
+
+
+class _Forked:
+    """A forked kernel as jupyter_client's provisioner handles a ``Popen`` (it is not this
+    process's child: it is waited for and signalled through its pidfd)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid, self.pidfd = pid, pidfd
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        import select
+
+        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
+            self.returncode = -1  # ended (its exit status went to the zygote that reaped it)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import select
+
+        if self.returncode is None:
+            if not select.select([self.pidfd], [], [], timeout)[0]:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(["kernel"], timeout or 0)
+            self.returncode = -1
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        import signal
+
+        if self.poll() is None:
+            signal.pidfd_send_signal(self.pidfd, signum)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.pidfd)
+
+
+def _provisioner(zygote: _Zygote):  # type: ignore[no-untyped-def]
+    """A jupyter_client provisioner class that forks its kernel from ``zygote``."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ForkedProvisioner(LocalProvisioner):  # type: ignore[misc]
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            try:
+                at = cmd.index("ipykernel_launcher")
+                self.process = zygote.fork(
+                    cmd[at + 1 :], kwargs.get("env") or os.environ, kwargs.get("cwd")
+                )
+            except (OSError, ValueError):  # no zygote after all: started as any kernel is
+                return await super().launch_kernel(cmd, **kwargs)
+            self.pid = self.pgid = self.process.pid  # a session of its own, as any kernel's
+            self.cwd = kwargs.get("cwd") or os.getcwd()
+            return self.connection_info
+
+    return ForkedProvisioner
+
+
+def _forkable(kernel_name: str) -> list[str] | None:
+    """The interpreter and its flags of kernel ``kernel_name``, if a zygote can fork it."""
+    if not hasattr(os, "pidfd_open") or not hasattr(os, "fork"):
+        return None
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        argv = list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
+    except Exception:  # no such kernel: starting it says so, as before
+        return None
+    return fork_prefix(argv)
+
+
+def fork_prefix(argv: Sequence[str]) -> list[str] | None:
+    """The interpreter and its flags in a kernel spec's ``argv`` if it is a plain ipykernel
+    (``PYTHON [flags] -m ipykernel_launcher -f {connection_file}``); None for any other."""
+    argv = list(argv)
+    if len(argv) < 5 or argv[-4:] != ["-m", "ipykernel_launcher", "-f", "{connection_file}"]:
+        return None
+    if not all(flag.startswith("-") for flag in argv[1:-4]):
+        return None  # a script or a wrapper, not the interpreter itself
+    return argv[:-4]

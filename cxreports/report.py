@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -907,6 +908,7 @@ def render_runs(
 
     def report_task(run: ReportRun, report: Report, stages: dict[str, float]):  # type: ignore[no-untyped-def]
         def task(kernel: WarmKernel) -> tuple[str, dict[str, Path]]:
+            importing.join()
             files = render_report(
                 report.notebook.absolute(),
                 {"source": list(run.files), "week": run.week, "tz": run.tz, **run.parameters},
@@ -957,6 +959,14 @@ def render_runs(
         # a digest from an earlier run must not outlive a failing one: sending looks for it
         (run.target / digestfiles.FOLDER / "digest.json").unlink(missing_ok=True)
     written: list[dict[str, dict[str, Path]]] = [{} for _ in runs]
+    # what runs the notebooks (papermill and its client: 0.4 s) is imported while the kernels
+    # start, not when they are ready and their first notebooks wait for it; what starts the
+    # kernels first, here: two threads importing one package's modules in different orders
+    # can each get the other's half-made module
+    import jupyter_client.manager  # noqa: F401
+
+    importing = threading.Thread(target=_import_papermill, name="cxreports-imports", daemon=True)
+    importing.start()
     try:
         # reports of one run in different kernels: its week is computed once, by the first
         with KernelPool(min(size, len(units)), share_weeks=len(units) > len(runs)) as pool:
@@ -983,6 +993,10 @@ def render_runs(
             for stage, seconds in stages.items():
                 timings[stage] = timings.get(stage, 0.0) + seconds
     return [{r.name: written[i][r.name] for r in run.reports} for i, run in enumerate(runs)]
+
+
+def _import_papermill() -> None:
+    import cxreports.warm_engine  # noqa: F401  (imports papermill)
 
 
 def share_week(run: ReportRun, shared: str | Path) -> None:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -854,3 +855,123 @@ def test_a_week_that_cannot_be_computed_ahead_is_left_to_the_reports(kept, tmp_p
     assert report_module._KEPT.on and report_module._KEPT.shared is None
     with pytest.raises(EmptyDataError):  # what the report's notebook meets and shows
         prepare(str(empty / "page.json"), WEEK, TZ)
+
+
+# ---- kernels forked from one process of shared imports (cxreports/zygote.py) ----------------
+
+
+def test_only_a_plain_ipykernel_spec_is_forked_and_with_its_own_interpreter_flags():
+    from cxreports.kernels import fork_prefix
+
+    tail = ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    assert fork_prefix(["/v/bin/python", "-Xfrozen_modules=off", *tail]) == [
+        "/v/bin/python",
+        "-Xfrozen_modules=off",
+    ]
+    assert fork_prefix(["python3", *tail]) == ["python3"]
+    assert fork_prefix(["conda", "run", "-n", "x", "python", *tail]) is None  # a wrapper
+    assert fork_prefix(["python", "-m", "ipykernel", "-f", "{connection_file}"]) is None
+    assert fork_prefix(["R", "--slave", "-e", "IRkernel::main()", "--args", "{f}"]) is None
+    assert fork_prefix([*tail]) is None
+
+
+def _kernel_facts(kernel: WarmKernel, out: Path) -> dict[str, Any]:
+    """What a kernel process says of itself: where it runs, with what, and whose child it is."""
+    kernel.run_code(
+        "import json, os, sys, tempfile, polars\n"
+        f"json.dump({{'pid': os.getpid(), 'ppid': os.getppid(), 'cwd': os.getcwd(),"
+        f" 'path0': sys.path[0], 'argv0': sys.argv[0], 'sid': os.getsid(0),"
+        f" 'threads_env': os.environ.get('POLARS_MAX_THREADS'),"
+        f" 'polars_threads': polars.thread_pool_size(),"
+        f" 'parent_env': os.environ.get('JPY_PARENT_PID'), 'tmp': tempfile.gettempdir()}},"
+        f" open({str(out)!r}, 'w'))\n"
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)  # so the pool gives each its share
+    before = _kernel_traces()
+    with KernelPool(2) as pool:
+        names = iter(range(2))
+        # each task holds its kernel until both have answered: one per kernel
+        barrier = threading.Barrier(2, timeout=HANG_S)
+
+        def facts(kernel: WarmKernel) -> dict[str, Any]:
+            found = _kernel_facts(kernel, tmp_path / f"k{next(names)}.json")
+            barrier.wait()
+            return found
+
+        found = _within(HANG_S, lambda: [f.result() for f in [pool.submit(facts) for _ in "ab"]])
+        zygote = psutil.Process(found[0]["ppid"])
+        assert "zygote.py" in " ".join(zygote.cmdline())
+        assert zygote.ppid() == os.getpid()
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    fresh_tmp = subprocess.check_output(
+        [sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"], text=True
+    ).strip()
+    for kernel in found:
+        assert kernel["ppid"] == zygote.pid  # both forked from it, each a session of its own
+        assert kernel["sid"] == kernel["pid"]
+        # the pool's environment for it, read when its own polars started (not the zygote's)
+        assert kernel["threads_env"] == share and kernel["polars_threads"] == int(share)
+        assert kernel["parent_env"] == str(zygote.pid)
+        assert kernel["cwd"] == os.getcwd() == kernel["path0"]  # as `-m ipykernel_launcher`
+        assert kernel["argv0"].endswith("ipykernel_launcher.py")
+        assert kernel["tmp"] == fresh_tmp  # found from its environment, as at a start
+    assert found[0]["pid"] != found[1]["pid"]
+    assert not zygote.is_running() or zygote.status() == psutil.STATUS_ZOMBIE
+    assert _left_since(before) == (set(), [])
+
+
+@pytest.mark.slow
+def test_kernels_start_as_usual_when_their_zygote_is_gone(tmp_path):
+    before = _kernel_traces()
+    with KernelPool(2) as pool:
+        zygote = pool._forker()
+        assert zygote is not None
+        zygote.process.kill()
+        zygote.process.wait()
+        found = _within(
+            HANG_S,
+            lambda: pool.submit(lambda k: _kernel_facts(k, tmp_path / "k.json")).result(),
+        )
+    assert found["ppid"] == os.getpid()  # started by this process, as without a zygote
+    assert _left_since(before) == (set(), [])
+
+
+_OWNER = """
+import json, threading, time
+from cxreports.kernels import KernelPool
+pool = KernelPool(2)
+both = threading.Barrier(2)
+def pid(kernel):
+    both.wait()  # one task a kernel
+    return kernel.km.provisioner.pid
+pids = [future.result() for future in [pool.submit(pid), pool.submit(pid)]]
+print(json.dumps({"kernels": pids, "zygote": pool._forker().process.pid}), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_kernels_and_their_zygote_end_when_the_pools_process_is_killed():
+    import signal
+    import time
+
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        line = _within(HANG_S, owner.stdout.readline)  # type: ignore[union-attr]
+        pids = json.loads(line)
+        processes = [psutil.Process(pid) for pid in [pids["zygote"], *pids["kernels"]]]
+        assert all(p.is_running() for p in processes)
+    finally:
+        owner.send_signal(signal.SIGKILL)  # kill -9: no clean-up of its own runs
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes):
+        assert time.monotonic() < deadline, "a kernel or its zygote outlived the pool's process"
+        time.sleep(0.1)
