@@ -57,7 +57,10 @@ def main(fd: int) -> None:
         return
     # the kernels are reaped as they end: their pool waits on their pidfds, not on this process
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    _import_all()
+    try:
+        _import_all()
+    except Exception:  # the pool starts its kernels the usual way, which says what is missing
+        return
     gc.collect()
     gc.freeze()  # what every kernel shares stays shared: its collections never touch it
     if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
