@@ -309,7 +309,7 @@ class KernelPool:
                 self._zygote_tried = True  # once: a failure is not tried again
                 if (prefix := _forkable(self.kernel_name)) is not None:
                     with contextlib.suppress(OSError):
-                        self._zygote = _Zygote(prefix)
+                        self._zygote = _Zygote(prefix, self.start_timeout)
             return self._zygote
 
     def _work(self) -> None:
@@ -485,11 +485,13 @@ def _rebuilt(error: Mapping[str, Any]) -> BaseException:
 class _Zygote:
     """The process that a pool's kernels are forked from (see ``cxreports/zygote.py``).
 
-    Started when the pool is made, so its imports run while the pool gets ready; a kernel
-    asked for before they are done waits for them. Safe to call from the pool's threads.
+    Started by the pool's first kernel, so its imports run while the pool gets ready; a kernel
+    asked for before they are done waits for them, at most ``timeout`` seconds. Safe to call
+    from the pool's threads. Once it fails it is stopped for good (a fork it made late would
+    hold the sockets of the kernel started instead), and every kernel is started as usual.
     """
 
-    def __init__(self, prefix: list[str]) -> None:
+    def __init__(self, prefix: list[str], timeout: float) -> None:
         import socket
         import subprocess
 
@@ -503,20 +505,29 @@ class _Zygote:
             )
         finally:
             theirs.close()
+        ours.settimeout(timeout)
         self.channel = ours
         self.lock = threading.Lock()
+        self.failed = False
 
     def fork(self, argv: list[str], env: Mapping[str, str], cwd: str | None) -> _Forked:
+        """A new kernel process, ``python -m ipykernel_launcher ARGV`` in ``env`` and ``cwd``;
+        OSError if the zygote cannot make one."""
         import socket
 
         request = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode() + b"\n"
         with self.lock:
-            self.channel.sendall(request)
-            message, fds, _flags, _address = socket.recv_fds(self.channel, 4096, 1)
-        if not message or not fds:
-            for fd in fds:
-                os.close(fd)
-            raise OSError("the kernels' zygote ended without forking a kernel")
+            if self.failed:
+                raise OSError("the kernels' zygote has stopped")
+            try:
+                self.channel.sendall(request)
+                message, fds, _flags, _address = socket.recv_fds(self.channel, 4096, 1)
+                if not fds:
+                    raise OSError(f"the kernels' zygote forked no kernel: {message[:200]!r}")
+            except OSError:
+                self.failed = True
+                self.process.kill()
+                raise
         return _Forked(json.loads(message)["pid"], fds[0])
 
     def close(self) -> None:

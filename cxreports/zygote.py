@@ -68,7 +68,11 @@ def main(fd: int) -> None:
     reader = channel.makefile("rb")
     for line in reader:
         request = json.loads(line)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # no room for one more process: the pool starts it as usual
+            channel.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            continue
         if pid == 0:
             reader.close()
             channel.close()

@@ -928,17 +928,28 @@ def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
 
 
 @pytest.mark.slow
-def test_kernels_start_as_usual_when_their_zygote_is_gone(tmp_path):
+@pytest.mark.parametrize("fault", ["killed", "stuck"])
+def test_kernels_start_as_usual_when_their_zygote_is_gone_or_stuck(tmp_path, fault):
+    import signal
+    import time
+
     before = _kernel_traces()
-    with KernelPool(2) as pool:
+    with KernelPool(2, start_timeout=15) as pool:
         zygote = pool._forker()
         assert zygote is not None
-        zygote.process.kill()
-        zygote.process.wait()
+        if fault == "killed":
+            zygote.process.kill()
+            zygote.process.wait()
+        else:  # it never answers: waited for as long as a kernel's start, then stopped
+            os.kill(zygote.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
         found = _within(
             HANG_S,
             lambda: pool.submit(lambda k: _kernel_facts(k, tmp_path / "k.json")).result(),
         )
+        if fault == "stuck":
+            assert time.monotonic() - started >= 15
+            assert zygote.process.poll() is not None  # stopped for good: it forks no more
     assert found["ppid"] == os.getpid()  # started by this process, as without a zygote
     assert _left_since(before) == (set(), [])
 
