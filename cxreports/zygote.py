@@ -12,14 +12,15 @@ Run by its path, never imported (importing ``cxreports`` imports polars):
 Each request on it is one JSON line ``{"argv": [...], "env": {...}, "cwd": ...}``; the answer
 is ``{"pid": N}`` with a pidfd of the kernel passed along (``SCM_RIGHTS``), by which the pool
 waits for and signals a process that is not its child. The process ends when the socket
-closes, and with its parent (``PR_SET_PDEATHSIG``); its kernels then end with it, as kernels
-end with the process that started them (ipykernel's parent poller).
+closes: when the pool closes it, or when the pool's process ends, however it ends (not with
+``PR_SET_PDEATHSIG``, which fires when the *thread* that started this process ends: a pool
+thread done with its kernel while another still runs a report). Its kernels then end with it,
+as kernels end with the process that started them (ipykernel's parent poller).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
 import importlib.util
@@ -44,17 +45,9 @@ IMPORTS = (
     "great_tables",
 )
 
-_PR_SET_PDEATHSIG = 1
-
 
 def main(fd: int) -> None:
     channel = socket.socket(fileno=fd)
-    parent = os.getppid()
-    # not on Linux: the socket's end still stops this process
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the signal was asked for
-        return
     # the kernels are reaped as they end: their pool waits on their pidfds, not on this process
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:

@@ -893,9 +893,17 @@ def _kernel_facts(kernel: WarmKernel, out: Path) -> dict[str, Any]:
 def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
     tmp_path, monkeypatch
 ):
+    import time
+
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)  # so the pool gives each its share
     before = _kernel_traces()
     with KernelPool(2) as pool:
+        # started by a thread that ends a second later: the zygote (and so every kernel)
+        # outlives it, as it must outlive a pool thread done with its kernel while another
+        # still runs a report
+        starter = threading.Thread(target=lambda: (pool._forker(), time.sleep(1)))
+        starter.start()
+        starter.join()
         names = iter(range(2))
         # each task holds its kernel until both have answered: one per kernel
         barrier = threading.Barrier(2, timeout=HANG_S)
