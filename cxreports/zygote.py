@@ -58,6 +58,10 @@ def main(fd: int) -> None:
     gc.freeze()  # what every kernel shares stays shared: its collections never touch it
     if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
         return  # something here started a thread, which a fork would not copy: no kernels
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a Linux before 5.3: the pool could not wait for what it forks
+        return
     reader = channel.makefile("rb")
     for line in reader:
         request = json.loads(line)
