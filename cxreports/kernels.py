@@ -36,6 +36,7 @@ import os
 import queue
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -486,10 +487,14 @@ class _Zygote:
     """The process that a pool's kernels are forked from (see ``cxreports/zygote.py``).
 
     Started by the pool's first kernel, so its imports run while the pool gets ready; a kernel
-    asked for before they are done waits for them, at most ``timeout`` seconds. Safe to call
-    from the pool's threads. Once it fails it is stopped for good (a fork it made late would
-    hold the sockets of the kernel started instead), and every kernel is started as usual.
+    asked for before they are done waits for them, at most ``timeout`` seconds (the zygote
+    refuses a request once its time is up, so a kernel started instead never meets a late
+    fork). Safe to call from the pool's threads. Once it fails to answer it is not asked
+    again, and kernels are started as usual; the kernels it forked keep running.
     """
+
+    #: Seconds allowed past a request's deadline for the answer to a fork made before it.
+    GRACE = 2.0
 
     def __init__(self, prefix: list[str], timeout: float) -> None:
         import socket
@@ -502,10 +507,16 @@ class _Zygote:
                 [*prefix, script, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
+                # the terminal's Ctrl-C goes to the pool, which stops its kernels
+                start_new_session=True,
             )
         finally:
             theirs.close()
-        ours.settimeout(timeout)
+        ours.settimeout(timeout + self.GRACE)
+        self.prefix, self.timeout = prefix, timeout
+        # what the interpreter read as it started: a kernel that needs other values is
+        # started as usual
+        self.startup_env = _startup_env(os.environ)
         self.channel = ours
         self.lock = threading.Lock()
         self.failed = False
@@ -514,29 +525,33 @@ class _Zygote:
         """A new kernel process, ``python -m ipykernel_launcher ARGV`` in ``env`` and ``cwd``;
         OSError if the zygote cannot make one."""
         import socket
+        import time
 
-        request = json.dumps({"argv": argv, "env": dict(env), "cwd": cwd}).encode() + b"\n"
+        deadline = time.monotonic() + self.timeout
+        request = {"argv": argv, "env": dict(env), "cwd": cwd, "deadline": deadline}
         with self.lock:
             if self.failed:
-                raise OSError("the kernels' zygote has stopped")
+                raise OSError("the kernels' zygote does not answer")
             try:
-                self.channel.sendall(request)
+                self.channel.sendall(json.dumps(request).encode() + b"\n")
                 message, fds, _flags, _address = socket.recv_fds(self.channel, 4096, 1)
-                if not fds:
-                    raise OSError(f"the kernels' zygote forked no kernel: {message[:200]!r}")
-            except OSError:
+            except OSError:  # no answer in time, or it ended: asked no more
                 self.failed = True
-                self.process.kill()
                 raise
-        return _Forked(json.loads(message)["pid"], fds[0])
+            if not message:
+                self.failed = True
+                raise OSError("the kernels' zygote has ended")
+        answer = json.loads(message)
+        if not fds:  # it is there, but could not fork this one
+            raise OSError(f"the kernels' zygote forked no kernel: {answer.get('error')}")
+        os.set_inheritable(fds[0], False)
+        return _Forked(answer["pid"], fds[0])
 
     def close(self) -> None:
-        self.channel.close()  # it ends when its socket closes
-        try:
-            self.process.wait(timeout=5)
-        except Exception:
-            self.process.kill()
-            self.process.wait()
+        """Stop it (the pool's kernels have stopped; any it forked that has not ends with it)."""
+        self.channel.close()
+        self.process.kill()
+        self.process.wait()
 
 
 class _Forked:
@@ -549,18 +564,21 @@ class _Forked:
         self.pid, self.pidfd = pid, pidfd
         self.returncode: int | None = None
 
-    def poll(self) -> int | None:
+    def _ended(self, timeout: float | None) -> bool:
         import select
 
-        if self.returncode is None and select.select([self.pidfd], [], [], 0)[0]:
-            self.returncode = -1  # ended (its exit status went to the zygote that reaped it)
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._ended(0):
+            self.returncode = -1  # ended (its exit status is the zygote's to read)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        import select
-
         if self.returncode is None:
-            if not select.select([self.pidfd], [], [], timeout)[0]:
+            if not self._ended(timeout):
                 import subprocess
 
                 raise subprocess.TimeoutExpired(["kernel"], timeout or 0)
@@ -588,22 +606,30 @@ class _Forked:
             os.close(self.pidfd)
 
 
+def _startup_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables an interpreter reads as it starts (PYTHONPATH, PYTHONHASHSEED, ...)."""
+    return {k: v for k, v in env.items() if k.startswith("PYTHON")}
+
+
 def _provisioner(zygote: _Zygote):  # type: ignore[no-untyped-def]
     """A jupyter_client provisioner class that forks its kernel from ``zygote``."""
     from jupyter_client.provisioning import LocalProvisioner
 
     class ForkedProvisioner(LocalProvisioner):  # type: ignore[misc]
         async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
-            try:
-                at = cmd.index("ipykernel_launcher")
-                self.process = zygote.fork(
-                    cmd[at + 1 :], kwargs.get("env") or os.environ, kwargs.get("cwd")
-                )
-            except (OSError, ValueError):  # no zygote after all: started as any kernel is
-                return await super().launch_kernel(cmd, **kwargs)
-            self.pid = self.pgid = self.process.pid  # a session of its own, as any kernel's
-            self.cwd = kwargs.get("cwd") or os.getcwd()
-            return self.connection_info
+            env = kwargs.get("env") or dict(os.environ)
+            # the zygote's interpreter, flags and start-up environment, or started as usual
+            at = cmd.index("ipykernel_launcher") if "ipykernel_launcher" in cmd else -1
+            if cmd[: at - 1] == zygote.prefix and _startup_env(env) == zygote.startup_env:
+                try:
+                    self.process = zygote.fork(cmd[at + 1 :], env, kwargs.get("cwd"))
+                except OSError:
+                    pass
+                else:
+                    self.pid = self.pgid = self.process.pid  # its own session, as any kernel's
+                    self.cwd = kwargs.get("cwd") or os.getcwd()
+                    return self.connection_info
+            return await super().launch_kernel(cmd, **kwargs)
 
     return ForkedProvisioner
 
@@ -618,6 +644,11 @@ def _forkable(kernel_name: str) -> list[str] | None:
         argv = list(KernelSpecManager().get_kernel_spec(kernel_name).argv)
     except Exception:  # no such kernel: starting it says so, as before
         return None
+    # the interpreter jupyter_client runs for a bare `python`: this one
+    major, minor = sys.version_info[:2]
+    versions = ("python", f"python{major}", f"python{major}.{minor}")
+    if argv and argv[0] in versions:
+        argv[0] = sys.executable
     return fork_prefix(argv)
 
 

@@ -996,7 +996,9 @@ def render_runs(
 
 
 def _import_papermill() -> None:
-    import cxreports.warm_engine  # noqa: F401  (imports papermill)
+    # a failure here (papermill missing) is said by the first notebook's own import
+    with contextlib.suppress(Exception):
+        import cxreports.warm_engine  # noqa: F401  (imports papermill)
 
 
 def share_week(run: ReportRun, shared: str | Path) -> None:

@@ -21,6 +21,7 @@ as kernels end with the process that started them (ipykernel's parent poller).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import importlib
 import importlib.util
@@ -31,6 +32,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -45,11 +47,13 @@ IMPORTS = (
     "great_tables",
 )
 
+_PR_SET_PDEATHSIG = 1
+
 
 def main(fd: int) -> None:
     channel = socket.socket(fileno=fd)
-    # the kernels are reaped as they end: their pool waits on their pidfds, not on this process
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # the terminal's Ctrl-C is the pool's to handle (it stops its kernels); a kernel sets its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _import_all()
     except Exception:  # the pool starts its kernels the usual way, which says what is missing
@@ -62,23 +66,42 @@ def main(fd: int) -> None:
         os.close(os.pidfd_open(os.getpid()))
     except OSError:  # a Linux before 5.3: the pool could not wait for what it forks
         return
+    # A kernel that ends stays a zombie until this process ends (then init reaps it), as a
+    # started kernel stays one until its pool waits for it: its pid, and so its process
+    # group, cannot go to another process while the pool may still signal it.
     reader = channel.makefile("rb")
     for line in reader:
         request = json.loads(line)
+        if time.monotonic() > request["deadline"]:  # the pool no longer waits for it
+            _answer(channel, {"error": "asked too late"})
+            continue
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered here is printed twice
+            with contextlib.suppress(Exception):
+                stream.flush()
         try:
             pid = os.fork()
         except OSError as exc:  # no room for one more process: the pool starts it as usual
-            channel.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+            _answer(channel, {"error": str(exc)})
             continue
         if pid == 0:
             reader.close()
             channel.close()
-            _kernel(request)  # never returns
-        pidfd = os.pidfd_open(pid)
+            _kernel(request, os.getppid())  # never returns
         try:
-            socket.send_fds(channel, [json.dumps({"pid": pid}).encode() + b"\n"], [pidfd])
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:
+            os.kill(pid, signal.SIGKILL)
+            _answer(channel, {"error": str(exc)})
+            continue
+        try:
+            _answer(channel, {"pid": pid}, pidfd)
         finally:
             os.close(pidfd)
+
+
+def _answer(channel: socket.socket, message: dict, pidfd: int | None = None) -> None:
+    data = [json.dumps(message).encode() + b"\n"]
+    socket.send_fds(channel, data, [] if pidfd is None else [pidfd])
 
 
 def _import_all() -> None:
@@ -99,12 +122,17 @@ def _startup():  # type: ignore[no-untyped-def]
     return module
 
 
-def _kernel(request: dict) -> None:
+def _kernel(request: dict, zygote: int) -> None:
     """In the fork: go on as ``python -m ipykernel_launcher ARGS`` in the request's folder and
     environment would."""
     code = 1
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # it ends with the zygote (which ends with the pool): at once, and even if the zygote
+        # ended before this line (then getppid() is no longer the zygote's pid)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != zygote:
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.setsid()  # a process group of its own, as jupyter_client starts a kernel
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -113,12 +141,14 @@ def _kernel(request: dict) -> None:
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(request["env"])
+        time.tzset()
         tempfile.tempdir = None  # found again, from this environment's TMPDIR
-        # it ends with this process, which ends with the pool's (ipykernel read its default
-        # from the environment when this process imported it)
-        parent = f"--IPKernelApp.parent_handle={os.getppid()}"
-        os.environ["JPY_PARENT_PID"] = str(os.getppid())
-        sys.path[0] = cwd  # as ``-m`` would have set it
+        # ipykernel's parent poller too (it read its default from the environment when this
+        # process imported it, so it is given on the command line)
+        parent = f"--IPKernelApp.parent_handle={zygote}"
+        os.environ["JPY_PARENT_PID"] = str(zygote)
+        if not (sys.flags.safe_path or sys.flags.isolated):
+            sys.path.insert(0, cwd)  # as ``-m`` would have put it first
         launcher = importlib.util.find_spec("ipykernel_launcher")
         origin = launcher.origin if launcher is not None else None
         sys.argv = [origin or "ipykernel_launcher", parent, *request["argv"]]

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -883,7 +884,8 @@ def _kernel_facts(kernel: WarmKernel, out: Path) -> dict[str, Any]:
         f" 'path0': sys.path[0], 'argv0': sys.argv[0], 'sid': os.getsid(0),"
         f" 'threads_env': os.environ.get('POLARS_MAX_THREADS'),"
         f" 'polars_threads': polars.thread_pool_size(),"
-        f" 'parent_env': os.environ.get('JPY_PARENT_PID'), 'tmp': tempfile.gettempdir()}},"
+        f" 'parent_env': os.environ.get('JPY_PARENT_PID'), 'tmp': tempfile.gettempdir(),"
+        f" 'path': sys.path}},"
         f" open({str(out)!r}, 'w'))\n"
     )
     return json.loads(out.read_text())
@@ -896,6 +898,10 @@ def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
     import time
 
     monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)  # so the pool gives each its share
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    paths = [str(extra), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     before = _kernel_traces()
     with KernelPool(2) as pool:
         # started by a thread that ends a second later: the zygote (and so every kernel)
@@ -917,10 +923,17 @@ def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
         zygote = psutil.Process(found[0]["ppid"])
         assert "zygote.py" in " ".join(zygote.cmdline())
         assert zygote.ppid() == os.getpid()
+        assert os.getsid(zygote.pid) == zygote.pid  # the terminal's Ctrl-C is not for it
     share = str(max(1, (os.cpu_count() or 1) // 2))
     fresh_tmp = subprocess.check_output(
         [sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"], text=True
     ).strip()
+    # what `python -m` puts in sys.path (`-c` puts "" first, `-m` the folder)
+    fresh_path = json.loads(
+        subprocess.check_output(
+            [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"], text=True
+        )
+    )
     for kernel in found:
         assert kernel["ppid"] == zygote.pid  # both forked from it, each a session of its own
         assert kernel["sid"] == kernel["pid"]
@@ -928,6 +941,8 @@ def test_a_pools_kernels_are_forked_from_one_process_and_start_as_started_ones(
         assert kernel["threads_env"] == share and kernel["polars_threads"] == int(share)
         assert kernel["parent_env"] == str(zygote.pid)
         assert kernel["cwd"] == os.getcwd() == kernel["path0"]  # as `-m ipykernel_launcher`
+        # PYTHONPATH kept ("" is IPython's, in every kernel)
+        assert [p for p in kernel["path"][1:] if p] == fresh_path and str(extra) in fresh_path
         assert kernel["argv0"].endswith("ipykernel_launcher.py")
         assert kernel["tmp"] == fresh_tmp  # found from its environment, as at a start
     assert found[0]["pid"] != found[1]["pid"]
@@ -948,7 +963,7 @@ def test_kernels_start_as_usual_when_their_zygote_is_gone_or_stuck(tmp_path, fau
         if fault == "killed":
             zygote.process.kill()
             zygote.process.wait()
-        else:  # it never answers: waited for as long as a kernel's start, then stopped
+        else:  # it does not answer within a kernel's start time (and the grace for a fork)
             os.kill(zygote.process.pid, signal.SIGSTOP)
         started = time.monotonic()
         found = _within(
@@ -957,9 +972,39 @@ def test_kernels_start_as_usual_when_their_zygote_is_gone_or_stuck(tmp_path, fau
         )
         if fault == "stuck":
             assert time.monotonic() - started >= 15
-            assert zygote.process.poll() is not None  # stopped for good: it forks no more
+            # going on, it refuses the request it was too late for: no second kernel on the
+            # same sockets as the one started instead
+            os.kill(zygote.process.pid, signal.SIGCONT)
+            import select
+
+            # its answer to that request comes now (the pool no longer reads it)
+            assert select.select([zygote.channel], [], [], 60)[0]
+            assert b"asked too late" in zygote.channel.recv(4096, socket.MSG_PEEK)
+            assert zygote.process.poll() is None
+            assert psutil.Process(zygote.process.pid).children() == []
+            assert zygote.failed  # and it is asked no more
     assert found["ppid"] == os.getpid()  # started by this process, as without a zygote
     assert _left_since(before) == (set(), [])
+
+
+def test_a_zygote_that_cannot_fork_one_kernel_is_asked_again_for_the_next():
+    from cxreports.kernels import _forkable, _Zygote
+
+    prefix = _forkable("python3")
+    if prefix is None:
+        pytest.skip("this machine's python3 kernel is not one a zygote forks")
+    zygote = _Zygote(prefix, 60)
+    try:
+        zygote.timeout = -1  # a request it gets past its deadline: it refuses it
+        with pytest.raises(OSError, match="forked no kernel: asked too late"):
+            zygote.fork(["--version"], dict(os.environ), None)
+        assert not zygote.failed and zygote.process.poll() is None  # kept, with its kernels
+        zygote.timeout = 60
+        forked = zygote.fork(["--version"], dict(os.environ), None)  # prints it and ends
+        assert forked.wait(timeout=30) == -1 and forked.poll() == -1
+    finally:
+        zygote.close()
+    assert zygote.process.poll() is not None
 
 
 _OWNER = """
