@@ -1,21 +1,27 @@
 """A process that imports what every report kernel needs once, then forks the kernels from it.
 
-A pool's kernels each spent about 1.5 s of CPU importing the same modules (ipykernel, altair,
-great_tables, nbconvert, WeasyPrint) on the same cores, at the same time as the week they
-wait for is computed. The pool of :mod:`cxreports.kernels` starts this process first; each
-kernel is then a fork of it that goes on as ``python -m ipykernel_launcher`` would, with its
-own arguments, environment and folder, and imports only what starts threads (polars, pyarrow,
-numpy: a fork copies no thread, so they must not be loaded here).
+A pool's kernels each spent about 1 s of CPU importing the same modules (ipykernel, altair,
+great_tables) on the same cores, at the same time as the week they wait for is computed. The
+pool of :mod:`cxreports.kernels` starts this process first; each kernel is then a fork of it
+that goes on as ``python -m ipykernel_launcher`` would, with its own arguments, environment
+and folder, and imports itself what starts threads (polars, pyarrow, numpy: a fork copies no
+thread, so they must not be loaded here) and what it needs only at the end (nbconvert,
+WeasyPrint: imported here, they would hold every kernel's start back).
 
 Run by its path, never imported (importing ``cxreports`` imports polars):
 ``python [flags] .../cxreports/zygote.py FD``, where FD is this end of a Unix socket pair.
-Each request on it is one JSON line ``{"argv": [...], "env": {...}, "cwd": ...}``; the answer
-is ``{"pid": N}`` with a pidfd of the kernel passed along (``SCM_RIGHTS``), by which the pool
-waits for and signals a process that is not its child. The process ends when the socket
-closes: when the pool closes it, or when the pool's process ends, however it ends (not with
-``PR_SET_PDEATHSIG``, which fires when the *thread* that started this process ends: a pool
-thread done with its kernel while another still runs a report). Its kernels then end with it,
-as kernels end with the process that started them (ipykernel's parent poller).
+Each request on it is one JSON line ``{"argv": [...], "env": {...}, "cwd": ..., "deadline":
+...}`` (a ``time.monotonic()`` after which the pool no longer waits: the request is then
+refused); the answer is ``{"pid": N}`` with a pidfd of the kernel passed along
+(``SCM_RIGHTS``), by which the pool waits for and signals a process that is not its child, or
+``{"error": ...}``. A kernel that ends stays a zombie until this process ends, so its pid and
+process group are never another's while the pool may signal them.
+
+The process runs in a session of its own (the terminal's Ctrl-C is the pool's to handle) and
+ends when the socket closes: when the pool closes it, or when the pool's process ends, however
+it ends. (Not by ``PR_SET_PDEATHSIG``, which fires when the *thread* that started this
+process ends: a pool thread done with its kernel while another still runs a report.) Its
+kernels end with it at once: they take ``PR_SET_PDEATHSIG`` from this process's one thread.
 """
 
 from __future__ import annotations
