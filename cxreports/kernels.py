@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -112,9 +113,10 @@ class WarmKernel:
         )
         if zygote is not None:
             self.km.kernel_id = str(uuid.uuid4())
-            self.km.provisioner = _provisioner(zygote)(
+            self.km.provisioner = _forked_provisioner()(
                 kernel_id=self.km.kernel_id, kernel_spec=self.km.kernel_spec, parent=self.km
             )
+            self.km.provisioner.zygote = zygote
         self.kc: Any = None
 
     def start(self) -> None:
@@ -577,13 +579,11 @@ class _Forked:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None:
-            if not self._ended(timeout):
-                import subprocess
+        if self.returncode is None and not self._ended(timeout):
+            import subprocess
 
-                raise subprocess.TimeoutExpired(["kernel"], timeout or 0)
-            self.returncode = -1
-        return self.returncode
+            raise subprocess.TimeoutExpired(["kernel"], timeout or 0)
+        return self.poll()  # type: ignore[return-value]
 
     def send_signal(self, signum: int) -> None:
         import signal
@@ -611,15 +611,20 @@ def _startup_env(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("PYTHON")}
 
 
-def _provisioner(zygote: _Zygote):  # type: ignore[no-untyped-def]
-    """A jupyter_client provisioner class that forks its kernel from ``zygote``."""
+@functools.cache
+def _forked_provisioner() -> type:
+    """jupyter_client's local provisioner, forking its kernel from its ``zygote`` when it can
+    (one class for every pool: each provisioner is given its zygote)."""
     from jupyter_client.provisioning import LocalProvisioner
 
     class ForkedProvisioner(LocalProvisioner):  # type: ignore[misc]
+        zygote: _Zygote
+
         async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
             env = kwargs.get("env") or dict(os.environ)
             # the zygote's interpreter, flags and start-up environment, or started as usual
             at = cmd.index("ipykernel_launcher") if "ipykernel_launcher" in cmd else -1
+            zygote = self.zygote
             if cmd[: at - 1] == zygote.prefix and _startup_env(env) == zygote.startup_env:
                 try:
                     self.process = zygote.fork(cmd[at + 1 :], env, kwargs.get("cwd"))

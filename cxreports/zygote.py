@@ -75,15 +75,14 @@ def main(fd: int) -> None:
     # A kernel that ends stays a zombie until this process ends (then init reaps it), as a
     # started kernel stays one until its pool waits for it: its pid, and so its process
     # group, cannot go to another process while the pool may still signal it.
+    me = os.getpid()  # what a fork's parent is, until this process ends
     reader = channel.makefile("rb")
     for line in reader:
         request = json.loads(line)
         if time.monotonic() > request["deadline"]:  # the pool no longer waits for it
             _answer(channel, {"error": "asked too late"})
             continue
-        for stream in (sys.stdout, sys.stderr):  # nothing buffered here is printed twice
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush()  # nothing buffered here is printed twice
         try:
             pid = os.fork()
         except OSError as exc:  # no room for one more process: the pool starts it as usual
@@ -92,7 +91,7 @@ def main(fd: int) -> None:
         if pid == 0:
             reader.close()
             channel.close()
-            _kernel(request, os.getppid())  # never returns
+            _kernel(request, me)  # never returns
         try:
             pidfd = os.pidfd_open(pid)
         except OSError as exc:
@@ -167,10 +166,14 @@ def _kernel(request: dict, zygote: int) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush()
         os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 if __name__ == "__main__":
