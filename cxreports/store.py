@@ -1062,12 +1062,7 @@ class WindowLogs(CxLogs):
             return _plain_logs(
                 {f.name: own(getattr(self, f.name)) for f in dataclasses.fields(self)}
             )
-        fields = {
-            n: own(v)
-            for n, v in self.__dict__.items()
-            if not n.startswith("_") and n not in _WHEN_USED
-        }
-        logs = WindowLogs(self._window, fields)
+        logs = WindowLogs(self._window, {n: own(v) for n, v in self._given().items()})
         object.__setattr__(logs, "_read", self._read)
         return logs
 
@@ -1077,10 +1072,13 @@ class WindowLogs(CxLogs):
                 _plain_logs,
                 ({f.name: getattr(self, f.name) for f in dataclasses.fields(self)},),
             )
-        fields = {
+        return (WindowLogs, (self._window, self._given()))
+
+    def _given(self) -> dict[str, Any]:
+        """Its fields other than the tables read when used (and those already read)."""
+        return {
             n: v for n, v in self.__dict__.items() if not n.startswith("_") and n not in _WHEN_USED
         }
-        return (WindowLogs, (self._window, fields))
 
 
 def _plain_logs(fields: dict[str, Any]) -> CxLogs:
