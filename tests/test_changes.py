@@ -14,6 +14,7 @@ import pytest
 
 from cxreports.metrics import changes
 from cxreports.metrics.changes import benjamini_hochberg, find
+from cxreports.schema import agent_labels
 
 QUEUES = ("Billing", "Sales", "Support", "Returns", "Tech")
 CHANNELS = ("voice", "chat", "email")
@@ -136,6 +137,48 @@ def test_two_cells_named_each_give_their_own_figures():
     assert 45 <= after["email"] <= 55 and 65 <= after["chat"] <= 75, text
     # a fall spread over the whole week is not said to sit mostly anywhere
     assert "mostly" not in text, text
+
+
+def test_an_agent_is_told_apart_from_a_namesake_and_placed_in_the_week():
+    # rows by agent id and name, as the weekly figures give them: a07 and a08 are both
+    # "Mei", and a07 (a tenth of the work) misses SLA all Tuesday and Wednesday this week, a08
+    # (a twentieth) on Mondays; one queue, channel and hour, so that only an agent can say
+    # where the fall is
+    rows = weeks(5, 6_000).with_row_index("_i")
+    agent = (
+        pl.when(pl.col("_i") % 10 == 0)
+        .then(7)
+        .when(pl.col("_i") % 20 == 1)
+        .then(8)
+        .otherwise(pl.col("agent").str.slice(-2).cast(pl.Int32))
+    )
+    rows = rows.with_columns(agent_id=pl.format("a{}", agent.cast(pl.String).str.zfill(2)))
+    mei = pl.col("agent_id").is_in(["a07", "a08"])
+    rows = rows.with_columns(
+        queue_name=pl.lit("Billing"),
+        channel=pl.lit("chat"),
+        hour=pl.lit(10, dtype=pl.Int8),
+        agent_name=pl.when(mei).then(pl.lit("Mei")).otherwise(pl.col("agent")),
+        sla_status=pl.when(
+            (pl.col("_week") == 0)
+            & (
+                (pl.col("agent_id") == "a07") & pl.col("weekday").is_in([2, 3])
+                | (pl.col("agent_id") == "a08") & (pl.col("weekday") == 1)
+            )
+        )
+        .then(pl.lit("breach"))
+        .otherwise(pl.col("sla_status")),
+    ).drop("agent", "_i")
+    found = find(rows)
+    sla = {r["metric"]: r for r in found.claims.iter_rows(named=True)}["sla_met_rate"]
+    text = sla["sentence"]
+    assert sla["dimension"] == "agent", text
+    assert "is in Mei (a07), where SLA met went from 8" in text, text
+    assert text.endswith(", mostly Tue and Wed 10:00–11:00."), text
+    # the same as naming every row first (the agent column the other tests give)
+    named = find(rows.with_columns(agent=agent_labels()))
+    assert named.claims["sentence"].to_list() == found.claims["sentence"].to_list()
+    assert named.tests == found.tests
 
 
 def test_a_shift_toward_a_slower_channel_is_mix_not_agents_getting_slower():

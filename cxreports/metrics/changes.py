@@ -28,7 +28,7 @@ from typing import Literal
 import polars as pl
 
 from cxreports.metrics.volume import WEEKDAYS
-from cxreports.schema import isolated, tame
+from cxreports.schema import agent_labels, isolated, tame
 from cxreports.units import duration
 
 #: The false-discovery rate of the Benjamini-Hochberg correction over all tests of a week.
@@ -131,9 +131,16 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     (1 to :data:`BASELINE_WEEKS`), beyond noise.
 
     ``rows`` are counted interactions with the outcome columns, the local ``weekday`` and
-    ``hour``, the ``agent`` (as the report names them) and ``_week``: weeks back from this one.
+    ``hour``, the ``agent`` (as the report names them), or else its ``agent_id`` and
+    ``agent_name`` (named here, per agent rather than per row), and ``_week``: weeks back from
+    this one.
     """
     week_index = "_week"
+    rows = rows.lazy()
+    # an agent's cells are summed by id and name, then named: the same cells as naming every
+    # row first (two agents of one name are two cells), for a tenth of the work
+    named = "agent" in rows.collect_schema()
+    agent = ["agent"] if named else ["agent_id", "agent_name"]
     period = (
         pl.when(pl.col(week_index) == 0)
         .then(pl.lit("now"))
@@ -143,12 +150,12 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     )
     # each measure's value once, then plain sums: the groupings below only add up columns
     frame = (
-        rows.lazy()
-        .filter(pl.col(week_index).is_between(0, BASELINE_WEEKS))
+        rows.filter(pl.col(week_index).is_between(0, BASELINE_WEEKS))
         .select(
             period.alias("_period"),
             pl.col(week_index),
-            *DIMENSIONS,
+            *(d for d in DIMENSIONS if d != "agent"),
+            *agent,
             "weekday",
             "handled_time_s",
             "first_response_time_s",
@@ -169,7 +176,7 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     cells = ("queue_name", "channel", "hour")
     queries = [
         lazy.group_by("_period", *cells).agg(aggs),
-        lazy.group_by("_period", "agent").agg(aggs),
+        lazy.group_by("_period", *agent).agg(aggs),
     ]
     queries.append(lazy.select(pl.col(week_index).filter(pl.col(week_index) > 0).n_unique()))
     # the medians the sentences quote: this week, last week and the baseline's weeks
@@ -189,10 +196,17 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     )
     fine, by_agent, weeks, medians_frame = pl.collect_all(queries)
     summed = [pl.col(c).sum() for c in fine.columns if c not in ("_period", *cells)]
+    labels = None
+    if not named:
+        labels = by_agent.select(*agent, agent=agent_labels())
+        by_agent = (
+            by_agent.with_columns(agent=labels["agent"]).group_by("_period", "agent").agg(summed)
+        )
+        labels = labels.unique()
     totals = fine.group_by("_period").agg(summed)
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
-    study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame)
+    study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels)
     return study.run(lazy)
 
 
@@ -315,6 +329,7 @@ class _Study:
         by_dim: dict[str, pl.DataFrame],
         baseline_weeks: int,
         medians: pl.DataFrame,
+        labels: pl.DataFrame | None = None,
     ) -> None:
         self.totals = {r["_period"]: r for r in totals.iter_rows(named=True)}
         # each cell's rows by period, read once: every measure and comparison reads them
@@ -325,6 +340,8 @@ class _Study:
                 rows.setdefault(r[dim], {})[r["_period"]] = r
         self.baseline_weeks = baseline_weeks
         self.medians = {r["_period"]: r for r in medians.iter_rows(named=True)}
+        # each agent's id and name by the name a cell has, when the rows have no ``agent``
+        self.labels = labels
         self.p: list[float] = []
 
     def _test(self, p: float | None) -> int | None:
@@ -521,7 +538,7 @@ class _Study:
             if len(picked) > 1:
                 part += f" {_AT.get(dim, 'in')} {_names(dim, [x.name])}"
             if x is cell and rate and dim in _WHEN_DIMENSIONS:
-                when = _when(lazy, dim, cell.name, c)
+                when = _when(self._cell_rows(lazy, dim, cell.name), c)
                 if when:
                     part += f", mostly {when}" + ("," if len(figures) > 1 else "")
             parts.append(part)
@@ -554,14 +571,21 @@ class _Study:
     def _others(self, c: _Candidate, dim: str, name: str) -> list[_Cell]:
         return [x for x in c.cells[dim] if x.name != name]
 
+    def _cell_rows(self, lazy: pl.LazyFrame, dim: str, name: str) -> pl.LazyFrame:
+        """The rows of a cell: those whose ``dim`` is ``name``."""
+        if dim == "agent" and self.labels is not None:
+            pairs = self.labels.filter(pl.col("agent") == name).drop("agent")
+            return lazy.join(pairs.lazy(), on=pairs.columns, how="semi", nulls_equal=True)
+        return lazy.filter(pl.col(dim).cast(pl.String) == name)
+
 
 #: The least share of a cell's change this week that the days and hours a sentence names
 #: ("mostly Tue 14:00–17:00") must hold; below it the change is spread over the week.
 MOSTLY = 2 / 3
 
 
-def _when(lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate) -> str:
-    """The days and hours of this week where a cell's change sits.
+def _when(cell: pl.LazyFrame, c: _Candidate) -> str:
+    """The days and hours of this week where a cell's change sits (``cell``: its rows).
 
     The cell's (weekday, hour) slots of the week are each compared with the cell's own level
     before, Benjamini-Hochberg over the slots; the slots beyond noise in the direction of the
@@ -569,7 +593,6 @@ def _when(lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate) -> str:
     are compared on their own instead ("Mon–Wed, 09:00–18:00").
     """
     v = pl.col(c.measure)
-    cell = lazy.filter(pl.col(dim).cast(pl.String) == name)
     before = (
         cell.filter(pl.col("_period") != "now") if "baseline" in c.comparison
         else cell.filter(pl.col("_period") == "last")

@@ -96,6 +96,25 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
     window of a larger data set (a store read).
     """
     live = interactions.filter(pl.col("deleted_at").is_null()).with_row_index("_row")
+    repeats = _repeats(live.select("_row", "contact_id", "started_at")).lazy().sort("_row")
+    return with_fcr(
+        pl.concat([live, repeats.drop("_row")], how="horizontal").drop("_row"), data_end
+    )
+
+
+def with_repeats(interactions: pl.DataFrame) -> pl.DataFrame:
+    """``interactions`` with ``repeat_within_7d`` (as :func:`add_fcr_columns` finds it), its
+    soft-deleted rows kept, with the flag false: no column of the others is copied."""
+    rows = interactions.lazy().with_row_index("_row").filter(pl.col("deleted_at").is_null())
+    repeats = _repeats(rows.select("_row", "contact_id", "started_at"))
+    flag = pl.repeat(False, interactions.height, dtype=pl.Boolean, eager=True)
+    flag = flag.scatter(repeats["_row"], repeats["repeat_within_7d"])
+    return interactions.with_columns(flag.alias("repeat_within_7d"))
+
+
+def _repeats(narrow: pl.LazyFrame) -> pl.DataFrame:
+    """``repeat_within_7d`` of each ``_row`` of ``narrow`` (live interactions' ``_row``,
+    ``contact_id`` and ``started_at``), in no particular order of the rows."""
     contact, start = pl.col("contact_id"), pl.col("started_at")
     # Each contact's interactions side by side in time order, so that a repeat is the row
     # below: sorts of three narrow columns rather than windows over every column. The sort
@@ -103,32 +122,25 @@ def add_fcr_columns(interactions: pl.LazyFrame, data_end: datetime | None = None
     # contacts (or a contact and the missing one) share a hash, their rows would interleave, so
     # then the text is sorted instead. Two stable sorts of one key each (by the start, then by
     # the contact's hash) give the order of one sort by (hash, start, row), in half the time.
-    narrow = (
-        live.select("_row", "contact_id", "started_at")
-        .sort("started_at", maintain_order=True)
+    ordered = (
+        narrow.sort("started_at", maintain_order=True)
         .with_columns(_key=contact.hash())
         .sort("_key", maintain_order=True)
         .collect()
     )
-    if narrow.select(
+    if ordered.select(
         ((pl.col("_key").shift(-1) == pl.col("_key")) & contact.shift(-1).ne_missing(contact)).any()
     ).item():
-        narrow = narrow.sort("contact_id", "started_at", "_row")
+        ordered = ordered.sort("contact_id", "started_at", "_row")
     below = contact.is_not_null() & (contact.shift(-1) == contact).fill_null(False)
     above = contact.is_not_null() & (contact.shift(1) == contact).fill_null(False)
-    repeats = (
-        narrow.lazy()
-        .select(
-            "_row",
-            # two interactions of a contact starting at the same moment are each other's
-            # repeat; without this, which of them counted as FCR would depend on row order
-            repeat_within_7d=(below & (start.shift(-1) - start <= FCR_WINDOW)).fill_null(False)
-            | (above & (start.shift(1) == start)).fill_null(False),
-        )
-        .sort("_row")
-        .select("repeat_within_7d")
+    return ordered.select(
+        "_row",
+        # two interactions of a contact starting at the same moment are each other's
+        # repeat; without this, which of them counted as FCR would depend on row order
+        repeat_within_7d=(below & (start.shift(-1) - start <= FCR_WINDOW)).fill_null(False)
+        | (above & (start.shift(1) == start)).fill_null(False),
     )
-    return with_fcr(pl.concat([live, repeats], how="horizontal").drop("_row"), data_end)
 
 
 def aggregations() -> list[nw.Expr]:
