@@ -744,10 +744,7 @@ def _commit_info(root: str, commit: str) -> dict[str, Any]:
     import orjson
 
     try:
-        filesystem, path = _filesystem(commit)
-        with filesystem.open_input_stream(path) as stream:
-            lines = stream.read().splitlines()
-        for line in lines:
+        for line in _read_file(commit).splitlines():
             action = orjson.loads(line)
             if "commitInfo" in action:
                 return action["commitInfo"]
@@ -1124,6 +1121,15 @@ def _readable_parquet(uri: str) -> bool:
     except (ArrowException, OSError):
         return False
     return True
+
+
+def _read_file(uri: str) -> bytes:
+    """A whole file, local (read directly: no pyarrow import on a report's way) or remote."""
+    if not is_remote(uri):
+        return Path(uri.removeprefix("file://")).read_bytes()
+    filesystem, path = _filesystem(uri)
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read()
 
 
 def _filesystem(uri: str) -> tuple[Any, str]:
