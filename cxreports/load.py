@@ -50,9 +50,10 @@ RECORD_BYTES, GZIP_RATIO = 5_000, 8
 #: GIL, so each keeps a core busy.
 READ_WORKERS = min(4, os.cpu_count() or 2)
 
-#: Groups done ahead of the consumer at most: enough to keep the workers busy while a batch
-#: is written, few enough that memory stays bounded.
-READ_AHEAD = 2 * READ_WORKERS
+#: Groups read ahead of the consumer at most: enough to keep the workers busy while a batch
+#: is written (with twice the workers they stopped for a tenth of a 100k store build), few
+#: enough that memory stays bounded.
+READ_AHEAD = 3 * READ_WORKERS
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -256,12 +257,16 @@ def read_batches(
 
     groups = _groups(files)
     done = _read_ahead(lambda group: _read_group(group, record_schema, csat), groups)
-    for group in _progress(done, len(files), progress, size=lambda group: len(group.files)):
+    for i, group in enumerate(
+        _progress(done, len(files), progress, size=lambda group: len(group.files))
+    ):
         # a group numbers its records from 0; here they get their place in the whole read
         pending.append(group.shifted(offset))
         offset += group.records
         rows += group.records
-        if rows >= BATCH_RECORDS:
+        # the last group is a batch of its own: a consumer that writes a batch (the store)
+        # writes the last one while no group is left to read, so a small one ends the soonest
+        if rows >= BATCH_RECORDS or (i == len(groups) - 2 and rows):
             yield flush()
     if pending:
         yield flush()

@@ -83,6 +83,8 @@ PARTITION = "partition_key"
 ROW_GROUP = 64_000
 #: Data files' zstd level: a third less CPU than the default level, files ~4% larger.
 ZSTD_LEVEL = 1
+#: Data files a writer writes at once (:func:`_write_files`).
+WRITE_WORKERS = min(4, os.cpu_count() or 2)
 #: Where the interactions' commit keeps the snapshot (custom commit metadata).
 META_KEY = "cxreports"
 #: The store's format; 2 was the hand-written Parquet store with a manifest.
@@ -319,18 +321,28 @@ class _Table:
 
     def write(self, frame: pl.DataFrame, month: str | None) -> None:
         """Write ``frame`` as one new data file of ``month`` (None: unpartitioned)."""
+        _write_files([(self, frame, month)])
+
+    def _new_file(self, month: str | None) -> str:
+        """A new data file's path in the table, in ``month``; deleted by :meth:`discard`
+        unless committed."""
         if month is not None and not _MONTH.fullmatch(month):  # computed; checked all the same
             raise ValueError(f"not a month partition (YYYY_MM): {month!r}")
         relative = f"{PARTITION}={month}/" if month else ""
         relative += f"part-{uuid.uuid4().hex}.parquet"
+        self.written.append(self.path(relative))
+        return relative
+
+    def _encode(self, frame: pl.DataFrame, relative: str) -> tuple[int, str]:
+        """Write ``frame`` to the data file ``relative``; its size and Delta statistics."""
         data = frame.select(pl.col(c).cast(t) for c, t in _data_schema(self.name).items())
         if self.name == "interactions":
             data = data.sort("started_at")  # row groups by start: a week skips the others
-        target = self.path(relative)
-        self.written.append(target)
-        size = _write_parquet(data, target)
+        return _write_parquet(data, self.path(relative)), _stats(data)
+
+    def _added(self, relative: str, month: str | None, size: int, stats: str) -> None:
         partition = {PARTITION: month} if month else {}
-        self.pending.append(AddAction(relative, size, partition, _now_ms(), True, _stats(data)))
+        self.pending.append(AddAction(relative, size, partition, _now_ms(), True, stats))
         self.files[relative] = (month, size)
 
     def remove(self, relative: str) -> None:
@@ -525,12 +537,14 @@ class _Writer:
                 written |= self._drop_stored(replaced.select("id", "_file"))
             superseded += versus.height
         winners = interactions.select("_rid", PARTITION)
+        files = []
         for name in PART_TABLES:
             frame = interactions if name == "interactions" else batch.tables[name]
             if name != "interactions":
                 frame = frame.join(winners, on="_rid", how="inner")
-            for (month,), rows in frame.group_by(PARTITION):
-                self.tables[name].write(rows, str(month))
+            for (month,), rows in frame.group_by(PARTITION, maintain_order=True):
+                files.append((self.tables[name], rows, str(month)))
+        _write_files(files)
         written |= {str(m) for m in interactions[PARTITION].unique()}
         self.index = pl.concat(
             [self.stored_index(), interactions.select(_ID_HASH, pl.col(PARTITION))]
@@ -1140,6 +1154,21 @@ def _filesystem(uri: str) -> tuple[Any, str]:
     if not is_remote(uri):
         return fs.LocalFileSystem(), uri.removeprefix("file://")
     return fs.FileSystem.from_uri(uri)
+
+
+def _write_files(files: list[tuple[_Table, pl.DataFrame, str | None]]) -> None:
+    """Write each (table, rows, month) as a new data file of its table, side by side (polars'
+    writer releases the GIL: a batch's last files are not written one at a time while the
+    cores wait), their actions queued in the order given."""
+    named = [(table, frame, month, table._new_file(month)) for table, frame, month in files]
+    if len(named) == 1:
+        written = [named[0][0]._encode(named[0][1], named[0][3])]
+    else:
+        with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
+            futures = [pool.submit(t._encode, frame, rel) for t, frame, _, rel in named]
+            written = [f.result() for f in futures]
+    for (table, _, month, relative), (size, stats) in zip(named, written, strict=True):
+        table._added(relative, month, size, stats)
 
 
 def _write_parquet(data: pl.DataFrame, target: str) -> int:
