@@ -75,6 +75,10 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )  # fmt: skip
 
+#: The periods a week's rows fall in: this week, last week, the baseline's older weeks; and
+#: the baseline's weeks together (the medians the sentences quote).
+_PERIOD = pl.Enum(["now", "last", "older", "baseline"])
+
 #: The cells a change is looked for in, by the column that names them, in the order tried.
 DIMENSIONS = {"queue_name": "queue", "channel": "channel", "hour": "hour", "agent": "agent"}
 
@@ -141,12 +145,13 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     # row first (two agents of one name are two cells), for a tenth of the work
     named = "agent" in rows.collect_schema()
     agent = ["agent"] if named else ["agent_id", "agent_name"]
+    # the period as an enum: its groupings hash a small number, not a text, per row
     period = (
         pl.when(pl.col(week_index) == 0)
-        .then(pl.lit("now"))
+        .then(pl.lit("now", _PERIOD))
         .when(pl.col(week_index) == 1)
-        .then(pl.lit("last"))
-        .otherwise(pl.lit("older"))
+        .then(pl.lit("last", _PERIOD))
+        .otherwise(pl.lit("older", _PERIOD))
     )
     # each measure's value once, then plain sums: the groupings below only add up columns
     frame = (
@@ -189,7 +194,7 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
             [
                 lazy.group_by("_period").agg(medians),
                 lazy.filter(pl.col("_period") != "now").select(
-                    pl.lit("baseline").alias("_period"), *medians
+                    pl.lit("baseline", _PERIOD).alias("_period"), *medians
                 ),
             ]
         )
