@@ -623,9 +623,13 @@ def _forked_provisioner() -> type:
         async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
             env = kwargs.get("env") or dict(os.environ)
             # the zygote's interpreter, flags and start-up environment, or started as usual
-            at = cmd.index("ipykernel_launcher") if "ipykernel_launcher" in cmd else -1
+            at = cmd.index("ipykernel_launcher") if "ipykernel_launcher" in cmd else None
             zygote = self.zygote
-            if cmd[: at - 1] == zygote.prefix and _startup_env(env) == zygote.startup_env:
+            if (
+                at is not None
+                and cmd[: at - 1] == zygote.prefix
+                and _startup_env(env) == zygote.startup_env
+            ):
                 try:
                     self.process = zygote.fork(cmd[at + 1 :], env, kwargs.get("cwd"))
                 except OSError:

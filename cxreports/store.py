@@ -758,7 +758,7 @@ def _commit_info(root: str, commit: str) -> dict[str, Any]:
     import orjson
 
     try:
-        for line in _read_file(commit).splitlines():
+        for line in _file_bytes(commit).splitlines():
             action = orjson.loads(line)
             if "commitInfo" in action:
                 return action["commitInfo"]
@@ -1137,7 +1137,7 @@ def _readable_parquet(uri: str) -> bool:
     return True
 
 
-def _read_file(uri: str) -> bytes:
+def _file_bytes(uri: str) -> bytes:
     """A whole file, local (read directly: no pyarrow import on a report's way) or remote."""
     if not is_remote(uri):
         return Path(uri.removeprefix("file://")).read_bytes()

@@ -203,11 +203,11 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     summed = [pl.col(c).sum() for c in fine.columns if c not in ("_period", *cells)]
     labels = None
     if not named:
-        labels = by_agent.select(*agent, agent=agent_labels())
+        named_as = by_agent.select(*agent, agent=agent_labels())
         by_agent = (
-            by_agent.with_columns(agent=labels["agent"]).group_by("_period", "agent").agg(summed)
+            by_agent.with_columns(agent=named_as["agent"]).group_by("_period", "agent").agg(summed)
         )
-        labels = labels.unique()
+        labels = named_as.unique()
     totals = fine.group_by("_period").agg(summed)
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
