@@ -56,6 +56,37 @@ METRICS: dict[str, tuple[str, str]] = {
     "outside_hours_rate": ("Started outside hours", "rate"),
 }
 
+#: The column of a breakdown counting the cases a metric is taken from, where not ``handled``:
+#: a duration's interactions that have it (a business-hours one has it when the calendar one
+#: does), a rate's denominator.
+_CASES = {
+    **dict.fromkeys(("aht_s", "aht_median_s", "aht_p90_s"), "aht_n"),
+    **dict.fromkeys(("frt_mean_s", "frt_median_s", "frt_p90_s", "frt_within_target_rate"), "frt_n"),
+    **dict.fromkeys(
+        ("frt_business_mean_s", "frt_business_median_s", "frt_business_p90_s"), "frt_n"
+    ),
+    "hold_rate": "hold_n",
+    "wrap_up_mean_s": "wrap_up_n",
+    "resolution_mean_s": "resolution_n",
+    "resolution_business_mean_s": "resolution_n",
+    "sla_met_rate": "sla_eligible",
+    "csat_rate": "csat_responses",
+    "csat_score_mean": "csat_responses",
+    "csat_response_rate": "csat_sent",
+}
+
+
+def cases_of(metric: str) -> str:
+    """The column counting the cases ``metric`` is taken from (its ``n``).
+
+    Examples
+    --------
+    >>> cases_of("frt_median_s"), cases_of("csat_rate"), cases_of("resolved_rate")
+    ('frt_n', 'csat_responses', 'handled')
+    """
+    return _CASES.get(metric, "handled")
+
+
 #: Short names of the metrics, as the agent table heads its columns: for the status of a team
 #: or an agent, where a row has room for a few words.
 SHORT = {
@@ -276,7 +307,7 @@ def evaluate(targets: Sequence[Target], tables: Mapping[str, pl.DataFrame | None
             scope = f"{t.scope[0]} {shown}"
         row = frame.row(0, named=True) if frame.height else {}
         value = row.get(t.metric)
-        n = row.get(_BASE.get(t.metric, "handled")) or 0
+        n = row.get(cases_of(t.metric)) or 0
         low, high = (row.get(f"{t.metric}_{e}") for e in ("low", "high"))
         rows.append(
             {
@@ -314,13 +345,6 @@ SCHEMA = pl.Schema(
         "within_noise": pl.Boolean,
     }
 )
-
-_BASE = {
-    "sla_met_rate": "sla_eligible",
-    "csat_rate": "csat_responses",
-    "csat_score_mean": "csat_responses",
-    "csat_response_rate": "csat_sent",
-}
 
 
 def _status(t: Target, value: float | None, low: float | None, high: float | None) -> dict:

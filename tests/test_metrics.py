@@ -104,6 +104,10 @@ def test_previous_week_and_kpis(hand):
     assert kpi["handled"]["value"] == 3 and kpi["handled"]["previous"] == 1
     assert kpi["aht_s"]["previous"] == 100.0 and kpi["aht_s"]["change"] == 200.0
     assert kpi["csat_rate"]["n"] == 2
+    # each figure's n counts the cases it is taken from: two of the three have a first response
+    assert (kpi["aht_s"]["n"], kpi["frt_mean_s"]["n"], kpi["hold_rate"]["n"]) == (3, 2, 3)
+    s = hand.summary.row(0, named=True)
+    assert (s["aht_n"], s["frt_n"], s["wrap_up_n"], s["resolution_n"]) == (3, 2, 0, 0)
     a = hand.agents.row(0, named=True)
     assert (a["handled_prev"], a["aht_s_prev"]) == (1, 100.0)
 

@@ -72,6 +72,16 @@ def test_at_risk_is_met_within_the_band_and_durations_have_no_interval():
     assert at_risk["within_noise"] is None and at_risk["low"] is None
 
 
+def test_a_duration_target_counts_the_interactions_that_have_the_duration():
+    rows = [
+        {"agent_id": "a1", "started_at": utc(2026, 3, 24, 9), "first_response_time_s": frt}
+        for frt in (30.0, 50.0, None, None, 70.0)
+    ]
+    median, handled = _status(rows, "frt_median_s <= 60", "handled >= 1")
+    assert (median["value"], median["n"], median["status"]) == (50.0, 3, "met")
+    assert handled["n"] == 5
+
+
 def test_a_target_on_one_queue_and_a_queue_without_data():
     rows = _rows(9, 1, "Billing") + _rows(1, 9, "Sales")
     billing, sales, none = _status(

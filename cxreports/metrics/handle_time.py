@@ -37,6 +37,8 @@ def aggregations() -> list[nw.Expr]:
     frt = nw.col("first_response_time_s")
     held = had_hold()
     return [
+        aht.count().alias("aht_n"),
+        frt.count().alias("frt_n"),
         aht.mean().alias("aht_s"),
         aht.median().alias("aht_median_s"),
         aht.quantile(0.9, interpolation="linear").alias("aht_p90_s"),
@@ -47,16 +49,22 @@ def aggregations() -> list[nw.Expr]:
         held.count().alias("_held_of"),
         nw.when(held).then(nw.col("hold_time_s")).mean().alias("hold_mean_s"),
         nw.col("wrap_up_time_s").mean().alias("wrap_up_mean_s"),
+        nw.col("wrap_up_time_s").count().alias("wrap_up_n"),
         nw.col("resolution_time_s").mean().alias("resolution_mean_s"),
+        nw.col("resolution_time_s").count().alias("resolution_n"),
     ]
 
 
 def figures() -> list[pl.Expr]:
-    """The family's columns, from :func:`aggregations`: ``hold_rate`` is the share put on hold."""
+    """The family's columns, from :func:`aggregations`: ``hold_rate`` is the share put on hold;
+    each ``<figure>_n`` counts the interactions its figure is taken from (those with the
+    duration; for ``hold_n``, those whose hold is known)."""
     return [
         pl.col(
             "aht_s", "aht_median_s", "aht_p90_s", "frt_mean_s", "frt_median_s", "frt_p90_s"
         ).cast(pl.Float64),
         ratio(pl.col("_held").fill_null(0), pl.col("_held_of")).alias("hold_rate"),
         pl.col("hold_mean_s", "wrap_up_mean_s", "resolution_mean_s").cast(pl.Float64),
+        pl.col("aht_n", "frt_n", "wrap_up_n", "resolution_n").fill_null(0).cast(pl.UInt32),
+        pl.col("_held_of").fill_null(0).cast(pl.UInt32).alias("hold_n"),
     ]

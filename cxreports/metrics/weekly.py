@@ -19,6 +19,7 @@ from cxreports.metrics.data_quality import KEY_FIELDS, KNOWN_VALUES, data_qualit
 from cxreports.metrics.families import Stages, stages
 from cxreports.period import Week
 from cxreports.schema import tamed_frame
+from cxreports.targets import cases_of
 from cxreports.teams import UNASSIGNED, Teams, in_teams, with_team
 
 Breakdown = Literal[
@@ -58,16 +59,6 @@ ROW_COLUMNS = (
 
 #: Fewest cases (the rate's own denominator) on which an agent's rate may raise a flag.
 MIN_RATE_BASE = 5
-
-_N_FOR = {
-    "resolved_rate": "handled",
-    "fcr_rate": "handled",
-    "transfer_rate": "handled",
-    "hold_rate": "handled",
-    "sla_met_rate": "sla_eligible",
-    "csat_rate": "csat_responses",
-    "csat_score_mean": "csat_responses",
-}
 
 
 def breakdown(
@@ -481,7 +472,7 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
                 "value": None if value is None else float(value),
                 "previous": None if prior is None else float(prior),
                 "change": None if value is None or prior is None else float(value - prior),
-                "n": int(now[_N_FOR.get(column, "handled")] or 0),
+                "n": int(now[cases_of(column)] or 0),
                 "low": low,
                 "high": high,
                 "outside_interval": None
