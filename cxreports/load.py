@@ -31,7 +31,12 @@ import orjson
 import polars as pl
 
 from cxreports import schema as S
-from cxreports.exceptions import EmptyDataError, InvalidRecordError, SourceNotFoundError
+from cxreports.exceptions import (
+    EmptyDataError,
+    InvalidRecordError,
+    ParameterError,
+    SourceNotFoundError,
+)
 
 #: File endings the loader reads; ``.gz`` may follow any of them.
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -443,6 +448,11 @@ def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
         text = str(source)
         path = Path(text)
         if path.is_dir():
+            if (path / "interactions" / "_delta_log").is_dir():
+                raise ParameterError(
+                    f"{text} is a cxreports store, not pages: give a store as the only source "
+                    "(it cannot be read together with other sources, nor loaded into a store)"
+                )
             matches = _files_under(text)
             if not matches:
                 raise SourceNotFoundError(
@@ -1065,15 +1075,17 @@ def _readable_name(name: str) -> bool:
 
 def _files_under(folder: str) -> list[Path]:
     """The readable files in ``folder`` and its subfolders (links to folders not followed,
-    links to files taken), in path order: ``sorted(rglob("*"))``, without a ``stat`` of every
-    file and a ``Path`` comparison for every pair (a store's source folder holds thousands)."""
+    links to files taken, a Delta table's ``_delta_log`` left out), in path order:
+    ``sorted(rglob("*"))``, without a ``stat`` of every file and a ``Path`` comparison for every
+    pair (a store's source folder holds thousands)."""
     found: list[Path] = []
     folders = [folder]
     while folders:
         with os.scandir(folders.pop()) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
+                    if entry.name != "_delta_log":  # a Delta table's log is never pages
+                        folders.append(entry.path)
                 elif _readable_name(entry.name) and entry.is_file():
                     found.append(Path(entry.path))
     return sorted(found, key=lambda p: p.parts)

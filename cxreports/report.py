@@ -287,7 +287,9 @@ def prepare(
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
         raise ParameterError(
-            f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
+            "as_of (--as-of) reads a store as it was; give one store as the only source"
+            if len(sources) > 1
+            else f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
         )
     # from the first week the figures read up to a week past this one (first-contact
     # resolution looks a week ahead)
@@ -817,15 +819,18 @@ def plan(
         reports.append(checked)
     # absolute, globs included: the notebook runs in its own folder, not in the caller's
     files = [s if store.is_remote(s) else str(Path(s).absolute()) for s in _sources(sources)]
-    if not (len(files) == 1 and store.is_remote(files[0])):  # an s3:// store is no file
-        resolve_sources(files)
-    if len(files) == 1 and store.is_store(files[0]):
+    one_store = len(files) == 1 and store.is_store(files[0])
+    if not one_store and not (len(files) == 1 and store.is_remote(files[0])):
+        resolve_sources(files)  # (an s3:// store is no file)
+    if one_store:
         # a damaged store fails here, not in every kernel
         pinned = None if as_of in (None, "") else as_of  # (version 0 is a version)
         parameters["as_of"] = store.verify(files[0], pinned).version
     elif as_of not in (None, ""):
         raise ParameterError(
-            f"--as-of reads a store as it was; the source is not a store: {files[0]}"
+            "--as-of reads a store as it was; give one store as the only source"
+            if len(files) > 1
+            else f"--as-of reads a store as it was; the source is not a store: {files[0]}"
         )
     parameters = _scoped(files, parameters)
     if missing := [r.notebook for r in builtins if not r.notebook.is_file()]:

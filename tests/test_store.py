@@ -971,6 +971,32 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     assert before.version == 0 and run.parameters["as_of"] == 0
 
 
+def test_a_store_is_read_alone_and_never_as_pages(sample_dir: Path, tmp_path: Path, capsys):
+    from cxreports.cli import main
+
+    folder = tmp_path / "data"
+    source, store = folder / "pages", folder / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    week = ["--week", "2026-W12", "--format", "json"]
+    assert main(["metrics", "summary", str(store), *week]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    # beside other sources its log would be read as malformed pages and its rows left out
+    for argv, said in (
+        (["metrics", "summary", str(store), str(source), *week], "is a cxreports store, not pages"),
+        (["metrics", "summary", str(store), str(store), *week, "--as-of", "0"], "one store as"),
+        (["load", str(store), "--out", str(tmp_path / "other")], "is a cxreports store, not pages"),
+    ):
+        assert main(argv) == 2, argv
+        assert said in capsys.readouterr().err
+    # a folder holding the pages and their store is read as the pages: the log is no page
+    assert main(["metrics", "summary", str(folder), *week]) == 0
+    assert json.loads(capsys.readouterr().out) == alone
+    logs = load(folder)
+    assert logs.quarantine.height == 0
+    assert len(logs.files) == len(list(source.glob("*.json")))
+
+
 def test_store_history_compact_and_vacuum_on_the_command_line(
     sample_dir: Path, tmp_path: Path, capsys
 ):
