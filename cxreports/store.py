@@ -743,7 +743,7 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
                 int(meta["loaded"]),
                 str(meta["fingerprint"]),
                 str(meta["csat_score_field"]),
-                datetime.fromtimestamp(info["timestamp"] / 1000, UTC),
+                _from_ms(info["timestamp"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
@@ -773,7 +773,8 @@ def _resolve_version(
     if as_of is None or as_of == "":
         return newest
     when: datetime | None = None
-    if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
+    text = str(as_of).strip()
+    if isinstance(as_of, int) or (text.isascii() and text.isdecimal()):
         version = int(as_of)
         if not 0 <= version <= newest:
             raise ParameterError(
@@ -785,7 +786,7 @@ def _resolve_version(
         when = as_of
     else:
         try:
-            when = datetime.fromisoformat(str(as_of).strip())
+            when = datetime.fromisoformat(text)
         except ValueError as exc:
             raise ParameterError(
                 f"--as-of expects a store version (a whole number) or a timestamp such as "
@@ -793,15 +794,17 @@ def _resolve_version(
             ) from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    probe = DeltaTable(table.table_uri)
-    try:
-        probe.load_as_version(when)
-    except (DeltaError, ValueError) as exc:
+    # by the commits' own times, as `store history` shows them: deltalake's timestamp lookup
+    # goes by the log files' modification times, which a copy or a restore of the store changes
+    committed = sorted((int(h["version"]), int(h["timestamp"])) for h in table.history())
+    at_or_before = [v for v, ms in committed if ms <= when.timestamp() * 1000]
+    if not at_or_before:
+        first = f" (its first, version {committed[0][0]}, is of {_ms(_from_ms(committed[0][1]))})"
         raise ParameterError(
-            f"--as-of {when.isoformat()}: the store {store} has no version that old "
-            "(see `cxreports store history`)"
-        ) from exc
-    return probe.version()
+            f"--as-of {when.isoformat()}: the store {store} has no version that old"
+            f"{first if committed else ''}; see `cxreports store history`"
+        )
+    return at_or_before[-1]
 
 
 def version(store: str | Path) -> int:
@@ -1228,7 +1231,7 @@ def _lease(root: str) -> Iterator[None]:
         table = DeltaTable(uri)
     last = table.history(1)[0]
     held = (last.get(LEASE_KEY) or {}).get("held")
-    since = datetime.fromtimestamp(last["timestamp"] / 1000, UTC)
+    since = _from_ms(last["timestamp"])
     if held and datetime.now(UTC) - since < timedelta(hours=LEASE_HOURS):
         raise StoreBusyError(
             f"{root}: another load is updating this store (it holds the lease in {uri} since "
@@ -1286,7 +1289,7 @@ def history(store: str | Path) -> pl.DataFrame:
         rows.append(
             {
                 "version": entry.get("version"),
-                "committed": datetime.fromtimestamp(entry["timestamp"] / 1000, UTC),
+                "committed": _from_ms(entry["timestamp"]),
                 "operation": entry.get("operation"),
                 "loaded": meta.get("loaded"),
                 "records_read": meta.get("records_read"),
@@ -1460,6 +1463,11 @@ def _stats(data: pl.DataFrame) -> str:
 
 def _ms(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _from_ms(ms: int) -> datetime:
+    """A Delta commit's time (milliseconds since the epoch)."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _now_ms() -> int:

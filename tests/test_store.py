@@ -952,6 +952,16 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     assert main([*argv, "--as-of", "99"]) == 2
     assert "has versions 0 to" in capsys.readouterr().err
     assert main([*argv, "--as-of", "yesterday"]) == 2
+    assert main([*argv, "--as-of", "²"]) == 2  # a digit, but no version number
+    # a time before the first commit is no version, not version 0
+    for before_all in ("2020-01-01", (before.timestamp - timedelta(seconds=1)).isoformat()):
+        assert main([*argv, "--as-of", before_all]) == 2
+        assert "has no version that old (its first, version 0" in capsys.readouterr().err
+    # a time is read by the commits' times, which a copy of the store keeps (not its files')
+    latest = snapshot(store)
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy, copy_function=shutil.copy)  # new modification times
+    assert snapshot(copy, latest.timestamp.isoformat()).version == latest.version
     # the footer names the version read
     from cxreports.tables import footer
 
