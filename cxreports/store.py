@@ -59,6 +59,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from cxreports import schema as S
 from cxreports.exceptions import (
+    OutputError,
     ParameterError,
     StoreBusyError,
     StoreDamagedError,
@@ -288,6 +289,14 @@ class _Table:
             self.dt = DeltaTable(self.uri)
         except TableNotFoundError:
             return
+        if not has_snapshot and [f.name for f in self.dt.schema().fields] != list(
+            _table_schema(self.name)
+        ):  # (a first update that died leaves tables of its own, to be emptied below)
+            raise OutputError(
+                f"{self.uri}: a Delta table that cxreports did not write (its columns are not "
+                f"those of the store's {self.name} table), left as it is; give --out an empty "
+                "folder or a cxreports store"
+            )
         if self.name != "interactions" and has_snapshot and self.dt.version() != pinned:
             # an update died between this table's commit and the interactions': undo it
             if pinned is None:

@@ -891,6 +891,23 @@ def test_a_store_killed_mid_update_equals_a_clean_build_after_a_rerun(
     assert quarantine.height == full.quarantined
 
 
+def test_a_load_leaves_another_tools_delta_table_as_it_is(sample_dir: Path, tmp_path: Path, capsys):
+    from cxreports.cli import main
+
+    theirs = tmp_path / "out" / "labels"
+    pl.DataFrame({"x": [1, 2, 3]}).write_delta(theirs)
+    assert main(["load", str(sample_dir), "--out", str(tmp_path / "out")]) == 11
+    assert "a Delta table that cxreports did not write" in capsys.readouterr().err
+    assert pl.read_delta(str(theirs))["x"].to_list() == [1, 2, 3]
+    assert not is_store(tmp_path / "out")
+    # the tables a first update left when it died before its snapshot are its own: emptied
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    shutil.rmtree(store / "interactions")
+    update([sample_dir], store)
+    _assert_store_holds(store, load(sample_dir))
+
+
 def _assert_store_holds(store: Path, full, ignore: tuple[str, ...] = ()) -> pl.DataFrame:
     """Assert the store's counts and every table equal one load's; returns its quarantine."""
     figures, quarantine = summary(store)
