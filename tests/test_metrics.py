@@ -112,6 +112,19 @@ def test_previous_week_and_kpis(hand):
     assert (a["handled_prev"], a["aht_s_prev"]) == (1, 100.0)
 
 
+def test_the_same_figure_summed_in_another_order_is_no_change():
+    # 56.2 s three times averages 56.20000000000001 and once 56.2
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 3, day, 9, k), "first_response_time_s": 56.2}
+        for day, n in ((17, 3), (24, 1))
+        for k in range(n)
+    ]
+    kpi = {r["metric"]: r for r in weekly(make_logs(rows), "2026-W13", "UTC").kpis.to_dicts()}
+    assert kpi["frt_mean_s"]["value"] != kpi["frt_mean_s"]["previous"]
+    assert kpi["frt_mean_s"]["change"] == 0
+    assert kpi["handled"]["change"] == -2
+
+
 def test_bots_deleted_and_quality(hand):
     bots = dict(hand.bots.select("kind", "rooms").iter_rows())
     assert bots == {"Agent": 3, "Bot": 1}

@@ -454,6 +454,19 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
     )
 
 
+def _change(value: float, prior: float) -> float:
+    """``value - prior``, 0 where the two differ only by floating-point rounding (the same
+    durations summed in another order): no arrow, no verdict for a change that is not one.
+
+    Examples
+    --------
+    >>> _change(56.20000000000003, 56.200000000000024), _change(0.75, 0.7)
+    (0.0, 0.050000000000000044)
+    """
+    change = float(value - prior)
+    return 0.0 if abs(change) <= 1e-9 * max(abs(value), abs(prior)) else change
+
+
 def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     now = current.row(0, named=True)
     before = previous.row(0, named=True)
@@ -471,7 +484,7 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
                 "better": better,
                 "value": None if value is None else float(value),
                 "previous": None if prior is None else float(prior),
-                "change": None if value is None or prior is None else float(value - prior),
+                "change": None if value is None or prior is None else _change(value, prior),
                 "n": int(now[cases_of(column)] or 0),
                 "low": low,
                 "high": high,
