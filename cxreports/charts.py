@@ -162,7 +162,8 @@ def use_renderer(render_mode: RenderMode) -> None:
     report frames are aggregates that were sized on purpose. Static charts are also built
     without altair checking every part against the schema as it is made (its debug mode: a
     quarter of building a report's charts); the finished spec is what the tests check.
-    Interactive mode turns the checks back on, for the analyst's own charts.
+    Interactive mode turns the checks back on, for the analyst's own charts. A great_tables
+    table's text form (kept in the notebook beside its HTML) becomes one line in either mode.
 
     Parameters
     ----------
@@ -210,6 +211,15 @@ def _display_unchecked(on: bool) -> None:
         bundles.for_type(alt.TopLevelMixin, _unchecked_bundle)
     else:
         bundles.pop(alt.TopLevelMixin, None)
+    # a table's text form beside its HTML: great_tables' own is the repr of all its data, which
+    # the notebook keeps (1 GB for an agent table of 10,000 agents); named, not imported
+    shell.display_formatter.formatters["text/plain"].for_type_by_name(
+        "great_tables.gt", "GT", _table_text
+    )
+
+
+def _table_text(table: Any, printer: Any, cycle: bool) -> None:
+    printer.text("<a table, shown as HTML>")
 
 
 def _unchecked_bundle(chart: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:

@@ -86,6 +86,21 @@ def test_report_html_is_complete_offline_and_private(rendered, sample_dir, repor
 
 
 @pytest.mark.parametrize("report", list(REPORTS))
+def test_the_executed_notebook_keeps_no_copy_of_the_tables_data(rendered, report):
+    # a table's text form beside its HTML is one line, not the repr of every row it shows
+    # (the agent table of 10,000 agents once made a notebook of 1 GB)
+    cells = json.loads(rendered[report]["ipynb"].read_text())["cells"]
+    texts = [
+        "".join(output["data"]["text/plain"])
+        for cell in cells
+        for output in cell.get("outputs", [])
+        if "text/html" in output.get("data", {}) and "text/plain" in output["data"]
+    ]
+    assert texts and all(len(text) < 200 for text in texts), max(texts, key=len)[:300]
+    assert "<a table, shown as HTML>" in texts
+
+
+@pytest.mark.parametrize("report", list(REPORTS))
 def test_report_pdf_has_pages_and_text(rendered, report):
     pdf = PdfReader(rendered[report]["pdf"])
     assert len(pdf.pages) >= 3
