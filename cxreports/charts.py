@@ -39,6 +39,8 @@ FONT = '"DejaVu Sans", "Helvetica Neue", Arial, sans-serif'
 #: a 390 px phone leaves ~366 px, so the smallest text shows at 13 * 366 / 420 = 11.3 px.
 WIDTH = 420
 FONT_SIZE = 13
+#: The width of a character of a count's label ("2,500 of 10,300") at FONT_SIZE, in px.
+LABEL_CHAR_PX = 6.8
 TITLE_SIZE = 15
 
 #: Colours, all from :mod:`cxreports.palette`.
@@ -814,14 +816,16 @@ def rate_by(
     if count:
         noun = count.replace("sla_", "")
         if total:
-            data = data.with_columns(_label=pl.format("{} of {}", pl.col(count), pl.col(total)))
+            data = data.with_columns(
+                _label=pl.format("{} of {}", _grouped(pl.col(count)), _grouped(pl.col(total)))
+            )
             count_title = count_title or f"{noun} of {total.replace('_', ' ')}"
             subtitle = f"beside each bar: {count_title}"
         else:
             data = data.with_columns(
                 _label=pl.format(
                     "{} {}",
-                    pl.col(count),
+                    _grouped(pl.col(count)),
                     pl.when(pl.col(count) == 1)
                     .then(pl.lit(noun.removesuffix("es")))
                     .otherwise(pl.lit(noun)),
@@ -864,7 +868,10 @@ def rate_by(
         )
         return _described(note, heading, ". ".join(lines) + ".")
     order = data["group"].to_list()
-    plot_width = WIDTH - (250 if count else 160)
+    # the labels beside the bars get the room their longest one takes ("2,500 of 10,300"), so
+    # that the chart keeps its width (on a phone, a wider chart is shrunk with its text)
+    longest = max(len(v) for v in data["_label"].fill_null("")) if count else 0
+    plot_width = WIDTH - 160 - (round(30 + LABEL_CHAR_PX * max(longest, 9)) if count else 0)
     y = alt.Y("group:N", title=None, sort=order, axis=_axis(labelLimit=165))
     base = alt.Chart(_values(data.select(cols))).encode(y)
     scale = alt.Scale(domain=[0, 1])
@@ -902,6 +909,12 @@ def rate_by(
         + (f", {count_title or 'count'}: {lowest['_label']}." if count else ".")
     )
     return _described(chart, heading, described)
+
+
+def _grouped(count: pl.Expr) -> pl.Expr:
+    """A whole number with thousands separators, as text: 10300 -> "10,300"."""
+    digits = count.cast(pl.Int64).cast(pl.String)
+    return digits.map_elements(lambda d: f"{int(d):,}", return_dtype=pl.String)
 
 
 def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
@@ -968,7 +981,7 @@ def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
         alt.Chart(_values(data))
         .mark_bar(stroke=palette.BACKGROUND, strokeWidth=1)
         .encode(
-            alt.Y("group:N", title=None, axis=_axis(labelLimit=150)),
+            alt.Y("group:N", title=None, axis=_axis(labelLimit=165)),
             alt.X(
                 "share:Q",
                 stack="normalize",
@@ -993,7 +1006,7 @@ def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
                 alt.Tooltip("share:Q", format=".0%"),
             ],
         )
-        .properties(width=WIDTH - 170, height=max(40, 24 * data["group"].n_unique()), title=title)
+        .properties(width=WIDTH - 185, height=max(40, 24 * data["group"].n_unique()), title=title)
     )
     described = (
         f"{title}: CSAT ratings 1 to 5 as shares of responses. Rated 4 or 5: "

@@ -382,6 +382,53 @@ def test_bars_labelled_with_their_value_have_no_gridlines_through_the_labels(
     assert "role-axis-grid" in drawn[-1][0]
 
 
+def test_the_samples_longest_queue_name_is_drawn_whole_in_every_chart_by_queue(week_metrics):
+    name = "Tier 2 Technical Support"  # the sample's longest
+    m = week_metrics
+    queues = m.queues.with_columns(queue_name=pl.lit(name))
+    specs = [
+        charts.ratings(
+            m.csat_by_queue.with_columns(queue_name=pl.lit(name)), "queue_name", "By queue"
+        ),
+        charts.rate_by(
+            pl.concat([queues, queues.with_columns(queue_name=pl.lit("Billing"))]),
+            "queue_name",
+            "sla_met_rate",
+            "SLA met",
+            count="sla_breaches",
+            subject="queue",
+        ),
+    ]
+    charts.use_renderer("static")  # the report's theme: its font and sizes
+    for spec in specs:
+        svg = charts._svg(spec.to_dict())["image/svg+xml"]
+        assert name in svg and "…" not in svg
+
+
+def test_a_bar_chart_keeps_its_width_however_long_its_counts(week_metrics):
+    # a wider chart is shrunk on a phone, its text with it: the bars give the labels room
+    charts.use_renderer("static")
+    queue = week_metrics.queues.with_columns(queue_name=pl.lit("Tier 2 Technical Support"))
+    queues = pl.concat([queue, queue.with_columns(queue_name=pl.lit("Billing"))])
+    widths = []
+    for scale in (1, 1000, 100_000):
+        many = queues.with_columns(pl.col("sla_breaches", "sla_eligible") * scale)
+        chart = charts.rate_by(
+            many,
+            "queue_name",
+            "sla_met_rate",
+            "SLA met",
+            count="sla_breaches",
+            total="sla_eligible",
+            subject="queue",
+        )
+        svg = charts._svg(chart.to_dict())["image/svg+xml"]
+        widths.append(float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1)))
+        row = many.row(0, named=True)
+        assert f">{row['sla_breaches']:,} of {row['sla_eligible']:,}<" in svg
+    assert max(widths) <= charts.WIDTH, widths
+
+
 def test_every_report_chart_is_described(week_metrics):
     m = week_metrics
     for chart in (
