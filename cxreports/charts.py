@@ -261,9 +261,10 @@ _NON_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
 
 
 def _drawable(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with characters no chart can draw replaced by U+FFFD, the replacement mark,
-    and its text :func:`~cxreports.schema.tamed` (a pile of marks reaches into the next bar)."""
-    return frame.with_columns(tamed(pl.col(pl.String).str.replace_all(_NON_XML, "\ufffd")))
+    """``frame`` with its text :func:`~cxreports.schema.tamed` (a pile of marks reaches into
+    the next bar; control characters go) and the characters no chart can draw then replaced by
+    U+FFFD, the replacement mark."""
+    return frame.with_columns(tamed(pl.col(pl.String)).str.replace_all(_NON_XML, "\ufffd"))
 
 
 def _values(frame: pl.DataFrame) -> alt.Data:

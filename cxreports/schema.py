@@ -328,12 +328,17 @@ def isolated(name: str) -> str:
 #: stacks dozens, which reach into the rows above and below.
 MARKS_KEPT = 3
 _PILED = rf"(\p{{M}}{{{MARKS_KEPT}}})\p{{M}}+"
+#: Characters a name never shows: control characters, and the bidirectional embeddings,
+#: overrides and isolates that would turn the text after them around ("Trojan Source"):
+#: reports isolate each name themselves (:func:`cxreports.tables.isolated`).
+_UNSHOWN = r"[\x00-\x1F\x7F-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 
 
 def tamed(text: pl.Expr) -> pl.Expr:
     """A text column as reports show it: a letter's combining marks beyond
-    :data:`MARKS_KEPT` left out (see :func:`tame`)."""
-    return text.str.replace_all(_PILED, "${1}")
+    :data:`MARKS_KEPT` left out, and the characters that are not to be shown
+    (see :func:`tame`)."""
+    return text.str.replace_all(_PILED, "${1}").str.replace_all(_UNSHOWN, "")
 
 
 def tamed_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -343,7 +348,8 @@ def tamed_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 def tame(text: str) -> str:
     """A name from the data as reports show it: at most :data:`MARKS_KEPT` combining marks on
-    a letter, so that stacked marks stay on their own line.
+    a letter, so that stacked marks stay on their own line, and without control characters or
+    the bidirectional overrides that would show it reversed.
 
     Examples
     --------
@@ -351,8 +357,10 @@ def tame(text: str) -> str:
     True
     >>> len(tame("Z" + "\u0301" * 40))
     4
+    >>> tame("Mei\u202eexe.txt\x1b"), tame("Ann\x07Lee")
+    ('Meiexe.txt', 'AnnLee')
     """
-    if text.isascii():
+    if text.isascii() and text.isprintable():
         return text
     # the tables' own rule (polars' Unicode tables, not Python's): a name looked up in a table
     # (a target's queue, a scorecard's team) is found by the text this gives

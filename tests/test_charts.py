@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from cxreports import charts, load, tables, weekly
+from cxreports.schema import tame
 
 from .metrics_fixtures import make_logs, utc, varied_rows
 
@@ -75,10 +76,9 @@ ODD_NAMES = [
     "Nul\x00 Bell\x07",
     "Tab\x0bFF\x0c\ufffe",
 ]
-#: What each name shows as: characters XML cannot hold become U+FFFD.
-SHOWN = [
-    n.translate({0: 0xFFFD, 7: 0xFFFD, 0xB: 0xFFFD, 0xC: 0xFFFD, 0xFFFE: 0xFFFD}) for n in ODD_NAMES
-]
+#: What each name shows as: without control characters (as reports name it), and the
+#: characters XML cannot hold then U+FFFD.
+SHOWN = [tame(n).replace("\ufffe", "\ufffd") for n in ODD_NAMES]
 
 _CONVERT = """
 import json, sys

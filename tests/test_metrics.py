@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cxreports import ParameterError
+from cxreports import ParameterError, schema
 from cxreports.metrics import weekly
 from cxreports.period import Week
 from cxreports.report import prepare
@@ -434,6 +434,20 @@ def test_a_pile_of_combining_marks_is_cut_to_three_where_reports_show_names():
     assert [piled(n) for n in drawn] == [3, 2, 2, 1, 2]
     assert piled(changes._names("agent", [zalgo])) == 3
     assert piled(scope.describe(["Bill" + "\u0336" * 9], [])) == 3
+
+
+def test_names_lose_control_characters_and_overrides_that_would_show_them_reversed():
+    # U+202E turns the text after it around: "Eve" + RLO + "gpj.exe" shows as "Eveexe.jpg"
+    from .metrics_fixtures import varied_rows
+
+    rows = varied_rows(20, 2)
+    for i, r in enumerate(rows):
+        r["agent_name"] = "Eve\u202egpj.exe" if i % 2 else "Ann\u2066\x1bLee\x85"
+        r["queue_name"] = "Bill\u202aing\x00"
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1)
+    assert set(m.agents["agent_name"]) == {"Evegpj.exe", "AnnLee"}
+    assert set(m.queues["queue_name"]) == {"Billing"}
+    assert schema.tame("Bill\u202aing\x00") == "Billing"  # a filter finds the queue by it
 
 
 def test_a_team_and_a_target_named_with_a_pile_of_marks_still_find_their_rows(tmp_path):
