@@ -236,6 +236,17 @@ def _refuse_earlier_format(store: str | Path) -> None:
         )
 
 
+def _require_store(store: str | Path) -> None:
+    """Raise unless ``store`` is a cxreports store of this format; checked before anything is
+    created there (a lock file, a folder)."""
+    _refuse_earlier_format(store)
+    if not is_store(store):
+        raise ParameterError(
+            f"{store} is not a cxreports store (expected a folder with interactions/_delta_log "
+            f"in it); give the folder a load wrote (cxreports load SOURCE --out STORE)"
+        )
+
+
 def _busy(store: str | Path):
     def busy(path: Path) -> StoreBusyError:
         return StoreBusyError(
@@ -1291,6 +1302,7 @@ def _first_line(exc: BaseException) -> str:
 
 def history(store: str | Path) -> pl.DataFrame:
     """One row per snapshot, newest first: version, time, operation and counts."""
+    _require_store(store)
     snap = snapshot(store)
     rows = []
     for entry in DeltaTable(snap.uri("interactions")).history():
@@ -1322,7 +1334,7 @@ def compact(store: str | Path) -> Snapshot:
     """Rewrite small data files into larger ones in every table (Delta OPTIMIZE; the
     interactions in start order, Z-ORDER BY started_at); the data and every earlier snapshot
     stay as they were. Returns the new snapshot."""
-    _refuse_earlier_format(store)
+    _require_store(store)
     with _writer_lock(store):
         writer = _Writer.open(store)
         if writer.snapshot is None:
@@ -1365,6 +1377,7 @@ def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
     _refuse_earlier_format(store)
     if retention_hours < 0:
         raise ParameterError(f"--retention-hours must be 0 or more, got {retention_hours}")
+    _require_store(store)
     with _writer_lock(store):
         writer = _Writer.open(store)  # rolls back what a dead update left first
         if writer.snapshot is None:

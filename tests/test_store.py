@@ -1046,6 +1046,33 @@ def test_store_history_compact_and_vacuum_on_the_command_line(
     assert summary(store)[0]["loaded"] == load(source).loaded
 
 
+NOT_STORES = {
+    "missing": lambda path: path,
+    "empty folder": lambda path: path.mkdir(),
+    "file": lambda path: path.write_text("not a store"),
+    "unrelated Delta table": lambda path: write_deltalake(
+        str(path), pl.DataFrame({"a": [1]}).to_arrow()
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_STORES, ids=list(NOT_STORES))
+@pytest.mark.parametrize("action", ["history", "compact", "vacuum"])
+def test_store_maintenance_refuses_a_path_that_is_not_a_store_and_creates_nothing(
+    tmp_path: Path, kind: str, action: str, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    path = tmp_path / "target"
+    NOT_STORES[kind](path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert main(["store", action, str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path} is not a cxreports store" in err[0], err
+    assert "damaged" not in err[0]
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no lock file, no folder
+
+
 # --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
 
 
