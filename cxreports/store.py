@@ -1371,12 +1371,20 @@ def _compacted() -> WriterProperties:
     )
 
 
+#: The longest retention :func:`vacuum` takes: 100 years (Delta's time arithmetic overflows
+#: far beyond it).
+MAX_RETENTION_HOURS = 100 * 8766
+
+
 def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
     """Delete data files that no snapshot younger than ``retention_hours`` reads; the files
     deleted. Time travel (``--as-of``) reaches back as far as the retention."""
     _refuse_earlier_format(store)
-    if retention_hours < 0:
-        raise ParameterError(f"--retention-hours must be 0 or more, got {retention_hours}")
+    if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
+        raise ParameterError(
+            f"--retention-hours must be from 0 to {MAX_RETENTION_HOURS} (100 years), got "
+            f"{retention_hours}"
+        )
     _require_store(store)
     with _writer_lock(store):
         writer = _Writer.open(store)  # rolls back what a dead update left first

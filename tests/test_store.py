@@ -1073,6 +1073,25 @@ def test_store_maintenance_refuses_a_path_that_is_not_a_store_and_creates_nothin
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no lock file, no folder
 
 
+@pytest.mark.parametrize(
+    "hours", ["-1", "876601", "2562047788016", "99999999999999999999"], ids=str
+)
+def test_vacuum_refuses_a_retention_beyond_a_hundred_years_in_one_line(
+    sample_dir: Path, tmp_path: Path, hours: str, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    store = tmp_path / "store"
+    update(sorted(sample_dir.glob("*.json"))[:2], store)
+    before = _tree(store)
+    capsys.readouterr()
+    assert main(["store", "vacuum", str(store), "--retention-hours", hours]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--retention-hours" in err[0] and hours in err[0], err
+    assert _tree(store) == before
+    assert main(["store", "vacuum", str(store), "--retention-hours", "876600"]) == 0
+
+
 # --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
 
 
