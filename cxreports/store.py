@@ -747,11 +747,15 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
     # tool) stands on the snapshot before it. The commit files are read directly: deltalake's
     # history() lists the log as it is now, and numbers its entries from the version the table
     # object was opened at, so a commit made meanwhile would be taken for this one.
-    for candidate in range(version, max(-1, version - 16), -1):
+    candidate, others = version, 0
+    while candidate >= 0 and others < 16:
         commit = f"{uri}/_delta_log/{candidate:020d}.json"
         info = _commit_info(root, commit)
         meta = info.get(META_KEY)
+        candidate -= 1
         if meta is None:
+            # the vacuums of an earlier cxreports named none, however many ran in a row
+            others += not str(info.get("operation", "")).startswith("VACUUM")
             continue
         try:
             snap = Snapshot(
@@ -1377,8 +1381,15 @@ MAX_RETENTION_HOURS = 100 * 8766
 
 
 def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
-    """Delete data files that no snapshot younger than ``retention_hours`` reads; the files
-    deleted. Time travel (``--as-of``) reaches back as far as the retention."""
+    """Delete the data files that no snapshot of the last ``retention_hours`` reads, and the
+    files in a table's folder that no version names (left by a load that was killed, or put
+    there by hand) once they are that old; the files deleted, relative to the store.
+
+    Time travel (``--as-of``) reaches back as far as the retention: every snapshot committed
+    since, and the one that was the newest then, reads as it did (their files are kept by
+    version, whatever the times of their removal say). Only files that were there are counted;
+    nothing beside the tables (the lock file, the lease on object storage) is touched.
+    """
     _refuse_earlier_format(store)
     if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
         raise ParameterError(
@@ -1386,16 +1397,98 @@ def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
             f"{retention_hours}"
         )
     _require_store(store)
-    with _writer_lock(store):
+    with _writer_lock(store):  # no load writes a file that no version names yet meanwhile
         writer = _Writer.open(store)  # rolls back what a dead update left first
         if writer.snapshot is None:
             raise ParameterError(f"{store} is not a cxreports store")
-        deleted = []
-        for name in ALL_TABLES:
-            deleted += DeltaTable(writer.tables[name].uri).vacuum(
-                retention_hours, dry_run=False, enforce_retention_duration=False
-            )
-    return deleted
+        interactions = writer.tables["interactions"]
+        keep = _retained(writer.root, _now_ms() - retention_hours * 3_600_000)
+        deleted, versions = [], {}
+        for name in ALL_TABLES[:-1]:
+            deleted += _vacuum_table(writer.tables[name], retention_hours, keep[name])
+            versions[name] = DeltaTable(writer.tables[name].uri).version()
+        # the interactions' vacuum commits name a snapshot (the tables as they are now), as
+        # every other commit of theirs does: readers need not look back past them for one
+        snap = dataclasses.replace(writer.snapshot, tables=versions)
+        before = DeltaTable(interactions.uri).version()
+        deleted += _vacuum_table(
+            interactions, retention_hours, keep["interactions"], {META_KEY: snap.meta()}
+        )
+        if versions != writer.snapshot.tables and DeltaTable(interactions.uri).version() == before:
+            interactions.dt = DeltaTable(interactions.uri)
+            interactions.commit({META_KEY: snap.meta()}, always=True)
+    return sorted(deleted)
+
+
+def _retained(root: str, horizon_ms: int) -> dict[str, set[int]]:
+    """The versions of each table that the snapshots committed since ``horizon_ms``, and the
+    one that was the newest then, read: what a vacuum with that horizon keeps."""
+    uri = f"{root}/interactions"
+    entries = sorted(DeltaTable(uri).history(), key=lambda entry: entry["version"])
+    first = max(
+        (e["version"] for e in entries if e["timestamp"] <= horizon_ms),
+        default=entries[0]["version"],
+    )
+    keep: dict[str, set[int]] = {name: set() for name in ALL_TABLES}
+    named: dict[str, Any] = {}
+    for entry in entries:
+        meta = entry.get(META_KEY)
+        if isinstance(meta, dict):  # a commit without one stands on the snapshot before it
+            named = meta.get("tables")
+        if entry["version"] < first:
+            continue
+        keep["interactions"].add(entry["version"])
+        try:
+            for name, version in named.items():
+                keep[name].add(int(version))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            commit = f"{uri}/_delta_log/{entry['version']:020d}.json"
+            raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
+    return keep
+
+
+def _vacuum_table(
+    table: _Table, retention_hours: int, keep: set[int], metadata: dict[str, Any] | None = None
+) -> list[str]:
+    """Vacuum one table (Delta VACUUM, full: files that no version names too), the files of
+    the versions ``keep`` kept; the files it deleted, relative to the store."""
+    dt = DeltaTable(table.uri)
+    options: dict[str, Any] = {
+        "retention_hours": retention_hours,
+        "enforce_retention_duration": False,
+        "full": True,
+        "keep_versions": sorted(keep),
+    }
+    there = _table_files(table.uri)
+    # deltalake lists every file whose removal expired, there or not, as deleted: a run with
+    # nothing there to delete would commit (and report) a vacuum of files long gone
+    if not there & set(dt.vacuum(dry_run=True, **options)):
+        return []
+    properties = CommitProperties(custom_metadata=metadata) if metadata else None
+    dt.vacuum(dry_run=False, commit_properties=properties, **options)
+    return [f"{table.name}/{path}" for path in sorted(there - _table_files(table.uri))]
+
+
+def _table_files(uri: str) -> set[str]:
+    """The files in a table's folder, its log left out, relative to it."""
+    if is_remote(uri):
+        from pyarrow import fs
+
+        filesystem, path = _filesystem(uri)
+        prefix = path.rstrip("/") + "/"
+        selector = fs.FileSelector(path, recursive=True, allow_not_found=True)
+        relative = (
+            info.path.removeprefix(prefix)
+            for info in filesystem.get_file_info(selector)
+            if info.type == fs.FileType.File
+        )
+        return {p for p in relative if not p.startswith("_delta_log/")}
+    root = uri.removeprefix("file://")
+    files = set()
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if f != "_delta_log"]
+        files |= {os.path.relpath(os.path.join(folder, n), root) for n in names}
+    return files
 
 
 # --- migration from the Parquet store of format 2 ---------------------------------------

@@ -1092,6 +1092,117 @@ def test_vacuum_refuses_a_retention_beyond_a_hundred_years_in_one_line(
     assert main(["store", "vacuum", str(store), "--retention-hours", "876600"]) == 0
 
 
+def _maintained_store(sample_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A store of three loads, the last one a correction of every page, and its pages: each
+    table has files that only earlier versions list."""
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:3]:
+        shutil.copy(page, source / page.name)
+    update([source], store)
+    (source / "more.json").write_bytes(sorted(sample_dir.glob("*.json"))[3].read_bytes())
+    update([source], store)
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([source], store)
+    return source, store
+
+
+def _deleted(out: str) -> int:
+    match = re.search(r"deleted (\d+) file\(s\)", out)
+    assert match, out
+    return int(match[1])
+
+
+def _data_files(store: Path) -> set[Path]:
+    return {p for p in store.rglob("*") if p.is_file() and "_delta_log" not in p.parts}
+
+
+def test_vacuum_deletes_files_no_version_names_and_counts_what_it_deleted(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    source, store = _maintained_store(sample_dir, tmp_path)
+    # left by a load killed with kill -9, or put there by hand; and the store's own files
+    live = _last_file(store)
+    planted = [
+        live.parent / "part-planted.parquet",
+        _last_file(store, "labels").parent / f"part-{'0' * 32}.parquet",
+    ]
+    for path in planted:
+        shutil.copy(live, path)
+    own = [store / store_module.LOCK, store / "notes.txt"]
+    for path in own:
+        path.write_text("kept")
+    rows = _sorted(scan(store, "interactions").collect())
+    before = _data_files(store)
+    capsys.readouterr()
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    gone = before - _data_files(store)
+    assert set(planted) <= gone
+    assert _deleted(capsys.readouterr().out) == len(gone) > len(planted)
+    assert all(path.read_text() == "kept" for path in own)
+    for name, files in _live(store).items():
+        assert all((store / name / f).is_file() for f in files), name
+    assert_frame_equal(_sorted(scan(store, "interactions").collect()), rows)
+    assert summary(store)[0]["loaded"] == load(source).loaded
+    # once more: nothing is left to delete, so nothing is said to be, nor committed
+    logs = {p for p in store.rglob("_delta_log/*.json")}
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    assert _deleted(capsys.readouterr().out) == 0
+    assert {p for p in store.rglob("_delta_log/*.json")} == logs
+    # vacuums that each delete something, one after the other: the store stays readable
+    for n in range(10):
+        shutil.copy(live, live.parent / f"part-planted-{n}.parquet")
+        assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+        assert _deleted(capsys.readouterr().out) == 1
+    assert summary(store)[0]["loaded"] == load(source).loaded
+    assert update([source], store).parsed == ()  # and a load goes on from it
+
+
+def test_a_store_vacuumed_many_times_by_an_earlier_cxreports_reads(
+    sample_dir: Path, tmp_path: Path
+):
+    # its vacuums named no snapshot: two commits each, and nothing between them
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    loaded = summary(store)[0]["loaded"]
+    live = _last_file(store)
+    for n in range(10):
+        shutil.copy(live, live.parent / f"part-planted-{n}.parquet")
+        DeltaTable(str(store / "interactions")).vacuum(
+            0, dry_run=False, enforce_retention_duration=False, full=True
+        )
+    assert DeltaTable(str(store / "interactions")).version() == 20
+    assert summary(store)[0]["loaded"] == loaded
+    store_module.vacuum(store, 0)
+    assert summary(store)[0]["loaded"] == loaded
+
+
+def test_vacuum_keeps_every_file_a_version_of_the_retention_reads(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the removals of the last load are stamped two hours back (a long batch: files are
+    # dropped when it is read, committed when it is written), its commit now
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    first = _figures(store)
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    now = store_module._now_ms
+    monkeypatch.setattr(store_module, "_now_ms", lambda: now() - 2 * 3600 * 1000)
+    update([source], store)
+    monkeypatch.setattr(store_module, "_now_ms", now)
+    store_module.vacuum(store, 1)
+    # every version was committed in the last hour: each one reads as it did
+    assert store_module.verify(store, first[0]).version == first[0]
+    snap = snapshot(store, first[0])
+    rows = store_module._scan(snap, "interactions").select(pl.len()).collect().item()
+    assert rows == first[2]
+
+
 # --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
 
 
@@ -1166,6 +1277,16 @@ def test_a_store_on_s3_is_built_updated_read_and_guarded(
     with store_module._writer_lock(s3_store), pytest.raises(StoreBusyError):
         update([source], s3_store)
     assert update([source], s3_store).parsed == ()
+    # a vacuum deletes what no version names, and counts only what was there
+    planted = "interactions/partition_key=2026_03/part-planted.parquet"
+    import boto3
+
+    boto3.client("s3").put_object(Bucket="cxreports", Key=f"tenant-a/store/{planted}", Body=b"x")
+    deleted = store_module.vacuum(s3_store, 0)
+    assert planted in deleted and len(deleted) > 1
+    assert store_module.vacuum(s3_store, 0) == []
+    assert summary(s3_store)[0]["loaded"] == full.loaded
+    assert update([source], s3_store).parsed == ()  # the lease beside the tables still works
 
 
 def _visible_text(html: str) -> str:
