@@ -59,6 +59,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from cxreports import schema as S
 from cxreports.exceptions import (
+    CxReportsError,
     OutputError,
     ParameterError,
     StoreBusyError,
@@ -850,7 +851,7 @@ def verify(store: str | Path, as_of: int | str | datetime | None = None) -> Snap
     stamps: dict[str, tuple[int, int] | None] = {}
     for name in ALL_TABLES:
         uris = snap.table(name).file_uris()
-        _check_footers(snap.root, uris)
+        _check_footers(snap.root, uris, snap.version)
         stamps.update((uri, _stamp(uri)) for uri in uris)
     if None not in stamps.values():  # (local files only)
         _VERIFIED.pop(key, None)
@@ -860,11 +861,64 @@ def verify(store: str | Path, as_of: int | str | datetime | None = None) -> Snap
     return snap
 
 
-def _check_footers(root: str, uris: list[str]) -> None:
-    """Raise :class:`StoreDamagedError` naming the first data file whose footer cannot be read."""
+def _check_footers(root: str, uris: list[str], version: int | None = None) -> None:
+    """Raise naming the first data file whose footer cannot be read (see :func:`_unreadable`)."""
     for uri in uris:
         if not _readable_parquet(uri):
-            raise _damaged(root, uri, "a data file cannot be read")
+            raise _unreadable(root, uri, version)
+
+
+def _unreadable(root: str, uri: str, version: int | None) -> CxReportsError:
+    """What a data file of the snapshot at ``version`` (None: the newest) that cannot be read
+    means: :class:`ParameterError` if it is gone and the version is older than the store's
+    vacuums kept, else :class:`StoreDamagedError`."""
+    if version is not None and not _exists(uri):
+        oldest = _oldest_kept(root)
+        if oldest is not None and version < oldest:
+            return ParameterError(
+                f"version {version} of the store {root} was removed by `cxreports store "
+                "vacuum`, which keeps only the versions of its --retention-hours; the oldest "
+                f"version still readable is {oldest}: read it or a later one (see `cxreports "
+                f"store history {root}`)"
+            )
+    return _damaged(root, uri, "a data file cannot be read")
+
+
+def _oldest_kept(root: str) -> int | None:
+    """The oldest interactions version that every vacuum of the store kept whole (one keeps the
+    snapshots committed after its horizon, its time less its retention, and the newest then);
+    None if no vacuum deleted anything."""
+    horizons = []
+    for name in ALL_TABLES:
+        with contextlib.suppress(DeltaError, OSError):
+            for entry in DeltaTable(f"{root}/{name}").history():
+                if entry.get("operation") == "VACUUM START":
+                    parameters = entry.get("operationParameters") or {}
+                    retention = parameters.get("specifiedRetentionMillis") or parameters.get(
+                        "defaultRetentionMillis", 0
+                    )
+                    horizons.append(entry["timestamp"] - int(retention))
+    if not horizons:
+        return None
+    entries = sorted(DeltaTable(f"{root}/interactions").history(), key=lambda e: e["version"])
+    before = [e for e in entries if e["timestamp"] <= max(horizons)]
+    if not before:
+        return None
+    # a vacuum's own commits change no file: the versions just before them read the same
+    operations = {e["version"]: str(e.get("operation")) for e in entries}
+    oldest = before[-1]["version"]
+    while oldest > 0 and operations.get(oldest, "").startswith("VACUUM"):
+        oldest -= 1
+    return oldest
+
+
+def _exists(uri: str) -> bool:
+    if not is_remote(uri):
+        return Path(uri.removeprefix("file://")).exists()
+    from pyarrow import fs
+
+    filesystem, path = _filesystem(uri)
+    return filesystem.get_file_info(path).type != fs.FileType.NotFound
 
 
 #: Snapshots of local stores verified by this process, with each data file's size and
@@ -1146,7 +1200,7 @@ def _reading(snap: Snapshot) -> Iterator[None]:
         for name in ALL_TABLES:
             for uri in snap.table(name).file_uris():
                 if not _readable_parquet(uri):
-                    raise _damaged(snap.root, uri, "a data file cannot be read") from exc
+                    raise _unreadable(snap.root, uri, snap.version) from exc
         raise _damaged(snap.root, snap.root, f"it cannot be read: {_first_line(exc)}") from exc
 
 

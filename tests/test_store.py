@@ -1201,6 +1201,50 @@ def test_vacuum_keeps_every_file_a_version_of_the_retention_reads(
     snap = snapshot(store, first[0])
     rows = store_module._scan(snap, "interactions").select(pl.len()).collect().item()
     assert rows == first[2]
+    assert store_module.vacuum(store, 0)  # with no retention, only the newest is kept
+    with pytest.raises(ParameterError, match="removed by `cxreports store vacuum`"):
+        store_module.verify(store, first[0])
+
+
+def test_as_of_a_version_vacuum_removed_is_a_parameter_error_not_damage(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    _, store = _maintained_store(sample_dir, tmp_path)
+    newest = snapshot(store).version
+    argv = ["metrics", "queues", str(store), "--week", "2026-W12", "--format", "json"]
+    # a file an earlier version lists, gone although no vacuum ran: the store is damaged
+    dropped = sorted(set(_files(store, "interactions", 0)) - set(_files(store, "interactions")))
+    hidden = tmp_path / "hidden.parquet"
+    shutil.move(store / "interactions" / dropped[0], hidden)
+    capsys.readouterr()
+    assert main([*argv, "--as-of", "0"]) == 12
+    assert "is damaged" in capsys.readouterr().err
+    shutil.move(hidden, store / "interactions" / dropped[0])
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    capsys.readouterr()
+    for as_of in ("0", "1"):
+        assert main([*argv, "--as-of", as_of]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert (
+            f"version {as_of} of the store {store} was removed by `cxreports store vacuum`"
+            in (err[0])
+        )
+        assert f"the oldest version still readable is {newest}" in err[0]
+        assert "damaged" not in err[0]
+    out = tmp_path / "o"
+    report = ["report", "csat-sla", str(store), "--week", "2026-W12", "--out", str(out)]
+    assert main([*report, "--as-of", "0"]) == 2
+    assert "removed by `cxreports store vacuum`" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--as-of", str(newest)]) == 0
+    # a file of the newest version gone: damaged, as ever
+    _remove(_last_file(store))
+    capsys.readouterr()
+    assert main([*argv, "--as-of", str(newest)]) == 12
+    assert "is damaged" in capsys.readouterr().err
 
 
 # --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
