@@ -1511,7 +1511,7 @@ def _vacuum_table(
         "retention_hours": retention_hours,
         "enforce_retention_duration": False,
         "full": True,
-        "keep_versions": sorted(keep),
+        "keep_versions": _readable_versions(table.uri, keep),
     }
     there = _table_files(table.uri)
     # deltalake lists every file whose removal expired, there or not, as deleted: a run with
@@ -1521,6 +1521,21 @@ def _vacuum_table(
     properties = CommitProperties(custom_metadata=metadata) if metadata else None
     dt.vacuum(dry_run=False, commit_properties=properties, **options)
     return [f"{table.name}/{path}" for path in sorted(there - _table_files(table.uri))]
+
+
+def _readable_versions(uri: str, versions: set[int]) -> list[int]:
+    """``versions`` in order, less the oldest ones whose log is gone (at a checkpoint, Delta
+    deletes the commits older than the table's log retention, 30 days by default): those cannot
+    be read, and deltalake's vacuum fails on a version to keep that it cannot load."""
+    ordered = sorted(versions)
+    while ordered:
+        try:
+            DeltaTable(uri, version=ordered[0])
+        except DeltaError:
+            ordered.pop(0)
+            continue
+        break
+    return ordered
 
 
 def _table_files(uri: str) -> set[str]:

@@ -1206,6 +1206,19 @@ def test_vacuum_keeps_every_file_a_version_of_the_retention_reads(
         store_module.verify(store, first[0])
 
 
+def test_vacuum_passes_over_versions_whose_log_delta_deleted(sample_dir: Path, tmp_path: Path):
+    # Delta deletes a table's commits older than its log retention at a checkpoint: the
+    # snapshots of a long retention name versions of the labels that cannot be loaded any more
+    source, store = _maintained_store(sample_dir, tmp_path)
+    labels = DeltaTable(str(store / "labels"))
+    labels.create_checkpoint()
+    for commit in (store / "labels" / "_delta_log").glob("*.json"):
+        if int(commit.stem) < labels.version():
+            commit.unlink()
+    store_module.vacuum(store, store_module.MAX_RETENTION_HOURS)
+    assert summary(store)[0]["loaded"] == load(source).loaded
+
+
 def test_as_of_a_version_vacuum_removed_is_a_parameter_error_not_damage(
     sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ):
