@@ -244,7 +244,7 @@ def _require_store(store: str | Path) -> None:
     if not is_store(store):
         raise ParameterError(
             f"{store} is not a cxreports store (expected a folder with interactions/_delta_log "
-            f"in it); give the folder a load wrote (cxreports load SOURCE --out STORE)"
+            "in it); give the folder a load wrote (cxreports load SOURCE --out STORE)"
         )
 
 
@@ -756,7 +756,8 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
         candidate -= 1
         if meta is None:
             # the vacuums of an earlier cxreports named none, however many ran in a row
-            others += not str(info.get("operation", "")).startswith("VACUUM")
+            if not str(info.get("operation", "")).startswith("VACUUM"):
+                others += 1
             continue
         try:
             snap = Snapshot(
