@@ -576,8 +576,8 @@ def _add_store(sub: argparse._SubParsersAction) -> None:
         "--retention-hours",
         type=int,
         default=168,
-        help="keep what snapshots of the last N hours read (default 168); --as-of reaches back "
-        "that far",
+        help="keep what snapshots of the last N hours read (default 168, at most 876600: 100 "
+        "years); --as-of reaches back that far",
     )
     a = actions.add_parser("migrate", help="convert a store of the earlier Parquet format")
     a.add_argument("old", type=_path, help="the earlier store (it has _cxreports_store.json)")

@@ -59,6 +59,7 @@ from deltalake.transaction import AddAction, RemoveAction, create_table_with_add
 
 from cxreports import schema as S
 from cxreports.exceptions import (
+    CxReportsError,
     OutputError,
     ParameterError,
     StoreBusyError,
@@ -233,6 +234,17 @@ def _refuse_earlier_format(store: str | Path) -> None:
             f"{store} is a store of an earlier cxreports (Parquet parts listed in {OLD_MANIFEST}"
             f"); convert it once with `cxreports store migrate {store} NEW_STORE` and use "
             "NEW_STORE from then on"
+        )
+
+
+def _require_store(store: str | Path) -> None:
+    """Raise unless ``store`` is a cxreports store of this format; checked before anything is
+    created there (a lock file, a folder)."""
+    _refuse_earlier_format(store)
+    if not is_store(store):
+        raise ParameterError(
+            f"{store} is not a cxreports store (expected a folder with interactions/_delta_log "
+            "in it); give the folder a load wrote (cxreports load SOURCE --out STORE)"
         )
 
 
@@ -736,11 +748,16 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
     # tool) stands on the snapshot before it. The commit files are read directly: deltalake's
     # history() lists the log as it is now, and numbers its entries from the version the table
     # object was opened at, so a commit made meanwhile would be taken for this one.
-    for candidate in range(version, max(-1, version - 16), -1):
+    candidate, others = version, 0
+    while candidate >= 0 and others < 16:
         commit = f"{uri}/_delta_log/{candidate:020d}.json"
         info = _commit_info(root, commit)
         meta = info.get(META_KEY)
+        candidate -= 1
         if meta is None:
+            # the vacuums of an earlier cxreports named none, however many ran in a row
+            if not str(info.get("operation", "")).startswith("VACUUM"):
+                others += 1
             continue
         try:
             snap = Snapshot(
@@ -835,7 +852,7 @@ def verify(store: str | Path, as_of: int | str | datetime | None = None) -> Snap
     stamps: dict[str, tuple[int, int] | None] = {}
     for name in ALL_TABLES:
         uris = snap.table(name).file_uris()
-        _check_footers(snap.root, uris)
+        _check_footers(snap.root, uris, snap.version)
         stamps.update((uri, _stamp(uri)) for uri in uris)
     if None not in stamps.values():  # (local files only)
         _VERIFIED.pop(key, None)
@@ -845,11 +862,64 @@ def verify(store: str | Path, as_of: int | str | datetime | None = None) -> Snap
     return snap
 
 
-def _check_footers(root: str, uris: list[str]) -> None:
-    """Raise :class:`StoreDamagedError` naming the first data file whose footer cannot be read."""
+def _check_footers(root: str, uris: list[str], version: int | None = None) -> None:
+    """Raise naming the first data file whose footer cannot be read (see :func:`_unreadable`)."""
     for uri in uris:
         if not _readable_parquet(uri):
-            raise _damaged(root, uri, "a data file cannot be read")
+            raise _unreadable(root, uri, version)
+
+
+def _unreadable(root: str, uri: str, version: int | None) -> CxReportsError:
+    """What a data file of the snapshot at ``version`` (None: the newest) that cannot be read
+    means: :class:`ParameterError` if it is gone and the version is older than the store's
+    vacuums kept, else :class:`StoreDamagedError`."""
+    if version is not None and not _exists(uri):
+        oldest = _oldest_kept(root)
+        if oldest is not None and version < oldest:
+            return ParameterError(
+                f"version {version} of the store {root} was removed by `cxreports store "
+                "vacuum`, which keeps only the versions of its --retention-hours; the oldest "
+                f"version still readable is {oldest}: read it or a later one (see `cxreports "
+                f"store history {root}`)"
+            )
+    return _damaged(root, uri, "a data file cannot be read")
+
+
+def _oldest_kept(root: str) -> int | None:
+    """The oldest interactions version that every vacuum of the store kept whole (one keeps the
+    snapshots committed after its horizon, its time less its retention, and the newest then);
+    None if no vacuum deleted anything."""
+    horizons = []
+    for name in ALL_TABLES:
+        with contextlib.suppress(DeltaError, OSError):
+            for entry in DeltaTable(f"{root}/{name}").history():
+                if entry.get("operation") == "VACUUM START":
+                    parameters = entry.get("operationParameters") or {}
+                    retention = parameters.get("specifiedRetentionMillis") or parameters.get(
+                        "defaultRetentionMillis", 0
+                    )
+                    horizons.append(entry["timestamp"] - int(retention))
+    if not horizons:
+        return None
+    entries = sorted(DeltaTable(f"{root}/interactions").history(), key=lambda e: e["version"])
+    before = [e for e in entries if e["timestamp"] <= max(horizons)]
+    if not before:
+        return None
+    # a vacuum's own commits change no file: the versions just before them read the same
+    operations = {e["version"]: str(e.get("operation")) for e in entries}
+    oldest = before[-1]["version"]
+    while oldest > 0 and operations.get(oldest, "").startswith("VACUUM"):
+        oldest -= 1
+    return oldest
+
+
+def _exists(uri: str) -> bool:
+    if not is_remote(uri):
+        return Path(uri.removeprefix("file://")).exists()
+    from pyarrow import fs
+
+    filesystem, path = _filesystem(uri)
+    return filesystem.get_file_info(path).type != fs.FileType.NotFound
 
 
 #: Snapshots of local stores verified by this process, with each data file's size and
@@ -1131,7 +1201,7 @@ def _reading(snap: Snapshot) -> Iterator[None]:
         for name in ALL_TABLES:
             for uri in snap.table(name).file_uris():
                 if not _readable_parquet(uri):
-                    raise _damaged(snap.root, uri, "a data file cannot be read") from exc
+                    raise _unreadable(snap.root, uri, snap.version) from exc
         raise _damaged(snap.root, snap.root, f"it cannot be read: {_first_line(exc)}") from exc
 
 
@@ -1291,6 +1361,7 @@ def _first_line(exc: BaseException) -> str:
 
 def history(store: str | Path) -> pl.DataFrame:
     """One row per snapshot, newest first: version, time, operation and counts."""
+    _require_store(store)
     snap = snapshot(store)
     rows = []
     for entry in DeltaTable(snap.uri("interactions")).history():
@@ -1322,7 +1393,7 @@ def compact(store: str | Path) -> Snapshot:
     """Rewrite small data files into larger ones in every table (Delta OPTIMIZE; the
     interactions in start order, Z-ORDER BY started_at); the data and every earlier snapshot
     stay as they were. Returns the new snapshot."""
-    _refuse_earlier_format(store)
+    _require_store(store)
     with _writer_lock(store):
         writer = _Writer.open(store)
         if writer.snapshot is None:
@@ -1359,22 +1430,135 @@ def _compacted() -> WriterProperties:
     )
 
 
+#: The longest retention :func:`vacuum` takes: 100 years (Delta's time arithmetic overflows
+#: far beyond it).
+MAX_RETENTION_HOURS = 100 * 8766
+
+
 def vacuum(store: str | Path, retention_hours: int = 168) -> list[str]:
-    """Delete data files that no snapshot younger than ``retention_hours`` reads; the files
-    deleted. Time travel (``--as-of``) reaches back as far as the retention."""
+    """Delete the data files that no snapshot of the last ``retention_hours`` reads, and the
+    files in a table's folder that no version names (left by a load that was killed, or put
+    there by hand) once they are that old; the files deleted, relative to the store.
+
+    Time travel (``--as-of``) reaches back as far as the retention: every snapshot committed
+    since, and the one that was the newest then, reads as it did (their files are kept by
+    version, whatever the times of their removal say). Only files that were there are counted;
+    nothing beside the tables (the lock file, the lease on object storage) is touched.
+    """
     _refuse_earlier_format(store)
-    if retention_hours < 0:
-        raise ParameterError(f"--retention-hours must be 0 or more, got {retention_hours}")
-    with _writer_lock(store):
+    if not 0 <= retention_hours <= MAX_RETENTION_HOURS:
+        raise ParameterError(
+            f"--retention-hours must be from 0 to {MAX_RETENTION_HOURS} (100 years), got "
+            f"{retention_hours}"
+        )
+    _require_store(store)
+    with _writer_lock(store):  # no load writes a file that no version names yet meanwhile
         writer = _Writer.open(store)  # rolls back what a dead update left first
         if writer.snapshot is None:
             raise ParameterError(f"{store} is not a cxreports store")
-        deleted = []
-        for name in ALL_TABLES:
-            deleted += DeltaTable(writer.tables[name].uri).vacuum(
-                retention_hours, dry_run=False, enforce_retention_duration=False
-            )
-    return deleted
+        interactions = writer.tables["interactions"]
+        keep = _retained(writer.root, _now_ms() - retention_hours * 3_600_000)
+        deleted, versions = [], {}
+        for name in ALL_TABLES[:-1]:
+            deleted += _vacuum_table(writer.tables[name], retention_hours, keep[name])
+            versions[name] = DeltaTable(writer.tables[name].uri).version()
+        # the interactions' vacuum commits name a snapshot (the tables as they are now), as
+        # every other commit of theirs does: readers need not look back past them for one
+        snap = dataclasses.replace(writer.snapshot, tables=versions)
+        before = DeltaTable(interactions.uri).version()
+        deleted += _vacuum_table(
+            interactions, retention_hours, keep["interactions"], {META_KEY: snap.meta()}
+        )
+        if versions != writer.snapshot.tables and DeltaTable(interactions.uri).version() == before:
+            interactions.dt = DeltaTable(interactions.uri)
+            interactions.commit({META_KEY: snap.meta()}, always=True)
+    return sorted(deleted)
+
+
+def _retained(root: str, horizon_ms: int) -> dict[str, set[int]]:
+    """The versions of each table that the snapshots committed since ``horizon_ms``, and the
+    one that was the newest then, read: what a vacuum with that horizon keeps."""
+    uri = f"{root}/interactions"
+    entries = sorted(DeltaTable(uri).history(), key=lambda entry: entry["version"])
+    first = max(
+        (e["version"] for e in entries if e["timestamp"] <= horizon_ms),
+        default=entries[0]["version"],
+    )
+    keep: dict[str, set[int]] = {name: set() for name in ALL_TABLES}
+    named: dict[str, Any] = {}
+    for entry in entries:
+        meta = entry.get(META_KEY)
+        if isinstance(meta, dict):  # a commit without one stands on the snapshot before it
+            named = meta.get("tables")
+        if entry["version"] < first:
+            continue
+        keep["interactions"].add(entry["version"])
+        try:
+            for name, version in named.items():
+                keep[name].add(int(version))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            commit = f"{uri}/_delta_log/{entry['version']:020d}.json"
+            raise _damaged(root, commit, f"its snapshot metadata is malformed ({exc!r})") from exc
+    return keep
+
+
+def _vacuum_table(
+    table: _Table, retention_hours: int, keep: set[int], metadata: dict[str, Any] | None = None
+) -> list[str]:
+    """Vacuum one table (Delta VACUUM, full: files that no version names too), the files of
+    the versions ``keep`` kept; the files it deleted, relative to the store."""
+    dt = DeltaTable(table.uri)
+    options: dict[str, Any] = {
+        "retention_hours": retention_hours,
+        "enforce_retention_duration": False,
+        "full": True,
+        "keep_versions": _readable_versions(table.uri, keep),
+    }
+    there = _table_files(table.uri)
+    # deltalake lists every file whose removal expired, there or not, as deleted: a run with
+    # nothing there to delete would commit (and report) a vacuum of files long gone
+    if not there & set(dt.vacuum(dry_run=True, **options)):
+        return []
+    properties = CommitProperties(custom_metadata=metadata) if metadata else None
+    dt.vacuum(dry_run=False, commit_properties=properties, **options)
+    return [f"{table.name}/{path}" for path in sorted(there - _table_files(table.uri))]
+
+
+def _readable_versions(uri: str, versions: set[int]) -> list[int]:
+    """``versions`` in order, less the oldest ones whose log is gone (at a checkpoint, Delta
+    deletes the commits older than the table's log retention, 30 days by default): those cannot
+    be read, and deltalake's vacuum fails on a version to keep that it cannot load."""
+    ordered = sorted(versions)
+    while ordered:
+        try:
+            DeltaTable(uri, version=ordered[0])
+        except DeltaError:
+            ordered.pop(0)
+            continue
+        break
+    return ordered
+
+
+def _table_files(uri: str) -> set[str]:
+    """The files in a table's folder, its log left out, relative to it."""
+    if is_remote(uri):
+        from pyarrow import fs
+
+        filesystem, path = _filesystem(uri)
+        prefix = path.rstrip("/") + "/"
+        selector = fs.FileSelector(path, recursive=True, allow_not_found=True)
+        relative = (
+            info.path.removeprefix(prefix)
+            for info in filesystem.get_file_info(selector)
+            if info.type == fs.FileType.File
+        )
+        return {p for p in relative if not p.startswith("_delta_log/")}
+    root = uri.removeprefix("file://")
+    files = set()
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if f != "_delta_log"]
+        files |= {os.path.relpath(os.path.join(folder, n), root) for n in names}
+    return files
 
 
 # --- migration from the Parquet store of format 2 ---------------------------------------

@@ -1046,6 +1046,220 @@ def test_store_history_compact_and_vacuum_on_the_command_line(
     assert summary(store)[0]["loaded"] == load(source).loaded
 
 
+NOT_STORES = {
+    "missing": lambda path: path,
+    "empty folder": lambda path: path.mkdir(),
+    "file": lambda path: path.write_text("not a store"),
+    "unrelated Delta table": lambda path: write_deltalake(
+        str(path), pl.DataFrame({"a": [1]}).to_arrow()
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_STORES, ids=list(NOT_STORES))
+@pytest.mark.parametrize("action", ["history", "compact", "vacuum"])
+def test_store_maintenance_refuses_a_path_that_is_not_a_store_and_creates_nothing(
+    tmp_path: Path, kind: str, action: str, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    path = tmp_path / "target"
+    NOT_STORES[kind](path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert main(["store", action, str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path} is not a cxreports store" in err[0], err
+    assert "damaged" not in err[0]
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no lock file, no folder
+
+
+@pytest.mark.parametrize(
+    "hours", ["-1", "876601", "2562047788016", "99999999999999999999"], ids=str
+)
+def test_vacuum_refuses_a_retention_beyond_a_hundred_years_in_one_line(
+    sample_dir: Path, tmp_path: Path, hours: str, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    store = tmp_path / "store"
+    update(sorted(sample_dir.glob("*.json"))[:2], store)
+    before = _tree(store)
+    capsys.readouterr()
+    assert main(["store", "vacuum", str(store), "--retention-hours", hours]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--retention-hours" in err[0] and hours in err[0], err
+    assert _tree(store) == before
+    assert main(["store", "vacuum", str(store), "--retention-hours", "876600"]) == 0
+
+
+def _maintained_store(sample_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A store of three loads, the last one a correction of every page, and its pages: each
+    table has files that only earlier versions list."""
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:3]:
+        shutil.copy(page, source / page.name)
+    update([source], store)
+    (source / "more.json").write_bytes(sorted(sample_dir.glob("*.json"))[3].read_bytes())
+    update([source], store)
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    update([source], store)
+    return source, store
+
+
+def _deleted(out: str) -> int:
+    match = re.search(r"deleted (\d+) file\(s\)", out)
+    assert match, out
+    return int(match[1])
+
+
+def _data_files(store: Path) -> set[Path]:
+    return {p for p in store.rglob("*") if p.is_file() and "_delta_log" not in p.parts}
+
+
+def test_vacuum_deletes_files_no_version_names_and_counts_what_it_deleted(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    source, store = _maintained_store(sample_dir, tmp_path)
+    # left by a load killed with kill -9, or put there by hand; and the store's own files
+    live = _last_file(store)
+    planted = [
+        live.parent / "part-planted.parquet",
+        _last_file(store, "labels").parent / f"part-{'0' * 32}.parquet",
+    ]
+    for path in planted:
+        shutil.copy(live, path)
+    own = [store / store_module.LOCK, store / "notes.txt"]
+    for path in own:
+        path.write_text("kept")
+    rows = _sorted(scan(store, "interactions").collect())
+    before = _data_files(store)
+    capsys.readouterr()
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    gone = before - _data_files(store)
+    assert set(planted) <= gone
+    assert _deleted(capsys.readouterr().out) == len(gone) > len(planted)
+    assert all(path.read_text() == "kept" for path in own)
+    for name, files in _live(store).items():
+        assert all((store / name / f).is_file() for f in files), name
+    assert_frame_equal(_sorted(scan(store, "interactions").collect()), rows)
+    assert summary(store)[0]["loaded"] == load(source).loaded
+    # once more: nothing is left to delete, so nothing is said to be, nor committed
+    logs = {p for p in store.rglob("_delta_log/*.json")}
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    assert _deleted(capsys.readouterr().out) == 0
+    assert {p for p in store.rglob("_delta_log/*.json")} == logs
+    # vacuums that each delete something, one after the other: the store stays readable
+    for n in range(10):
+        shutil.copy(live, live.parent / f"part-planted-{n}.parquet")
+        assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+        assert _deleted(capsys.readouterr().out) == 1
+    assert summary(store)[0]["loaded"] == load(source).loaded
+    assert update([source], store).parsed == ()  # and a load goes on from it
+
+
+def test_a_store_vacuumed_many_times_by_an_earlier_cxreports_reads(
+    sample_dir: Path, tmp_path: Path
+):
+    # its vacuums named no snapshot: two commits each, and nothing between them
+    store = tmp_path / "store"
+    update([sample_dir], store)
+    loaded = summary(store)[0]["loaded"]
+    live = _last_file(store)
+    for n in range(10):
+        shutil.copy(live, live.parent / f"part-planted-{n}.parquet")
+        DeltaTable(str(store / "interactions")).vacuum(
+            0, dry_run=False, enforce_retention_duration=False, full=True
+        )
+    assert DeltaTable(str(store / "interactions")).version() == 20
+    assert summary(store)[0]["loaded"] == loaded
+    store_module.vacuum(store, 0)
+    assert summary(store)[0]["loaded"] == loaded
+
+
+def test_vacuum_keeps_every_file_a_version_of_the_retention_reads(
+    sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # the removals of the last load are stamped two hours back (a long batch: files are
+    # dropped when it is read, committed when it is written), its commit now
+    source, store = tmp_path / "pages", tmp_path / "store"
+    shutil.copytree(sample_dir, source)
+    update([source], store)
+    first = _figures(store)
+    for page in sorted(source.glob("*.json")):
+        page.write_bytes(page.read_bytes().replace(b'"Billing"', b'"Sales"'))
+    now = store_module._now_ms
+    monkeypatch.setattr(store_module, "_now_ms", lambda: now() - 2 * 3600 * 1000)
+    update([source], store)
+    monkeypatch.setattr(store_module, "_now_ms", now)
+    store_module.vacuum(store, 1)
+    # every version was committed in the last hour: each one reads as it did
+    assert store_module.verify(store, first[0]).version == first[0]
+    snap = snapshot(store, first[0])
+    rows = store_module._scan(snap, "interactions").select(pl.len()).collect().item()
+    assert rows == first[2]
+    assert store_module.vacuum(store, 0)  # with no retention, only the newest is kept
+    with pytest.raises(ParameterError, match="removed by `cxreports store vacuum`"):
+        store_module.verify(store, first[0])
+
+
+def test_vacuum_passes_over_versions_whose_log_delta_deleted(sample_dir: Path, tmp_path: Path):
+    # Delta deletes a table's commits older than its log retention at a checkpoint: the
+    # snapshots of a long retention name versions of the labels that cannot be loaded any more
+    source, store = _maintained_store(sample_dir, tmp_path)
+    labels = DeltaTable(str(store / "labels"))
+    labels.create_checkpoint()
+    for commit in (store / "labels" / "_delta_log").glob("*.json"):
+        if int(commit.stem) < labels.version():
+            commit.unlink()
+    store_module.vacuum(store, store_module.MAX_RETENTION_HOURS)
+    assert summary(store)[0]["loaded"] == load(source).loaded
+
+
+def test_as_of_a_version_vacuum_removed_is_a_parameter_error_not_damage(
+    sample_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    from cxreports.cli import main
+
+    _, store = _maintained_store(sample_dir, tmp_path)
+    newest = snapshot(store).version
+    argv = ["metrics", "queues", str(store), "--week", "2026-W12", "--format", "json"]
+    # a file an earlier version lists, gone although no vacuum ran: the store is damaged
+    dropped = sorted(set(_files(store, "interactions", 0)) - set(_files(store, "interactions")))
+    hidden = tmp_path / "hidden.parquet"
+    shutil.move(store / "interactions" / dropped[0], hidden)
+    capsys.readouterr()
+    assert main([*argv, "--as-of", "0"]) == 12
+    assert "is damaged" in capsys.readouterr().err
+    shutil.move(hidden, store / "interactions" / dropped[0])
+    assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
+    capsys.readouterr()
+    for as_of in ("0", "1"):
+        assert main([*argv, "--as-of", as_of]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1, err
+        assert (
+            f"version {as_of} of the store {store} was removed by `cxreports store vacuum`"
+            in (err[0])
+        )
+        assert f"the oldest version still readable is {newest}" in err[0]
+        assert "damaged" not in err[0]
+    out = tmp_path / "o"
+    report = ["report", "csat-sla", str(store), "--week", "2026-W12", "--out", str(out)]
+    assert main([*report, "--as-of", "0"]) == 2
+    assert "removed by `cxreports store vacuum`" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--as-of", str(newest)]) == 0
+    # a file of the newest version gone: damaged, as ever
+    _remove(_last_file(store))
+    capsys.readouterr()
+    assert main([*argv, "--as-of", str(newest)]) == 12
+    assert "is damaged" in capsys.readouterr().err
+
+
 # --- object storage: an S3-compatible server (moto's server mode) on 127.0.0.1
 
 
@@ -1120,6 +1334,16 @@ def test_a_store_on_s3_is_built_updated_read_and_guarded(
     with store_module._writer_lock(s3_store), pytest.raises(StoreBusyError):
         update([source], s3_store)
     assert update([source], s3_store).parsed == ()
+    # a vacuum deletes what no version names, and counts only what was there
+    planted = "interactions/partition_key=2026_03/part-planted.parquet"
+    import boto3
+
+    boto3.client("s3").put_object(Bucket="cxreports", Key=f"tenant-a/store/{planted}", Body=b"x")
+    deleted = store_module.vacuum(s3_store, 0)
+    assert planted in deleted and len(deleted) > 1
+    assert store_module.vacuum(s3_store, 0) == []
+    assert summary(s3_store)[0]["loaded"] == full.loaded
+    assert update([source], s3_store).parsed == ()  # the lease beside the tables still works
 
 
 def _visible_text(html: str) -> str:
