@@ -185,7 +185,7 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument(
         "--as-of",
-        type=_text,
+        type=_as_of,
         help="read a store as it was: a version (`cxreports store history`) or a timestamp",
     )
     p.add_argument(
@@ -291,6 +291,7 @@ def _run_summary(args: argparse.Namespace) -> int:
     start, end = Week.parse(first.strip(), args.tz), Week.parse(last.strip(), args.tz)
     if end.start_utc < start.start_utc:
         raise ParameterError(f"--weeks: {end.label} comes before {start.label}")
+    end.require_started()
     weeks = [start]
     while weeks[-1].label != end.label:
         if len(weeks) >= 530:
@@ -473,11 +474,13 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 
 
 def _add_smtp_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--smtp-host", help="SMTP server (or $CXREPORTS_SMTP_HOST)")
+    p.add_argument("--smtp-host", type=_line, help="SMTP server (or $CXREPORTS_SMTP_HOST)")
     p.add_argument("--smtp-port", type=int, help="SMTP port (default 587)")
-    p.add_argument("--smtp-user", help="login; none means no login is attempted")
+    p.add_argument("--smtp-user", type=_line, help="login; leave it out to send without logging in")
     p.add_argument("--smtp-security", choices=("starttls", "ssl", "none"), help="default starttls")
-    p.add_argument("--from", dest="sender", help="From address (or $CXREPORTS_SMTP_FROM)")
+    p.add_argument(
+        "--from", dest="sender", type=_address, help="From address (or $CXREPORTS_SMTP_FROM)"
+    )
 
 
 def _smtp_settings(args: argparse.Namespace):
@@ -534,7 +537,7 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tz", help="IANA time zone of the report")
     p.add_argument("--out", type=_text, help="output folder")
     p.add_argument("--to", type=_names, help="send everything to these addresses instead")
-    p.add_argument("--operator", help="address told when a run fails")
+    p.add_argument("--operator", type=_address, help="address told when a run fails")
     _add_smtp_options(p)
     p.set_defaults(handler=_run_weekly)
 
@@ -542,8 +545,11 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
 def _run_weekly(args: argparse.Namespace) -> int:
     from cxreports.config import read_config
     from cxreports.job import run_weekly, setup_logging
+    from cxreports.period import zone
 
     setup_logging()
+    if args.tz is not None:
+        zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
     config = read_config(args.config).with_overrides(
         source_path=args.source,
         base_url=args.base_url,
@@ -653,6 +659,37 @@ def _text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(
             "expected a path (a file, folder or glob), got an empty value"
+        )
+    return text
+
+
+def _line(text: str) -> str:
+    """A setting such as a server or a login: one line of text, not blank. Checked here, so
+    the error names the flag (the weekly job's config check would blame the config file)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected text on one line, got an empty value; leave the option out for its default"
+        )
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError("expected text on one line, got control characters")
+    return text
+
+
+def _address(text: str) -> str:
+    from cxreports.mail import _is_address
+
+    if not _is_address(_line(text)):
+        raise argparse.ArgumentTypeError(
+            "expected an email address such as 'name@example.com' or 'Name <name@example.com>'"
+        )
+    return text
+
+
+def _as_of(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a store version (`cxreports store history`) or a timestamp such as "
+            "2026-03-30T07:00:00Z, got an empty value; leave --as-of out for the newest snapshot"
         )
     return text
 

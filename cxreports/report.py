@@ -204,7 +204,8 @@ def check_parameters(
 
     The command line, the weekly job and the notebooks all come through here (by
     :func:`prepare` and :func:`render_reports`), so a bad value stops with one
-    :class:`ParameterError` naming every problem, before a kernel starts.
+    :class:`ParameterError` naming every problem, before a kernel starts. A week still to
+    come is refused: it has no data yet (the current week, not yet complete, is allowed).
 
     Examples
     --------
@@ -216,7 +217,7 @@ def check_parameters(
     cxreports.exceptions.ParameterError: min_volume must be a whole number from 1 to ...
     """
     zone(tz)
-    wk = Week.resolve(week, tz)
+    wk = Week.resolve(week, tz).require_started()
     problems = threshold_problems(min_volume, frt_target_s, csat_score_field, trend_weeks)
     for what, value in (("queues", queues), ("channels", channels)):
         try:

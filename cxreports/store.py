@@ -773,7 +773,10 @@ def _resolve_version(
     if as_of is None or as_of == "":
         return newest
     when: datetime | None = None
-    if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.strip().isdigit()):
+    # ASCII digits only: str.isdigit() also holds for '²', which int() refuses
+    if isinstance(as_of, int) or (
+        isinstance(as_of, str) and re.fullmatch(r"[0-9]+", as_of.strip())
+    ):
         version = int(as_of)
         if not 0 <= version <= newest:
             raise ParameterError(
