@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +20,33 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A reader that goes away (``cxreports ... | head``) ends the command quietly with 141, the
+    status of a program stopped by SIGPIPE, as other command-line tools end.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not as Python exits
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 141
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null: what is still buffered for it is dropped at exit, not
+    reported as another BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with contextlib.suppress(OSError, ValueError):  # a stdout with no file (a test's)
+            os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     skip_slow_iri_checker()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -84,7 +112,9 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 
 def _add_load(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
+    p = sub.add_parser(
+        "load", help="load CX-log pages, validate them, update a Delta Lake store (--out)"
+    )
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     p.add_argument(
         "--out", type=_text, help="Delta store to create or update: a folder or s3://bucket/prefix"
@@ -148,7 +178,12 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
         "table",
         choices=("agents", "teams", "targets", "queues", "channels", "daily", "hourly", "summary"),
     )
-    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=_text,
+        help="a store (cxreports load --out), or files, directories or globs of pages",
+    )
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -541,3 +544,42 @@ def test_a_bad_tz_flag_of_weekly_is_named_not_the_config_file(
     assert code == 2
     line = one_line_error(stderr)
     assert "unknown time zone 'localtime'" in line and str(config) not in line
+
+
+def test_the_help_names_the_store(capsys: pytest.CaptureFixture[str]):
+    for argv in (["--help"], ["metrics", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert "Parquet" not in text
+        assert ("Delta Lake store" if argv == ["--help"] else "a store (cxreports load") in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config"],
+        ["--help"],
+        ["metrics", "daily", "SAMPLE", "--week", WEEK, "--tz", TZ],
+        ["notebooks", "--out", "OUT", "--source", "SAMPLE", "--week", WEEK],
+    ],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(sample: Path, tmp_path: Path, argv):
+    # `cxreports notebooks ... | head -3` ended with a BrokenPipeError traceback, exit 1
+    names = {"SAMPLE": str(sample), "OUT": str(tmp_path / "out")}
+    env = {**os.environ, "PYTHONPATH": str(Path(cxreports.__file__).parent.parent)}
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cxreports.cli", *[names.get(a, a) for a in argv]],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode in (0, 141)
+    assert done.stderr == ""
