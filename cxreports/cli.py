@@ -213,6 +213,12 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         "--week", type=_week, help="ISO week such as 2026-W13 (default: last complete week)"
     )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
+    _add_report_options(p)
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The report parameters besides the week and time zone, shared by metrics, report and
+    notebooks (whose defaults for those two differ)."""
     p.add_argument("--queues", type=_filter_names, help=f"only these queues {_FILTER_HELP}")
     p.add_argument("--channels", type=_filter_names, help=f"only these channels {_FILTER_HELP}")
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
@@ -467,15 +473,7 @@ def _add_notebooks(sub: argparse._SubParsersAction) -> None:
         help="ISO week (default: 2026-W13 for the sample, else the last complete week)",
     )
     p.add_argument("--tz", help="IANA time zone (default: Asia/Singapore for the sample, else UTC)")
-    p.add_argument(
-        "--queues", type=_filter_names, default=[], help=f"only these queues {_FILTER_HELP}"
-    )
-    p.add_argument(
-        "--channels", type=_filter_names, default=[], help=f"only these channels {_FILTER_HELP}"
-    )
-    p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
-    p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
-    p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    _add_report_options(p)
     p.add_argument("--force", action="store_true", help="overwrite notebooks that were edited")
     p.set_defaults(handler=_run_notebooks)
 
@@ -483,12 +481,16 @@ def _add_notebooks(sub: argparse._SubParsersAction) -> None:
 def _run_notebooks(args: argparse.Namespace) -> int:
     from cxreports.workspace import write_notebooks
 
+    parameters = _report_parameters(args)
+    if args.business_hours:  # its file, read there: the notebooks' command names it
+        parameters["business_hours"] = args.business_hours
     ws = write_notebooks(
         args.out,
         args.source,
         args.week,
         args.tz,
-        **_report_parameters(args),
+        **parameters,
+        as_of=args.as_of,
         force=args.force,
     )
     for path in ws.written:
