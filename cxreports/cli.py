@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +20,33 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A reader that goes away (``cxreports ... | head``) ends the command quietly with 141, the
+    status of a program stopped by SIGPIPE, as other command-line tools end.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not as Python exits
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 141
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null: what is still buffered for it is dropped at exit, not
+    reported as another BrokenPipeError."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with contextlib.suppress(OSError, ValueError):  # a stdout with no file (a test's)
+            os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     skip_slow_iri_checker()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -84,7 +112,9 @@ def _run_sample(args: argparse.Namespace) -> int:
 
 
 def _add_load(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("load", help="load CX-log pages, validate them, write Parquet tables")
+    p = sub.add_parser(
+        "load", help="load CX-log pages, validate them, update a Delta Lake store (--out)"
+    )
     p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
     p.add_argument(
         "--out", type=_text, help="Delta store to create or update: a folder or s3://bucket/prefix"
@@ -148,7 +178,12 @@ def _add_metrics(sub: argparse._SubParsersAction) -> None:
         "table",
         choices=("agents", "teams", "targets", "queues", "channels", "daily", "hourly", "summary"),
     )
-    p.add_argument("sources", nargs="+", type=_text, help="files, directories or globs of pages")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=_text,
+        help="a store (cxreports load --out), or files, directories or globs of pages",
+    )
     _add_week_options(p)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument(
@@ -178,6 +213,12 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
         "--week", type=_week, help="ISO week such as 2026-W13 (default: last complete week)"
     )
     p.add_argument("--tz", default="UTC", help="IANA time zone of the report (default UTC)")
+    _add_report_options(p)
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The report parameters besides the week and time zone, shared by metrics, report and
+    notebooks (whose defaults for those two differ)."""
     p.add_argument("--queues", type=_filter_names, help=f"only these queues {_FILTER_HELP}")
     p.add_argument("--channels", type=_filter_names, help=f"only these channels {_FILTER_HELP}")
     p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
@@ -185,7 +226,7 @@ def _add_week_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
     p.add_argument(
         "--as-of",
-        type=_text,
+        type=_as_of,
         help="read a store as it was: a version (`cxreports store history`) or a timestamp",
     )
     p.add_argument(
@@ -291,6 +332,7 @@ def _run_summary(args: argparse.Namespace) -> int:
     start, end = Week.parse(first.strip(), args.tz), Week.parse(last.strip(), args.tz)
     if end.start_utc < start.start_utc:
         raise ParameterError(f"--weeks: {end.label} comes before {start.label}")
+    end.require_started()
     weeks = [start]
     while weeks[-1].label != end.label:
         if len(weeks) >= 530:
@@ -431,15 +473,7 @@ def _add_notebooks(sub: argparse._SubParsersAction) -> None:
         help="ISO week (default: 2026-W13 for the sample, else the last complete week)",
     )
     p.add_argument("--tz", help="IANA time zone (default: Asia/Singapore for the sample, else UTC)")
-    p.add_argument(
-        "--queues", type=_filter_names, default=[], help=f"only these queues {_FILTER_HELP}"
-    )
-    p.add_argument(
-        "--channels", type=_filter_names, default=[], help=f"only these channels {_FILTER_HELP}"
-    )
-    p.add_argument("--min-volume", type=int, default=20, help="rank agents from this volume")
-    p.add_argument("--frt-target", type=float, default=60.0, help="first-response proxy, seconds")
-    p.add_argument("--csat-score-field", default="room.csat_score", help="dotted path of CSAT")
+    _add_report_options(p)
     p.add_argument("--force", action="store_true", help="overwrite notebooks that were edited")
     p.set_defaults(handler=_run_notebooks)
 
@@ -447,12 +481,16 @@ def _add_notebooks(sub: argparse._SubParsersAction) -> None:
 def _run_notebooks(args: argparse.Namespace) -> int:
     from cxreports.workspace import write_notebooks
 
+    parameters = _report_parameters(args)
+    if args.business_hours:  # its file, read there: the notebooks' command names it
+        parameters["business_hours"] = args.business_hours
     ws = write_notebooks(
         args.out,
         args.source,
         args.week,
         args.tz,
-        **_report_parameters(args),
+        **parameters,
+        as_of=args.as_of,
         force=args.force,
     )
     for path in ws.written:
@@ -473,11 +511,13 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 
 
 def _add_smtp_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--smtp-host", help="SMTP server (or $CXREPORTS_SMTP_HOST)")
+    p.add_argument("--smtp-host", type=_line, help="SMTP server (or $CXREPORTS_SMTP_HOST)")
     p.add_argument("--smtp-port", type=int, help="SMTP port (default 587)")
-    p.add_argument("--smtp-user", help="login; none means no login is attempted")
+    p.add_argument("--smtp-user", type=_line, help="login; leave it out to send without logging in")
     p.add_argument("--smtp-security", choices=("starttls", "ssl", "none"), help="default starttls")
-    p.add_argument("--from", dest="sender", help="From address (or $CXREPORTS_SMTP_FROM)")
+    p.add_argument(
+        "--from", dest="sender", type=_address, help="From address (or $CXREPORTS_SMTP_FROM)"
+    )
 
 
 def _smtp_settings(args: argparse.Namespace):
@@ -534,7 +574,7 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tz", help="IANA time zone of the report")
     p.add_argument("--out", type=_text, help="output folder")
     p.add_argument("--to", type=_names, help="send everything to these addresses instead")
-    p.add_argument("--operator", help="address told when a run fails")
+    p.add_argument("--operator", type=_address, help="address told when a run fails")
     _add_smtp_options(p)
     p.set_defaults(handler=_run_weekly)
 
@@ -542,8 +582,11 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
 def _run_weekly(args: argparse.Namespace) -> int:
     from cxreports.config import read_config
     from cxreports.job import run_weekly, setup_logging
+    from cxreports.period import zone
 
     setup_logging()
+    if args.tz is not None:
+        zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
     config = read_config(args.config).with_overrides(
         source_path=args.source,
         base_url=args.base_url,
@@ -653,6 +696,37 @@ def _text(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(
             "expected a path (a file, folder or glob), got an empty value"
+        )
+    return text
+
+
+def _line(text: str) -> str:
+    """A setting such as a server or a login: one line of text, not blank. Checked here, so
+    the error names the flag (the weekly job's config check would blame the config file)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected text on one line, got an empty value; leave the option out for its default"
+        )
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError("expected text on one line, got control characters")
+    return text
+
+
+def _address(text: str) -> str:
+    from cxreports.mail import _is_address
+
+    if not _is_address(_line(text)):
+        raise argparse.ArgumentTypeError(
+            "expected an email address such as 'name@example.com' or 'Name <name@example.com>'"
+        )
+    return text
+
+
+def _as_of(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a store version (`cxreports store history`) or a timestamp such as "
+            "2026-03-30T07:00:00Z, got an empty value; leave --as-of out for the newest snapshot"
         )
     return text
 

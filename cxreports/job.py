@@ -62,15 +62,17 @@ def run_weekly(
 
     Every report is the two built-in ones and the config's ``[[reports]]`` notebooks.
 
-    The config is checked whole first (:meth:`Config.check`): a bad value raises
-    :class:`ParameterError` before anything is fetched, loaded or rendered. Raises
+    The config is checked whole first (:meth:`Config.check`): a bad value, or a week that has
+    not started yet, raises :class:`ParameterError` before anything is fetched, loaded or
+    rendered; an SMTP user whose password variable is unset raises :class:`JobError` then
+    too. Raises
     :class:`JobError` (after telling the operator, when one is configured) if any step
     fails; nothing is emailed unless every report of every group rendered.
     """
     run = run_id or uuid.uuid4().hex[:8]
     # the whole config, flags applied, before the lock, the fetch or a kernel
     config.check()
-    wk = Week.resolve(week, config.tz)
+    wk = Week.resolve(week, config.tz).require_started()
     groups = config.groups
     smtp = config.smtp()
     out = Path(config.out)
@@ -78,6 +80,13 @@ def run_weekly(
 
     def say(msg: str, *args: object, level: int = logging.INFO) -> None:
         log.log(level, msg, *args, extra={"run": run, "step": step})
+
+    try:
+        # a login without its password would otherwise fail at the send, after every render
+        mail.login_password(smtp)
+    except MailError as exc:
+        say("failed: %s", exc, level=logging.ERROR)
+        raise JobError(f"run {run} failed at step {step}: {exc}") from exc
 
     with _lock(out):
         say("week %s in %s for %d group(s)", wk.label, wk.tz, len(groups))

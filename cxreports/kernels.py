@@ -73,6 +73,12 @@ _RESULT = "_cxreports_result"
 #: history, which writes every cell's code to the user's ``~/.ipython`` database from a
 #: thread, a SQLite commit a cell, in a file that every kernel shares.
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False")
+#: The environment every report kernel (and the zygote it may be forked from) starts with,
+#: unless this process's own sets these variables: without it, a kernel spec that does not
+#: turn off frozen modules (``-Xfrozen_modules=off``, which ``ipykernel install`` writes only
+#: in some environments) has debugpy print a four-line "Debugger warning" to stderr as ipykernel
+#: imports it. Reports are never debugged, so its check of file names is not needed.
+KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
 class WarmKernel:
@@ -124,7 +130,7 @@ class WarmKernel:
         try:
             run_sync(self.km.start_kernel)(
                 extra_arguments=list(KERNEL_ARGUMENTS),
-                env={**os.environ, **self.env},
+                env={**KERNEL_ENV, **os.environ, **self.env},
             )
         except Exception as exc:  # jupyter_client raises NoSuchKernel, OSError, RuntimeError
             raise ReportError(
@@ -508,6 +514,8 @@ class _Zygote:
             self.process = subprocess.Popen(
                 [*prefix, script, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
+                # debugpy reads it as this process imports it, before any kernel is forked
+                env={**KERNEL_ENV, **os.environ},
                 stdin=subprocess.DEVNULL,
                 # the terminal's Ctrl-C goes to the pool, which stops its kernels
                 start_new_session=True,

@@ -257,7 +257,7 @@ def send(
         refused, or the server refuses the sender or any recipient. The message names
         ``host:port`` and the server's reply, never the password.
     """
-    password = _password(settings)
+    password = login_password(settings)
     where = f"{settings.host}:{settings.port}"
     context = ssl_context if ssl_context is not None else ssl.create_default_context()
     try:
@@ -461,7 +461,10 @@ def _check_attachments(attachments: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _password(settings: SmtpSettings) -> str | None:
+def login_password(settings: SmtpSettings) -> str | None:
+    """The SMTP password from ``os.environ[settings.password_env]``, None without a user; a
+    :class:`MailError` if a user is set and the variable is not (the weekly job asks before
+    any work, not after every report has rendered)."""
     if settings.user is None:
         return None
     password = os.environ.get(settings.password_env)

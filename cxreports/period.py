@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,15 +12,46 @@ from cxreports.exceptions import ParameterError
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
 
+#: The years a report week may fall in: the data are timestamps of the Unix era, and a week's
+#: trend and comparison reach back 8 weeks before it (0001-W01 has none).
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
 
 def zone(tz: str) -> ZoneInfo:
-    """The IANA time zone ``tz``, or a :class:`ParameterError` that says what is expected."""
+    """The IANA time zone ``tz``, or a :class:`ParameterError` that says what is expected.
+
+    A name must also be one polars knows, as the metrics convert times with it: the system's
+    zoneinfo files hold names that are not zones of the IANA database (``localtime``,
+    ``posixrules``, ``Factory``, ``right/UTC``), which Python reads and polars refuses.
+
+    Examples
+    --------
+    >>> zone("localtime")
+    Traceback (most recent call last):
+    ...
+    cxreports.exceptions.ParameterError: unknown time zone 'localtime': expected an IANA name \
+such as 'UTC' or 'Asia/Singapore'
+    """
     try:
+        if not isinstance(tz, str) or not _polars_knows(tz):
+            raise ValueError(tz)
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ParameterError(
             f"unknown time zone {tz!r}: expected an IANA name such as 'UTC' or 'Asia/Singapore'"
         ) from exc
+
+
+@functools.cache
+def _polars_knows(tz: str) -> bool:
+    """Whether polars converts times to ``tz``, asked once per name."""
+    import polars as pl
+
+    try:
+        pl.Series([0], dtype=pl.Datetime("us", "UTC")).dt.convert_time_zone(tz)
+    except (pl.exceptions.PolarsError, ValueError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, order=True)
@@ -47,6 +79,11 @@ class Week:
         if not match:
             raise ParameterError(f"week must look like 2026-W13, got {text!r}")
         year, number = int(match[1]), int(match[2])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ParameterError(
+                f"week {text!r} is out of range: expected a week of the years {FIRST_YEAR} to "
+                f"{LAST_YEAR}, such as 2026-W13"
+            )
         try:
             date.fromisocalendar(year, number, 1)
         except ValueError as exc:
@@ -93,6 +130,33 @@ or None (no --week) for the last complete week
         if isinstance(week, Week):
             return cls(week.year, week.number, tz)
         return cls.parse(week, tz)
+
+    def require_started(self, now: datetime | None = None) -> Week:
+        """This week if it has begun in its time zone at ``now`` (default: the clock); else a
+        :class:`ParameterError`, since a week still to come has no data (its report would be
+        empty). The current week, not yet complete, is allowed.
+
+        Examples
+        --------
+        >>> now = datetime(2026, 12, 4, tzinfo=UTC)
+        >>> Week.parse("2026-W49").require_started(now).label
+        '2026-W49'
+        >>> Week.parse("2027-W05").require_started(now)
+        Traceback (most recent call last):
+        ...
+        cxreports.exceptions.ParameterError: week 2027-W05 has not started yet: it starts on \
+2027-02-01 in UTC, and the current week is 2026-W49; give a week that has begun, or no week \
+for the last complete one
+        """
+        now = now or datetime.now(UTC)
+        if self.start_utc <= now:
+            return self
+        current = Week.containing(now.astimezone(zone(self.tz)).date(), self.tz)
+        raise ParameterError(
+            f"week {self.label} has not started yet: it starts on {self.monday} in {self.tz}, "
+            f"and the current week is {current.label}; give a week that has begun, or no week "
+            "for the last complete one"
+        )
 
     @property
     def monday(self) -> date:

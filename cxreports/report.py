@@ -204,7 +204,8 @@ def check_parameters(
 
     The command line, the weekly job and the notebooks all come through here (by
     :func:`prepare` and :func:`render_reports`), so a bad value stops with one
-    :class:`ParameterError` naming every problem, before a kernel starts.
+    :class:`ParameterError` naming every problem, before a kernel starts. A week still to
+    come is refused: it has no data yet (the current week, not yet complete, is allowed).
 
     Examples
     --------
@@ -216,7 +217,7 @@ def check_parameters(
     cxreports.exceptions.ParameterError: min_volume must be a whole number from 1 to ...
     """
     zone(tz)
-    wk = Week.resolve(week, tz)
+    wk = Week.resolve(week, tz).require_started()
     problems = threshold_problems(min_volume, frt_target_s, csat_score_field, trend_weeks)
     for what, value in (("queues", queues), ("channels", channels)):
         try:
@@ -752,6 +753,39 @@ class ReportRun:
     formats: tuple[str, ...]
 
 
+def notebook_parameters(
+    week: str | Week | None, tz: str = "UTC", **parameters: object
+) -> tuple[Week, dict[str, object]]:
+    """The week and the report parameters (but ``as_of``, which depends on the source) checked
+    as :func:`check_parameters` does, with the teams, targets and business hours checked
+    against each other; given as a notebook takes them: ``team_map`` an absolute path (a
+    notebook runs in its own folder), ``targets`` and ``business_hours`` plain values.
+    ``cxreports report`` and ``cxreports notebooks`` both come through here.
+
+    Examples
+    --------
+    >>> wk, p = notebook_parameters("2026-W13", targets=["sla_met_rate >= 0.8"])
+    >>> p["targets"]
+    [{'metric': 'sla_met_rate', 'op': '>=', 'bound': 0.8}]
+    """
+    team_map = parameters.pop("team_map", None)
+    teams = parameters.pop("teams", None)
+    targets = parameters.pop("targets", None)
+    hours = _business_hours(parameters.pop("business_hours", None))
+    wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
+    mapping = None
+    if team_map not in (None, ""):
+        mapping = read_teams(team_map)  # type: ignore[arg-type]  # a bad one stops here
+        parameters["team_map"] = str(Path(team_map).absolute())  # type: ignore[arg-type]
+    if team_names := _team_names(teams, mapping):  # type: ignore[arg-type]
+        parameters["teams"] = team_names
+    if goals := _targets(targets, mapping, hours):  # type: ignore[arg-type]
+        parameters["targets"] = as_parameters(goals)
+    if hours is not None:
+        parameters["business_hours"] = hours.as_parameters()
+    return wk, parameters
+
+
 def plan(
     names: Sequence[str],
     sources: Sequence[str | Path],
@@ -790,22 +824,7 @@ def plan(
             f"unknown report parameter {extra[0]!r}: expected {', '.join(NOTEBOOK_PARAMETERS)}"
         )
     as_of = parameters.pop("as_of", None)
-    team_map = parameters.pop("team_map", None)
-    teams = parameters.pop("teams", None)
-    targets = parameters.pop("targets", None)
-    hours = _business_hours(parameters.pop("business_hours", None))
-    wk = check_parameters(week, tz, **parameters)  # type: ignore[arg-type]
-    mapping = None
-    if team_map not in (None, ""):
-        mapping = read_teams(team_map)  # type: ignore[arg-type]  # a bad one stops here
-        # absolute: the notebook runs in its own folder
-        parameters["team_map"] = str(Path(team_map).absolute())  # type: ignore[arg-type]
-    if team_names := _team_names(teams, mapping):  # type: ignore[arg-type]
-        parameters["teams"] = team_names
-    if goals := _targets(targets, mapping, hours):  # type: ignore[arg-type]
-        parameters["targets"] = as_parameters(goals)
-    if hours is not None:
-        parameters["business_hours"] = hours.as_parameters()
+    wk, parameters = notebook_parameters(week, tz, **parameters)
     builtins = [builtin_report(n, notebooks) for n in dict.fromkeys(names)]
     reports = list(builtins)
     for report in custom:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,12 @@ import nbformat
 from cxreports import schema as S
 from cxreports import store
 from cxreports.exceptions import OutputError, ParameterError
+from cxreports.hours import BusinessHours
+from cxreports.hours import read as read_hours
 from cxreports.iorw import ensure_dir, write_atomic
 from cxreports.load import resolve_sources
-from cxreports.report import NOTEBOOKS, check_parameters
+from cxreports.report import NOTEBOOKS, notebook_parameters
+from cxreports.targets import from_parameters
 
 #: The sample's report week and time zone: the defaults when the folder gets the sample data.
 SAMPLE_WEEK = "2026-W13"
@@ -51,6 +55,8 @@ class Workspace:
     parameters: dict[str, object] = field(default_factory=dict)
     #: Whether the sample data set was written (or brought up to date) in ``data/``.
     sample: bool = False
+    #: The TOML file the business hours were read from, for :meth:`report_command`.
+    business_hours_file: str | None = None
 
     def report_command(self) -> str:
         """The ``cxreports report`` command that renders the same figures as the notebooks."""
@@ -68,6 +74,15 @@ class Workspace:
             words.append(f"--frt-target {p['frt_target_s']}")
         if p["csat_score_field"] != S.DEFAULT_CSAT_SCORE_FIELD:
             words.append(f"--csat-score-field {p['csat_score_field']}")
+        if p.get("as_of") is not None:
+            words.append(f"--as-of {shlex.quote(str(p['as_of']))}")
+        if p.get("team_map"):
+            words.append(f"--team-map {shlex.quote(str(p['team_map']))}")
+        if p.get("teams"):
+            words.append(f"--teams {shlex.quote(','.join(p['teams']))}")  # type: ignore[arg-type]
+        words += [f"--target {shlex.quote(t)}" for t in p.get("targets") or []]  # type: ignore[attr-defined]
+        if self.business_hours_file:
+            words.append(f"--business-hours {shlex.quote(self.business_hours_file)}")
         return " ".join(words)
 
 
@@ -82,6 +97,11 @@ def write_notebooks(
     min_volume: int = 20,
     frt_target_s: float = 60,
     csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
+    as_of: int | str | None = None,
+    team_map: str | Path | None = None,
+    teams: Sequence[str] = (),
+    targets: Sequence[object] = (),
+    business_hours: str | Path | Mapping[str, object] | BusinessHours | None = None,
     force: bool = False,
     notebooks: str | Path = NOTEBOOKS,
 ) -> Workspace:
@@ -92,7 +112,9 @@ def write_notebooks(
     sample's week (2026-W13, Asia/Singapore) unless ``week`` or ``tz`` say otherwise. With
     ``source`` (pages or a store, which must exist), the notebooks read it by its absolute
     path, for ``week`` (default: the last complete week) in ``tz`` (default UTC), the same
-    defaults as ``cxreports report``.
+    defaults as ``cxreports report``. ``as_of`` (with a store as ``source``), ``team_map``,
+    ``teams``, ``targets`` and ``business_hours`` (its TOML file, or the hours) are those of
+    ``cxreports report`` too.
 
     Every parameter is checked first. A notebook in ``out`` that differs both from the copy
     about to be written and from the one this function wrote there last (recorded in
@@ -116,7 +138,10 @@ def write_notebooks(
         week = SAMPLE_WEEK if week is None else week
         tz = SAMPLE_TZ if tz is None else tz
     tz = "UTC" if tz is None else tz
-    check_parameters(
+    hours_file = str(business_hours) if isinstance(business_hours, str | Path) else None
+    if hours_file is not None:
+        business_hours = read_hours(hours_file)
+    _, model = notebook_parameters(
         week,
         tz,
         queues=list(queues),
@@ -124,7 +149,12 @@ def write_notebooks(
         min_volume=min_volume,
         frt_target_s=frt_target_s,
         csat_score_field=csat_score_field,
+        team_map=team_map,
+        teams=list(teams),
+        targets=list(targets),
+        business_hours=business_hours,
     )
+    as_of = None if as_of in (None, "") else as_of
     if source is not None:
         if not str(source).strip():
             raise ParameterError(
@@ -132,10 +162,16 @@ def write_notebooks(
             )
         if not store.is_store(source):
             resolve_sources([source])
+        elif as_of is not None:
+            store.verify(source, as_of)  # a version the store has, or a bad one stops here
         # the kernel runs in the notebook's folder: a relative path would mean another place
         source_value, shown = str(Path(source).absolute()), str(source)
     else:
         source_value, shown = SAMPLE_STORE.as_posix(), str(folder / SAMPLE_STORE)
+    if as_of is not None and (source is None or not store.is_store(source)):
+        raise ParameterError(
+            "as_of (--as-of) reads a store as it was: give the store as the source (--source)"
+        )
     parameters: dict[str, object] = {
         "source": source_value,
         "week": week,
@@ -146,10 +182,21 @@ def write_notebooks(
         "min_volume": min_volume,
         "csat_score_field": csat_score_field,
     }
+    # the rest only when given: channel_review.ipynb, for one, takes no business hours
+    if as_of is not None:
+        parameters["as_of"] = int(as_of) if re.fullmatch(r"[0-9]+", str(as_of)) else as_of
+    for key in ("team_map", "teams", "business_hours"):
+        if key in model:
+            parameters[key] = model[key]
+    if "targets" in model:  # as written on the command line, which reads better than dicts
+        parameters["targets"] = [t.text() for t in from_parameters(model["targets"])]  # type: ignore[arg-type]
+    # absolute in the notebooks' header, as the source: the command is run in their folder
+    hours_abs = None if hours_file is None else str(Path(hours_file).absolute())
+    command = Workspace(folder, (), (), source_value, parameters, False, hours_abs)
     header = (
         "# Parameters (papermill replaces these values when it renders the report).\n"
         "# Set by `cxreports notebooks`; the same figures from the command line, in this folder:\n"
-        f"#   {Workspace(folder, (), (), source_value, parameters).report_command()}\n"
+        f"#   {command.report_command()}\n"
     )
     copies = {
         folder / path.name: _with_defaults(path, header, parameters)
@@ -184,7 +231,9 @@ def write_notebooks(
             written.append(path)
         ours[path.name] = _digest(text)
     write_atomic(folder / MANIFEST, json.dumps(ours, indent=1, sort_keys=True).encode())
-    return Workspace(folder, tuple(written), tuple(unchanged), shown, parameters, sample)
+    return Workspace(
+        folder, tuple(written), tuple(unchanged), shown, parameters, sample, hours_file
+    )
 
 
 def parameter_defaults(notebook: str | Path) -> dict[str, object]:
@@ -281,6 +330,8 @@ def _literal(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +18,7 @@ import cxreports
 import cxreports.config
 from cxreports import schema as S
 from cxreports.cli import main
+from cxreports.period import Week
 from cxreports.store import scan
 from cxreports.store import summary as store_summary
 
@@ -382,3 +387,199 @@ queues = ["Billing"]
     assert code == 2
     assert "#2 (team): the name is taken by [[groups]] #1" in stderr.splitlines()[-1]
     assert not out.exists() and not raw.exists()
+
+
+@pytest.fixture(scope="module")
+def sample_store(sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's sample pages loaded into a store."""
+    out = tmp_path_factory.mktemp("cli-store") / "store"
+    assert main(["load", str(sample), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("command", ["metrics", "report"])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--week", "9999-W52"], "week '9999-W52' is out of range"),
+        (["--week", "0001-W01"], "week '0001-W01' is out of range"),
+        (["--week", "0001-W03"], "week '0001-W03' is out of range"),
+        (["--as-of", "²"], "--as-of expects a store version (a whole number) or a timestamp"),
+        (["--tz", "localtime"], "unknown time zone 'localtime'"),
+        (["--tz", "posixrules"], "unknown time zone 'posixrules'"),
+        (["--tz", "Factory"], "unknown time zone 'Factory'"),
+        (["--tz", "right/UTC"], "unknown time zone 'right/UTC'"),
+        (
+            ["--week", "2999-W01"],
+            "week 2999-W01 has not started yet: it starts on 2998-12-31 in UTC",
+        ),
+    ],
+)
+def test_a_bad_week_as_of_or_zone_is_one_line_exit_2_before_any_work(
+    sample_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command, flags, message
+):
+    # tracebacks before (OverflowError, ValueError from int(), polars refusing a zone Python
+    # reads), or an empty "Handled: 0" report of a week still to come
+    out = tmp_path / "out"
+    table = ["all"] if command == "report" else ["summary"]
+    argv = [
+        command,
+        *table,
+        str(sample_store),
+        *(["--week", WEEK] if "--week" not in flags else []),
+    ]
+    code, stdout, stderr = run(
+        capsys, *argv, *flags, *(["--out", str(out)] * (command == "report"))
+    )
+    assert (code, stdout) == (2, "")
+    line = one_line_error(stderr)
+    assert line.startswith(f"cxreports {command}: error: ") and message in line
+    assert not out.exists()
+
+
+def test_the_current_week_not_yet_complete_is_allowed(
+    sample_store: Path, capsys: pytest.CaptureFixture[str]
+):
+    week = Week.containing(datetime.now(UTC).date()).label
+    code, stdout, _ = run(capsys, "metrics", "summary", str(sample_store), "--week", week)
+    assert code == 0 and "handled" in stdout
+
+
+def test_weeks_that_reach_past_now_are_refused(
+    sample_store: Path, capsys: pytest.CaptureFixture[str]
+):
+    argv = ["metrics", "summary", str(sample_store), "--weeks", "2026-W12..2999-W01"]
+    code, stdout, stderr = run(capsys, *argv)
+    assert (code, stdout) == (2, "")
+    assert "week 2999-W01 has not started yet" in one_line_error(stderr)
+
+
+def test_an_empty_as_of_is_named_as_such(sample_store: Path, capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as info:
+        main(["metrics", "summary", str(sample_store), "--as-of", ""])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("cxreports metrics: error: argument --as-of: expected a store version")
+    assert "path" not in last
+
+
+def _weekly_config(tmp_path: Path, source: Path, user: str = "") -> Path:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f"""
+[source]
+path = "{source}"
+[report]
+out = "{tmp_path / "out"}"
+[smtp]
+host = "localhost"
+port = 9
+{user}
+from = "reports@example.com"
+[[groups]]
+name = "team"
+to = ["all@example.com"]
+"""
+    )
+    return config
+
+
+@pytest.mark.parametrize("week", ["2999-W01", "2027-W05"])
+def test_weekly_refuses_a_week_that_has_not_started_before_any_work(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], week
+):
+    if Week.parse(week).start_utc <= datetime.now(UTC):
+        pytest.skip(f"{week} has started")
+    config = _weekly_config(tmp_path, sample)
+    code, stdout, stderr = run(capsys, "weekly", "--config", str(config), "--week", week)
+    assert (code, stdout) == (2, "")
+    assert f"week {week} has not started yet" in stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_weekly_without_the_smtp_password_stops_before_any_work(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+):
+    # it used to render every group and only then fail, at the send step
+    monkeypatch.delenv("CXREPORTS_SMTP_PASSWORD", raising=False)
+    config = _weekly_config(tmp_path, sample, 'user = "reports@example.com"')
+    code, stdout, stderr = run(capsys, "weekly", "--config", str(config), "--week", WEEK)
+    assert (code, stdout) == (9, "")
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("cxreports weekly: error: run ")
+    assert (
+        "SMTP user 'reports@example.com' is set but the environment variable "
+        "CXREPORTS_SMTP_PASSWORD holding the password is not" in last
+    )
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--smtp-user", "", "argument --smtp-user: expected text on one line, got an empty"),
+        ("--smtp-host", " ", "argument --smtp-host: expected text on one line"),
+        ("--from", "reports", "argument --from: expected an email address"),
+        ("--operator", "", "argument --operator: expected text on one line"),
+    ],
+)
+def test_a_bad_smtp_flag_is_named_not_the_config_file(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag, value, message
+):
+    config = _weekly_config(tmp_path, sample)
+    with pytest.raises(SystemExit) as info:
+        main(["weekly", "--config", str(config), f"{flag}={value}"])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("cxreports weekly: error: ") and message in last
+    assert str(config) not in last
+
+
+def test_a_bad_tz_flag_of_weekly_is_named_not_the_config_file(
+    sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    config = _weekly_config(tmp_path, sample)
+    code, _, stderr = run(capsys, "weekly", "--config", str(config), "--tz", "localtime")
+    assert code == 2
+    line = one_line_error(stderr)
+    assert "unknown time zone 'localtime'" in line and str(config) not in line
+
+
+def test_the_help_names_the_store(capsys: pytest.CaptureFixture[str]):
+    for argv in (["--help"], ["metrics", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = " ".join(capsys.readouterr().out.split())
+        assert "Parquet" not in text
+        assert ("Delta Lake store" if argv == ["--help"] else "a store (cxreports load") in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config"],
+        ["--help"],
+        ["metrics", "daily", "SAMPLE", "--week", WEEK, "--tz", TZ],
+        ["notebooks", "--out", "OUT", "--source", "SAMPLE", "--week", WEEK],
+    ],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(sample: Path, tmp_path: Path, argv):
+    # `cxreports notebooks ... | head -3` ended with a BrokenPipeError traceback, exit 1
+    names = {"SAMPLE": str(sample), "OUT": str(tmp_path / "out")}
+    env = {**os.environ, "PYTHONPATH": str(Path(cxreports.__file__).parent.parent)}
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "cxreports.cli", *[names.get(a, a) for a in argv]],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode in (0, 141)
+    assert done.stderr == ""

@@ -215,6 +215,30 @@ def test_a_bad_setting_stops_the_job_before_it_fetches_or_renders(
     assert server.inbox.messages == []
 
 
+def test_a_login_without_its_password_stops_the_job_before_it_fetches_or_renders(
+    tmp_path, api, smtp_server, monkeypatch
+):
+    # it used to fetch and render every group, then fail at step send with this message
+    monkeypatch.delenv("CXREPORTS_SMTP_PASSWORD", raising=False)
+    server = smtp_server()
+    config = read_config(_config(tmp_path, api, server)).with_overrides(smtp_user="reports")
+    message = "SMTP user 'reports' is set but the environment variable CXREPORTS_SMTP_PASSWORD"
+    with pytest.raises(JobError, match=re.escape(message)):
+        run_weekly(config, "2026-W13")
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
+    assert server.inbox.messages == []
+
+
+@pytest.mark.parametrize("week", ["2999-W01", "3000-W01"])
+def test_a_week_that_has_not_started_or_is_out_of_range_stops_the_job_before_any_work(
+    tmp_path, api, smtp_server, week
+):
+    config = read_config(_config(tmp_path, api, smtp_server()))
+    with pytest.raises(ParameterError, match=f"week '?{week}'? (has not started|is out of range)"):
+        run_weekly(config, week)
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
+
+
 def test_an_out_folder_that_is_a_file_stops_the_job_with_one_error(tmp_path, api, smtp_server):
     server = smtp_server()
     (tmp_path / "out").write_text("not a folder")

@@ -1039,3 +1039,25 @@ def test_kernels_and_their_zygote_end_when_the_pools_process_is_killed():
     while any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes):
         assert time.monotonic() < deadline, "a kernel or its zygote outlived the pool's process"
         time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [1, 2])
+def test_kernels_of_a_spec_with_frozen_modules_start_without_a_debugger_warning(
+    tmp_path, monkeypatch, capfd, size
+):
+    # the spec `ipykernel install` writes in a plain venv may lack -Xfrozen_modules=off; debugpy
+    # then printed a four-line "Debugger warning" to stderr for every report run (size 2: as
+    # the zygote the kernels are forked from imports it)
+    spec = tmp_path / "jupyter" / "kernels" / "frozen"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "frozen", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.delenv("PYDEVD_DISABLE_FILE_VALIDATION", raising=False)
+    with KernelPool(size, kernel_name="frozen") as pool:
+        futures = [pool.submit(lambda kernel: kernel.run_code("1")) for _ in range(size)]
+        _within(HANG_S, lambda: [f.result() for f in futures])
+    assert "Debugger warning" not in capfd.readouterr().err

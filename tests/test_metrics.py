@@ -224,6 +224,29 @@ def test_last_complete_week_depends_on_zone():
     assert Week.last_complete("UTC", now).label == "2026-W12"
 
 
+@pytest.mark.parametrize("tz", ["localtime", "posixrules", "Factory", "right/UTC"])
+def test_a_zone_python_reads_but_polars_refuses_is_unknown(tz):
+    # the system's zoneinfo files that are no IANA zones: polars failed on them mid-report
+    with pytest.raises(ParameterError, match=f"unknown time zone '{tz}'"):
+        Week.parse("2026-W13", tz)
+
+
+@pytest.mark.parametrize("week", ["9999-W52", "0001-W01", "0001-W03", "1969-W52", "3000-W01"])
+def test_a_week_outside_the_years_reported_on_is_a_parameter_error(week):
+    # an OverflowError before: no date 8 weeks before 0001-W03, or a week after 9999-W52
+    with pytest.raises(ParameterError, match=f"week '{week}' is out of range: expected a week"):
+        Week.parse(week)
+    assert Week.parse("1970-W02").previous(8).label == "1969-W46"
+
+
+def test_a_week_that_has_not_started_is_refused_and_the_current_one_allowed():
+    now = utc(2026, 3, 29, 17, 0)  # Monday 01:00 in Singapore, still Sunday in UTC
+    assert Week.parse("2026-W14", SGT).require_started(now).label == "2026-W14"
+    with pytest.raises(ParameterError, match="week 2026-W14 has not started yet: it starts on "):
+        Week.parse("2026-W14", "UTC").require_started(now)
+    assert Week.parse("2026-W13", "UTC").require_started(now).label == "2026-W13"
+
+
 # Property tests ---------------------------------------------------------------------------
 
 row_strategy = st.fixed_dictionaries(

@@ -124,6 +124,61 @@ def test_a_source_is_written_as_an_absolute_path_with_the_commands_defaults(
     assert not (tmp_path / "w" / "data").exists()
 
 
+def test_the_options_of_report_are_written_into_every_notebook(workspace, tmp_path, capsys):
+    # --as-of, --team-map, --teams, --target and --business-hours were missing, though the
+    # README promises the options of `cxreports report` and the parameters cell has them all
+    folder, _ = workspace
+    source = folder / "data" / "store"
+    (tmp_path / "teams.csv").write_text("agent_id,team,lead\na-1,North,Dana\n")
+    (tmp_path / "hours.toml").write_text('[business_hours]\nmon-fri = "09:00-17:00"\n')
+    out = tmp_path / "w"
+    code, stdout, _ = run(
+        capsys, "notebooks", "--out", str(out), "--source", str(source), "--week", "2026-W13",
+        "--as-of", "0", "--team-map", str(tmp_path / "teams.csv"), "--teams", "North",
+        "--target", "sla_met_rate >= 0.8 at_risk=0.05", "--target", "frt_business_median_s <= 3600",
+        "--business-hours", str(tmp_path / "hours.toml"),
+    )  # fmt: skip
+    assert code == 0
+    for name in NAMES:
+        defaults = parameter_defaults(out / name)
+        assert defaults["as_of"] == 0, name
+        assert defaults["team_map"] == str(tmp_path / "teams.csv"), name
+        assert defaults["teams"] == ["North"], name
+        assert defaults["targets"] == [
+            "sla_met_rate >= 0.8 at_risk=0.05",
+            "frt_business_median_s <= 3600",
+        ], name
+        assert defaults["business_hours"]["mon"] == "09:00-17:00", name
+    # the command printed (and in each notebook's header) renders the same figures
+    command = next(line for line in stdout.splitlines() if "cxreports report all" in line)
+    words = shlex.split(command.split(":  ", 1)[1])
+    assert words[words.index("--as-of") + 1] == "0"
+    assert words[words.index("--teams") + 1] == "North"
+    assert words[words.index("--business-hours") + 1] == str(tmp_path / "hours.toml")
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--target"] == [
+        "sla_met_rate >= 0.8 at_risk=0.05",
+        "frt_business_median_s <= 3600",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--as-of", "0"], "as_of (--as-of) reads a store as it was: give the store"),
+        (["--teams", "North"], "teams (--teams) filters by team and needs the teams mapping"),
+        (["--target", "frt_business_median_s <= 60"], "needs the business hours"),
+        (["--week", "2999-W01"], "week 2999-W01 has not started yet"),
+    ],
+)
+def test_report_options_are_checked_as_report_checks_them(tmp_path, capsys, argv, message):
+    out = tmp_path / "w"
+    code, stdout, stderr = run(capsys, "notebooks", "--out", str(out), *argv)
+    assert (code, stdout) == (2, "")
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("cxreports notebooks: error: ") and message in line
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
