@@ -12,7 +12,8 @@ from cxreports.report import REPORTS
 
 
 def attachments(week_dir: str | Path, reports: Sequence[str] | None = None) -> list[Path]:
-    """The PDF and HTML of every report of ``week_dir``; an error if any is missing or failed.
+    """The PDF and HTML of every report of ``week_dir`` (those of the formats it was rendered
+    in); an error if any is missing or failed.
 
     The reports are those rendered with the week's digest (custom ones included; both
     built-in reports for a digest that does not name them), unless ``reports`` names them.
@@ -23,10 +24,11 @@ def attachments(week_dir: str | Path, reports: Sequence[str] | None = None) -> l
     if reports is None:
         reports = digestfiles.report_names(folder) or list(REPORTS)
     found, problems = [], []
+    suffixes = [f".{f}" for f in digestfiles.report_formats(folder)]
     for name in reports:
         if (folder / f"{name}.failed.ipynb").exists():
             problems.append(f"{name} failed to render (see {name}.failed.ipynb)")
-        for suffix in (".pdf", ".html"):
+        for suffix in suffixes:
             path = folder / f"{name}{suffix}"
             if path.is_file():
                 found.append(path)

@@ -20,11 +20,16 @@ FOLDER = "email"
 _REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
-def write(body: EmailBody, week_dir: str | Path, reports: Sequence[str] | None = None) -> Path:
+def write(
+    body: EmailBody,
+    week_dir: str | Path,
+    reports: Sequence[str] | None = None,
+    formats: Sequence[str] | None = None,
+) -> Path:
     """Keep ``body`` in ``week_dir/email/`` (subject, HTML, text, PNGs); returns the folder.
 
-    ``reports`` names the reports rendered with it, the ones sent along (see
-    :func:`report_names`).
+    ``reports`` names the reports rendered with it and ``formats`` the files each has (of
+    ``html``, ``pdf``), the ones sent along (see :func:`report_names`, :func:`report_formats`).
     """
     folder = Path(week_dir) / FOLDER
     for name, png in body.images.items():
@@ -34,6 +39,8 @@ def write(body: EmailBody, week_dir: str | Path, reports: Sequence[str] | None =
     meta: dict[str, object] = {"subject": body.subject, "images": sorted(body.images)}
     if reports is not None:
         meta["reports"] = list(reports)
+    if formats is not None:
+        meta["formats"] = list(formats)
     write_atomic(folder / "digest.json", json.dumps(meta, indent=2).encode())
     return folder
 
@@ -54,6 +61,18 @@ def read(week_dir: str | Path) -> EmailBody:
         text=(folder / "body.txt").read_text(),
         images={name: (folder / f"{name}.png").read_bytes() for name in meta["images"]},
     )
+
+
+def report_formats(week_dir: str | Path) -> list[str]:
+    """The files each report of the week has, ``pdf`` and ``html`` unless its digest names
+    fewer (a week rendered with ``formats = ["pdf"]``)."""
+    try:
+        formats = json.loads((Path(week_dir) / FOLDER / "digest.json").read_text()).get("formats")
+    except (OSError, ValueError, AttributeError):
+        formats = None
+    if not isinstance(formats, list) or not formats or not set(formats) <= {"pdf", "html"}:
+        return ["pdf", "html"]
+    return [f for f in ("pdf", "html") if f in formats]
 
 
 def report_names(week_dir: str | Path) -> list[str] | None:

@@ -1008,7 +1008,8 @@ def render_runs(
                 raise
         for i, run in enumerate(runs):
             body = digestfiles.read(staging[i])
-            digestfiles.write(body, run.target, reports=[r.name for r in run.reports])
+            reports = [r.name for r in run.reports]
+            digestfiles.write(body, run.target, reports=reports, formats=run.formats)
     finally:
         for folder in staging:
             shutil.rmtree(folder, ignore_errors=True)

@@ -215,6 +215,21 @@ def test_a_bad_setting_stops_the_job_before_it_fetches_or_renders(
     assert server.inbox.messages == []
 
 
+@pytest.mark.slow
+def test_a_job_that_renders_only_pdfs_mails_the_pdfs(tmp_path, api, smtp_server, monkeypatch):
+    # it used to render every group and then stop at the send: "agent-performance.html is
+    # missing", although the config asked for no HTML
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    server = smtp_server()
+    config = _config(tmp_path, api, server, extra='formats = ["pdf"]')
+    assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 0
+    assert len(server.inbox.messages) == 2
+    for sent in server.inbox.messages:
+        names = sorted(p.get_filename() for p in _parse(sent.content).iter_attachments())
+        assert names == ["agent-performance.pdf", "csat-sla.pdf"]
+    assert not [p for p in (tmp_path / "out").rglob("*.html") if p.parent.name != "email"]
+
+
 def test_a_login_without_its_password_stops_the_job_before_it_fetches_or_renders(
     tmp_path, api, smtp_server, monkeypatch
 ):
