@@ -572,7 +572,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(sample: Path, tmp_path
     os.close(read)  # the reader has gone before the first line
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "cxreports.cli", *[names.get(a, a) for a in argv]],
+            [sys.executable, "-m", "cxreports", *[names.get(a, a) for a in argv]],
             stdout=write,
             stderr=subprocess.PIPE,
             text=True,
