@@ -19,7 +19,13 @@ from pathlib import Path
 from cxreports import mail, scope, store
 from cxreports.config import Config, Group
 from cxreports.deliver import send_week
-from cxreports.exceptions import CxReportsError, JobError, MailError, ParameterError
+from cxreports.exceptions import (
+    CxReportsError,
+    EmptyDataError,
+    JobError,
+    MailError,
+    ParameterError,
+)
 from cxreports.iorw import exclusive_lock, write_atomic
 from cxreports.period import Week
 from cxreports.report import OPTIONAL, REPORTS, plan, render_runs
@@ -107,7 +113,7 @@ def run_weekly(
             step = "check"
             # every group reads one snapshot of a store, whatever a load commits meanwhile
             pinned = {"as_of": store.version(source)} if store.is_store(source) else {}
-            _check_scopes(pending, source, pinned.get("as_of"))
+            _check_scopes(pending, source, pinned.get("as_of"), wk)
             step = "render"
             team_map = _team_map(config, out)
             runs = [
@@ -164,7 +170,8 @@ def run_weekly(
         except CxReportsError as exc:
             say("failed: %s", exc, level=logging.ERROR)
             _tell_operator(config, smtp, run, wk, step, exc, say)
-            if step == "check":  # a filter of the config names nothing in the data
+            if step == "check" and isinstance(exc, ParameterError):
+                # a filter of the config names nothing in the data
                 raise ParameterError(f"{config.origin}: {exc}") from exc
             raise JobError(f"run {run} failed at step {step}: {exc}") from exc
         step = "done"
@@ -172,12 +179,17 @@ def run_weekly(
         return JobResult(run, wk.label, tuple(g.name for g in pending), tuple(sent), skipped)
 
 
-def _check_scopes(groups: list[Group], source: str, as_of: int | None) -> None:
-    """Every group's queue and channel filters against the data (a store at version
-    ``as_of``), all problems at once."""
-    if not any(g.queues or g.channels for g in groups):
-        return
+def _check_scopes(groups: list[Group], source: str, as_of: int | None, week: Week) -> None:
+    """The week against the data's span, then every group's queue and channel filters against
+    the data (a store at version ``as_of``), all problems at once."""
     known = scope.known([source], as_of=as_of)
+    if known.last is None or known.last < week.start_utc or known.first >= week.end_utc:
+        span = "none" if known.last is None else f"{known.first:%Y-%m-%d} to {known.last:%Y-%m-%d}"
+        # stale data, or a mistyped week: reports of nothing would go out as if all were well
+        raise EmptyDataError(
+            f"{source}: no interaction started in week {week.label} ({week.tz}); the data "
+            f"runs from {span} (UTC): nothing rendered or sent"
+        )
     problems = []
     for group in groups:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,10 +27,13 @@ LISTED = 30
 
 @dataclass(frozen=True)
 class Known:
-    """The queue names and channels present in a source, sorted."""
+    """The queue names and channels present in a source, sorted, and its first and last start
+    (None for a source without one)."""
 
     queues: tuple[str, ...]
     channels: tuple[str, ...]
+    first: datetime | None = None
+    last: datetime | None = None
 
     @classmethod
     def of(cls, interactions: pl.DataFrame | pl.LazyFrame) -> Known:
@@ -38,17 +42,21 @@ class Known:
         Examples
         --------
         >>> Known.of(pl.DataFrame({"queue_name": ["B", None, "A"], "channel": ["x", "x", None]}))
-        Known(queues=('A', 'B'), channels=('x',))
+        Known(queues=('A', 'B'), channels=('x',), first=None, last=None)
         """
-        frame = (
-            interactions.lazy()
-            .select(
-                pl.col("queue_name").drop_nulls().unique().sort().implode(),
-                pl.col("channel").drop_nulls().unique().sort().implode(),
-            )
-            .collect()
+        lazy = interactions.lazy()
+        starts = (
+            [pl.col("started_at").min().alias("first"), pl.col("started_at").max().alias("last")]
+            if "started_at" in lazy.collect_schema()
+            else [pl.lit(None).alias("first"), pl.lit(None).alias("last")]
         )
-        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)))
+        frame = lazy.select(
+            pl.col("queue_name").drop_nulls().unique().sort().implode(),
+            pl.col("channel").drop_nulls().unique().sort().implode(),
+            *starts,
+        ).collect()
+        first, last = frame["first"][0], frame["last"][0]
+        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)), first, last)
 
 
 def known(sources: Sequence[str | Path], *, as_of: int | None = None) -> Known:

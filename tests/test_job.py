@@ -244,6 +244,21 @@ def test_a_login_without_its_password_stops_the_job_before_it_fetches_or_renders
     assert server.inbox.messages == []
 
 
+def test_a_week_the_data_does_not_reach_is_never_mailed(tmp_path, smtp_server, sample_dir):
+    # a stale source or a mistyped week once mailed every group reports of 0 interactions
+    server = smtp_server()
+    config = read_config(_config(tmp_path, "http://unused", server)).with_overrides(
+        source_path=str(sample_dir), base_url=""
+    )
+    with pytest.raises(
+        JobError,
+        match=r"no interaction started in week 2026-W20 \(UTC\); the data runs from 2026-01-",
+    ):
+        run_weekly(config, "2026-W20")
+    assert not (tmp_path / "out" / "managers").exists()
+    assert [m.rcpt_tos for m in server.inbox.messages] == [["ops@example.com"]]  # told, only
+
+
 @pytest.mark.parametrize("week", ["2999-W01", "3000-W01"])
 def test_a_week_that_has_not_started_or_is_out_of_range_stops_the_job_before_any_work(
     tmp_path, api, smtp_server, week
