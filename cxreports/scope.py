@@ -84,7 +84,9 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 @lru_cache(maxsize=8)
 def _known_snapshot(root: str, version: int, timestamp: object, fingerprint: str) -> Known:
-    return Known.of(store.scan(root, "interactions", as_of=version))
+    snap = store.snapshot(root, version)
+    with store.reading(snap):  # a data file that cannot be read: the store is damaged, said so
+        return Known.of(store.scan(root, "interactions", as_of=version))
 
 
 @lru_cache(maxsize=4)

@@ -453,7 +453,7 @@ class _Writer:
             }
             writer.fingerprint = snap.fingerprint
             writer.csat_score_field = snap.csat_score_field
-            with _reading(snap):
+            with reading(snap):
                 writer.quarantine = _read(tables["quarantine"], S.QUARANTINE)
                 ledger = _read(tables["sources"], SOURCES)
             writer.seen = {row[0]: [row[1], row[2], row[3]] for row in ledger.iter_rows()}
@@ -957,7 +957,7 @@ def summary(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """The store's counts (as ``CxLogs.summary()`` has them) and its quarantine table."""
     snap = verify(store, as_of)
-    with _reading(snap):
+    with reading(snap):
         quarantine = _scan(snap, "quarantine").collect()
         files = _scan(snap, "sources").select(pl.len()).collect().item()
         figures = (
@@ -1016,7 +1016,7 @@ def load_window(
     # the interactions always, with what finds their child rows
     wanted = columns["interactions"] or list(S.TABLES["interactions"])
     columns["interactions"] = wanted + [c for c in ("id", "started_at") if c not in wanted]
-    with _reading(snap):
+    with reading(snap):
         interactions = _scan(snap, "interactions").filter(window)
         if only:
             interactions = interactions.select(columns["interactions"])
@@ -1193,7 +1193,7 @@ class _Read:
 
 
 @contextlib.contextmanager
-def _reading(snap: Snapshot) -> Iterator[None]:
+def reading(snap: Snapshot) -> Iterator[None]:
     """Turn a data file that cannot be read into :class:`StoreDamagedError` naming it."""
     try:
         yield

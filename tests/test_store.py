@@ -33,6 +33,7 @@ from cxreports import (
     StoreDamagedError,
     StoreFormatError,
     load,
+    scope,
     weekly,
 )
 from cxreports import schema as S
@@ -704,6 +705,8 @@ def test_a_damaged_store_is_named_not_a_traceback(
         lambda: update([sample_dir, tmp_path / "new.json"], store),
         lambda: summary(store),
         lambda: load_window(store, week.start_utc, week.end_utc),
+        # what the weekly job checks its week and filters with (it reads the interactions)
+        *([lambda: scope.known([store])] if expected.startswith("interactions/") else []),
     ):
         (tmp_path / "new.json").write_text('{"cxLogs": {"data": []}}')
         with pytest.raises(StoreDamagedError, match="is damaged") as raised:
