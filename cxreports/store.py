@@ -751,7 +751,12 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
     candidate, others = version, 0
     while candidate >= 0 and others < 16:
         commit = f"{uri}/_delta_log/{candidate:020d}.json"
-        info = _commit_info(root, commit)
+        try:
+            info = _commit_info(root, commit)
+        except StoreDamagedError:
+            if version < newest and candidate < (_earliest_commit(f"{uri}/_delta_log") or 0):
+                raise _expired(root, version, _earliest_commit(f"{uri}/_delta_log")) from None
+            raise
         meta = info.get(META_KEY)
         candidate -= 1
         if meta is None:
@@ -777,6 +782,30 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
             snap.opened["interactions"] = latest
         return snap
     raise _damaged(root, f"{uri}/_delta_log/{version:020d}.json", "no commit names a snapshot")
+
+
+def _earliest_commit(log: str) -> int | None:
+    """The oldest commit file in a table's ``_delta_log`` (None if none is there)."""
+    filesystem, path = _filesystem(log)
+    from pyarrow import fs
+
+    names = [
+        info.base_name
+        for info in filesystem.get_file_info(fs.FileSelector(path, allow_not_found=True))
+    ]
+    versions = [
+        int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()
+    ]
+    return min(versions, default=None)
+
+
+def _expired(root: str, version: int, earliest: int | None) -> ParameterError:
+    return ParameterError(
+        f"version {version} of the store {root} is older than its Delta log keeps (at a "
+        "checkpoint, Delta removes the commits older than the log's retention, 30 days by "
+        f"default); the oldest version still readable is {earliest}: see `cxreports store "
+        f"history {root}`"
+    )
 
 
 def _commit_info(root: str, commit: str) -> dict[str, Any]:

@@ -1001,6 +1001,27 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     assert before.version == 0 and run.parameters["as_of"] == 0
 
 
+def test_as_of_a_version_whose_commit_the_log_has_dropped_says_so(
+    sample_dir: Path, tmp_path: Path, capsys
+):
+    from cxreports.cli import main
+
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:2]:
+        shutil.copy(page, source / page.name)
+        update([source], store)
+    # what Delta's log clean-up does at a checkpoint once the first commit is 30 days old
+    DeltaTable(str(store / "interactions")).create_checkpoint()
+    (store / "interactions" / "_delta_log" / f"{0:020d}.json").unlink()
+    argv = ["metrics", "summary", str(store), "--week", "2026-W12", "--format", "json"]
+    assert main([*argv, "--as-of", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "version 0 of the store" in err and "the oldest version still readable is 1" in err
+    assert main([*argv, "--as-of", "1"]) == 0
+    assert main(["store", "history", str(store)]) == 0
+
+
 def test_a_store_is_read_alone_and_never_as_pages(sample_dir: Path, tmp_path: Path, capsys):
     from cxreports.cli import main
 
