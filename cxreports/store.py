@@ -781,6 +781,11 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
         if version == newest:  # the interactions as opened here
             snap.opened["interactions"] = latest
         return snap
+    if [f.name for f in latest.schema().fields] != list(_table_schema("interactions")):
+        raise ParameterError(
+            f"{store} is not a cxreports store: {uri} is a Delta table that cxreports did not "
+            "write (its columns are not those of the interactions table)"
+        )
     raise _damaged(root, f"{uri}/_delta_log/{version:020d}.json", "no commit names a snapshot")
 
 

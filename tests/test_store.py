@@ -903,6 +903,13 @@ def test_a_load_leaves_another_tools_delta_table_as_it_is(sample_dir: Path, tmp_
     assert "a Delta table that cxreports did not write" in capsys.readouterr().err
     assert pl.read_delta(str(theirs))["x"].to_list() == [1, 2, 3]
     assert not is_store(tmp_path / "out")
+    # one named as the store's interactions: no store, not a damaged one to delete
+    pl.DataFrame({"x": [1, 2, 3]}).write_delta(tmp_path / "other" / "interactions")
+    for argv in (["load", str(sample_dir)], ["metrics", "summary"], ["store", "history"]):
+        out = ["--out", str(tmp_path / "other")] if argv[0] == "load" else [str(tmp_path / "other")]
+        assert main([*argv, *out]) == 2, argv
+        assert "is not a cxreports store" in capsys.readouterr().err
+    assert pl.read_delta(str(tmp_path / "other" / "interactions")).height == 3
     # the tables a first update left when it died before its snapshot are its own: emptied
     store = tmp_path / "store"
     update([sample_dir], store)
