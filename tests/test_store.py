@@ -1008,16 +1008,22 @@ def test_as_of_reads_a_past_snapshot_exactly(sample_dir: Path, tmp_path: Path, c
     assert before.version == 0 and run.parameters["as_of"] == 0
 
 
+def _built_a_page_at_a_time(sample_dir: Path, tmp_path: Path, pages: int) -> Path:
+    """A store of the sample's first ``pages`` pages, one version a page (``tmp_path/store``)."""
+    source, store = tmp_path / "pages", tmp_path / "store"
+    source.mkdir()
+    for page in sorted(sample_dir.glob("*.json"))[:pages]:
+        shutil.copy(page, source / page.name)
+        update([source], store)
+    return store
+
+
 def test_as_of_a_version_whose_commit_the_log_has_dropped_says_so(
     sample_dir: Path, tmp_path: Path, capsys
 ):
     from cxreports.cli import main
 
-    source, store = tmp_path / "pages", tmp_path / "store"
-    source.mkdir()
-    for page in sorted(sample_dir.glob("*.json"))[:2]:
-        shutil.copy(page, source / page.name)
-        update([source], store)
+    store = _built_a_page_at_a_time(sample_dir, tmp_path, 2)
     # what Delta's log clean-up does at a checkpoint once the first commit is 30 days old
     DeltaTable(str(store / "interactions")).create_checkpoint()
     (store / "interactions" / "_delta_log" / f"{0:020d}.json").unlink()
@@ -1060,11 +1066,7 @@ def test_store_history_compact_and_vacuum_on_the_command_line(
 ):
     from cxreports.cli import main
 
-    source, store = tmp_path / "pages", tmp_path / "store"
-    source.mkdir()
-    for page in sorted(sample_dir.glob("*.json"))[:3]:
-        shutil.copy(page, source / page.name)
-        update([source], store)
+    store = _built_a_page_at_a_time(sample_dir, tmp_path, 3)
     capsys.readouterr()
     assert main(["store", "history", str(store)]) == 0
     out = capsys.readouterr().out
@@ -1074,7 +1076,7 @@ def test_store_history_compact_and_vacuum_on_the_command_line(
     assert main(["store", "vacuum", str(store), "--retention-hours", "0"]) == 0
     assert "deleted" in capsys.readouterr().out
     assert_frame_equal(_sorted(scan(store, "interactions").collect()), _sorted(rows))
-    assert summary(store)[0]["loaded"] == load(source).loaded
+    assert summary(store)[0]["loaded"] == load(tmp_path / "pages").loaded
 
 
 NOT_STORES = {
