@@ -183,7 +183,7 @@ def _check_scopes(groups: list[Group], source: str, as_of: int | None, week: Wee
     """The week against the data's span, then every group's queue and channel filters against
     the data (a store at version ``as_of``), all problems at once."""
     known = scope.known([source], as_of=as_of)
-    if known.last is None or known.last < week.start_utc or known.first >= week.end_utc:
+    if not known.started(week.start_utc, week.end_utc):
         span = "none" if known.last is None else f"{known.first:%Y-%m-%d} to {known.last:%Y-%m-%d}"
         # stale data, or a mistyped week: reports of nothing would go out as if all were well
         raise EmptyDataError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +34,16 @@ class Known:
     channels: tuple[str, ...]
     first: datetime | None = None
     last: datetime | None = None
+    #: every interaction's start, sorted (UTC): which weeks the source reaches
+    starts: pl.Series | None = field(default=None, repr=False, compare=False)
+
+    def started(self, start: datetime, end: datetime) -> int:
+        """How many interactions started in ``[start, end)`` (UTC)."""
+        if self.starts is None or not len(self.starts):
+            return 0
+        bounds = pl.Series([start, end], dtype=self.starts.dtype)
+        low, high = self.starts.search_sorted(bounds, side="left").to_list()
+        return high - low
 
     @classmethod
     def of(cls, interactions: pl.DataFrame | pl.LazyFrame) -> Known:
@@ -46,17 +56,18 @@ class Known:
         """
         lazy = interactions.lazy()
         starts = (
-            [pl.col("started_at").min().alias("first"), pl.col("started_at").max().alias("last")]
+            pl.col("started_at").drop_nulls().sort().implode()
             if "started_at" in lazy.collect_schema()
-            else [pl.lit(None).alias("first"), pl.lit(None).alias("last")]
+            else pl.lit([], dtype=pl.List(pl.Datetime("us", "UTC")))
         )
         frame = lazy.select(
             pl.col("queue_name").drop_nulls().unique().sort().implode(),
             pl.col("channel").drop_nulls().unique().sort().implode(),
-            *starts,
+            starts.alias("starts"),
         ).collect()
-        first, last = frame["first"][0], frame["last"][0]
-        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)), first, last)
+        began = frame["starts"].explode().drop_nulls()
+        first, last = (began[0], began[-1]) if len(began) else (None, None)
+        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)), first, last, began)
 
 
 def known(sources: Sequence[str | Path], *, as_of: int | None = None) -> Known:

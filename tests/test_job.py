@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import fcntl
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -250,13 +251,24 @@ def test_a_week_the_data_does_not_reach_is_never_mailed(tmp_path, smtp_server, s
     config = read_config(_config(tmp_path, "http://unused", server)).with_overrides(
         source_path=str(sample_dir), base_url=""
     )
+    # a week missing between weeks of data (the export lost it) is refused as well
+    gap = tmp_path / "gap"
+    gap.mkdir()
+    for page in sorted(sample_dir.glob("*.json")):
+        data = json.loads(page.read_text())
+        records = data["cxLogs"]["data"]
+        week = {f"2026-03-{day:02d}" for day in range(9, 16)}  # W11 in UTC
+        data["cxLogs"]["data"] = [r for r in records if r["startedDate"][:10] not in week]
+        (gap / page.name).write_text(json.dumps(data))
+    with pytest.raises(JobError, match="no interaction started in week 2026-W11 "):
+        run_weekly(config.with_overrides(source_path=str(gap)), "2026-W11")
     with pytest.raises(
         JobError,
         match=r"no interaction started in week 2026-W20 \(UTC\); the data runs from 2026-01-",
     ):
         run_weekly(config, "2026-W20")
     assert not (tmp_path / "out" / "managers").exists()
-    assert [m.rcpt_tos for m in server.inbox.messages] == [["ops@example.com"]]  # told, only
+    assert [m.rcpt_tos for m in server.inbox.messages] == [["ops@example.com"]] * 2  # told, only
 
 
 @pytest.mark.parametrize("week", ["2999-W01", "3000-W01"])
