@@ -324,6 +324,14 @@ class _Table:
         for row in actions.iter_rows(named=True):
             self.files[row["path"]] = (row.get(month), row["size_bytes"])
         if not has_snapshot:  # left by a first update that died: start empty
+            if self.dt.version() > 0:  # a first update commits each table once, as version 0
+                root = self.uri.rsplit("/", 1)[0]
+                raise _damaged(
+                    root,
+                    f"{root}/interactions/_delta_log",
+                    f"its interactions table is missing, while its {self.name} table has "
+                    f"{self.dt.version() + 1} versions",
+                )
             for path in list(self.files):
                 self.remove(path)
 

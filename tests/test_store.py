@@ -1018,6 +1018,18 @@ def _built_a_page_at_a_time(sample_dir: Path, tmp_path: Path, pages: int) -> Pat
     return store
 
 
+def test_a_store_that_lost_its_interactions_log_is_damaged_not_begun_again(
+    sample_dir: Path, tmp_path: Path
+):
+    # it was taken for a first update that died: the other tables were emptied, the data lost
+    store = _built_a_page_at_a_time(sample_dir, tmp_path, 2)
+    holds = pl.read_delta(str(store / "holds")).height
+    shutil.rmtree(store / "interactions" / "_delta_log")
+    with pytest.raises(StoreDamagedError, match="its interactions table is missing"):
+        update([sample_dir], store)
+    assert pl.read_delta(str(store / "holds")).height == holds > 0
+
+
 def test_as_of_a_version_whose_commit_the_log_has_dropped_says_so(
     sample_dir: Path, tmp_path: Path, capsys
 ):
