@@ -462,7 +462,8 @@ def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
             matches = [path]
         elif glob.has_magic(text):
             matches = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-            matches = [p for p in matches if _readable(p)]
+            # a Delta table's log is never pages, however the pattern reaches it
+            matches = [p for p in matches if _readable(p) and "_delta_log" not in p.parts]
             if not matches:
                 raise SourceNotFoundError(f"{text}: the pattern matches no readable file")
         else:

@@ -1065,12 +1065,15 @@ def test_a_store_is_read_alone_and_never_as_pages(sample_dir: Path, tmp_path: Pa
     ):
         assert main(argv) == 2, argv
         assert said in capsys.readouterr().err
-    # a folder holding the pages and their store is read as the pages: the log is no page
-    assert main(["metrics", "summary", str(folder), *week]) == 0
-    assert json.loads(capsys.readouterr().out) == alone
-    logs = load(folder)
-    assert logs.quarantine.height == 0
-    assert len(logs.files) == len(list(source.glob("*.json")))
+    # a folder holding the pages and their store is read as the pages: the log is no page,
+    # nor is it when a pattern reaches into the store
+    for given in (str(folder), f"{folder}/**/*.json"):
+        assert main(["metrics", "summary", given, *week]) == 0
+        assert json.loads(capsys.readouterr().out) == alone
+    for given in (folder, f"{folder}/**/*.json"):
+        logs = load(given)
+        assert logs.quarantine.height == 0
+        assert len(logs.files) == len(list(source.glob("*.json")))
 
 
 def test_store_history_compact_and_vacuum_on_the_command_line(
