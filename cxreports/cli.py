@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cxreports import __version__
-from cxreports.exceptions import CxReportsError, ParameterError
+from cxreports.exceptions import CxReportsError, EmptyDataError, ParameterError
 from cxreports.startup import skip_slow_iri_checker
 
 Handler = Callable[[argparse.Namespace], int]
@@ -136,12 +136,18 @@ def _run_load(args: argparse.Namespace) -> int:
     result = update(
         list(args.sources), args.out, csat_score_field=args.csat_score_field, strict=args.strict
     )
-    print(format_summary(*summary(args.out)))
+    figures, quarantine = summary(args.out)
+    print(format_summary(figures, quarantine))
     print()
     print(
         f"store {result.store}: parsed {len(result.parsed)} new or changed file(s), "
         f"reused {result.reused}; months written: {', '.join(result.months) or 'none'}"
     )
+    if not figures["loaded"]:  # (its quarantine is kept: those files are not parsed again)
+        raise EmptyDataError(
+            f"{result.store} holds no interaction: {figures['quarantined']} record(s) or "
+            "file(s) quarantined: " + "; ".join(quarantine["reason"].head(3))
+        )
     return 0
 
 

@@ -1018,6 +1018,14 @@ def _built_a_page_at_a_time(sample_dir: Path, tmp_path: Path, pages: int) -> Pat
     return store
 
 
+def test_a_load_into_a_store_that_holds_nothing_says_so(write_page, tmp_path: Path, capsys):
+    from cxreports.cli import main
+
+    page = write_page([{"id": "x1"}])  # no start: quarantined
+    assert main(["load", str(page), "--out", str(tmp_path / "store")]) == 5
+    assert "holds no interaction: 1 record(s) or file(s) quarantined" in capsys.readouterr().err
+
+
 def test_a_store_that_lost_its_interactions_log_is_damaged_not_begun_again(
     sample_dir: Path, tmp_path: Path
 ):
