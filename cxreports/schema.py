@@ -306,8 +306,8 @@ _BIDI = frozenset({"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "R
 
 
 def isolated(name: str) -> str:
-    """A name from the data as running text holds it: in a Unicode isolate (U+2068 ... U+2069)
-    when it is written right to left or holds direction controls, so that it cannot reorder
+    """A name from the data as running text holds it: as :func:`tame` shows it, and in a
+    Unicode isolate (U+2068 ... U+2069) when it is written right to left, so that it cannot reorder
     the words, numbers and punctuation around it (a Hebrew queue name moved the figures of
     the sentence that named it, an unclosed override reversed the rest); as it is otherwise.
 
@@ -318,6 +318,7 @@ def isolated(name: str) -> str:
     >>> isolated("תמיכה") == "\u2068תמיכה\u2069"
     True
     """
+    name = tame(name)  # (a name given by a filter is shown as the data's are)
     if any(unicodedata.bidirectional(c) in _BIDI for c in name):
         return f"\u2068{name}\u2069"
     return name
@@ -330,7 +331,7 @@ MARKS_KEPT = 3
 _PILED = rf"(\p{{M}}{{{MARKS_KEPT}}})\p{{M}}+"
 #: Characters a name never shows: control characters, and the bidirectional embeddings,
 #: overrides and isolates that would turn the text after them around ("Trojan Source"):
-#: reports isolate each name themselves (:func:`cxreports.tables.isolated`).
+#: reports isolate each name themselves (:func:`isolated`).
 _UNSHOWN = r"[\x00-\x1F\x7F-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 
 

@@ -113,8 +113,10 @@ def resolve(
     """``queues`` and ``channels`` as the data spells them; an unknown one is an error.
 
     A value that matches a known one exactly is kept; one that matches only when case is
-    ignored becomes every known value it matches. ``where`` prefixes the message (a config
-    group, say: names from a config, which are never split at commas).
+    ignored, or as reports show the names (:func:`~cxreports.schema.tame`: without control
+    characters and direction overrides), becomes every known value it matches. ``where``
+    prefixes the message (a config group, say: names from a config, which are never split at
+    commas).
 
     Examples
     --------
@@ -134,10 +136,9 @@ def resolve(
     ):
         chosen: list[str] = []
         for value in given:
+            shown = tame(value).casefold()
             matches = (
-                [value]
-                if value in values
-                else [v for v in values if v.casefold() == value.casefold()]
+                [value] if value in values else [v for v in values if tame(v).casefold() == shown]
             )
             if not matches:
                 problem = f"unknown {what} {value!r}: {_listing(what, values)}"
@@ -163,7 +164,7 @@ def _listing(what: str, values: Sequence[str]) -> str:
     if not values:
         return f"the source names no {what} at all"
     # a name that holds a comma in quotes, as the command line takes it
-    shown = ", ".join(f'"{v}"' if "," in v else v for v in values[:LISTED])
+    shown = ", ".join(f'"{v}"' if "," in v else v for v in map(tame, values[:LISTED]))
     more = f" and {len(values) - LISTED} more" if len(values) > LISTED else ""
     return f"the source has {shown}{more}"
 

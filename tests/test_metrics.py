@@ -470,7 +470,15 @@ def test_names_lose_control_characters_and_overrides_that_would_show_them_revers
     m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1)
     assert set(m.agents["agent_name"]) == {"Evegpj.exe", "AnnLee"}
     assert set(m.queues["queue_name"]) == {"Billing"}
-    assert schema.tame("Bill\u202aing\x00") == "Billing"  # a filter finds the queue by it
+    assert schema.tame("Bill\u202aing\x00") == "Billing"
+    # a filter finds the queue by the name the reports show, and shows it so
+    from cxreports import scope
+
+    known = scope.Known(queues=("Bill\u202aing\x00", "Sales"), channels=())
+    assert scope.resolve(["billing"], [], known) == (["Bill\u202aing\x00"], [])
+    with pytest.raises(ParameterError, match="the source has Billing, Sales$"):
+        scope.resolve(["Biling"], [], known)
+    assert schema.isolated("Eve\u202egpj.exe\x1b[31m") == "Evegpj.exe[31m"
 
 
 def test_a_team_and_a_target_named_with_a_pile_of_marks_still_find_their_rows(tmp_path):
