@@ -279,6 +279,7 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
+    from cxreports import store
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
 
@@ -295,12 +296,17 @@ def _run_metrics(args: argparse.Namespace) -> int:
         raise ParameterError(
             "the teams table needs --team-map FILE: a CSV of agent_id,team and optionally lead"
         )
+    as_of = args.as_of
+    if len(args.sources) == 1 and store.is_store(args.sources[0]):
+        # as a report does: a damaged store is named, not read in part (the week's read would
+        # miss a table it does not open); the run then reads the version checked
+        as_of = store.verify(args.sources[0], as_of).version
     _, metrics = prepare(
         args.sources,
         args.week,
         args.tz,
         **_report_parameters(args),
-        as_of=args.as_of,
+        as_of=as_of,
     )
     sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
     return 0

@@ -476,7 +476,7 @@ def test_names_lose_control_characters_and_overrides_that_would_show_them_revers
 
     known = scope.Known(queues=("Bill\u202aing\x00", "Sales"), channels=())
     assert scope.resolve(["billing"], [], known) == (["Bill\u202aing\x00"], [])
-    with pytest.raises(ParameterError, match="the source has Billing, Sales$"):
+    with pytest.raises(ParameterError, match=r"the source has Billing, Sales$"):
         scope.resolve(["Biling"], [], known)
     assert schema.isolated("Eve\u202egpj.exe\x1b[31m") == "Evegpj.exe[31m"
 

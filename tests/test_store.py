@@ -717,8 +717,9 @@ def test_a_damaged_store_is_named_not_a_traceback(
     out = tmp_path / "o"
     assert main(["report", "csat-sla", str(store), "--week", "2026-W13", "--out", str(out)]) == 12
     assert main(["load", str(sample_dir), "--out", str(store)]) == 12
+    assert main(["metrics", "summary", str(store), "--week", "2026-W13"]) == 12
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all("is damaged" in line for line in err)
+    assert len(err) == 3 and all("is damaged" in line for line in err)
     assert not out.exists()  # refused before any kernel started
 
 
