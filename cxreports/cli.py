@@ -725,9 +725,9 @@ def _line(text: str) -> str:
 
 
 def _address(text: str) -> str:
-    from cxreports.mail import _is_address
+    from cxreports.mail import is_address
 
-    if not _is_address(_line(text)):
+    if not is_address(_line(text)):
         raise argparse.ArgumentTypeError(
             "expected an email address such as 'name@example.com' or 'Name <name@example.com>'"
         )

@@ -16,7 +16,7 @@ from typing import Any
 from cxreports.exceptions import ParameterError
 from cxreports.hours import BusinessHours
 from cxreports.hours import from_config as hours_from_config
-from cxreports.mail import SmtpSettings, _is_address
+from cxreports.mail import SmtpSettings, is_address
 from cxreports.period import zone
 from cxreports.report import (
     Report,
@@ -275,9 +275,9 @@ class Config:
             problems.append(f"[smtp] security must be one of {', '.join(_SECURITY)}")
         if self.smtp_user is not None and not _is_line(self.smtp_user):
             problems.append("[smtp] user must be non-empty text on one line")
-        if self.sender is not None and not _is_address(self.sender):
+        if self.sender is not None and not is_address(self.sender):
             problems.append(_address_rule("[smtp] from"))
-        if self.operator is not None and not _is_address(self.operator):
+        if self.operator is not None and not is_address(self.operator):
             problems.append(_address_rule("[alerts] operator"))
         seen: dict[str, int] = {}
         for number, group in enumerate(self.groups, 1):
@@ -515,7 +515,7 @@ def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str
             )
     if not group.to:
         problems.append(f"{where}: to must be a non-empty list of addresses")
-    elif bad := [i for i, address in enumerate(group.to, 1) if not _is_address(address)]:
+    elif bad := [i for i, address in enumerate(group.to, 1) if not is_address(address)]:
         problems.append(_address_rule(f"{where}: to, address {bad[0]}"))
     for key in ("queues", "channels", "teams"):
         if not all(_is_line(v) for v in getattr(group, key)):

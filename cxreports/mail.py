@@ -434,7 +434,7 @@ def _check_addresses(addresses: Sequence[str], role: str) -> list[str]:
         raise MailError(f"expected a list of {role} addresses, got the string {addresses!r}")
     if not addresses:
         raise MailError(f"no {role} address given; give at least one, like 'name@example.com'")
-    bad = [address for address in addresses if not _is_address(address)]
+    bad = [address for address in addresses if not is_address(address)]
     if bad:
         raise MailError(
             f"malformed {role} address{'es' if len(bad) > 1 else ''}: "
@@ -444,7 +444,9 @@ def _check_addresses(addresses: Sequence[str], role: str) -> list[str]:
     return [address.strip() for address in addresses]
 
 
-def _is_address(text: object) -> bool:
+def is_address(text: object) -> bool:
+    """Whether ``text`` is one email address (``name@example.com``, ``Name <name@example.com>``)
+    on one line: what the config, the flags and a message's headers take."""
     if not isinstance(text, str) or "\n" in text or "\r" in text:
         return False
     parsed = getaddresses([text])
