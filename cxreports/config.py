@@ -25,6 +25,7 @@ from cxreports.report import (
     report_name_problem,
     threshold_problems,
 )
+from cxreports.schema import tame
 from cxreports.targets import BUSINESS_METRICS
 from cxreports.targets import from_config as targets_from_config
 from cxreports.teams import UNASSIGNED, Teams
@@ -289,7 +290,8 @@ class Config:
                 )
             elif group.teams and mapping is not None:
                 known = [*mapping.names, UNASSIGNED]
-                if unknown := [t for t in group.teams if t not in known]:
+                spelt = {tame(k).casefold() for k in known}  # case ignored, as for --teams
+                if unknown := [t for t in group.teams if tame(t).casefold() not in spelt]:
                     problems.append(
                         f"[[groups]] #{number} ({group.name}): unknown team(s) "
                         f"{', '.join(map(repr, unknown))}: [report] team_map names "

@@ -314,14 +314,16 @@ def prepare(
             if load_key is not None:  # every scope of the load needs the same FCR columns
                 with_fcr = fcr_frame(logs)
                 _keep(_KEPT.loads, load_key, (logs, with_fcr, shown), 2)
-        queues_in, channels_in = queue_names, channel_names
-        if queue_names or channel_names or (hours is not None and hours.queues):
+        queues_in, channels_in, goals_in = queue_names, channel_names, goals
+        scoped = any(g.queue is not None or g.channel is not None for g in goals)
+        if queue_names or channel_names or (hours is not None and hours.queues) or scoped:
             known = (
                 scope.known(sources, as_of=logs.extra["store_version"])
                 if from_store
                 else scope.Known.of(logs.interactions)
             )
             queues_in, channels_in = scope.resolve(queue_names, channel_names, known)
+            goals_in = [_resolved_scope(g, known) for g in goals]
             if hours is not None:
                 _check_hours_queues(hours, known)
         metrics = weekly(
@@ -339,7 +341,7 @@ def prepare(
             business_hours=hours,
             scorecards=scorecards,
         )
-        return shown, _with_targets(metrics, goals)
+        return shown, _with_targets(metrics, goals_in)
 
     if load_key is None:
         return compute()
@@ -558,12 +560,13 @@ def _team_names(teams: str | Sequence[str] | None, team_map: Teams | None) -> li
             "(--team-map FILE, or [report] team_map in the weekly config)"
         )
     known = [*team_map.names, UNASSIGNED]
-    if unknown := [n for n in names if n not in known]:
+    spelt = {S.tame(k).casefold(): k for k in known}  # case ignored, as for queues
+    if unknown := [n for n in names if S.tame(n).casefold() not in spelt]:
         raise ParameterError(
             f"unknown team(s) {', '.join(map(repr, unknown))} in {team_map.origin}: "
             f"choose from {', '.join(map(repr, known))}"
         )
-    return names
+    return list(dict.fromkeys(spelt[S.tame(n).casefold()] for n in names))
 
 
 def _targets(
@@ -571,16 +574,38 @@ def _targets(
 ) -> list[Target]:
     """The targets, checked; a target on a team needs the mapping and one of its teams, one
     on a business-time figure needs the business hours."""
-    goals = from_parameters(values)  # type: ignore[arg-type]
-    for goal in goals:
+    goals = []
+    for goal in from_parameters(values):  # type: ignore[arg-type]
         if goal.team is not None:
-            _team_names([goal.team], team_map)
+            if team_map is None:
+                raise ParameterError(
+                    f"target {goal.text()}: a target on a team needs the teams mapping: give "
+                    "team_map (--team-map FILE, or [report] team_map in the weekly config)"
+                )
+            goal = dataclasses.replace(goal, team=_team_names([goal.team], team_map)[0])
+        goals.append(goal)
         if hours is None and goal.metric in BUSINESS_METRICS:
             raise ParameterError(
                 f"target {goal.text()}: {goal.metric} is measured in business time and needs "
                 "the business hours ([business_hours] in the config, or --business-hours FILE)"
             )
     return goals
+
+
+def _resolved_scope(goal: Target, known: scope.Known) -> Target:
+    """A target on a queue or channel as the data spells it (case ignored, as for the
+    filters); one the data does not have is an error, not a target of no data every week."""
+    if goal.queue is None and goal.channel is None:
+        return goal
+    queues, channels = scope.resolve(
+        [goal.queue] if goal.queue else [],
+        [goal.channel] if goal.channel else [],
+        known,
+        where=f"target {goal.text()}: ",
+    )
+    return dataclasses.replace(
+        goal, queue=queues[0] if queues else None, channel=channels[0] if channels else None
+    )
 
 
 def _business_hours(value: object) -> BusinessHours | None:

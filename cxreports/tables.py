@@ -411,11 +411,17 @@ def targets_section(metrics: WeeklyMetrics) -> str:
     order = {"missed": 0, "at risk": 1, "no data": 2, "met": 3}
     rows = sorted(t.iter_rows(named=True), key=lambda r: order[r["status"]])
     missed = [r for r in rows if r["status"] == "missed"]
+    empty = sum(r["status"] == "no data" for r in rows)
+    of = f"{t.height} target{'s' if t.height > 1 else ''}"
     lead = (
-        f"{len(missed)} of {t.height} target{'s' if t.height > 1 else ''} missed this week."
+        f"{len(missed)} of {of} missed this week."
         if missed
-        else f"Every one of the {t.height} target{'s' if t.height > 1 else ''} is met or at risk."
+        else f"Every one of the {of} is met or at risk."
+        if not empty
+        else f"None of the {of} is missed; {empty} had no data this week."
     )
+    if missed and empty:
+        lead += f" {empty} had no data."
     body = "".join(_target_row(r) for r in rows)
     return (
         '<h2 id="Targets">Targets</h2>'

@@ -186,6 +186,8 @@ def parse(text: str) -> Target:
             raise ParameterError(
                 f"target {metric}: {token!r} is not at_risk=BAND, queue=, channel= or team=NAME"
             )
+        if key in values:  # the later one would silently win
+            raise ParameterError(f"target {metric}: {key}= is given twice; give it once")
         values[key] = _float(value, "at_risk") if key == "at_risk" else value
     return checked(Target(**values))
 

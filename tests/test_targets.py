@@ -106,6 +106,8 @@ def test_a_target_on_one_queue_and_a_queue_without_data():
         ("csat_score_mean >= 6", "from 1 to 5 (score)"),
         ("sla_met_rate >= 0.8 at_risk=-1", "at_risk must be a band above 0"),
         ("sla_met_rate >= 0.8 queue=A channel=b", "give one scope, not queue and channel"),
+        ("sla_met_rate >= 0.8 queue=A queue=B", "queue= is given twice; give it once"),
+        ("sla_met_rate >= 0.8 at_risk=0.1 at_risk=0.3", "at_risk= is given twice"),
         ("sla_met_rate >= 0.8 colour=red", "is not at_risk=BAND"),
         ("sla_met_rate >= 1e999", "must be a finite number"),
     ],
@@ -139,8 +141,50 @@ def test_metrics_targets_prints_each_status(sample_dir: Path, capsys):
 
 
 def test_a_teams_target_needs_the_mapping(sample_dir: Path):
-    with pytest.raises(ParameterError, match="needs the teams mapping"):
+    # (the message once blamed --teams, an option the user had not given)
+    with pytest.raises(ParameterError, match="a target on a team needs the teams mapping"):
         prepare(sample_dir, "2026-W13", "UTC", targets=["sla_met_rate >= 0.8 team=North"])
+
+
+def test_the_targets_lead_never_counts_a_target_without_data_as_met():
+    from cxreports import tables
+
+    m = weekly(make_logs(_rows(5, 1)), "2026-W13", "UTC")
+    week = {"summary": m.summary, "queues": m.queues, "channels": m.channels, "teams": None}
+    goals = [parse("sla_met_rate >= 0.5"), parse("csat_rate >= 0.8")]  # no CSAT this week
+    section = tables.targets_section(replace(m, targets=evaluate(goals, week)))
+    assert "None of the 2 targets is missed; 1 had no data this week." in section
+    assert "met or at risk" not in section
+
+
+def test_a_scope_is_found_as_a_filter_is_and_an_unknown_one_is_an_error(
+    sample_dir: Path, tmp_path: Path
+):
+    # a scope in another case, or one the data lacks, once gave "no data" every week
+    _, m = prepare(
+        sample_dir,
+        "2026-W13",
+        "UTC",
+        targets=["sla_met_rate >= 0.8 queue=billing", "sla_met_rate >= 0.8 channel=EMAIL"],
+    )
+    billing, email = m.targets.to_dicts()
+    assert (billing["scope"], email["scope"]) == ("queue Billing", "channel email")
+    assert billing["n"] == m.queues.filter(pl.col("queue_name") == "Billing")["sla_eligible"][0]
+    with pytest.raises(ParameterError, match=r"target sla_met_rate >= 0\.8 queue=Nope: unknown"):
+        prepare(sample_dir, "2026-W13", "UTC", targets=["sla_met_rate >= 0.8 queue=Nope"])
+    # and a team, in a team target and in the filter alike
+    agents = m.agents["agent_id"].drop_nulls().to_list()
+    (tmp_path / "teams.csv").write_text(
+        "agent_id,team\n"
+        + "".join(f"{a},{'North' if i % 2 else 'South'}\n" for i, a in enumerate(agents))
+    )
+    teams = tmp_path / "teams.csv"
+    _, north = prepare(
+        sample_dir, "2026-W13", "UTC", team_map=teams, teams=["north"],
+        targets=["sla_met_rate >= 0.8 team=NORTH"],
+    )  # fmt: skip
+    assert north.params["teams"] == ["North"] and north.targets["scope"][0] == "team North"
+    assert 0 < north.handled < m.handled
 
 
 @pytest.mark.slow
