@@ -212,6 +212,9 @@ def read(path: str | Path) -> BusinessHours:
         raise ParameterError(f"{path}: cannot read the business hours ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"{path}: not valid TOML ({exc})") from None
+    if "business_hours" not in data and {"source", "report", "smtp", "groups"} & set(data):
+        # a weekly config without them: one line, not a complaint about each of its tables
+        raise ParameterError(f"{path}: a weekly config with no [business_hours] table")
     table = data.get("business_hours", data)
     return from_config(table, f"{path} [business_hours]" if table is not data else str(path))
 

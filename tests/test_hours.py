@@ -318,6 +318,13 @@ def test_metrics_take_a_business_hours_file(sample_dir: Path, tmp_path: Path, ca
     assert "needs the business hours" in capsys.readouterr().err
     assert main([*args, "--business-hours", str(tmp_path / "none.toml")]) == 2
     assert "no such business-hours file" in capsys.readouterr().err
+    # a weekly config without hours: one line, not an error for each of its tables
+    assert main(["config"]) == 0
+    (tmp_path / "weekly.toml").write_text(capsys.readouterr().out)
+    assert main([*args, "--business-hours", str(tmp_path / "weekly.toml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    said = f"{tmp_path / 'weekly.toml'}: a weekly config with no [business_hours] table"
+    assert err == [f"cxreports metrics: error: {said}"]
 
 
 @pytest.mark.slow
