@@ -247,7 +247,7 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
         "--target",
         action="append",
         dest="targets",
-        type=_text,
+        type=_target,
         help="a target such as 'sla_met_rate >= 0.80' or 'aht_s <= 600 at_risk=30 queue=Billing'"
         " (repeatable)",
     )
@@ -730,6 +730,14 @@ def _address(text: str) -> str:
     if not is_address(_line(text)):
         raise argparse.ArgumentTypeError(
             "expected an email address such as 'name@example.com' or 'Name <name@example.com>'"
+        )
+    return text
+
+
+def _target(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a target such as 'sla_met_rate >= 0.80', got an empty value"
         )
     return text
 

@@ -138,6 +138,8 @@ def test_metrics_targets_prints_each_status(sample_dir: Path, capsys):
     # a bad target stops before any data is read: one line, exit 2
     assert main([*args, "--target", "speed >= 1"]) == 2
     assert "unknown target metric 'speed'" in capsys.readouterr().err
+    assert main([*args, "--target", " "]) == 2
+    assert "expected a target such as" in capsys.readouterr().err
 
 
 def test_a_teams_target_needs_the_mapping(sample_dir: Path):
