@@ -251,7 +251,10 @@ def checked(target: Target) -> Target:
             f"({unit}), got {_number(target.bound)}"
         )
     if target.at_risk is not None and not 0 < target.at_risk <= high - low:
-        raise ParameterError(f"target {target.metric}: at_risk must be a band above 0")
+        raise ParameterError(
+            f"target {target.metric}: at_risk must be a band above 0 and at most "
+            f"{_number(high - low)} ({unit})"
+        )
     scopes = [k for k in _SCOPES if getattr(target, k) is not None]
     if len(scopes) > 1:
         raise ParameterError(f"target {target.metric}: give one scope, not {' and '.join(scopes)}")

@@ -148,6 +148,7 @@ def _checked(entries: list[tuple[str, dict]], origin: str, problems: list[str]) 
     team_of: dict[str, tuple[str, str]] = {}
     lead_of: dict[str, tuple[str, str]] = {}
     rows = []
+    told: set[tuple[str, str]] = set()
     for where, entry in entries:
         agent, team, lead = (entry.get(c) for c in COLUMNS)
         bad = [c for c, v in (("agent_id", agent), ("team", team)) if not _name(v)]
@@ -169,9 +170,11 @@ def _checked(entries: list[tuple[str, dict]], origin: str, problems: list[str]) 
             continue
         if lead and team in lead_of and lead_of[team][0] != lead:
             other, seen = lead_of[team]
-            problems.append(
-                f"team {team!r} has two leads: {other!r} ({seen}) and {lead!r} ({where})"
-            )
+            if (team, lead) not in told:  # said once, not for each row of that lead
+                told.add((team, lead))
+                problems.append(
+                    f"team {team!r} has two leads: {other!r} ({seen}) and {lead!r} ({where})"
+                )
             continue
         if lead:
             lead_of.setdefault(team, (lead, where))

@@ -105,6 +105,7 @@ def test_a_target_on_one_queue_and_a_queue_without_data():
         ("aht_s <= -5", "the bound must be from 0"),
         ("csat_score_mean >= 6", "from 1 to 5 (score)"),
         ("sla_met_rate >= 0.8 at_risk=-1", "at_risk must be a band above 0"),
+        ("sla_met_rate >= 0.8 at_risk=2", "a band above 0 and at most 1 (rate)"),
         ("sla_met_rate >= 0.8 queue=A channel=b", "give one scope, not queue and channel"),
         ("sla_met_rate >= 0.8 queue=A queue=B", "queue= is given twice; give it once"),
         ("sla_met_rate >= 0.8 at_risk=0.1 at_risk=0.3", "at_risk= is given twice"),

@@ -116,6 +116,14 @@ def test_a_bad_mapping_is_one_line_naming_the_file_and_the_problem(tmp_path, tex
     assert "\n" not in message
 
 
+def test_a_second_lead_is_told_once_not_for_each_of_its_rows(tmp_path: Path):
+    path = tmp_path / "teams.csv"
+    path.write_text("agent_id,team,lead\na1,A,Dana\n" + "".join(f"b{i},A,Ola\n" for i in range(5)))
+    with pytest.raises(ParameterError) as raised:
+        read(path)
+    assert str(raised.value).count("has two leads") == 1
+
+
 def test_every_problem_is_told_at_once(tmp_path: Path):
     path = tmp_path / "teams.csv"
     path.write_text("agent_id,team\na1,A\na1,B\n,C\na2,\n")
