@@ -703,22 +703,31 @@ def _some(names: list[str]) -> list[str]:
     return names
 
 
-def _text(text: str) -> str:
-    """A value that may not be blank: an empty source is not the current folder."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected a path (a file, folder or glob), got an empty value"
-        )
-    return text
+def _given(expected: str, instead: str = "") -> Callable[[str], str]:
+    """An option's check that its value is not blank (an empty source is not the current
+    folder, nor an empty --week the default week): ``expected`` says what it takes."""
+
+    def check(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"expected {expected}, got an empty value{instead}")
+        return text
+
+    return check
+
+
+_text = _given("a path (a file, folder or glob)")
+_target = _given("a target such as 'sla_met_rate >= 0.80'")
+_as_of = _given(
+    "a store version (`cxreports store history`) or a timestamp such as 2026-03-30T07:00:00Z",
+    "; leave --as-of out for the newest snapshot",
+)
+_week = _given("an ISO week such as 2026-W13", "; leave --week out for the last complete week")
 
 
 def _line(text: str) -> str:
     """A setting such as a server or a login: one line of text, not blank. Checked here, so
     the error names the flag (the weekly job's config check would blame the config file)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected text on one line, got an empty value; leave the option out for its default"
-        )
+    _given("text on one line", "; leave the option out for its default")(text)
     if not text.isprintable():
         raise argparse.ArgumentTypeError("expected text on one line, got control characters")
     return text
@@ -734,35 +743,8 @@ def _address(text: str) -> str:
     return text
 
 
-def _target(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected a target such as 'sla_met_rate >= 0.80', got an empty value"
-        )
-    return text
-
-
-def _as_of(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected a store version (`cxreports store history`) or a timestamp such as "
-            "2026-03-30T07:00:00Z, got an empty value; leave --as-of out for the newest snapshot"
-        )
-    return text
-
-
 def _path(text: str) -> Path:
     return Path(_text(text))
-
-
-def _week(text: str) -> str:
-    """An ISO week; an empty value is refused, not read as the default week."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected an ISO week such as 2026-W13, got an empty value; leave --week out for "
-            "the last complete week"
-        )
-    return text
 
 
 def _date(text: str):
