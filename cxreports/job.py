@@ -184,11 +184,10 @@ def _check_scopes(groups: list[Group], source: str, as_of: int | None, week: Wee
     the data (a store at version ``as_of``), all problems at once."""
     known = scope.known([source], as_of=as_of)
     if not known.started(week.start_utc, week.end_utc):
-        span = "none" if known.last is None else f"{known.first:%Y-%m-%d} to {known.last:%Y-%m-%d}"
         # stale data, or a mistyped week: reports of nothing would go out as if all were well
         raise EmptyDataError(
             f"{source}: no interaction started in week {week.label} ({week.tz}); the data "
-            f"runs from {span} (UTC): nothing rendered or sent"
+            f"runs from {known.span()} (UTC): nothing rendered or sent"
         )
     problems = []
     for group in groups:

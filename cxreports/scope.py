@@ -27,15 +27,18 @@ LISTED = 30
 
 @dataclass(frozen=True)
 class Known:
-    """The queue names and channels present in a source, sorted, and its first and last start
-    (None for a source without one)."""
+    """The queue names and channels present in a source, sorted, and every interaction's
+    start (sorted, UTC: which weeks the source reaches)."""
 
     queues: tuple[str, ...]
     channels: tuple[str, ...]
-    first: datetime | None = None
-    last: datetime | None = None
-    #: every interaction's start, sorted (UTC): which weeks the source reaches
     starts: pl.Series | None = field(default=None, repr=False, compare=False)
+
+    def span(self) -> str:
+        """The first and last day of the starts, in words."""
+        if self.starts is None or not len(self.starts):
+            return "none"
+        return f"{self.starts[0]:%Y-%m-%d} to {self.starts[-1]:%Y-%m-%d}"
 
     def started(self, start: datetime, end: datetime) -> int:
         """How many interactions started in ``[start, end)`` (UTC)."""
@@ -52,7 +55,7 @@ class Known:
         Examples
         --------
         >>> Known.of(pl.DataFrame({"queue_name": ["B", None, "A"], "channel": ["x", "x", None]}))
-        Known(queues=('A', 'B'), channels=('x',), first=None, last=None)
+        Known(queues=('A', 'B'), channels=('x',))
         """
         lazy = interactions.lazy()
         starts = (
@@ -66,8 +69,7 @@ class Known:
             starts.alias("starts"),
         ).collect()
         began = frame["starts"].explode().drop_nulls()
-        first, last = (began[0], began[-1]) if len(began) else (None, None)
-        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)), first, last, began)
+        return cls(tuple(frame.item(0, 0)), tuple(frame.item(0, 1)), began)
 
 
 def known(sources: Sequence[str | Path], *, as_of: int | None = None) -> Known:

@@ -762,8 +762,9 @@ def snapshot(store: str | Path, as_of: int | str | datetime | None = None) -> Sn
         try:
             info = _commit_info(root, commit)
         except StoreDamagedError:
-            if version < newest and candidate < (_earliest_commit(f"{uri}/_delta_log") or 0):
-                raise _expired(root, version, _earliest_commit(f"{uri}/_delta_log")) from None
+            earliest = _earliest_commit(f"{uri}/_delta_log") if version < newest else None
+            if earliest is not None and candidate < earliest:  # the log's clean-up, not damage
+                raise _expired(root, version, earliest) from None
             raise
         meta = info.get(META_KEY)
         candidate -= 1
@@ -812,7 +813,7 @@ def _earliest_commit(log: str) -> int | None:
     return min(versions, default=None)
 
 
-def _expired(root: str, version: int, earliest: int | None) -> ParameterError:
+def _expired(root: str, version: int, earliest: int) -> ParameterError:
     return ParameterError(
         f"version {version} of the store {root} is older than its Delta log keeps (at a "
         "checkpoint, Delta removes the commits older than the log's retention, 30 days by "
