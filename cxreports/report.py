@@ -287,11 +287,7 @@ def prepare(
     from_store = len(sources) == 1 and store.is_store(sources[0])
     as_of = None if as_of in (None, "") else as_of
     if as_of is not None and not from_store:
-        raise ParameterError(
-            "as_of (--as-of) reads a store as it was; give one store as the only source"
-            if len(sources) > 1
-            else f"as_of (--as-of) reads a store as it was; the source is not a store: {sources[0]}"
-        )
+        raise _as_of_without_a_store("as_of (--as-of)", sources)
     # from the first week the figures read up to a week past this one (first-contact
     # resolution looks a week ahead)
     start, end = first_week(wk, trend_weeks).start_utc, wk.end_utc + timedelta(days=7)
@@ -592,6 +588,14 @@ def _targets(
     return goals
 
 
+def _as_of_without_a_store(name: str, sources: Sequence[str | Path]) -> ParameterError:
+    if len(sources) > 1:
+        return ParameterError(f"{name} reads a store as it was; give one store as the only source")
+    return ParameterError(
+        f"{name} reads a store as it was; the source is not a store: {sources[0]}"
+    )
+
+
 def _resolved_scope(goal: Target, known: scope.Known) -> Target:
     """A target on a queue or channel as the data spells it (case ignored, as for the
     filters); one the data does not have is an error, not a target of no data every week."""
@@ -871,11 +875,7 @@ def plan(
         pinned = None if as_of in (None, "") else as_of  # (version 0 is a version)
         parameters["as_of"] = store.verify(files[0], pinned).version
     elif as_of not in (None, ""):
-        raise ParameterError(
-            "--as-of reads a store as it was; give one store as the only source"
-            if len(files) > 1
-            else f"--as-of reads a store as it was; the source is not a store: {files[0]}"
-        )
+        raise _as_of_without_a_store("--as-of", files)
     parameters = _scoped(files, parameters)
     if missing := [r.notebook for r in builtins if not r.notebook.is_file()]:
         raise ParameterError(
