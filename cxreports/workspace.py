@@ -160,15 +160,15 @@ def write_notebooks(
             raise ParameterError(
                 "source is empty: give a file, directory or glob of pages, or a store"
             )
-        if not store.is_store(source):
+        if not (a_store := store.is_store(source)):
             resolve_sources([source])
         elif as_of is not None:
             store.verify(source, as_of)  # a version the store has, or a bad one stops here
         # the kernel runs in the notebook's folder: a relative path would mean another place
         source_value, shown = str(Path(source).absolute()), str(source)
     else:
-        source_value, shown = SAMPLE_STORE.as_posix(), str(folder / SAMPLE_STORE)
-    if as_of is not None and (source is None or not store.is_store(source)):
+        source_value, shown, a_store = SAMPLE_STORE.as_posix(), str(folder / SAMPLE_STORE), False
+    if as_of is not None and not a_store:
         raise ParameterError(
             "as_of (--as-of) reads a store as it was: give the store as the source (--source)"
         )
