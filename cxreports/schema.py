@@ -333,6 +333,9 @@ _PILED = rf"(\p{{M}}{{{MARKS_KEPT}}})\p{{M}}+"
 #: overrides and isolates that would turn the text after them around ("Trojan Source"):
 #: reports isolate each name themselves (:func:`isolated`).
 _UNSHOWN = r"[\x00-\x1F\x7F-\x9F\x{202A}-\x{202E}\x{2066}-\x{2069}]"
+_UNSHOWN_CHARS = frozenset(
+    map(chr, [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+)
 
 
 def tamed(text: pl.Expr) -> pl.Expr:
@@ -361,11 +364,26 @@ def tame(text: str) -> str:
     >>> tame("Mei\u202eexe.txt\x1b"), tame("Ann\x07Lee")
     ('Meiexe.txt', 'AnnLee')
     """
-    if text.isascii() and text.isprintable():
+    if (text.isascii() and text.isprintable()) or _plain(text):
         return text
     # the tables' own rule (polars' Unicode tables, not Python's): a name looked up in a table
     # (a target's queue, a scorecard's team) is found by the text this gives
     return pl.select(tamed(pl.lit(text, dtype=pl.String))).item()
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` has nothing :func:`tame` would take out, by a margin (no two marks in a
+    row, no character it leaves out), so that polars' Unicode tables, a version apart from
+    Python's, agree: most names from the data, at a hundredth of a polars call."""
+    marked = False
+    for c in text:
+        if c in _UNSHOWN_CHARS:
+            return False
+        mark = unicodedata.category(c).startswith("M")
+        if mark and marked:
+            return False
+        marked = mark
+    return True
 
 
 def agent_label() -> pl.Expr:
