@@ -23,12 +23,13 @@ from cxreports.report import (
     described,
     notebook_problem,
     report_name_problem,
+    team_spellings,
     threshold_problems,
 )
 from cxreports.schema import tame
 from cxreports.targets import BUSINESS_METRICS
 from cxreports.targets import from_config as targets_from_config
-from cxreports.teams import UNASSIGNED, Teams
+from cxreports.teams import Teams
 from cxreports.teams import from_config as teams_from_config
 from cxreports.teams import read as read_teams
 
@@ -289,13 +290,12 @@ class Config:
                     "the teams: [report] team_map (a CSV of agent_id,team,lead) or [[teams]]"
                 )
             elif group.teams and mapping is not None:
-                known = [*mapping.names, UNASSIGNED]
-                spelt = {tame(k).casefold() for k in known}  # case ignored, as for --teams
+                spelt = team_spellings(mapping)  # found as --teams finds them
                 if unknown := [t for t in group.teams if tame(t).casefold() not in spelt]:
                     problems.append(
                         f"[[groups]] #{number} ({group.name}): unknown team(s) "
                         f"{', '.join(map(repr, unknown))}: [report] team_map names "
-                        f"{', '.join(map(repr, known))}"
+                        f"{', '.join(map(repr, spelt.values()))}"
                     )
         names: dict[str, int] = {}
         for number, report in enumerate(self.reports, 1):

@@ -555,14 +555,19 @@ def _team_names(teams: str | Sequence[str] | None, team_map: Teams | None) -> li
             "teams (--teams) filters by team and needs the teams mapping: give team_map "
             "(--team-map FILE, or [report] team_map in the weekly config)"
         )
-    known = [*team_map.names, UNASSIGNED]
-    spelt = {S.tame(k).casefold(): k for k in known}  # case ignored, as for queues
+    spelt = team_spellings(team_map)
     if unknown := [n for n in names if S.tame(n).casefold() not in spelt]:
         raise ParameterError(
             f"unknown team(s) {', '.join(map(repr, unknown))} in {team_map.origin}: "
-            f"choose from {', '.join(map(repr, known))}"
+            f"choose from {', '.join(map(repr, spelt.values()))}"
         )
     return list(dict.fromkeys(spelt[S.tame(n).casefold()] for n in names))
+
+
+def team_spellings(team_map: Teams) -> dict[str, str]:
+    """The mapping's teams (and ``Unassigned``) by the key a filter finds them by: case
+    ignored, as for queues, and as reports show names."""
+    return {S.tame(k).casefold(): k for k in [*team_map.names, UNASSIGNED]}
 
 
 def _targets(

@@ -298,6 +298,9 @@ def test_a_group_filtered_by_team_is_checked_with_the_config(sample_dir: Path, t
     )
     config.write_text(base + f"[report]\nteam_map = '{teams}'\n")
     assert read_config(config).check().groups[0].teams == ("North",)
+    # found as --teams finds it: case ignored
+    config.write_text(base.replace("'North'", "'NORTH'") + f"[report]\nteam_map = '{teams}'\n")
+    read_config(config).check()
     config.write_text(base)
     with pytest.raises(ParameterError, match=r"#1 \(north\): teams filters by team and needs"):
         read_config(config).check()
