@@ -81,6 +81,20 @@ KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=F
 KERNEL_ENV = {"PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
+@functools.cache
+def one_off_manager() -> type:
+    """The kernel manager for a notebook run outside a pool (papermill starts that kernel):
+    jupyter_client's own, started with :data:`KERNEL_ENV` as a pool's kernels are."""
+    from jupyter_client import AsyncKernelManager
+
+    class OneOffKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+            kw["env"] = {**KERNEL_ENV, **kw.get("env", os.environ)}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return OneOffKernelManager
+
+
 class WarmKernel:
     """One Jupyter kernel kept for many notebooks, driven by one thread of a :class:`KernelPool`.
 

@@ -134,7 +134,7 @@ def execute_notebook(
     folder = str(notebook.parent.absolute())
     try:
         with atomic_path(output_ipynb) as tmp:
-            engine: dict[str, Any] = {}
+            engine: dict[str, Any] = {"kernel_manager_class": kernels.one_off_manager()}
             if kernel is not None:
                 # saved once at the end, not twice a cell (or as far as it ran, on failure)
                 engine = {"engine_name": kernels.ENGINE, "warm": kernel, "folder": folder}

@@ -26,6 +26,7 @@ from cxreports.cli import main as main_cli
 from cxreports.exceptions import EmptyDataError, ParameterError, ReportError
 from cxreports.iorw import remove_dead
 from cxreports.kernels import KernelPool, WarmKernel
+from cxreports.render import execute_notebook
 from cxreports.report import (
     Report,
     custom_report,
@@ -1041,14 +1042,9 @@ def test_kernels_and_their_zygote_end_when_the_pools_process_is_killed():
         time.sleep(0.1)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("size", [1, 2])
-def test_kernels_of_a_spec_with_frozen_modules_start_without_a_debugger_warning(
-    tmp_path, monkeypatch, capfd, size
-):
-    # the spec `ipykernel install` writes in a plain venv may lack -Xfrozen_modules=off; debugpy
-    # then printed a four-line "Debugger warning" to stderr for every report run (size 2: as
-    # the zygote the kernels are forked from imports it)
+def _frozen_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A kernel spec as `ipykernel install` writes it in some plain venvs (no
+    -Xfrozen_modules=off), in an environment without PYDEVD_DISABLE_FILE_VALIDATION."""
     spec = tmp_path / "jupyter" / "kernels" / "frozen"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -1057,7 +1053,38 @@ def test_kernels_of_a_spec_with_frozen_modules_start_without_a_debugger_warning(
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.delenv("PYDEVD_DISABLE_FILE_VALIDATION", raising=False)
+    return "frozen"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [1, 2])
+def test_kernels_of_a_spec_with_frozen_modules_start_without_a_debugger_warning(
+    tmp_path, monkeypatch, capfd, size
+):
+    # debugpy printed a four-line "Debugger warning" to stderr for every report run (size 2:
+    # as the zygote the kernels are forked from imports it)
+    _frozen_spec(tmp_path, monkeypatch)
     with KernelPool(size, kernel_name="frozen") as pool:
         futures = [pool.submit(lambda kernel: kernel.run_code("1")) for _ in range(size)]
         _within(HANG_S, lambda: [f.result() for f in futures])
+    assert "Debugger warning" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_notebook_run_without_a_pool_starts_its_kernel_as_a_pool_does(
+    tmp_path, monkeypatch, capfd
+):
+    # execute_notebook with no warm kernel has papermill start one: it printed debugpy's
+    # warning as the pool's kernels once did
+    kernel_name = _frozen_spec(tmp_path, monkeypatch)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("render_mode = 'interactive'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import os\nos.environ.get('PYDEVD_DISABLE_FILE_VALIDATION')"),
+    ]
+    source = tmp_path / "env.ipynb"
+    nbformat.write(nb, source)
+    out = execute_notebook(source, {}, tmp_path / "out.ipynb", kernel_name=kernel_name)
+    cells = nbformat.read(out, as_version=4).cells
+    assert cells[-1].outputs[0]["data"]["text/plain"] == "'1'"
     assert "Debugger warning" not in capfd.readouterr().err
