@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from cxreports import chartfont, palette
 from cxreports.exceptions import ParameterError
 from cxreports.metrics import csat
 from cxreports.metrics.core import wilson
+from cxreports.period import Week
 from cxreports.schema import agent_labels, tamed
 from cxreports.units import duration
 
@@ -671,12 +673,13 @@ def _count_steps(largest: int, bins: int = 5) -> list[int]:
     return [1, *range(step, largest + 1, step)] if step > 1 else list(range(1, largest + 1))
 
 
-def heatmap(cells: pl.DataFrame) -> alt.Chart | alt.LayerChart:
+def heatmap(cells: pl.DataFrame, week: Week | None = None) -> alt.Chart | alt.LayerChart:
     """Interactions by local weekday and hour (``WeeklyMetrics.heatmap``), each count printed.
 
     Weekdays are the seven columns and hours the rows, so the grid fits a phone. The shading
     is in whole-number steps; the printed count says the same, for readers who cannot tell
-    the shades apart.
+    the shades apart. With the report ``week``, a change of the clock in it is said above the
+    grid: the hour it goes back over holds two hours of contacts, the one it skips none.
     """
     total = int(cells["handled"].sum())
     if total == 0:
@@ -737,12 +740,25 @@ def heatmap(cells: pl.DataFrame) -> alt.Chart | alt.LayerChart:
         .resolve_scale(color="independent")
         .properties(width=7 * 44, height=24 * 17)
     )
+    changes = week.clock_changes() if week is not None else []
+    if changes:
+        lines = [line for change in changes for line in textwrap.wrap(change, 46)]
+        chart = chart.properties(
+            title=alt.Title(
+                lines,
+                fontSize=FONT_SIZE,
+                fontWeight="normal",
+                color=palette.MUTED,
+                anchor="start",
+                offset=10,
+            )
+        )
     title = "Interactions by weekday and hour"
     described = (
         f"{title} (report time zone), {total:,} in all. Busiest: {busiest['weekday_name']} "
         f"{busiest['hour']:02d}:00 with {busiest['handled']}."
     )
-    return _described(chart, title, described)
+    return _described(chart, title, " ".join([described, *changes]))
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -187,9 +187,63 @@ for the last complete one
         """The seven local dates of the week."""
         return [self.monday + timedelta(days=i) for i in range(7)]
 
+    def clock_changes(self) -> list[str]:
+        """The week's changes of the clock (daylight saving time), each as a sentence for a
+        chart with a row per local hour: the hour the clock goes back over counts more than an
+        hour of contacts, and the hour it skips counts less.
+
+        Examples
+        --------
+        >>> print(*Week.parse("2026-W44", "America/New_York").clock_changes())
+        On Sun 01 Nov the clocks went back 1 hour at 02:00: that day's 01:00 row counts two hours.
+        >>> print(*Week.parse("2026-W10", "America/New_York").clock_changes())
+        On Sun 08 Mar the clocks went forward 1 hour at 02:00: that day's 02:00 row is empty.
+        >>> Week.parse("2026-W13", "Asia/Singapore").clock_changes()
+        []
+        """
+        tz = zone(self.tz)
+        out = []
+        start, end = self.start_utc, self.end_utc
+        # offsets change on the quarter hour at most: one look a quarter hour finds each change
+        steps = int((end - start) / timedelta(minutes=15))
+        before = start.astimezone(tz).utcoffset()
+        for i in range(1, steps + 1):
+            instant = start + timedelta(minutes=15 * i)
+            after = instant.astimezone(tz).utcoffset()
+            if after == before or before is None or after is None:
+                continue
+            shift, before = after - before, after
+            local = instant.astimezone(tz)
+            amount, wall = _span(abs(shift)), (local - shift).strftime("%H:%M")
+            if shift < timedelta(0):  # the wall times from the new one to the old happen twice
+                row = local.strftime("%H:00")
+                counts = "two hours" if -shift == timedelta(hours=1) else f"{amount} more"
+                out.append(
+                    f"On {local:%a %d %b} the clocks went back {amount} at {wall}: that day's "
+                    f"{row} row counts {counts}."
+                )
+            else:  # the wall times from the old one to the new never happen
+                row = (local - shift).strftime("%H:00")
+                counts = "is empty" if shift == timedelta(hours=1) else f"counts {amount} less"
+                out.append(
+                    f"On {local:%a %d %b} the clocks went forward {amount} at {wall}: that "
+                    f"day's {row} row {counts}."
+                )
+        return out
+
     def previous(self, n: int = 1) -> Week:
         """The week ``n`` weeks earlier, in the same time zone."""
         return Week.containing(self.monday - timedelta(weeks=n), self.tz)
 
     def __str__(self) -> str:
         return self.label
+
+
+def _span(delta: timedelta) -> str:
+    """``1 hour``, ``30 minutes``, ``2 hours``."""
+    minutes = int(delta.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if rest:
+        parts.append(f"{rest} minutes")
+    return " ".join(parts)

@@ -286,6 +286,34 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
     assert spec["description"].endswith("No SLA verdict in 12:00–12:59.")
 
 
+def test_heatmap_says_when_the_clock_changed_in_the_week():
+    # New York, 2026-W44: clocks go back on Sun 1 Nov at 02:00 EDT, so 01:00-01:59 happens
+    # twice (05:xx and 06:xx UTC) and the heatmap's Sunday 01:00 cell counts both hours
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 11, 1, 5, 30)},
+        {"agent_id": "A", "started_at": utc(2026, 11, 1, 6, 30)},
+        {"agent_id": "A", "started_at": utc(2026, 10, 28, 15)},
+        {"agent_id": "A", "started_at": utc(2026, 10, 21, 15)},
+        {"agent_id": "A", "started_at": utc(2026, 3, 4, 15)},
+    ]
+    m = weekly(make_logs(rows), "2026-W44", "America/New_York", trend_weeks=2)
+    sunday_one = m.heatmap.filter(weekday=7, hour=1)["handled"].item()
+    assert sunday_one == 2
+    spec = charts.heatmap(m.heatmap, m.week).to_dict()
+    said = " ".join(spec["title"]["text"])
+    assert said == (
+        "On Sun 01 Nov the clocks went back 1 hour at 02:00: that day's 01:00 row counts two "
+        "hours."
+    )
+    assert spec["description"].endswith(said)
+    # spring: the 02:00 row of Sun 8 Mar is empty; a week with no change says nothing
+    m = weekly(make_logs(rows), "2026-W10", "America/New_York", trend_weeks=2)
+    spec = charts.heatmap(m.heatmap, m.week).to_dict()
+    assert "that day's 02:00 row is empty" in " ".join(spec["title"]["text"])
+    m = weekly(make_logs(rows), "2026-W43", "America/New_York", trend_weeks=2)
+    assert "title" not in charts.heatmap(m.heatmap, m.week).to_dict()
+
+
 def test_heatmap_steps_and_legend_are_whole_numbers_and_every_count_is_printed(week_metrics):
     spec = charts.heatmap(week_metrics.heatmap).to_dict()
     rect = next(u for u in _layers(spec) if u["mark"]["type"] == "rect")
