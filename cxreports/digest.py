@@ -79,7 +79,7 @@ class _Kpi:
     value: str
     detail: str  # median, n and interval: "n=539 · 95% CI 72–79%"
     change: str  # "▼ −2.9 pp vs 78.2%", or "" without a previous week
-    verdict: str  # "better", "worse", "within noise", "no data last week" or ""
+    verdict: str  # "better", "worse", "within noise", "provisional", "no data last week" or ""
     tone: _Tone
     few: bool  # n below the minimum volume
 
@@ -399,6 +399,8 @@ def _verdict(kpi: dict[str, Any]) -> tuple[str, _Tone]:
     """Better or worse only where the 95% interval says the change is more than noise."""
     if kpi["better"] == "neutral" or kpi["outside_interval"] is None:
         return "", "muted"
+    if kpi["provisional"]:
+        return "provisional", "muted"
     if not kpi["outside_interval"] or kpi["change"] == 0:
         return "within noise", "muted"
     if (kpi["change"] > 0) == (kpi["better"] == "higher"):
@@ -459,8 +461,14 @@ def _footnotes(d: _Digest, few: str) -> list[str]:
     return [
         *notes,
         "Better or worse: last week's value lies outside this week's 95% interval (CI); within "
-        "noise: inside it. Changes of averages and of the other rates are shown without a "
-        "verdict.",
+        "noise: inside it."
+        + (
+            " Provisional: first-contact resolution while the data does not reach the end of "
+            "its 7-day window."
+            if any(k.verdict == "provisional" for k in d.kpis)
+            else ""
+        )
+        + " Changes of averages and of the other rates are shown without a verdict.",
         "Flags compare an agent with the whole team; a rate is flagged only when the agent's "
         "entire 95% interval is below the team's.",
         "Times are m:ss (h:mm:ss from an hour); a mean is labelled as such, with the median.",

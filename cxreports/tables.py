@@ -81,13 +81,14 @@ def kpi_cards(
 ) -> str:
     """Headline KPI cards: value, change against the previous week, and its reading.
 
-    The change has an arrow for its direction and a word for its reading, *better* or
-    *worse* (in blue or vermillion, never colour alone); volume has no reading. For rates the
-    95% interval is shown, and a change whose previous value lies inside this week's interval
-    reads *within noise*, in grey, with no verdict. With ``summary``
-    (``WeeklyMetrics.summary``) a duration card also gives the median beside the mean its label
-    names. With ``targets`` (``WeeklyMetrics.targets``) a card whose metric has a target for
-    the whole week shows it and its status in a word and a shape.
+    The change has an arrow for its direction. A figure with a 95% interval (the rates that
+    have one) has a word for its reading as well: *better* or *worse* (in blue or vermillion,
+    never colour alone) when last week's value lies outside this week's interval, *within
+    noise* (in grey, no verdict) when inside, *provisional* while the data does not reach the
+    end of its window (FCR). Volume, means and the rates without an interval get no verdict.
+    With ``summary`` (``WeeklyMetrics.summary``) a duration card also gives the median beside
+    the mean its label names. With ``targets`` (``WeeklyMetrics.targets``) a card whose metric
+    has a target for the whole week shows it and its status in a word and a shape.
     """
     goals = {}
     if targets is not None:
@@ -107,9 +108,12 @@ def kpi_cards(
             up = k["change"] > 0
             good = (up and k["better"] == "higher") or (not up and k["better"] == "lower")
             arrow = "▲" if up else ("▼" if k["change"] < 0 else "■")
-            if k["better"] == "neutral" or k["change"] == 0:
+            if k["better"] == "neutral" or k["change"] == 0 or k["outside_interval"] is None:
+                # no interval to tell a change from noise: its direction, and no verdict
                 reading, kind = "", "cx-flat"
-            elif k["outside_interval"] is False:
+            elif k["provisional"]:
+                reading, kind = " provisional", "cx-flat"
+            elif not k["outside_interval"]:
                 # last week lies inside this week's interval: no verdict, and no colour for one
                 reading, kind = " within noise", "cx-flat"
             else:

@@ -302,8 +302,7 @@ def test_heatmap_says_when_the_clock_changed_in_the_week():
     spec = charts.heatmap(m.heatmap, m.week).to_dict()
     said = " ".join(spec["title"]["text"])
     assert said == (
-        "On Sun 01 Nov the clocks went back 1 hour at 02:00: that day's 01:00 row counts two "
-        "hours."
+        "On Sun 01 Nov the clocks went back 1 hour at 02:00: that day's 01:00 row counts two hours."
     )
     assert spec["description"].endswith(said)
     # spring: the 02:00 row of Sun 8 Mar is empty; a week with no change says nothing

@@ -278,3 +278,19 @@ def test_the_email_charts_specs_are_valid_vega_lite(metrics):
         digest._daily_spec(metrics),
     ):
         Root.validate(spec)
+
+
+def test_first_contact_resolution_gets_no_verdict_while_its_window_is_open():
+    # W13's FCR improves from 0/20 to 20/20 (every W12 contact comes back within 7 days), but
+    # the data ends on Tue 24: a repeat contact may still come, so it is provisional
+    rows = [{**r, "contact_id": "same"} for r in _rows("A", 17, 20)] + _rows("A", 24, 20)
+    body = _build(rows)
+    row = _row_with(body.html, ">First-contact resolution<div")
+    assert "· provisional" in row and "better" not in row
+    assert "Provisional: first-contact resolution while the data" in body.html
+    [line] = [line for line in body.text.splitlines() if line.startswith("  First-contact")]
+    assert line.endswith(", provisional")
+    # data past every window of the week: the verdict is given
+    later = _build([*rows, *[{**r, "started_at": utc(2026, 4, 7, 9)} for r in _rows("B", 1, 1)]])
+    assert "better" in _row_with(later.html, ">First-contact resolution<div")
+    assert "Provisional:" not in later.html

@@ -110,6 +110,14 @@ def test_previous_week_and_kpis(hand):
     assert (s["aht_n"], s["frt_n"], s["wrap_up_n"], s["resolution_n"]) == (3, 2, 0, 0)
     a = hand.agents.row(0, named=True)
     assert (a["handled_prev"], a["aht_s_prev"]) == (1, 100.0)
+    # the data ends before two of the week's FCR windows close: FCR alone is provisional
+    assert [k for k, r in kpi.items() if r["provisional"]] == ["fcr_rate"]
+    later = weekly(make_logs([*HAND_ROWS, *_LATER]), "2026-W13", SGT, min_volume=2)
+    assert not later.kpis["provisional"].any()
+
+
+# a contact 8 days after the end of the week: the data reaches past every FCR window of it
+_LATER = [{"agent_id": "C", "started_at": utc(2026, 4, 6, 16, 0)}]
 
 
 def test_the_same_figure_summed_in_another_order_is_no_change():

@@ -211,21 +211,27 @@ def test_names_in_thai_indian_scripts_and_emoji_print_in_a_font_that_has_them(we
 
 
 @pytest.mark.parametrize(
-    ("outside", "change", "reading", "kind"),
+    ("outside", "provisional", "change", "reading", "kind"),
     [
-        (False, -0.029, "▼ −2.9 pp within noise", "cx-flat"),
-        (True, -0.029, "▼ −2.9 pp worse", "cx-bad"),
-        (True, 0.05, "▲ +5.0 pp better", "cx-good"),
-        (None, -0.029, "▼ −2.9 pp worse", "cx-bad"),  # no interval: the change is all there is
+        (False, False, -0.029, "▼ −2.9 pp within noise", "cx-flat"),
+        (True, False, -0.029, "▼ −2.9 pp worse", "cx-bad"),
+        (True, False, 0.05, "▲ +5.0 pp better", "cx-good"),
+        # no interval: nothing tells the change from noise, so no verdict (as in the email)
+        (None, False, -0.029, "▼ −2.9 pp", "cx-flat"),
+        # FCR whose 7-day window the data does not reach: it may still fall
+        (True, True, 0.05, "▲ +5.0 pp provisional", "cx-flat"),
     ],
 )
-def test_a_change_within_noise_has_no_verdict_and_no_colour(outside, change, reading, kind):
+def test_a_change_within_noise_has_no_verdict_and_no_colour(
+    outside, provisional, change, reading, kind
+):
     kpis = pl.DataFrame(
         [
             {
                 "metric": "sla_met_rate", "label": "SLA met", "unit": "rate", "better": "higher",
                 "value": 0.753, "previous": 0.753 - change, "change": change, "n": 539,
                 "low": 0.72, "high": 0.79, "outside_interval": outside,
+                "provisional": provisional,
             }
         ]
     )  # fmt: skip

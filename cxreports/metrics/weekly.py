@@ -491,6 +491,8 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
                 "outside_interval": None
                 if low is None or prior is None
                 else bool(prior < low or prior > high),
+                # this week's FCR still waits for repeat contacts the data does not reach yet
+                "provisional": column == "fcr_rate" and bool(now.get("fcr_window_incomplete")),
             }
         )
     return pl.DataFrame(
@@ -507,6 +509,7 @@ def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
             "low": pl.Float64,
             "high": pl.Float64,
             "outside_interval": pl.Boolean,
+            "provisional": pl.Boolean,
         },
     )
 
