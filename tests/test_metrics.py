@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from cxreports import ParameterError, schema
+from cxreports import ParameterError, load, schema
 from cxreports.metrics import weekly
 from cxreports.period import Week
 from cxreports.report import prepare
@@ -148,7 +148,40 @@ def test_csat_distribution_and_trend(hand):
     ]  # fmt: skip
     trend = dict(hand.trend.select("iso_week", "handled").iter_rows())
     assert list(trend) == [f"2026-W{n:02d}" for n in range(6, 14)]
-    assert (trend["2026-W12"], trend["2026-W13"], trend["2026-W06"]) == (1, 3, 0)
+    # the data starts in W12: the weeks before it have no figures, not 0 contacts
+    assert (trend["2026-W12"], trend["2026-W13"], trend["2026-W06"]) == (1, 3, None)
+
+
+@pytest.mark.parametrize("source", ["pages", "store"])
+def test_a_trend_week_before_the_data_is_unknown_and_one_without_contacts_is_zero(
+    tmp_path, seed_record, write_page, source
+):
+    # contacts in W08 and W13 (W10 has none); the data, whatever the scope, starts in W08
+    records = []
+    for i, (queue, started) in enumerate(
+        [
+            ("Sales", "2026-02-17 09:00"),
+            ("Billing", "2026-03-24 09:00"),
+            ("Billing", "2026-03-25 09:00"),
+        ]
+    ):
+        record = {**seed_record, "id": f"r{i}", "contactId": f"c{i}", "queueName": queue}
+        record.update(startedDate=f"{started}:00.000+00", createdAt=None, closedAt=None)
+        records.append(record)
+    page = write_page(records)
+    if source == "store":
+        from cxreports import store
+
+        store.update([page], tmp_path / "store")
+        logs = store.load_window(tmp_path / "store", utc(2026, 2, 1), utc(2026, 4, 1))
+    else:
+        logs = load(page)
+    m = weekly(logs, "2026-W13", "UTC", queues=["Billing"], scorecards=True, min_volume=1)
+    trend = dict(m.trend.select("iso_week", "handled").iter_rows())
+    assert [trend[f"2026-W{n:02d}"] for n in (7, 8, 10, 13)] == [None, 0, 0, 2]
+    [card] = m.scorecards.cards
+    volume = dict(card.volume.select("iso_week", "handled").iter_rows())
+    assert [volume[f"2026-W{n:02d}"] for n in (5, 7, 8, 12, 13)] == [None, None, 0, 0, 2]
 
 
 def test_no_csat_scores_gives_nulls_not_zeros():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
@@ -247,6 +248,7 @@ def weekly(
 
     by = BREAKDOWNS
     lazy_rows, lazy_prev = rows.lazy(), prev_rows.lazy()
+    data_start = _data_start(logs)
     cats = (
         logs.wrap_up_categories.lazy()
         .filter(pl.col("level") == 1)
@@ -263,7 +265,7 @@ def weekly(
         "queues": _breakdown(lazy_rows, by["queues"], aggs),
         "channels": _breakdown(lazy_rows, by["channels"], aggs),
         "hourly": _breakdown(lazy_rows, by["hourly"], aggs),
-        "trend": _trend(base, wk, trend_weeks, aggs),
+        "trend": _trend(base, wk, trend_weeks, aggs, data_start),
         "heatmap": volume.heatmap(lazy_rows),
         "dispositions": volume.mix(lazy_rows, "disposition"),
         "categories": volume.mix(cats, "value").rename({"value": "category"}),
@@ -286,7 +288,7 @@ def weekly(
             by["agents"],
             aggs,
         )
-        queries["agent_weeks"] = _agent_weeks(history, wk)
+        queries["agent_weeks"] = _agent_weeks(history, wk, data_start)
         queries["week_categories"] = cats.select("id", "value")
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     # names as reports show them (tamed: no pile of combining marks); the agents' below
@@ -544,17 +546,17 @@ def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
     )
 
 
-def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
+def _agent_weeks(history: pl.LazyFrame, week: Week, data_start: datetime | None) -> pl.LazyFrame:
     """Handled per agent of ``week`` and per week of the baseline and ``week``, oldest first,
-    a week without interactions 0."""
+    a week without interactions 0 (null if it ended before the data starts)."""
+    spans = [week.previous(n) for n in reversed(range(changes_.BASELINE_WEEKS + 1))]
     weeks = pl.LazyFrame(
         {
             "_week": list(reversed(range(changes_.BASELINE_WEEKS + 1))),
-            "iso_week": [
-                week.previous(n).label for n in reversed(range(changes_.BASELINE_WEEKS + 1))
-            ],
+            "iso_week": [w.label for w in spans],
+            "_known": [data_start is not None and w.end_utc > data_start for w in spans],
         },
-        schema={"_week": pl.Int32, "iso_week": pl.String},
+        schema={"_week": pl.Int32, "iso_week": pl.String, "_known": pl.Boolean},
     )
     agents = (
         history.filter((pl.col("_week") == 0) & pl.col("agent_id").is_not_null())
@@ -569,15 +571,17 @@ def _agent_weeks(history: pl.LazyFrame, week: Week) -> pl.LazyFrame:
     return (
         agents.join(weeks, how="cross")
         .join(counts, on=["agent_id", "_week"], how="left")
-        .with_columns(pl.col("handled").fill_null(0))
+        .with_columns(pl.when("_known").then(pl.col("handled").fill_null(0)).alias("handled"))
         .sort("agent_id", "_week", descending=[False, True])
         .select("agent_id", "iso_week", "handled")
     )
 
 
-def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages) -> pl.LazyFrame:
+def _trend(
+    base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, data_start: datetime | None
+) -> pl.LazyFrame:
     """The headline figures of each of the ``weeks`` weeks ending with ``week``
-    (:func:`_position`)."""
+    (:func:`_position`); a week that ends before the data starts has no figures at all."""
     spans = [week.previous(n) for n in reversed(range(weeks))]
     rows = counted(_position(base, week, weeks))
     per_week = _breakdown(rows, ["_week"], aggs)
@@ -588,5 +592,22 @@ def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages) -> pl.LazyF
     return (
         frame.join(per_week, on="_week", how="left", maintain_order="left")
         .drop("_week")
-        .with_columns(pl.col("handled").fill_null(0))
+        .with_columns(_handled([w.end_utc for w in spans], data_start))
     )
+
+
+def _data_start(logs: CxLogs) -> datetime | None:
+    """The first start in the data (all of it, whatever the scope): a store window's
+    ``first_seen``, or the loaded interactions' earliest."""
+    if "first_seen" in logs.extra:
+        return logs.extra["first_seen"]
+    return logs.interactions.select(pl.col("started_at").min()).item()
+
+
+def _handled(ends: list[datetime], data_start: datetime | None) -> pl.Expr:
+    """``handled`` of weeks ending at ``ends``: 0 where a week had no interaction, null where
+    it ended before the data starts (nothing is known of it: no data, not no contacts)."""
+    known = pl.Series(
+        [data_start is not None and end > data_start for end in ends], dtype=pl.Boolean
+    )
+    return pl.when(pl.lit(known)).then(pl.col("handled").fill_null(0)).alias("handled")
