@@ -182,6 +182,15 @@ def test_a_trend_week_before_the_data_is_unknown_and_one_without_contacts_is_zer
     [card] = m.scorecards.cards
     volume = dict(card.volume.select("iso_week", "handled").iter_rows())
     assert [volume[f"2026-W{n:02d}"] for n in (5, 7, 8, 12, 13)] == [None, None, 0, 0, 2]
+    # last week is compared with when the data reaches it (0 contacts), else it is not
+    assert m.kpis.row(0, named=True)["previous"] == 0
+    first = weekly(logs, "2026-W08", "UTC").kpis.row(0, named=True)
+    assert (first["metric"], first["value"], first["previous"], first["change"]) == (
+        "handled",
+        1,
+        None,
+        None,
+    )
 
 
 def test_no_csat_scores_gives_nulls_not_zeros():

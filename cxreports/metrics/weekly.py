@@ -322,7 +322,8 @@ def weekly(
         },
         summary=summary,
         previous_summary=previous_summary,
-        kpis=_kpis(summary, previous_summary),
+        # last week ended before the data starts: nothing to compare with, not a week of 0
+        kpis=_kpis(summary, previous_summary if _known(prev, data_start) else None),
         agents=agents,
         daily=daily,
         **t,
@@ -469,9 +470,9 @@ def _change(value: float, prior: float) -> float:
     return 0.0 if abs(change) <= 1e-9 * max(abs(value), abs(prior)) else change
 
 
-def _kpis(current: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+def _kpis(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
     now = current.row(0, named=True)
-    before = previous.row(0, named=True)
+    before = previous.row(0, named=True) if previous is not None else dict.fromkeys(now)
     rows = []
     business = BUSINESS_KPIS if "outside_hours" in now else ()
     for column, label, unit, better in (*KPIS, *business):
@@ -554,7 +555,7 @@ def _agent_weeks(history: pl.LazyFrame, week: Week, data_start: datetime | None)
         {
             "_week": list(reversed(range(changes_.BASELINE_WEEKS + 1))),
             "iso_week": [w.label for w in spans],
-            "_known": [data_start is not None and w.end_utc > data_start for w in spans],
+            "_known": [_known(w, data_start) for w in spans],
         },
         schema={"_week": pl.Int32, "iso_week": pl.String, "_known": pl.Boolean},
     )
@@ -592,7 +593,7 @@ def _trend(
     return (
         frame.join(per_week, on="_week", how="left", maintain_order="left")
         .drop("_week")
-        .with_columns(_handled([w.end_utc for w in spans], data_start))
+        .with_columns(_handled(spans, data_start))
     )
 
 
@@ -604,10 +605,14 @@ def _data_start(logs: CxLogs) -> datetime | None:
     return logs.interactions.select(pl.col("started_at").min()).item()
 
 
-def _handled(ends: list[datetime], data_start: datetime | None) -> pl.Expr:
-    """``handled`` of weeks ending at ``ends``: 0 where a week had no interaction, null where
-    it ended before the data starts (nothing is known of it: no data, not no contacts)."""
-    known = pl.Series(
-        [data_start is not None and end > data_start for end in ends], dtype=pl.Boolean
-    )
+def _known(week: Week, data_start: datetime | None) -> bool:
+    """Whether the data reaches into ``week``: a week that ended before the data's first
+    interaction is unknown (no data, not no contacts)."""
+    return data_start is not None and week.end_utc > data_start
+
+
+def _handled(weeks: list[Week], data_start: datetime | None) -> pl.Expr:
+    """``handled`` of ``weeks``: 0 where a week had no interaction, null where it is unknown
+    (:func:`_known`)."""
+    known = pl.Series([_known(w, data_start) for w in weeks], dtype=pl.Boolean)
     return pl.when(pl.lit(known)).then(pl.col("handled").fill_null(0)).alias("handled")
