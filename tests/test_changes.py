@@ -15,6 +15,7 @@ import pytest
 from cxreports.metrics import changes
 from cxreports.metrics.changes import benjamini_hochberg, find
 from cxreports.schema import agent_labels
+from cxreports.units import duration
 
 QUEUES = ("Billing", "Sales", "Support", "Returns", "Tech")
 CHANNELS = ("voice", "chat", "email")
@@ -137,6 +138,23 @@ def test_two_cells_named_each_give_their_own_figures():
     assert 45 <= after["email"] <= 55 and 65 <= after["chat"] <= 75, text
     # a fall spread over the whole week is not said to sit mostly anywhere
     assert "mostly" not in text, text
+
+
+def test_a_queues_slower_handle_time_is_told_with_its_medians_as_the_report_shows_them():
+    # Billing's handle time doubles this week: the sentence gives Billing's median before and
+    # after, which its row of the queue table shows, not a mean of logarithms shown nowhere
+    rows = weeks(2, 6_000).with_columns(
+        pl.when((pl.col("_week") == 0) & (pl.col("queue_name") == "Billing"))
+        .then(pl.col("handled_time_s") * 2)
+        .otherwise(pl.col("handled_time_s"))
+    )
+    aht = {r["metric"]: r for r in find(rows).claims.iter_rows(named=True)}["aht_s"]
+    assert aht["dimension"] == "queue_name" and "last week" in aht["sentence"], aht["sentence"]
+    billing = rows.filter(queue_name="Billing")
+    before, now = (duration(billing.filter(_week=w)["handled_time_s"].median()) for w in (1, 0))
+    assert (
+        f"in the Billing queue, where handle time went from {before} to {now}" in (aht["sentence"])
+    )
 
 
 def test_an_agent_is_told_apart_from_a_namesake_and_placed_in_the_week():

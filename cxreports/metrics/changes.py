@@ -79,6 +79,10 @@ MEASURES: tuple[Measure, ...] = (
 #: the baseline's weeks together (the medians the sentences quote).
 _PERIOD = pl.Enum(["now", "last", "older", "baseline"])
 
+#: Each duration measure's column of the rows, whose medians the sentences quote (the medians
+#: the report shows beside the means).
+_DURATIONS = {"aht_s": "handled_time_s", "frt_mean_s": "first_response_time_s"}
+
 #: The cells a change is looked for in, by the column that names them, in the order tried.
 DIMENSIONS = {"queue_name": "queue", "channel": "channel", "hour": "hour", "agent": "agent"}
 
@@ -185,10 +189,7 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     ]
     queries.append(lazy.select(pl.col(week_index).filter(pl.col(week_index) > 0).n_unique()))
     # the medians the sentences quote: this week, last week and the baseline's weeks
-    medians = [
-        pl.col("handled_time_s").median().alias("aht_s"),
-        pl.col("first_response_time_s").median().alias("frt_mean_s"),
-    ]
+    medians = [pl.col(column).median().alias(m) for m, column in _DURATIONS.items()]
     queries.append(
         pl.concat(
             [
@@ -530,7 +531,10 @@ class _Study:
         if rate:
             what = _running(c.label)
             moved = [x for x in picked if x.rate_test is not None and found[x.rate_test]]
-            figures = [(x, _plain(c, x.before.mean), _plain(c, x.now.mean)) for x in moved]
+            if c.kind == "duration":  # the cell's medians, as the report's tables show them
+                figures = [(x, *self._cell_medians(lazy, dim, x.name, c)) for x in moved]
+            else:
+                figures = [(x, _plain(c, x.before.mean), _plain(c, x.now.mean)) for x in moved]
         elif cell.share_test is not None and found[cell.share_test]:
             what = "the share of interactions"
             moved = [x for x in picked if x.share_test is not None and found[x.share_test]]
@@ -575,6 +579,24 @@ class _Study:
 
     def _others(self, c: _Candidate, dim: str, name: str) -> list[_Cell]:
         return [x for x in c.cells[dim] if x.name != name]
+
+    def _cell_medians(
+        self, lazy: pl.LazyFrame, dim: str, name: str, c: _Candidate
+    ) -> tuple[str, str]:
+        """A cell's median duration before (last week or the baseline's weeks) and now."""
+        before = pl.col("_period") == "last" if c.comparison == "last week" else pl.lit(True)
+        value = pl.col(_DURATIONS[c.measure])
+        now = pl.col("_period") == "now"
+        row = (
+            self._cell_rows(lazy, dim, name)
+            .select(
+                value.filter(~now & before).median().alias("before"),
+                value.filter(now).median().alias("now"),
+            )
+            .collect()
+            .row(0)
+        )
+        return tuple("—" if v is None else duration(v) for v in row)  # type: ignore[return-value]
 
     def _cell_rows(self, lazy: pl.LazyFrame, dim: str, name: str) -> pl.LazyFrame:
         """The rows of a cell: those whose ``dim`` is ``name``."""
