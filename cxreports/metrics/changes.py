@@ -609,6 +609,9 @@ class _Study:
 #: The least share of a cell's change this week that the days and hours a sentence names
 #: ("mostly Tue 14:00–17:00") must hold; below it the change is spread over the week.
 MOSTLY = 2 / 3
+#: The most days a sentence names hours of ("Tue and Wed 14:00–17:00"); a change found in
+#: the hours of more days is placed by its days and its hours of the day, or not at all.
+MOST_DAYS_OF_SLOTS = 3
 
 
 def _when(cell: pl.LazyFrame, c: _Candidate) -> str:
@@ -645,18 +648,22 @@ def _when(cell: pl.LazyFrame, c: _Candidate) -> str:
 
     def concentrated(frame: pl.DataFrame, key: list[str], found: list[tuple]) -> list[tuple]:
         # "mostly" says where the change sits: the named slots must hold most of it (a
-        # change spread over the week has its noisiest slots found too, holding a part)
-        if not found or reference.mean is None:
-            return []
+        # change spread over the week has its noisiest slots found too, holding a part), and
+        # leave some of the cell's days or hours out (a change of every one sits nowhere)
         named = set(found)
+        if not found or reference.mean is None or len(named) == frame.height:
+            return []
         moved = {True: 0.0, False: 0.0}
         for r in frame.iter_rows(named=True):
             moved[tuple(r[k] for k in key) in named] += (r["s"] or 0) - r["n"] * reference.mean
         total = moved[True] + moved[False]
         return found if total and moved[True] / total >= MOSTLY else []
 
-    if slots := beyond_noise(frames[0], keys[0]):
-        return _slots_text(concentrated(frames[0], keys[0], slots))  # type: ignore[arg-type]
+    slots = beyond_noise(frames[0], keys[0])
+    said = _slots_text(concentrated(frames[0], keys[0], slots))  # type: ignore[arg-type]
+    # slots on more days than a reader takes in at once: said by days and hours instead
+    if slots and len({day for day, _ in slots}) <= MOST_DAYS_OF_SLOTS:
+        return said
     days = [d for (d,) in concentrated(frames[1], keys[1], beyond_noise(frames[1], keys[1]))]
     hours = [h for (h,) in concentrated(frames[2], keys[2], beyond_noise(frames[2], keys[2]))]
     return ", ".join(p for p in (_day_text(days), ", ".join(_hour_spans(hours))) if p)
