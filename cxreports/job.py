@@ -13,7 +13,7 @@ import logging
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cxreports import mail, scope, store
@@ -27,6 +27,8 @@ from cxreports.exceptions import (
     ParameterError,
 )
 from cxreports.iorw import exclusive_lock, write_atomic
+from cxreports.metrics.quality import FCR_WINDOW
+from cxreports.metrics.weekly import TREND_WEEKS, first_week
 from cxreports.period import Week
 from cxreports.report import OPTIONAL, REPORTS, plan, render_runs
 from cxreports.targets import as_parameters
@@ -222,9 +224,7 @@ def _source(config: Config, week: Week, say) -> str:
         return config.source_path
     from cxreports.fetch import ApiSettings, fetch
 
-    # the trend needs the weeks before; first-contact resolution looks a week past the end
-    since = week.previous(7).monday
-    until = min(week.monday + timedelta(days=14), datetime.now(UTC).date())
+    since, until = fetch_span(week)
     settings = ApiSettings(config.base_url, page_size=config.page_size)
     result = fetch(settings, since, until, config.raw)
     say(
@@ -235,6 +235,18 @@ def _source(config: Config, week: Week, say) -> str:
         result.folder,
     )
     return str(result.folder)
+
+
+def fetch_span(week: Week, today: date | None = None) -> tuple[date, date]:
+    """The UTC dates to fetch for the reports of ``week``: every day their figures read, from
+    the first week of the trend or of the baseline of what changed (which start on a local
+    Monday, the UTC day before it east of UTC) to the 7 days after the week that first-contact
+    resolution looks into, and no later than ``today``. A day more at the end, whether the
+    API's ``endDate`` is inclusive or not."""
+    start = first_week(week, TREND_WEEKS).start_utc
+    end = week.end_utc + FCR_WINDOW
+    today = today or datetime.now(UTC).date()
+    return start.date(), min(end.date() + timedelta(days=1), today)
 
 
 def _tell_operator(config, smtp, run, week, step, error, say) -> None:

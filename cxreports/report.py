@@ -33,7 +33,7 @@ from cxreports.hours import from_config as hours_from_config
 from cxreports.iorw import ensure_dir, remove_dead
 from cxreports.load import CxLogs, load, require_records
 from cxreports.metrics import WeeklyMetrics, weekly
-from cxreports.metrics.weekly import READS, fcr_frame, first_week
+from cxreports.metrics.weekly import READS, TREND_WEEKS, fcr_frame, first_week
 from cxreports.period import Week, zone
 from cxreports.targets import BUSINESS_METRICS, Target, as_parameters, from_parameters
 from cxreports.targets import by_group as targets_by_group
@@ -104,7 +104,7 @@ def threshold_problems(
     min_volume: object = 20,
     frt_target_s: object = 60.0,
     csat_score_field: object = S.DEFAULT_CSAT_SCORE_FIELD,
-    trend_weeks: object = 8,
+    trend_weeks: object = TREND_WEEKS,
 ) -> list[str]:
     """What is wrong with the report thresholds, one sentence each (empty when all are valid).
 
@@ -198,7 +198,7 @@ def check_parameters(
     min_volume: int = 20,
     frt_target_s: float = 60.0,
     csat_score_field: str = S.DEFAULT_CSAT_SCORE_FIELD,
-    trend_weeks: int = 8,
+    trend_weeks: int = TREND_WEEKS,
 ) -> Week:
     """Check every report parameter before any data is read; the week they select.
 
@@ -239,7 +239,7 @@ def prepare(
     min_volume: int = 20,
     frt_target_s: float = 60.0,
     csat_score_field: str = "room.csat_score",
-    trend_weeks: int = 8,
+    trend_weeks: int = TREND_WEEKS,
     as_of: int | str | None = None,
     team_map: str | Path | Teams | None = None,
     teams: str | Sequence[str] | None = None,

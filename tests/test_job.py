@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -20,7 +21,8 @@ from cxreports import render
 from cxreports.cli import main
 from cxreports.config import read_config
 from cxreports.exceptions import JobError, OutputError, ParameterError, ReportError
-from cxreports.job import LOCK_NAME, run_weekly
+from cxreports.job import LOCK_NAME, fetch_span, run_weekly
+from cxreports.period import Week
 from cxreports.report import NOTEBOOKS
 from cxreports.sample import generate
 
@@ -374,3 +376,17 @@ def test_every_group_of_a_job_reads_the_snapshot_of_the_store_when_it_began(
         run_weekly(read_config(config), "2026-W13")
     assert snapshot(store).version == began + 2  # both loads committed
     assert [run.parameters["as_of"] for run in planned] == [began, began]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Singapore", "America/Los_Angeles"])
+def test_the_weekly_fetch_reaches_every_day_the_reports_read(tz):
+    # the reports read from the first week of the 8-week baseline (W05 for W13), from its
+    # local Monday 00:00 (Sunday 16:00 UTC in Singapore), to 7 days after the week (FCR);
+    # the fetch started at W06's Monday, so W05 was missing and the baseline was 7 weeks
+    week = Week.parse("2026-W13", tz)
+    since, until = fetch_span(week, today=date(2027, 1, 1))
+    assert datetime.combine(since, time(), UTC) <= Week.parse("2026-W05", tz).start_utc
+    assert datetime.combine(until, time(), UTC) >= week.end_utc + timedelta(days=7)
+    assert (until - since).days <= (9 + 1) * 7 + 2  # nine weeks and the FCR week, no more
+    # never past today
+    assert fetch_span(week, today=date(2026, 3, 31))[1] == date(2026, 3, 31)

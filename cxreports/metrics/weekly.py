@@ -58,6 +58,9 @@ ROW_COLUMNS = (
     "disposition", "sla_status", "csat_score",
 )  # fmt: skip
 
+#: Weeks in the trend by default, ending with the report week.
+TREND_WEEKS = 8
+
 #: Fewest cases (the rate's own denominator) on which an agent's rate may raise a flag.
 MIN_RATE_BASE = 5
 
@@ -176,7 +179,7 @@ def weekly(
     channels: Sequence[str] | None = None,
     min_volume: int = 20,
     frt_target_s: float = 60.0,
-    trend_weeks: int = 8,
+    trend_weeks: int = TREND_WEEKS,
     with_fcr: pl.DataFrame | None = None,
     team_map: Teams | None = None,
     teams: Sequence[str] | None = None,
