@@ -524,7 +524,7 @@ def _run_notebooks(args: argparse.Namespace) -> int:
 
 def _add_smtp_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smtp-host", type=_line, help="SMTP server (or $CXREPORTS_SMTP_HOST)")
-    p.add_argument("--smtp-port", type=int, help="SMTP port (default 587)")
+    p.add_argument("--smtp-port", type=_port, help="SMTP port (default 587)")
     p.add_argument("--smtp-user", type=_line, help="login; leave it out to send without logging in")
     p.add_argument("--smtp-security", choices=("starttls", "ssl", "none"), help="default starttls")
     p.add_argument(
@@ -554,7 +554,7 @@ def _smtp_settings(args: argparse.Namespace):
 def _add_send(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("send", help="email a rendered week (digest body, reports attached)")
     p.add_argument("week_dir", type=Path, help="a rendered week, e.g. outputs/2026-W13")
-    p.add_argument("--to", type=_names, required=True, help="recipients, comma-separated")
+    p.add_argument("--to", type=_addresses(), required=True, help="recipients, comma-separated")
     p.add_argument("--subject", help="subject line (default: the digest's)")
     p.add_argument("--dry-run", action="store_true", help="write the .eml instead of sending")
     _add_smtp_options(p)
@@ -585,7 +585,11 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", help="CX-log endpoint URL")
     p.add_argument("--tz", help="IANA time zone of the report")
     p.add_argument("--out", type=_text, help="output folder")
-    p.add_argument("--to", type=_names, help="send everything to these addresses instead")
+    p.add_argument(
+        "--to",
+        type=_addresses("leave --to out for the config's groups"),
+        help="send everything to these addresses instead of the config's groups",
+    )
     p.add_argument("--operator", type=_address, help="address told when a run fails")
     _add_smtp_options(p)
     p.set_defaults(handler=_run_weekly)
@@ -598,7 +602,10 @@ def _run_weekly(args: argparse.Namespace) -> int:
 
     setup_logging()
     if args.tz is not None:
-        zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
+        try:
+            zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
+        except ParameterError as exc:
+            raise ParameterError(f"--tz: {exc}") from exc
     config = read_config(args.config).with_overrides(
         source_path=args.source,
         base_url=args.base_url,
@@ -731,6 +738,38 @@ def _line(text: str) -> str:
     if not text.isprintable():
         raise argparse.ArgumentTypeError("expected text on one line, got control characters")
     return text
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("expected a port number from 1 to 65535")
+    return port
+
+
+def _addresses(instead: str = "") -> Callable[[str], list[str]]:
+    """Email addresses, comma-separated, each checked; ``instead`` says what leaving the
+    option out does."""
+
+    def check(text: str) -> list[str]:
+        names = _csv_list(text)
+        if not names:
+            raise argparse.ArgumentTypeError(
+                "expected one or more comma-separated email addresses, got none"
+                + (f"; {instead}" if instead else "")
+            )
+        for number, name in enumerate(names, 1):
+            try:
+                _address(name)
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentTypeError(f"address {number}: {exc}") from None
+        return names
+
+    return check
 
 
 def _address(text: str) -> str:

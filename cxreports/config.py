@@ -111,6 +111,9 @@ operator = "ops@example.com"      # told when a run fails (optional)
 #: these characters (no ``/``, ``..``, leading dot, spaces or control characters).
 GROUP_NAME_RULE = "1 to 64 ASCII letters, digits, '-' or '_', starting with a letter or digit"
 _GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+#: The group of ``weekly --to``: a name no config group can have (they start with a letter or
+#: digit), so that a test send never stands for a group of the config in the send log.
+TO_GROUP = "_to"
 # `cxreports report` writes OUT/<week>/: a group named like a week would share that folder
 _WEEK_LIKE = re.compile(r"\d{4}-?W\d{2}", re.IGNORECASE)
 _SECURITY = ("starttls", "ssl", "none")
@@ -127,6 +130,8 @@ class Group:
     channels: tuple[str, ...] = ()
     #: Teams of ``[report] team_map`` (``Unassigned``: agents it does not name).
     teams: tuple[str, ...] = ()
+    #: The command-line option that made the group (``--to``), None for a group of the config.
+    flag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,7 +319,7 @@ class Config:
         """A copy with every non-None value replaced (command-line flags win over the file)."""
         changes = {k: v for k, v in values.items() if v is not None}
         if "to" in changes:
-            changes["groups"] = (Group("recipients", tuple(changes.pop("to"))),)
+            changes["groups"] = (Group(TO_GROUP, tuple(changes.pop("to")), flag="--to"),)
         return replace(self, **changes)
 
 
@@ -502,7 +507,9 @@ def _group(number: int, raw: dict, problems: list[str]) -> Group | None:
 def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str]:
     where = f"[[groups]] #{number}"
     problems = []
-    if not _GROUP_NAME.fullmatch(group.name) or _WEEK_LIKE.fullmatch(group.name):
+    if group.flag is not None:
+        where = group.flag
+    elif not _GROUP_NAME.fullmatch(group.name) or _WEEK_LIKE.fullmatch(group.name):
         problems.append(
             f"{where}: name must be {GROUP_NAME_RULE}, and not shaped like a week (it names "
             f"the group's folder); got {_name_fault(group.name)}"
@@ -515,10 +522,11 @@ def _group_problems(number: int, group: Group, seen: dict[str, int]) -> list[str
                 f"{where}: the name is taken by [[groups]] #{first} (names are compared "
                 "ignoring case); each group needs its own name, as it names its output folder"
             )
+    to = where if group.flag is not None else f"{where}: to"
     if not group.to:
-        problems.append(f"{where}: to must be a non-empty list of addresses")
+        problems.append(f"{to} must be a non-empty list of addresses")
     elif bad := [i for i, address in enumerate(group.to, 1) if not is_address(address)]:
-        problems.append(_address_rule(f"{where}: to, address {bad[0]}"))
+        problems.append(_address_rule(f"{to}, address {bad[0]}"))
     for key in ("queues", "channels", "teams"):
         if not all(_is_line(v) for v in getattr(group, key)):
             problems.append(f"{where}: {key} must be a list of names (non-empty text)")

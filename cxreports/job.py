@@ -98,7 +98,7 @@ def run_weekly(
 
     with _lock(out):
         say("week %s in %s for %d group(s)", wk.label, wk.tz, len(groups))
-        keys = {g.name: f"{wk.label}/{g.name}" for g in groups}
+        keys = {g.name: _send_key(wk, g) for g in groups}
         pending = [g for g in groups if resend or not mail.already_sent(out, keys[g.name])]
         skipped = tuple(g.name for g in groups if g not in pending)
         for name in skipped:
@@ -158,13 +158,15 @@ def run_weekly(
                 to = [
                     a
                     for a in group.to
-                    if resend or not mail.already_sent(out, f"{keys[group.name]}/{a}")
+                    if resend
+                    or not mail.already_sent(out, f"{keys[group.name]}/{mail.bare_address(a)}")
                 ]
                 try:
                     message_id = send_week(week_dir, smtp, to)
                 except MailError as exc:
                     for address in exc.delivered:
-                        mail.record_sent(out, f"{keys[group.name]}/{address}", "(some refused)")
+                        key = f"{keys[group.name]}/{mail.bare_address(address)}"
+                        mail.record_sent(out, key, "(some refused)")
                     raise
                 mail.record_sent(out, keys[group.name], str(message_id))
                 sent.append(group.name)
@@ -210,6 +212,16 @@ def _team_map(config: Config, out: Path) -> str | None:
     path = out / ".cxreports-team-map.csv"
     write_atomic(path, mapping.members.write_csv().encode())  # type: ignore[union-attr]
     return str(path)
+
+
+def _send_key(week: Week, group: Group) -> str:
+    """What the send log records a group's email under: the week and the group's name, and
+    for ``--to`` its addresses too (a test send to one person is not one to another, and
+    never the config's group of that name)."""
+    key = f"{week.label}/{group.name}"
+    if group.flag is None:
+        return key
+    return f"{key}/" + ",".join(sorted({mail.bare_address(a) for a in group.to}))
 
 
 def _group_dir(out: Path, group: Group) -> Path:

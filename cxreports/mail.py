@@ -453,6 +453,18 @@ def is_address(text: object) -> bool:
     return len(parsed) == 1 and _ADDR_SPEC.fullmatch(parsed[0][1]) is not None
 
 
+def bare_address(text: str) -> str:
+    """The address alone, lower-cased, as a send log records a recipient: the same person
+    however the config writes them.
+
+    Examples
+    --------
+    >>> bare_address("Head Of CX <Head@Example.com>"), bare_address("ops@example.com")
+    ('head@example.com', 'ops@example.com')
+    """
+    return getaddresses([text])[0][1].lower()
+
+
 def _check_attachments(attachments: Sequence[Path]) -> list[Path]:
     files = [Path(path) for path in attachments]
     if missing := [str(path) for path in files if not path.is_file()]:

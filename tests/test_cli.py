@@ -522,6 +522,12 @@ def test_weekly_without_the_smtp_password_stops_before_any_work(
         ("--smtp-host", " ", "argument --smtp-host: expected text on one line"),
         ("--from", "reports", "argument --from: expected an email address"),
         ("--operator", "", "argument --operator: expected text on one line"),
+        # these three were blamed on the config ("c.toml: [smtp] port must be", "[[groups]]
+        # #1 (recipients): to, address 1") or, for an empty --to, told to leave it out "for all"
+        ("--smtp-port", "0", "argument --smtp-port: expected a port number from 1 to 65535"),
+        ("--to", "not-an-address", "argument --to: address 1: expected an email address"),
+        ("--to", "a@example.com,x", "argument --to: address 2: expected an email address"),
+        ("--to", "", "got none; leave --to out for the config's groups"),
     ],
 )
 def test_a_bad_smtp_flag_is_named_not_the_config_file(
@@ -540,10 +546,11 @@ def test_a_bad_tz_flag_of_weekly_is_named_not_the_config_file(
     sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     config = _weekly_config(tmp_path, sample)
-    code, _, stderr = run(capsys, "weekly", "--config", str(config), "--tz", "localtime")
-    assert code == 2
-    line = one_line_error(stderr)
-    assert "unknown time zone 'localtime'" in line and str(config) not in line
+    for tz in ("localtime", ""):
+        code, _, stderr = run(capsys, "weekly", "--config", str(config), "--tz", tz)
+        assert code == 2
+        line = one_line_error(stderr)
+        assert f"--tz: unknown time zone {tz!r}" in line and str(config) not in line
 
 
 def test_the_help_names_the_store(capsys: pytest.CaptureFixture[str]):

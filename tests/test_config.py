@@ -35,7 +35,7 @@ def test_flags_override_the_file(tmp_path):
         tz="UTC", smtp_port=2525, to=["x@example.com"], out=None
     )
     assert (config.tz, config.smtp_port, config.out) == ("UTC", 2525, "outputs")
-    assert config.groups == (Group("recipients", ("x@example.com",)),)
+    assert config.groups == (Group("_to", ("x@example.com",), flag="--to"),)
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_check_finds_what_is_missing_and_what_flags_broke(tmp_path):
     assert "no [[groups]]" in message and "[source] needs path or base_url" in message
 
     config = _read(tmp_path, EXAMPLE).with_overrides(to=["a@example.com", "nobody"], tz="")
-    with pytest.raises(ParameterError, match=r"tz must be .*#1 \(recipients\): to, address 2"):
+    with pytest.raises(ParameterError, match=r"tz must be .*; --to, address 2"):
         config.check()
     assert _read(tmp_path, EXAMPLE).check().groups[0].name == "managers"
 

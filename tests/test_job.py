@@ -19,9 +19,9 @@ import pytest
 
 from cxreports import render
 from cxreports.cli import main
-from cxreports.config import read_config
+from cxreports.config import Config, Group, read_config
 from cxreports.exceptions import JobError, OutputError, ParameterError, ReportError
-from cxreports.job import LOCK_NAME, fetch_span, run_weekly
+from cxreports.job import LOCK_NAME, _send_key, fetch_span, run_weekly
 from cxreports.period import Week
 from cxreports.report import NOTEBOOKS
 from cxreports.sample import generate
@@ -155,6 +155,10 @@ def test_after_a_partial_refusal_a_rerun_mails_only_those_who_did_not_get_it(
     monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
     server = smtp_server(refuse={"deputy@example.com"})
     config = _config(tmp_path, api, server)
+    # a recipient written with a name: the log records the address, and a rerun looked it up
+    # by the whole text, so head got the reports twice
+    text = config.read_text().replace('"head@example.com"', '"Head Of CX <head@example.com>"')
+    config.write_text(text)
     assert main(["weekly", "--config", str(config), "--week", "2026-W13"]) == 9
     got = [m.rcpt_tos for m in server.inbox.messages]
     assert ["head@example.com"] in got and ["deputy@example.com"] not in got
@@ -200,7 +204,7 @@ def test_a_failing_report_sends_no_report_and_tells_the_operator(
         ({"frt_target_s": -1}, "[report] frt_target_s must be a number of seconds above 0"),
         ({"csat_score_field": "room..x"}, "[report] csat_score_field must be a dotted path"),
         ({"formats": ()}, "[report] formats must be a list of one or more"),
-        ({"to": ["head@example.com", "nobody"]}, "(recipients): to, address 2 must be an email"),
+        ({"to": ["head@example.com", "nobody"]}, "--to, address 2 must be an email"),
         ({"sender": "reports"}, "[smtp] from must be an email address"),
         ({"smtp_port": 0}, "[smtp] port must be a whole number from 1 to 65535"),
         ({"tz": "Mars/Olympus"}, "[report] tz must be an IANA time zone"),
@@ -390,3 +394,18 @@ def test_the_weekly_fetch_reaches_every_day_the_reports_read(tz):
     assert (until - since).days <= (9 + 1) * 7 + 2  # nine weeks and the FCR week, no more
     # never past today
     assert fetch_span(week, today=date(2026, 3, 31))[1] == date(2026, 3, 31)
+
+
+def test_a_send_to_the_to_option_is_logged_apart_from_the_groups():
+    # `weekly --to me` was logged as the group "recipients": a config group of that name was
+    # then skipped as sent, and so was a later `--to colleague`
+    week = Week.parse("2026-W13")
+    config = Config(groups=(Group("recipients", ("head@example.com",)),))
+    me = config.with_overrides(to=["Me <ME@example.com>"]).groups[0]
+    colleague = config.with_overrides(to=["colleague@example.com"]).groups[0]
+    keys = {_send_key(week, g) for g in (config.groups[0], me, colleague)}
+    assert len(keys) == 3
+    assert _send_key(week, me) == "2026-W13/_to/me@example.com"
+    # and no group of a config can take the name of the --to group (its folder too)
+    config = Config(groups=(Group("_to", ("head@example.com",)),))
+    assert any("name must be" in p for p in config.problems())
