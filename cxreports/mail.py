@@ -277,48 +277,52 @@ def send(
             _quit(client)
     except smtplib.SMTPAuthenticationError as exc:
         _raise(
-            f"SMTP server {where} refused the login of {settings.user!r}: {_reply(exc)}; "
-            f"check the user name and the password in ${settings.password_env}",
+            f"SMTP server {where} refused the login of {settings.user!r}: "
+            f"{_reply(exc, password)}; check the user name and the password in "
+            f"${settings.password_env}",
             exc,
             password,
         )
     except smtplib.SMTPRecipientsRefused as exc:
         _raise(
-            f"SMTP server {where} refused every recipient: {_refusals(exc.recipients)}; "
-            "nothing was sent",
+            f"SMTP server {where} refused every recipient: "
+            f"{_refusals(exc.recipients, password)}; nothing was sent",
             exc,
             password,
         )
     except smtplib.SMTPSenderRefused as exc:
         if exc.smtp_code == 530 and settings.user is None:  # 530: authentication required
             _raise(
-                f"SMTP server {where} requires authentication ({_reply(exc)}); set --smtp-user "
-                f"(smtp.user in the config) and the password in ${settings.password_env}",
+                f"SMTP server {where} requires authentication ({_reply(exc, password)}); set "
+                f"--smtp-user (smtp.user in the config) and the password in "
+                f"${settings.password_env}",
                 exc,
                 password,
             )
         _raise(
-            f"SMTP server {where} refused the sender {settings.sender!r}: {_reply(exc)}; "
-            "use an address the server lets this user send from",
+            f"SMTP server {where} refused the sender {settings.sender!r}: "
+            f"{_reply(exc, password)}; use an address the server lets this user send from",
             exc,
             password,
         )
     except smtplib.SMTPNotSupportedError as exc:
         _raise(
-            f"SMTP server {where} does not support what was asked: {str(exc).rstrip('.')}; for "
-            f"security={settings.security!r} check the port (465 for 'ssl', 587 for 'starttls')"
-            " and whether the server takes a login",
+            f"SMTP server {where} does not support what was asked: "
+            f"{_masked(str(exc), password).rstrip('.')}; for security={settings.security!r} "
+            "check the port (465 for 'ssl', 587 for 'starttls') and whether the server takes a "
+            "login",
             exc,
             password,
         )
     except smtplib.SMTPResponseException as exc:
-        _raise(f"SMTP server {where} replied {_reply(exc)}", exc, password)
+        _raise(f"SMTP server {where} replied {_reply(exc, password)}", exc, password)
     except smtplib.SMTPException as exc:
-        _raise(f"SMTP error with {where}: {exc}", exc, password)
+        _raise(f"SMTP error with {where}: {_masked(str(exc), password)}", exc, password)
     except ssl.SSLError as exc:
         _raise(
-            f"TLS with {where} failed: {exc}; check security={settings.security!r} matches the "
-            "port (465 for 'ssl', 587 for 'starttls') and that the certificate is trusted",
+            f"TLS with {where} failed: {_masked(str(exc), password)}; check "
+            f"security={settings.security!r} matches the port (465 for 'ssl', 587 for "
+            "'starttls') and that the certificate is trusted",
             exc,
             password,
         )
@@ -326,15 +330,15 @@ def send(
         _raise(f"SMTP server {where} did not answer within {settings.timeout_s:g} s", exc, password)
     except OSError as exc:
         _raise(
-            f"cannot connect to SMTP server {where}: {exc}; check the host, the port and "
-            "the network",
+            f"cannot connect to SMTP server {where}: {_masked(str(exc), password)}; check the "
+            "host, the port and the network",
             exc,
             password,
         )
     if refused:
         addresses = getaddresses(message.get_all("To", []) + message.get_all("Cc", []))
         error = MailError(
-            f"SMTP server {where} refused some recipients: {_refusals(refused)}; "
+            f"SMTP server {where} refused some recipients: {_refusals(refused, password)}; "
             "the others were sent the message"
         )
         error.delivered = tuple(a for _, a in addresses if a and a not in refused)
@@ -488,6 +492,17 @@ def login_password(settings: SmtpSettings) -> str | None:
             f"{settings.password_env} holding the password is not; export it, or set no user "
             "to send without logging in"
         )
+    # Python's SMTP login sends the user and password as ASCII (and fails with a traceback
+    # otherwise); said before any work, without the value
+    for what, text in (
+        ("password in $" + settings.password_env, password),
+        ("user", settings.user),
+    ):
+        if not text.isascii():
+            raise MailError(
+                f"the SMTP {what} has a character outside ASCII, which the SMTP login cannot "
+                "send; use an ASCII password (an app password, say) for the sending account"
+            )
     return password
 
 
@@ -501,22 +516,27 @@ def _quit(client: smtplib.SMTP) -> None:
 
 
 def _raise(text: str, cause: BaseException | None, password: str | None) -> NoReturn:
-    # A server that echoes what it got must not leak the password into our message, nor through
-    # the chained exception into a traceback.
-    if password and password in text:
-        raise MailError(text.replace(password, "***")) from None
+    # The server's words in ``text`` are masked already (:func:`_masked`): masking the whole
+    # text would tell the password by what it hides (a host "smtp.***.com"). A server that
+    # echoes the password must not leak it through the chained exception either.
     if password and cause is not None and password in repr(cause.args):
         raise MailError(text) from None
     raise MailError(text) from cause
 
 
-def _reply(exc: smtplib.SMTPResponseException) -> str:
-    return f"{exc.smtp_code} {_decode(exc.smtp_error)}"
+def _masked(text: str, password: str | None) -> str:
+    """What a server said, the password (should it echo it) replaced by ``***``."""
+    return text.replace(password, "***") if password else text
 
 
-def _refusals(recipients: Mapping[str, tuple[int, bytes | str]]) -> str:
+def _reply(exc: smtplib.SMTPResponseException, password: str | None) -> str:
+    return _masked(f"{exc.smtp_code} {_decode(exc.smtp_error)}", password)
+
+
+def _refusals(recipients: Mapping[str, tuple[int, bytes | str]], password: str | None) -> str:
     return ", ".join(
-        f"{address} ({code} {_decode(reply)})" for address, (code, reply) in recipients.items()
+        f"{address} ({code} {_masked(_decode(reply), password)})"
+        for address, (code, reply) in recipients.items()
     )
 
 

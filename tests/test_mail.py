@@ -373,6 +373,33 @@ def test_missing_password_variable_is_named_before_connecting(
     assert server.authenticator.attempts == [] and server.inbox.messages == []
 
 
+def test_a_password_that_is_part_of_the_host_is_not_told_by_a_mask(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # the whole message was masked: "cannot connect to SMTP server ***.0.0.1" told the
+    # password; only what a server says is masked now
+    monkeypatch.setenv(PASSWORD_ENV, "127.0")
+    port = free_port()
+    settings = SmtpSettings(host="127.0.0.1", port=port, sender=SENDER, user=USER)
+    with pytest.raises(MailError) as caught:
+        send(report_message(), settings)
+    assert f"cannot connect to SMTP server 127.0.0.1:{port}" in str(caught.value)
+    assert "***" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("user", "password"), [(USER, "pässwörd-S3cret"), ("rëports", "plain")])
+def test_a_password_or_user_outside_ascii_is_refused_before_connecting(
+    smtp_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch, user, password
+):
+    # smtplib's login encodes them as ASCII: a traceback, after every report had rendered
+    server = smtp_server(auth_require_tls=False)
+    monkeypatch.setenv(PASSWORD_ENV, password)
+    with pytest.raises(MailError, match="character outside ASCII") as caught:
+        send(report_message(), server.settings(user=user))
+    assert password not in str(caught.value)
+    assert server.authenticator.attempts == [] and server.inbox.messages == []
+
+
 def test_refused_recipients_are_reported(smtp_server: Callable[..., Server]):
     server = smtp_server(refuse={"ana@example.org"})
     with pytest.raises(MailError, match="refused some recipients") as caught:
