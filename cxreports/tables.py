@@ -179,9 +179,12 @@ _CARD_CSS = f"""<style>
   padding:6px 10px;font-size:13px;margin:6px 0;break-inside:avoid}}
 .cx-footer{{font-size:12px;color:{_P.MUTED};border-top:1px solid {_P.RULE};margin-top:16px;
   padding-top:6px;overflow-wrap:anywhere}}
-.cx-footer table{{table-layout:fixed;width:100%}}.cx-footer table th{{width:14em}}
+.cx-footer{{break-inside:avoid}}.cx-footer h3{{font-size:13px;margin:0 0 4px;color:{_P.TEXT}}}
+.cx-footer table{{table-layout:fixed;width:100%}}.cx-footer table th{{width:16em}}
 .cx-footer table th,.cx-footer table td{{padding:1px 10px 1px 0;vertical-align:top;text-align:left;
   font-weight:normal;border:0}}
+.cx-glossary{{font-size:13px;margin:4px 0}}.cx-glossary dt{{font-weight:600;margin-top:6px;
+  break-after:avoid}}.cx-glossary dd{{margin:0 0 0 1em;color:{_P.TEXT};break-inside:avoid}}
 .cx-header h1{{margin-bottom:0}}
 .cx-header .cx-sub{{color:{_P.MUTED};font-size:14px;overflow-wrap:anywhere}}
 </style>"""
@@ -767,6 +770,60 @@ def not_available() -> str:
     return f'<div class="cx-note"><b>Not available from this data</b><ul>{items}</ul></div>'
 
 
+#: What the reports' words and figures mean, in a reader's words (docs/metrics.md has the
+#: formulas): the report's closing glossary, which "what changed" and the data-quality panel
+#: refer to.
+GLOSSARY: dict[str, str] = {
+    "Handled": "interactions an agent handled that started in the week, in the report's time "
+    "zone; deleted ones and bot or AI-agent rooms are not counted (bots are shown apart)",
+    "Handle time (AHT)": "the platform's handled time of an interaction; the mean, the median "
+    "(half took less) and the p90 (90% took less) are given, as the mean alone is pulled up by "
+    "a few long cases",
+    "First response (FRT)": "time from the start of an interaction to the agent's first reply",
+    "FRT ≤ target": "share of first responses within the first-response target; a proxy, not "
+    "a service level (it is one threshold for every channel)",
+    "Put on hold, hold time": "share of interactions with a hold, and the mean hold of those",
+    "Wrap-up": "after-contact work, the time spent on the wrap-up form",
+    "Transferred": "the agent who closed an interaction is not the one it was first given to",
+    "Resolved": "the interaction's disposition is Resolved",
+    "First-contact resolution (FCR)": "resolved, not transferred, and the same contact did not "
+    "come back within 7 days; provisional while the data does not reach 7 days past the week",
+    "SLA met": "share of the platform's own SLA verdicts that say met; interactions without a "
+    "verdict are left out, and every other verdict is a breach",
+    "CSAT (4–5 of 5)": "share of survey answers that scored 4 or 5; the mean score and the "
+    "response rate (answers of surveys sent) are given beside it",
+    "95% interval (CI)": "the range a rate's true value lies in with 95% confidence, given "
+    "how many cases it rests on; wide on few cases",
+    "Better, worse, within noise": "a rate's change is better or worse only when last week's "
+    "value lies outside this week's 95% interval; inside it, the change is within noise and "
+    "gets no verdict; means get none",
+    "Beyond noise (what changed)": "a difference that stays larger than chance after "
+    "correcting for every comparison made (5% false-discovery rate)",
+    "Volume mix and rate": "a change of a figure splits into mix (more or fewer interactions in "
+    "a queue or channel whose level differs) and rate (the level within queues or channels "
+    "moved)",
+    "Minimum volume": "agents with fewer interactions than this are not ranked or flagged: "
+    "their figures rest on too few cases",
+    "Flags": "an agent's figure well beyond the team's: a rate only when the agent's whole 95% "
+    "interval lies beyond the team's value",
+    "Unknown values": "a field value the platform does not document (an SLA verdict other "
+    "than meet or breach counts as a breach; an unknown survey status counts as sent)",
+}
+
+
+def glossary() -> str:
+    """The closing glossary: what the report's figures and words mean (:data:`GLOSSARY`)."""
+    items = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text[0].upper() + text[1:])}.</dd>"
+        for term, text in GLOSSARY.items()
+    )
+    return (
+        f'<h2 id="Glossary">Glossary</h2><dl class="cx-glossary">{items}</dl>'
+        '<p class="cx-method">Every formula is in the package\'s metric glossary '
+        "(docs/metrics.md).</p>"
+    )
+
+
 def note(text: str) -> str:
     """A highlighted note (caveats such as the FCR window or missing CSAT)."""
     return f'<div class="cx-note">{html.escape(text)}</div>'
@@ -797,13 +854,16 @@ def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
     q = metrics.quality
     wk = metrics.week
     rows = {
-        **{f"Parameter {k}": v for k, v in metrics.params.items()},
+        **{_PARAMETERS.get(k, k): _parameter(k, v) for k, v in metrics.params.items()},
         "Week (UTC)": f"{wk.start_utc:%Y-%m-%d %H:%M} to {wk.end_utc:%Y-%m-%d %H:%M}",
         "Data window": f"{_plain(q['load']['first_seen'])} to {_plain(q['load']['last_seen'])}",
         "Rows": f"{q['load']['records_read']:,} read, {q['week']['counted']:,} counted this week",
         "Input fingerprint": fingerprint,
         **(
-            {"Store version": f"{q['load']['store_version']} (re-render with --as-of)"}
+            {
+                "Store version": f"{q['load']['store_version']} (the same report again: "
+                f"--as-of {q['load']['store_version']})"
+            }
             if q["load"].get("store_version") is not None
             else {}
         ),
@@ -814,7 +874,30 @@ def footer(metrics: WeeklyMetrics, fingerprint: str, version: str) -> str:
         f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(_plain(v))}</td></tr>'
         for k, v in rows.items()
     )
-    return f'<div class="cx-footer"><table>{body}</table></div>'
+    return f'<div class="cx-footer"><h3>Report details</h3><table>{body}</table></div>'
+
+
+#: The footer's names of the report parameters (``WeeklyMetrics.params``); the option each
+#: comes from is in brackets, for re-running the report.
+_PARAMETERS = {
+    "week": "Week (--week)",
+    "tz": "Time zone (--tz)",
+    "queues": "Queues (--queues)",
+    "channels": "Channels (--channels)",
+    "teams": "Teams (--teams)",
+    "min_volume": "Minimum volume to rank (--min-volume)",
+    "frt_target_s": "First-response target (--frt-target)",
+    "trend_weeks": "Weeks of the trends",
+    "csat_score_field": "CSAT score field (--csat-score-field)",
+    "business_hours": "Business hours (--business-hours)",
+}
+
+
+def _parameter(name: str, value: Any) -> Any:
+    """A parameter's value as the footer says it (the first-response target as m:ss too)."""
+    if name == "frt_target_s":
+        return f"{duration(value)} ({value:g} s)"
+    return value
 
 
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:

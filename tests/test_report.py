@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from cxreports import ParameterError, load
+from cxreports import ParameterError, load, tables
 from cxreports.exceptions import ReportError
 from cxreports.metrics import weekly
 from cxreports.report import NOTEBOOKS, REPORTS, render_reports
@@ -24,13 +25,13 @@ SECTIONS = {
     "agent-performance": [
         "Headline", "Agents", "Leaderboard", "Handle time and first response",
         "Eight-week trends", "When contacts arrive", "Outcomes", "Bot and AI-agent rooms",
-        "Data quality", "Not available from this data", "Input fingerprint",
+        "Data quality", "Not available from this data", "Glossary", "Input fingerprint",
     ],
     "csat-sla": [
         "Headline", "SLA met by queue", "SLA met by channel", "SLA met by day", "Worst hours",
         "First response against the target", "SLA and CSAT by queue and channel",
         "CSAT ratings", "CSAT by agent", "Eight-week trends", "Data quality",
-        "Not available from this data", "Input fingerprint",
+        "Not available from this data", "Glossary", "Input fingerprint",
     ],
 }  # fmt: skip
 MIN_CHARTS = {"agent-performance": 7, "csat-sla": 9}
@@ -83,6 +84,10 @@ def test_report_html_is_complete_offline_and_private(rendered, sample_dir, repor
         assert name.replace("'", "&#x27;") in text or name in text, name
     for value in _personal_data(sample_dir):
         assert value not in text, value
+    # what "see the glossary" points to is there: each of its terms, once
+    assert text.count('id="Glossary"') == 1
+    for term in tables.GLOSSARY:
+        assert text.count(f"<dt>{html.escape(term, quote=False)}</dt>") == 1, term
 
 
 @pytest.mark.parametrize("report", list(REPORTS))

@@ -165,7 +165,7 @@ def test_text_from_the_data_with_no_place_to_break_wraps_inside_the_printed_page
     # the header, the agent table's row header, the unknown values and the footer
     assert sum(runs) == 4 * 240
     assert max(runs) < 120  # A4 holds ~60 of them a line at the footer's size
-    assert "Parameter queues QZ" in text and "SLA status" in text and "“QZ" in text
+    assert "Queues (--queues) QZ" in text and "SLA status" in text and "“QZ" in text
     assert "Older duplicates superseded" in text
 
 
