@@ -297,6 +297,30 @@ def _axis(**options: Any) -> alt.Axis:
     return alt.Axis(**{"labelLimit": 0, "titleLimit": 0, **options})
 
 
+def _count_axis(largest: float | None, most: int = 4, **options: Any) -> alt.Axis:
+    """An axis of counts up to ``largest``, at most ``most`` ticks, each a whole number: left
+    to Vega, a largest count of 1 was ticked 0, 0.5, 1 and read "0, 1, 1" (its
+    ``tickMinStep`` is not kept by the renderer here).
+
+    Examples
+    --------
+    >>> _whole_ticks(1), _whole_ticks(7), _whole_ticks(230)
+    ([0, 1], [0, 2, 4, 6], [0, 100, 200])
+    """
+    return _axis(format=",d", values=_whole_ticks(largest, most), **options)
+
+
+def _whole_ticks(largest: float | None, most: int = 4) -> list[int]:
+    top = max(int(largest or 0), 1)
+    steps = (m * 10**k for k in range(16) for m in (1, 2, 5))
+    step = next(s for s in steps if top // s <= most - 1)
+    return list(range(0, top + 1, step))
+
+
+#: The d3 formats of whole numbers: their axes tick whole numbers only.
+_WHOLE_FORMATS = (",.0f", ",d", "d")
+
+
 def _legend(**options: Any) -> alt.Legend:
     """A legend whose labels and title are not cut to a width unless ``options`` say so (as
     :func:`_axis`)."""
@@ -403,7 +427,9 @@ def distribution(
     base = alt.Chart(_values(frame.drop("upper"))).encode(
         alt.Y("bucket:N", sort=names, title=None, axis=_axis()),
         alt.X(
-            "interactions:Q", title="interactions", axis=_axis(tickCount=3, format=",d", grid=False)
+            "interactions:Q",
+            title="interactions",
+            axis=_count_axis(frame["interactions"].max(), 3, grid=False),
         ),
         tooltip=[
             alt.Tooltip("bucket:N", title=title),
@@ -448,7 +474,11 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     if is_duration:
         axis, scale = _duration_axis(data[metric].max(), title=title, grid=False)
     else:
-        axis, scale = _axis(format=fmt, tickCount=4, title=title, grid=False), alt.Scale()
+        if fmt in _WHOLE_FORMATS:
+            axis = _count_axis(data[metric].max(), title=title, grid=False)
+        else:
+            axis = _axis(format=fmt, tickCount=4, title=title, grid=False)
+        scale = alt.Scale()
     base = alt.Chart(
         _values(data.select(*dict.fromkeys(["label", metric, "status", "handled", "shown"])))
     ).encode(
@@ -559,7 +589,11 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         axis = _axis(format=fmt, title=None, values=[0, 0.25, 0.5, 0.75, 1])
         scale = alt.Scale(domain=[0, 1])
     else:
-        axis, scale = _axis(format=fmt, title=None, tickCount=4), alt.Scale(zero=True)
+        if fmt in _WHOLE_FORMATS:
+            axis = _count_axis(data["value"].max(), title=None)
+        else:
+            axis = _axis(format=fmt, title=None, tickCount=4)
+        scale = alt.Scale(zero=True)
     axis, scale = axis.to_dict(validate=False), scale.to_dict(validate=False)
     x = {
         "field": "week",
@@ -1045,7 +1079,9 @@ def daily_volume(daily: pl.DataFrame) -> alt.Chart:
     order = data["day"].to_list()
     base = alt.Chart(_values(data)).encode(
         alt.X("day:O", title=None, sort=order, axis=_axis(labelAngle=0)),
-        alt.Y("handled:Q", title="interactions", axis=_axis(tickCount=4, format=",d", grid=False)),
+        alt.Y(
+            "handled:Q", title="interactions", axis=_count_axis(data["handled"].max(), grid=False)
+        ),
         tooltip=[alt.Tooltip("day:O"), alt.Tooltip("handled:Q")],
     )
     chart = (
@@ -1143,7 +1179,9 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
     total = int(data["breaches"].sum())
     base = alt.Chart(_values(data)).encode(
         alt.X("label:O", title="hour of the day", sort=None, axis=_axis(labelAngle=-90)),
-        alt.Y("breaches:Q", title="breaches", axis=_axis(tickCount=3, format=",d", grid=False)),
+        alt.Y(
+            "breaches:Q", title="breaches", axis=_count_axis(data["breaches"].max(), 3, grid=False)
+        ),
         tooltip=[alt.Tooltip("label:O"), alt.Tooltip("breaches:Q"), alt.Tooltip("verdicts:Q")],
     )
     chart = (
@@ -1166,7 +1204,7 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
-        alt.Y("handled:Q", title=None, axis=_axis(tickCount=3, format=",d", grid=False)),
+        alt.Y("handled:Q", title=None, axis=_count_axis(data["handled"].max(), 3, grid=False)),
         tooltip=[alt.Tooltip("iso_week:N"), alt.Tooltip("handled:Q")],
     )
     chart = (

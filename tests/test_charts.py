@@ -533,3 +533,25 @@ def test_static_charts_are_built_unchecked_into_the_specs_interactive_ones_get(w
             assert build().to_dict(validate=False) == checked[name], name
     finally:
         charts.use_renderer("static")
+
+
+def test_count_axes_tick_whole_numbers_only():
+    # a count axis whose largest value is 1 was ticked 0, 0.5, 1 and labelled "0, 1, 1" (the
+    # scorecards' breaches by hour of an agent with one breach; a week of one interaction)
+    import vl_convert
+
+    rows = pl.DataFrame(
+        {"hour": [9, 10], "sla_status": ["breach", "meet"]},
+        schema={"hour": pl.Int8, "sla_status": pl.String},
+    )
+    m = weekly(make_logs([{"agent_id": "A", "started_at": utc(2026, 3, 24, 9)}]), "2026-W13", "UTC")
+    for chart in (
+        charts.breaches_by_hour(rows),
+        charts.leaderboard(m.agents.with_columns(ranked=pl.lit(True)), "handled", "Handled"),
+        charts.trend(m.trend, {"handled": ("Handled", ",.0f")}),
+    ):
+        svg = vl_convert.vegalite_to_svg(chart.to_dict())
+        ticks = re.findall(r"role-axis-label[^>]*>(?:(?!</g>).)*?</g>", svg, re.S)
+        labels = [t for block in ticks for t in re.findall(r">([\d,.]+)</text>", block)]
+        numbers = [label for label in labels if re.fullmatch(r"\d[\d,]*", label)]
+        assert numbers and len(numbers) == len(set(numbers)), numbers
