@@ -1026,9 +1026,9 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
         f'<p class="cx-sub">{html.escape(" · ".join(who))}</p>'
     )
     if not card.ranked:
+        handled = f"{card.handled:,} interaction{'' if card.handled == 1 else 's'}"
         return head + (
-            f"<p>{html.escape(isolated(card.name))} handled {card.handled:,} interactions "
-            "this week, "
+            f"<p>{html.escape(isolated(card.name))} handled {handled} this week, "
             f"fewer than the minimum volume of {metrics.params['min_volume']:,}: too few to "
             "compare with peers or to read strengths and focus areas. Their figures are in the "
             "agent performance report.</p></div>"
@@ -1067,6 +1067,33 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
     return head + readings + table + "</div>"
+
+
+def scorecards_below_minimum(metrics: WeeklyMetrics) -> str:
+    """One page for every agent below the minimum volume (a page each held two lines): who,
+    how many they handled, their team and main queue; each row is the agent's contents link."""
+    cards = [c for c in (metrics.scorecards.cards if metrics.scorecards else ()) if not c.ranked]
+    if not cards:
+        return ""
+    teams = any(c.team for c in cards)  # a column of dashes without a teams mapping
+    rows = "".join(
+        f'<tr id="{_card_anchor(c)}"><th scope="row">{html.escape(isolated(c.name))}</th>'
+        f'<td class="num">{c.handled:,}</td>'
+        + (f"<td>{html.escape(isolated(c.team)) if c.team else '—'}</td>" if teams else "")
+        + f"<td>{html.escape(isolated(c.main_queue)) if c.main_queue else '—'}</td></tr>"
+        for c in cards
+    )
+    heads = ("Agent", "Handled", *(["Team"] if teams else []), "Main queue")
+    minimum = metrics.params["min_volume"]
+    return (
+        '<div class="cx-scorecard" id="below-minimum"><h2>Below the minimum volume</h2>'
+        f"<p>{len(cards):,} agent{'' if len(cards) == 1 else 's'} handled fewer than "
+        f"{minimum:,} interactions this week: too few to compare with peers or to read "
+        "strengths and focus areas, so they have no scorecard. Their figures are in the agent "
+        'performance report.</p><div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
+        + "".join(f'<th scope="col">{h}</th>' for h in heads)
+        + f"</tr></thead><tbody>{rows}</tbody></table></div></div>"
+    )
 
 
 def scorecard_categories(card: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html
+import re
 from pathlib import Path
 
 import pytest
@@ -116,19 +117,29 @@ def test_the_scorecards_report_has_a_page_per_agent(sample_dir: Path, tmp_path: 
     page = (week / "agent-scorecards.html").read_text()
     _, m = prepare(sample_dir, "2026-W13", "Asia/Singapore", scorecards=True)
     names = [c.name for c in m.scorecards.cards]
-    assert page.count('class="cx-scorecard"') == len(names) > 5
+    ranked = [c.name for c in m.scorecards.cards if c.ranked]
+    below = [c for c in m.scorecards.cards if not c.ranked]
+    assert len(ranked) > 5 and below
+    # a page per ranked agent, and one for all those below the minimum volume (a page each
+    # held two lines: 8 of the sample's 21 pages)
+    assert page.count('class="cx-scorecard"') == len(ranked) + 1
     contents = page[page.index('id="Contents"') :]
     positions = [contents.index(f">{html.escape(name)}</a>") for name in names]
     assert positions == sorted(positions)  # the contents list every agent, in order
+    for card in below:  # each links to its row of the shared page
+        anchor = re.search(rf'href="#([^"]+)">{re.escape(html.escape(card.name))}</a>', page)
+        assert anchor and f'<tr id="{anchor[1]}">' in page
     from pypdf import PdfReader
 
     texts = [p.extract_text() for p in PdfReader(week / "agent-scorecards.pdf").pages]
     first = next(i for i, text in enumerate(texts) if "handled this week" in text)
-    cards = texts[first:]
-    if "handled this week" not in cards[-1]:
-        cards = cards[:-1]  # the footer's page
+    cards = texts[first : first + len(ranked)]
     # a page per agent, from the first: the charts on the page of the figures, not the next
-    assert len(cards) == len(names) and all(t.count("handled this week") == 1 for t in cards)
+    assert all(t.count("handled this week") == 1 for t in cards)
+    [shared] = [t for t in texts[first + len(ranked) :] if "Below the minimum volume" in t]
+    assert all(card.name in shared for card in below)
+    assert "handled this week" not in shared
+    assert len(texts) <= first + len(ranked) + 2  # the shared page, and the footer's if need be
 
 
 @pytest.mark.slow
