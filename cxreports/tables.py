@@ -1037,11 +1037,22 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
     def listed(labels: tuple[str, ...]) -> str:
         return html.escape(", ".join(labels)) if labels else "none beyond noise"
 
+    own = ""
+    for reading in ("worse", "better"):
+        labels = [label for label, r in card.own if r == reading]
+        if labels:
+            # the labels hold commas ("Handle time, median"): a semicolon between them
+            own += (
+                f"<strong>{reading.capitalize()} than their own 8 weeks:</strong> "
+                f"{html.escape('; '.join(labels))}, but level with their peers (likely a "
+                "change their queue shares). "
+            )
     readings = (
         f"<p><strong>▲ Strengths:</strong> {listed(card.strengths)}. "
-        f"<strong>▼ Focus areas:</strong> {listed(card.focus)}. "
-        f'<span class="cx-see">Against the median of {card.peers} peers; beyond noise after '
-        "correcting for every agent and figure compared.</span></p>"
+        f"<strong>▼ Focus areas:</strong> {listed(card.focus)}. {own}"
+        f'<span class="cx-see">Strengths and focus areas: against the median of {card.peers} '
+        "peers; every reading beyond noise after correcting for every agent and figure "
+        "compared.</span></p>"
     )
     rows = []
     for f in card.figures.iter_rows(named=True):
@@ -1050,8 +1061,8 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
             if f["low"] is not None
             else "—"
         )
-        mark = {"strength": "▲ strength", "focus": "▼ focus"}.get(f["reading"] or "", "")
-        tone = {"strength": "cx-good", "focus": "cx-bad"}.get(f["reading"] or "", "")
+        mark = _SCORECARD_READINGS.get(f["reading"] or "", "")
+        tone = {"strength": "cx-good", "focus": "cx-bad"}.get(f["reading"] or "", "cx-flat")
         rows.append(
             f'<tr><th scope="row">{html.escape(f["label"])}</th>'
             f'<td class="num">{format_value(f["unit"], f["now"])}</td>'
@@ -1067,6 +1078,15 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
     return head + readings + table + "</div>"
+
+
+#: A scorecard figure's reading as its table says it (``Card.figures.reading``).
+_SCORECARD_READINGS = {
+    "strength": "▲ strength",
+    "focus": "▼ focus",
+    "better": "better than own 8 weeks",
+    "worse": "worse than own 8 weeks",
+}
 
 
 def scorecards_below_minimum(metrics: WeeklyMetrics) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cxreports import tables
 from cxreports.metrics import weekly
 from tests.metrics_fixtures import make_logs, utc
 
@@ -200,3 +201,23 @@ def test_a_scorecards_charts_specs_are_valid_vega_lite(cards):
         if card.ranked:
             for chart in charts.scorecard(card):
                 Root.validate(chart.to_dict(validate=False))
+
+
+def test_a_change_the_whole_queue_shares_reads_against_the_agents_own_weeks_not_as_focus():
+    rows = []
+    for agent in "ABCD":
+        rows += _agent(agent, 60, 30, 600)  # SLA 50% this week, as every peer
+        rows += _agent(agent, 60, 57, 600, day=17)  # 95% last week
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=20, scorecards=True)
+
+    for card in m.scorecards.cards:
+        assert card.focus == () and card.strengths == ()
+        assert card.own == (("SLA met", "worse"),)
+        assert _figure(card, "sla_met_rate")["reading"] == "worse"
+        assert _figure(card, "aht_median_s")["reading"] is None
+        head = tables.scorecard_head(card, m)
+        assert "<strong>Worse than their own 8 weeks:</strong> SLA met, but level" in head
+        assert "worse than own 8 weeks</td>" in head and "Better than" not in head
+    # SLA tested against the peers and against the own weeks, for each of the four agents: the
+    # correction counts both
+    assert m.scorecards.tests >= 2 * 4

@@ -6,7 +6,10 @@ this week) is the agent's; with fewer than three of them, every other ranked age
 *strength* or a *focus area* is a figure where the agent differs from their peers pooled
 beyond noise: the tests of :mod:`cxreports.metrics.changes` (two-proportion for a rate, log
 durations for a time), one Benjamini-Hochberg correction over every agent and figure, and a
-material difference. An agent below the minimum volume gets no comparison at all.
+material difference. A figure that is beyond noise against the agent's own baseline weeks
+(tested in the same correction) but not against their peers reads *better* or *worse* than
+their own weeks: a change the whole queue shares shows there, not as a focus area. An agent
+below the minimum volume gets no comparison at all.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ FIGURES_SCHEMA = pl.Schema(
 class Card:
     """One agent's scorecard. ``figures`` (:data:`FIGURES_SCHEMA`): this week with its 95%
     interval, the agent's 8-week baseline and the peer median, and the reading (``strength``,
-    ``focus`` or null)."""
+    ``focus``: against their peers; ``better`` or ``worse``: against their own baseline
+    alone; or null)."""
 
     agent_id: str
     name: str
@@ -70,6 +74,9 @@ class Card:
     figures: pl.DataFrame
     strengths: tuple[str, ...]
     focus: tuple[str, ...]
+    #: figures beyond noise against the agent's own baseline weeks but not against their
+    #: peers (a change of the whole queue shows here): (label, ``better`` or ``worse``)
+    own: tuple[tuple[str, str], ...]
     #: the agent's interactions this week (``WeeklyMetrics.rows``)
     rows: pl.DataFrame
     #: the interactions the agent's distributions are drawn against: their team's, or all
@@ -121,20 +128,9 @@ def build(
         .select("agent_id", tamed(pl.col("queue_name")).alias("main_queue"))
     )
     agents = agents.join(main, on="agent_id", how="left")
-    logs = (
-        rows.filter(pl.col("agent_id").is_not_null())
-        .group_by("agent_id")
-        .agg(
-            expr
-            for metric, column in _DURATIONS.items()
-            for expr in (
-                pl.col(column).log1p().count().alias(f"{metric}:n"),
-                pl.col(column).log1p().sum().alias(f"{metric}:s"),
-                (pl.col(column).log1p() ** 2).sum().alias(f"{metric}:q"),
-            )
-        )
-    )
+    logs = log_sums(rows.lazy()).collect()
     stats = {r["agent_id"]: r for r in agents.join(logs, on="agent_id", how="left").to_dicts()}
+    base = {r["agent_id"]: r for r in baseline.to_dicts()}
     ranked = [a for a, r in stats.items() if r["ranked"]]
     peers_of = {}
     for agent, r in stats.items():
@@ -143,6 +139,7 @@ def build(
 
     p_values: list[float] = []
     tests: dict[tuple[str, str], int] = {}
+    own_tests: dict[tuple[str, str], int] = {}
     for agent in ranked:
         peers = peers_of[agent]
         if not peers:
@@ -157,9 +154,14 @@ def build(
             if (p := compare_means(mine, theirs, kind)) is not None:  # type: ignore[arg-type]
                 tests[(agent, metric)] = len(p_values)
                 p_values.append(p)
+            # and against the agent's own baseline weeks, in the same correction
+            if agent in base:
+                before = _sums(base, agent, metric, unit, n_col)
+                if (p := compare_means(mine, before, kind)) is not None:  # type: ignore[arg-type]
+                    own_tests[(agent, metric)] = len(p_values)
+                    p_values.append(p)
     found = benjamini_hochberg(p_values) if p_values else []
 
-    base = {r["agent_id"]: r for r in baseline.to_dicts()}
     weekly_volume = volume.partition_by("agent_id", as_dict=True)
     by_agent = rows.partition_by("agent_id", as_dict=True)
     # each team's rows once, not once for every agent of the team; by the team's name as the
@@ -179,18 +181,37 @@ def build(
     for r in order:
         agent = r["agent_id"]
         peers = peers_of[agent] if r["ranked"] else []
-        figures, strengths, focus = [], [], []
+        figures, strengths, focus, own = [], [], [], []
         for metric, label, unit, better, _ in SCORED:
             values = [stats[p][metric] for p in peers if stats[p][metric] is not None]
             reading = None
-            test = tests.get((agent, "aht_median_s" if metric == "aht_s" else metric))
-            if test is not None and found[test] and metric != "aht_s":
-                mine = r[metric]
-                median = _median(values)
-                if mine is not None and median is not None and _material(unit, mine, median):
-                    good = (mine > median) == (better == "higher")
-                    reading = "strength" if good else "focus"
-                    (strengths if good else focus).append(label)
+            mine = r[metric]
+            test = tests.get((agent, metric))
+            median = _median(values)
+            if (
+                test is not None
+                and found[test]
+                and mine is not None
+                and median is not None
+                and _material(unit, mine, median)
+            ):
+                good = (mine > median) == (better == "higher")
+                reading = "strength" if good else "focus"
+                (strengths if good else focus).append(label)
+            before = base.get(agent, {}).get(metric)
+            test = own_tests.get((agent, metric))
+            if (
+                reading is None
+                and test is not None
+                and found[test]
+                and mine is not None
+                and before is not None
+                and _material(unit, mine, before)
+            ):
+                # beyond noise against their own weeks, not against their peers: a change
+                # of the whole queue, or of the agent that their peers share
+                reading = "better" if (mine > before) == (better == "higher") else "worse"
+                own.append((label, reading))
             figures.append(
                 {
                     "metric": metric,
@@ -220,6 +241,7 @@ def build(
                 figures=pl.DataFrame(figures, schema=FIGURES_SCHEMA),
                 strengths=tuple(strengths),
                 focus=tuple(focus),
+                own=tuple(own),
                 rows=mine_rows,
                 team_rows=team_rows,
                 categories=_mix(agent_cats),
@@ -227,6 +249,24 @@ def build(
             )
         )
     return Scorecards(tuple(cards), len(p_values))
+
+
+def log_sums(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Per agent, the count, sum and sum of squares of each tested duration's logarithm
+    (``aht_median_s:n`` ...): what the tests of durations read."""
+    return (
+        rows.filter(pl.col("agent_id").is_not_null())
+        .group_by("agent_id")
+        .agg(
+            expr
+            for metric, column in _DURATIONS.items()
+            for expr in (
+                pl.col(column).log1p().count().alias(f"{metric}:n"),
+                pl.col(column).log1p().sum().alias(f"{metric}:s"),
+                (pl.col(column).log1p() ** 2).sum().alias(f"{metric}:q"),
+            )
+        )
+    )
 
 
 def _sums(stats: dict, agent: str, metric: str, unit: str, n_col: str | None) -> Sums:

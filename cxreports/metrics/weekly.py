@@ -286,10 +286,9 @@ def weekly(
         )
     history = _weeks_back(base, wk, tz)
     if scorecards:
-        queries["baseline_agents"] = _breakdown(
-            history.filter(pl.col("_week").is_between(1, changes_.BASELINE_WEEKS)),
-            by["agents"],
-            aggs,
+        baseline_rows = history.filter(pl.col("_week").is_between(1, changes_.BASELINE_WEEKS))
+        queries["baseline_agents"] = _breakdown(baseline_rows, by["agents"], aggs).join(
+            scorecards_.log_sums(baseline_rows), on="agent_id", how="left", nulls_equal=True
         )
         queries["agent_weeks"] = _agent_weeks(history, wk, data_start)
         queries["week_categories"] = cats.select("id", "value")
