@@ -26,6 +26,9 @@ from cxreports.units import duration
 RATE_PALETTE = [palette.BAD_TINT, palette.BACKGROUND, palette.GOOD_TINT]
 #: Mark after the name of an agent below the minimum volume (the report text says what it means).
 NOT_RANKED = "†"
+#: Fewest survey answers for an agent's CSAT cell to be tinted: a handful of answers swings the
+#: rate by tens of points, and a tint would rank the agent on it.
+MIN_CSAT_TINT = 10
 
 
 def format_value(unit: str, value: float | None) -> str:
@@ -312,12 +315,14 @@ def agent_table(metrics: WeeklyMetrics) -> GT:
         )
     )
     ranked_rows = [i for i, r in enumerate(shown["ranked"]) if r]
+    answered = [i for i in ranked_rows if (shown["CSAT n"][i] or 0) >= MIN_CSAT_TINT]
     for column in ("FCR", "Resolved", "SLA met", "CSAT"):
-        values = shown[column].drop_nulls()
-        if ranked_rows and values.len() > 1 and values.min() != values.max():
+        rows = answered if column == "CSAT" else ranked_rows
+        values = shown[column].gather(rows).drop_nulls() if rows else shown[column].clear()
+        if values.len() > 1 and values.min() != values.max():
             gt = gt.data_color(
                 columns=column,
-                rows=ranked_rows,
+                rows=rows,
                 palette=RATE_PALETTE,
                 domain=[float(values.min()), float(values.max())],
                 na_color=palette.BACKGROUND,

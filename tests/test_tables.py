@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from cxreports import render, tables, weekly
+from cxreports import palette, render, tables, weekly
 from cxreports.schema import agent_labels, tame
 
 from .metrics_fixtures import make_logs, utc
@@ -256,3 +256,33 @@ def test_a_right_to_left_name_is_isolated_in_the_lines_that_name_it():
     )
     # a name in another script that reads left to right is left as it is
     assert scope.describe(["Поддержка"], []) == "queue Поддержка"
+
+
+def test_a_csat_rate_from_a_handful_of_answers_is_shown_but_not_tinted():
+    answers = {"A": (12, 12), "B": (12, 6), "C": (3, 0), "D": (15, 12)}  # (answers, 4-5 of 5)
+    rows = [
+        {
+            "agent_id": agent,
+            "agent_name": f"Agent {agent}",
+            "started_at": utc(2026, 3, 24, 9, i),
+            "sla_status": "meet",
+            "csat_status": "completed" if i < n else None,
+            "csat_score": (5 if i < good else 1) if i < n else None,
+        }
+        for agent, (n, good) in answers.items()
+        for i in range(20)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=10)
+    shown = tables.agent_table(m).as_raw_html()
+
+    def csat_cell(agent: str) -> str:
+        row = re.search(rf">Agent {agent}</th>(.*?)</tr>", shown, re.S).group(1)
+        cells = re.findall(r"<td[^>]*>[^<]*</td>", row)
+        return cells[headings.index("CSAT") - 1]  # the first heading is the agent's, a <th>
+
+    headings = re.findall(r'<th class="gt_col_heading[^"]*"[^>]*scope="col"[^>]*>([^<]*)<', shown)
+
+    assert ">0%<" in csat_cell("C") and "background-color" not in csat_cell("C")
+    for agent in "ABD":  # 10 answers or more: tinted, the lowest of them vermillion
+        assert "background-color" in csat_cell(agent), agent
+    assert palette.BAD_TINT.lower() in csat_cell("B").lower()
