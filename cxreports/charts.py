@@ -971,21 +971,25 @@ def _grouped(count: pl.Expr) -> pl.Expr:
 def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
     """SLA met per local hour (``WeeklyMetrics.hourly``), worst first, every hour with volume.
 
-    Hours are sorted by SLA met, lowest first; ties go to the hour with more breaches, then
-    the earlier hour. Every hour with an SLA verdict is drawn, whatever its volume: each bar
-    says how many verdicts it stands on and shows its 95% interval, which is wide when they
-    are few. Hours with interactions but no verdict have no rate: they come last, marked
-    "no SLA verdict", and the description names them.
+    Hours are sorted by the top of their 95% interval of SLA met, lowest first: an hour is
+    worse the surer it is to be bad, so one breach out of one verdict (0%, but anywhere from
+    0% to 79%) does not head the list above 20 breaches of 40. Ties go to the hour with more
+    breaches, then the earlier hour. Every hour with an SLA verdict is drawn, whatever its
+    volume: each bar says how many verdicts it stands on and shows its 95% interval. Hours
+    with interactions but no verdict have no rate: they come last, marked "no SLA verdict",
+    and the description names them.
     """
     data = hourly.filter(pl.col("handled") > 0).with_columns(
         label=pl.format(
             "{}:00–{}:59",
             pl.col("hour").cast(pl.String).str.zfill(2),
             pl.col("hour").cast(pl.String).str.zfill(2),
-        )
+        ),
     )
     ranked = data.sort(
-        ["sla_met_rate", "sla_breaches", "hour"], descending=[False, True, False], nulls_last=True
+        ["sla_met_rate_high", "sla_breaches", "hour"],
+        descending=[False, True, False],
+        nulls_last=True,
     )
     chart = rate_by(
         ranked,

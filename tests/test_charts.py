@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from cxreports import charts, load, tables, weekly
+from cxreports.metrics import wilson
 from cxreports.schema import tame
 
 from .metrics_fixtures import make_logs, utc, varied_rows
@@ -242,20 +243,23 @@ def test_the_duration_label_expression_writes_m_ss_and_h_mm_ss(tmp_path):
 def _hourly(rates: list[tuple[int, float | None, int, int, int]]) -> pl.DataFrame:
     """An hourly frame from (hour, sla_met_rate, sla_breaches, sla_eligible, handled)."""
     hour, rate, breaches, eligible, handled = zip(*rates, strict=True)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "hour": pl.Series(hour, dtype=pl.Int8),
             "handled": pl.Series(handled, dtype=pl.UInt32),
             "sla_met_rate": pl.Series(rate, dtype=pl.Float64),
-            "sla_met_rate_low": [r and r / 2 for r in rate],
-            "sla_met_rate_high": [r and (1 + r) / 2 for r in rate],
             "sla_breaches": pl.Series(breaches, dtype=pl.UInt32),
             "sla_eligible": pl.Series(eligible, dtype=pl.UInt32),
         }
     )
+    low, high = wilson(pl.col("sla_eligible") - pl.col("sla_breaches"), pl.col("sla_eligible"))
+    known = pl.col("sla_met_rate").is_not_null()
+    return frame.with_columns(
+        sla_met_rate_low=pl.when(known).then(low), sla_met_rate_high=pl.when(known).then(high)
+    )
 
 
-def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breaches():
+def test_worst_hours_lists_every_hour_with_a_verdict_surest_worst_first_ties_by_breaches():
     hourly = _hourly(
         [
             (8, 0.9, 1, 10, 12),
@@ -264,12 +268,15 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
             (11, 0.9, 1, 10, 10),  # ties with 8 on rate and breaches: the earlier hour first
             (12, None, 0, 0, 3),  # volume but no verdict: listed last, without a bar
             (13, 1.0, 0, 1, 1),
+            (14, 0.0, 1, 1, 1),  # 0%, but on one verdict: anywhere from 0% to 79%
         ]
     )
     spec = charts.worst_hours(hourly).to_dict()
     y = next(u for u in _layers(spec) if u["mark"]["type"] == "bar")["encoding"]["y"]
+    # by the top of the 95% interval: 9 (50% of 10, up to 76%), 14 (up to 79%), 10 (up to 91%)
     assert y["sort"] == [
         "09:00–09:59",
+        "14:00–14:59",
         "10:00–10:59",
         "08:00–08:59",
         "11:00–11:59",
@@ -283,7 +290,8 @@ def test_worst_hours_lists_every_hour_with_a_verdict_worst_first_ties_by_breache
     assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
     assert spec["title"]["subtitle"] == "beside each bar: breaches of SLA verdicts"
     assert spec["description"].startswith("SLA met by hour, worst first")
-    assert "Lowest: 09:00–09:59 at 50%" in spec["description"]
+    lowest = "Lowest: 14:00–14:59 at 0% (0–79%), breaches of SLA verdicts: 1 of 1"
+    assert lowest in spec["description"]
     assert spec["description"].endswith("No SLA verdict in 12:00–12:59.")
 
 
