@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -286,3 +287,31 @@ def test_a_csat_rate_from_a_handful_of_answers_is_shown_but_not_tinted():
     for agent in "ABD":  # 10 answers or more: tinted, the lowest of them vermillion
         assert "background-color" in csat_cell(agent), agent
     assert palette.BAD_TINT.lower() in csat_cell("B").lower()
+
+
+@pytest.mark.parametrize("agents", [20, 90])
+def test_a_short_table_is_not_split_and_a_long_one_leaves_no_orphan_rows(tmp_path, agents):
+    # CSAT by agent began with two rows at the foot of a page and went on over the next
+    rows = [
+        {"agent_id": f"A{i:02}", "started_at": utc(2026, 3, 24, 9, j), "sla_status": "meet"}
+        for i in range(agents)
+        for j in range(2)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1)
+    css = (Path(render.__file__).parent / "templates/cxreport/static/cxreport.css").read_text()
+    page = tmp_path / "tables.html"
+    page.write_text(
+        f"<html><head><style>{css}</style></head><body><main>"
+        '<div style="height:200mm">Filler</div><h2>CSAT by agent</h2>'
+        f"{tables.csat_agents(m).as_raw_html()}</main></body></html>"
+    )
+    pdf = PdfReader(render.to_pdf(page, tmp_path / "tables.pdf"))
+    text = [p.extract_text() for p in pdf.pages]
+    assert "Filler" in text[0]
+    if agents == 20:  # fits a page: heading and table move on, whole
+        assert len(text) == 2 and "CSAT by agent" in text[1] and "A00" not in text[0]
+        assert all(f"A{i:02}" in text[1] for i in range(agents))
+    else:  # longer than a page: three rows at least under its heading, its header again
+        assert "CSAT by agent" in text[0] and "A02" in text[0] and "A89" in text[-1]
+        assert len(text) >= 3 and all("Handled" in t for t in text)
+        assert "A88" in text[-1]  # and never one row alone on a page
