@@ -23,7 +23,7 @@ import altair as alt
 import polars as pl
 import vl_convert
 
-from cxreports import chartfont, charts, palette
+from cxreports import chartfont, charts, palette, tables
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.schema import agent_labels, isolated
@@ -469,8 +469,7 @@ def _footnotes(d: _Digest, few: str) -> list[str]:
             else ""
         )
         + " Changes of averages and of the other rates are shown without a verdict.",
-        "Flags compare an agent with the whole team; a rate is flagged only when the agent's "
-        "entire 95% interval is below the team's.",
+        f"Flags mark {tables.FLAG_RULES}.",
         "Times are m:ss (h:mm:ss from an hour); a mean is labelled as such, with the median.",
         "The full reports (PDF and HTML) are attached; their glossary defines every metric.",
     ]

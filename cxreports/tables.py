@@ -17,6 +17,7 @@ from great_tables import GT, loc, style
 
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
+from cxreports.metrics.weekly import MIN_RATE_BASE
 from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
@@ -775,6 +776,15 @@ def not_available() -> str:
     return f'<div class="cx-note"><b>Not available from this data</b><ul>{items}</ul></div>'
 
 
+#: When an agent is flagged (``metrics.weekly._rank_and_flag``), in a reader's words: the
+#: glossary's and the email's.
+FLAG_RULES = (
+    "ranked agents far from the whole team: AHT high or low, a mean handle time over 1.5x or "
+    "under half the team's; FRT slow, a mean first response over twice the team's; resolved, "
+    f"SLA or CSAT low, a rate on at least {MIN_RATE_BASE} cases whose whole 95% interval lies "
+    f"below the team's"
+)
+
 #: What the reports' words and figures mean, in a reader's words (docs/metrics.md has the
 #: formulas): the report's closing glossary, which "what changed" and the data-quality panel
 #: refer to.
@@ -809,8 +819,7 @@ GLOSSARY: dict[str, str] = {
     "moved)",
     "Minimum volume": "agents with fewer interactions than this are not ranked or flagged: "
     "their figures rest on too few cases",
-    "Flags": "an agent's figure well beyond the team's: a rate only when the agent's whole 95% "
-    "interval lies beyond the team's value",
+    "Flags": FLAG_RULES,
     "Unknown values": "a field value the platform does not document (an SLA verdict other "
     "than meet or breach counts as a breach; an unknown survey status counts as sent)",
 }

@@ -190,6 +190,8 @@ def test_flags_sit_beside_the_agents_name_and_durations_read_as_clock_times(body
     assert "median " in kpi
     assert "AHT mean" in body.html
     assert "Bea <b>Long</b>  FLAG: AHT high" in body.text
+    # and the notes say what raised it: a mean over 1.5x the team's, not an interval "below"
+    assert "AHT high or low, a mean handle time over 1.5x or under half the team's" in body.text
 
 
 def test_text_twin_says_what_the_html_says(body):
