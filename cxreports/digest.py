@@ -341,7 +341,13 @@ def _trend_alt(metrics: WeeklyMetrics) -> str:
             continue
         last = values[-1]
         now = f"{last:.0%} in {weeks[-1]}" if last is not None else f"no data in {weeks[-1]}"
-        parts.append(f"{title} {now}, between {values.min():.0%} and {values.max():.0%}")
+        known = values.drop_nulls()
+        if known.len() == 1:
+            parts.append(f"{title} {now}, the only week with data")
+        elif f"{known.min():.0%}" == f"{known.max():.0%}":
+            parts.append(f"{title} {now}, {known.min():.0%} in every week with data")
+        else:
+            parts.append(f"{title} {now}, between {known.min():.0%} and {known.max():.0%}")
     titles = " and ".join(title for title, _ in TRENDS.values())
     return f"Line charts of {titles} per week, {weeks[0]} to {weeks[-1]}: " + "; ".join(parts) + "."
 
@@ -479,11 +485,25 @@ _SMALL_SAMPLE = "a sample this small can swing widely by chance."
 
 
 def _ranking(d: _Digest) -> str:
+    """What the top-agents list holds, out of whom; with no ranked agent, why not."""
+    agents = "agent" if d.unranked == 1 else "agents"
+    if not d.ranked:
+        if not d.unranked:
+            return "No agent handled an interaction this week."
+        who = (
+            "the only agent active handled fewer than"
+            if d.unranked == 1
+            else f"all {d.unranked:,} agents active handled fewer than"
+        )
+        return (
+            f"No agent is ranked this week: {who} {d.min_volume}. Their figures are in the "
+            "attached report."
+        )
     shown = f"{len(d.agents)} of {d.ranked} ranked agents (at least {d.min_volume} handled)."
     if not d.unranked:
         return shown
-    agents = "agent has" if d.unranked == 1 else "agents have"
-    return f"{shown} {d.unranked} more {agents} fewer and are in the attached report."
+    have = "has" if d.unranked == 1 else "have"
+    return f"{shown} {d.unranked} more {agents} {have} fewer and are in the attached report."
 
 
 def _esc(value: object) -> str:
@@ -577,11 +597,8 @@ def _html(d: _Digest) -> str:
             else ()
         ),
         _row(f'<h2 style="{_H2}">Top agents by volume</h2>', top=24),
-        _row(_agent_table(d) if d.agents else _para("No agent is ranked this week."), top=6),
-        _row(
-            _para(_ranking(d), small=True),
-            top=6,
-        ),
+        _row(_agent_table(d) if d.agents else _para(_ranking(d)), top=6),
+        *((_row(_para(_ranking(d), small=True), top=6),) if d.agents else ()),
     ]
     for image in d.images:
         width, height = image.size
@@ -768,7 +785,10 @@ def _text(d: _Digest) -> str:
         )
         if t.targets:
             lines.append(f"    Targets: {t.targets}")
-    lines += ["", f"TOP AGENTS BY VOLUME ({len(d.agents)} of {d.ranked} ranked)"]
+    lines += [
+        "",
+        "TOP AGENTS BY VOLUME" + (f" ({len(d.agents)} of {d.ranked} ranked)" * bool(d.agents)),
+    ]
     for a in d.agents:
         lines.append(f"  {a.name}" + (f"  FLAG: {a.flags}" if a.flags else ""))
         lines.append(
@@ -777,8 +797,6 @@ def _text(d: _Digest) -> str:
         )
         if a.targets:
             lines.append(f"    Targets: {a.targets}")
-    if not d.agents:
-        lines.append("  No agent is ranked this week.")
     lines.append(f"  {_ranking(d)}")
     for image in d.images:
         lines += ["", image.title.upper(), f"  {image.alt}"]

@@ -527,10 +527,15 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
     against = "last week" + (
         f" and the {found.baseline_weeks}-week baseline" if found.baseline_weeks > 1 else ""
     )
-    return (
+    said = (
         '<h2 id="What-changed">What changed this week</h2>'
         f'<ul class="cx-changes">{"".join(items)}</ul>'
-        f'<p class="cx-method">How a change is told from noise: each headline figure is tested '
+    )
+    if not found.tests:  # nothing could be compared: no method to explain, no "0 comparisons"
+        return said
+    return (
+        said
+        + f'<p class="cx-method">How a change is told from noise: each headline figure is tested '
         f"against {against}, and so is each queue, channel, hour and agent that could explain "
         f"it ({found.tests:,} comparisons). A change is said only when it stays beyond noise "
         "after correcting for that many tests (a 5% false-discovery rate) and is large enough "

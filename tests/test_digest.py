@@ -209,19 +209,30 @@ def test_text_twin_says_what_the_html_says(body):
 
 
 @pytest.mark.parametrize(
-    ("rows", "note", "daily_alt"),
+    ("rows", "note", "daily_alt", "agents"),
     [
-        (lambda: [], "No interactions were handled", "none this week"),
-        (lambda: _rows("A", 24, 3), "No customer answered a CSAT survey", "3 in total"),
+        (
+            lambda: [],
+            "No interactions were handled",
+            "none this week",
+            "No agent handled an interaction this week.",
+        ),
+        (
+            lambda: _rows("A", 24, 3),
+            "No customer answered a CSAT survey",
+            "3 in total",
+            "No agent is ranked this week: the only agent active handled fewer than 20.",
+        ),
     ],
 )
 def test_an_empty_or_unrated_week_still_makes_a_complete_email(
-    rows: Callable[[], list[dict[str, Any]]], note: str, daily_alt: str
+    rows: Callable[[], list[dict[str, Any]]], note: str, daily_alt: str, agents: str
 ):
     body = _build(rows())
     assert note in body.html and note in body.text
     assert daily_alt in body.text
-    assert "No agent is ranked this week." in body.html
+    assert agents in body.html and agents in body.text
+    assert "0 of 0" not in body.text and "TOP AGENTS BY VOLUME\n" in body.text
     build_message(body, sender="r@example.com", to=["a@example.com"])
 
 
@@ -296,3 +307,12 @@ def test_first_contact_resolution_gets_no_verdict_while_its_window_is_open():
     later = _build([*rows, *[{**r, "started_at": utc(2026, 4, 7, 9)} for r in _rows("B", 1, 1)]])
     assert "better" in _row_with(later.html, ">First-contact resolution<div")
     assert "Provisional:" not in later.html
+
+
+def test_trends_of_a_single_week_of_data_give_no_range_of_one_value():
+    text = _build(_rows("A", 24, 3, met=3, scores=1)).text
+    assert "SLA met 100% in 2026-W13, the only week with data" in text
+    assert "CSAT (4-5 of 5) 100% in 2026-W13, the only week with data" in text
+    assert "between 100% and 100%" not in text
+    rows = _rows("A", 24, 4, met=2) + _rows("A", 17, 2, met=1)  # 50% in both weeks
+    assert "SLA met 50% in 2026-W13, 50% in every week with data" in _build(rows).text

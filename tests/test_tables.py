@@ -315,3 +315,11 @@ def test_a_short_table_is_not_split_and_a_long_one_leaves_no_orphan_rows(tmp_pat
         assert "CSAT by agent" in text[0] and "A02" in text[0] and "A89" in text[-1]
         assert len(text) >= 3 and all("Handled" in t for t in text)
         assert "A88" in text[-1]  # and never one row alone on a page
+
+
+def test_what_changed_has_no_method_note_when_nothing_could_be_compared(week):
+    # a week of 30 interactions: no figure has the cases a comparison needs
+    assert week.changes is not None and week.changes.tests == 0
+    section = tables.changes_section(week, "agent-performance")
+    assert "Too few interactions" in section
+    assert "comparisons" not in section and "cx-method" not in section
