@@ -289,8 +289,8 @@ def test_a_csat_rate_from_a_handful_of_answers_is_shown_but_not_tinted():
     assert palette.BAD_TINT.lower() in csat_cell("B").lower()
 
 
-@pytest.mark.parametrize("agents", [20, 90])
-def test_a_short_table_is_not_split_and_a_long_one_leaves_no_orphan_rows(tmp_path, agents):
+@pytest.mark.parametrize(("agents", "filler"), [(20, 200), (90, 150)])
+def test_a_short_table_is_not_split_and_a_long_one_leaves_no_orphan_rows(tmp_path, agents, filler):
     # CSAT by agent began with two rows at the foot of a page and went on over the next
     rows = [
         {"agent_id": f"A{i:02}", "started_at": utc(2026, 3, 24, 9, j), "sla_status": "meet"}
@@ -302,14 +302,17 @@ def test_a_short_table_is_not_split_and_a_long_one_leaves_no_orphan_rows(tmp_pat
     page = tmp_path / "tables.html"
     page.write_text(
         f"<html><head><style>{css}</style></head><body><main>"
-        '<div style="height:200mm">Filler</div><h2>CSAT by agent</h2>'
+        f'<div style="height:{filler}mm">Filler</div>'
+        '<div class="jp-Cell jp-MarkdownCell"><h2>CSAT by agent</h2>'
+        f"<p>{'A reading guide long enough to wrap over several lines. ' * 12}Closing.</p></div>"
         f"{tables.csat_agents(m).as_raw_html()}</main></body></html>"
     )
     pdf = PdfReader(render.to_pdf(page, tmp_path / "tables.pdf"))
     text = [p.extract_text() for p in pdf.pages]
     assert "Filler" in text[0]
-    if agents == 20:  # fits a page: heading and table move on, whole
+    if agents == 20:  # fits a page: heading, guide and table move on, whole
         assert len(text) == 2 and "CSAT by agent" in text[1] and "A00" not in text[0]
+        assert "reading guide" not in text[0] and "Closing." in text[1]
         assert all(f"A{i:02}" in text[1] for i in range(agents))
     else:  # longer than a page: three rows at least under its heading, its header again
         assert "CSAT by agent" in text[0] and "A02" in text[0] and "A89" in text[-1]
