@@ -970,17 +970,20 @@ def bots_table(bots: pl.DataFrame) -> GT:
 
 
 def csat_agents(metrics: WeeklyMetrics) -> GT:
-    """CSAT per agent with responses and the 95% interval, agents with responses first."""
+    """CSAT per agent with responses and the 95% interval, agents with responses first.
+
+    CSAT, its interval and its responses come first, beside the name: on a phone they are
+    what shows before the table is scrolled sideways."""
     a = metrics.agents.sort(["csat_responses", "csat_rate"], descending=True, nulls_last=True)
     shown = a.select(
         agent_labels().alias("Agent"),
-        pl.col("handled").alias("Handled"),
-        pl.col("csat_sent").alias("Surveys sent"),
-        pl.col("csat_responses").alias("Responses"),
-        pl.col("csat_response_rate").alias("Response rate"),
-        pl.col("csat_score_mean").alias("Mean score"),
         pl.col("csat_rate").alias("CSAT"),
         _interval("csat_rate"),
+        pl.col("csat_responses").alias("Responses"),
+        pl.col("csat_score_mean").alias("Mean score"),
+        pl.col("csat_response_rate").alias("Response rate"),
+        pl.col("csat_sent").alias("Surveys sent"),
+        pl.col("handled").alias("Handled"),
     )
     return (
         _sticky(GT(shown, rowname_col="Agent"), "Agent")

@@ -326,3 +326,10 @@ def test_what_changed_has_no_method_note_when_nothing_could_be_compared(week):
     section = tables.changes_section(week, "agent-performance")
     assert "Too few interactions" in section
     assert "comparisons" not in section and "cx-method" not in section
+
+
+def test_csat_by_agent_puts_the_rate_its_interval_and_answers_beside_the_name(week):
+    # on a phone only the first columns show before the table is scrolled sideways
+    shown = tables.csat_agents(week).as_raw_html()
+    headings = re.findall(r'<th class="gt_col_heading[^"]*"[^>]*scope="col"[^>]*>([^<]*)<', shown)
+    assert headings[:4] == ["Agent", "CSAT", "95% CI (%)", "Responses"]
