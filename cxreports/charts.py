@@ -424,6 +424,7 @@ def distribution(
                 .encode(alt.Y("bucket:N", sort=names, bandPosition=1))
             ]
             lines.append(f"{within_share:.0%} {within} (above the dashed line)")
+    frame = frame.with_columns(_shown=_percent_text(pl.col("share")))
     base = alt.Chart(_values(frame.drop("upper"))).encode(
         alt.Y("bucket:N", sort=names, title=None, axis=_axis()),
         alt.X(
@@ -437,7 +438,7 @@ def distribution(
             alt.Tooltip("share:Q", format=".0%"),
         ],
     )
-    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".0%"))
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("_shown:N"))
     chart = alt.layer(base.mark_bar().encode(color=colour), text, *layers).properties(
         width=WIDTH - 170, height=22 * len(names), title=alt.Title(title, subtitle=lines)
     )
@@ -802,7 +803,7 @@ def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Ch
     """Share of each value (``WeeklyMetrics.dispositions`` / ``categories``) as bars."""
     if frame.height == 0:
         return _empty(f"No {title.lower()} this week")
-    data = frame.select(column, "count", "share")
+    data = frame.select(column, "count", "share", _shown=_percent_text(pl.col("share")))
     base = alt.Chart(_values(data)).encode(
         alt.Y(f"{column}:N", sort="-x", title=None, axis=_axis(labelLimit=140)),
         alt.X(
@@ -818,7 +819,7 @@ def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Ch
         ],
     )
     bars = base.mark_bar(color=PRIMARY)
-    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("share:Q", format=".0%"))
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("_shown:N"))
     top = _drawable(data.sort("count", descending=True)).row(0, named=True)
     chart = (bars + text).properties(
         width=WIDTH - 210, height=max(60, 22 * data.height), title=title
@@ -960,6 +961,26 @@ def rate_by(
         + (f", {count_title or 'count'}: {lowest['_label']}." if count else ".")
     )
     return _described(chart, heading, described)
+
+
+def _percent_text(share: pl.Expr) -> pl.Expr:
+    """A share as a whole percent for a bar's label, never 0% for a share above nothing nor
+    100% for one short of everything: ``<1%`` and ``>99%`` there.
+
+    Examples
+    --------
+    >>> s = pl.Series([0.0, 0.003, 0.006, 0.42, 0.996, 1.0])
+    >>> pl.select(_percent_text(pl.lit(s))).to_series().to_list()
+    ['0%', '<1%', '1%', '42%', '>99%', '100%']
+    """
+    whole = (share * 100).round(0).cast(pl.Int64)
+    return (
+        pl.when((share > 0) & (whole == 0))
+        .then(pl.lit("<1%"))
+        .when((share < 1) & (whole == 100))
+        .then(pl.lit(">99%"))
+        .otherwise(pl.format("{}%", whole))
+    )
 
 
 def _grouped(count: pl.Expr) -> pl.Expr:

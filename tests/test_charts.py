@@ -66,6 +66,20 @@ def test_distribution_buckets_count_every_value_once():
     assert targets["1:00–2:00"] == "over 1:00 target"
 
 
+def test_a_bars_share_label_never_says_0_percent_for_something():
+    rows = pl.DataFrame({"handled_time_s": [10.0] * 399 + [9000.0]})  # 1 of 400 past 2 hours
+    spec = charts.distribution(rows, "handled_time_s", "Handle time").to_dict()
+    shown = {v["bucket"]: v["_shown"] for v in _spec_values(spec) if "_shown" in v}
+    assert shown["≤ 0:15"] == ">99%" and shown["1:00:00–4:00:00"] == "<1%"
+    assert shown["0:15–0:30"] == "0%"  # nothing there: 0%
+    texts = [u for u in spec["layer"] if u["mark"]["type"] == "text"]
+    assert texts and all(u["encoding"]["text"]["field"] == "_shown" for u in texts)
+    mix = pl.DataFrame({"disposition": ["Resolved", "Spam"], "count": [999, 1]})
+    mix = mix.with_columns(share=pl.col("count") / 1000)
+    values = _spec_values(charts.mix(mix, "disposition", "Dispositions").to_dict())
+    assert {v["disposition"]: v["_shown"] for v in values} == {"Resolved": ">99%", "Spam": "<1%"}
+
+
 #: Names people type into a CX platform: emoji (astral plane, a ZWJ sequence), right-to-left
 #: text, combining marks, markup, and control characters, which a JSON page carries as escapes
 #: (a lone surrogate escape such as ``"\ud83d"`` reaches polars as NUL).
