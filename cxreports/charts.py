@@ -637,16 +637,24 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
             )
             for end in ("low", "high")
         ]
-        subtitle += f" (95% interval {last['range']}; shaded)"
+        # a band needs two weeks: with one, there is nothing shaded to point at
+        banded = data.filter(pl.col("low").is_not_null()).height > 1
+        subtitle += f" (95% interval {last['range']}{'; shaded' if banded else ''})"
     else:
         subtitle += " · no interval for this measure"
     layers.append(
         mark("line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY})
     )
+    # the last value's label above its point, or below it where the line comes down into
+    # the point from above (and the point is clear of the axis): the label stays off the line
+    known = data.filter(pl.col("value").is_not_null())["value"]
+    highest = [v for v in (known.max(), data["high"].max()) if v is not None]
+    top = 1.0 if fmt.endswith("%") else max(highest, default=0.0)
+    falls = known.len() > 1 and known[-2] > known[-1] > 0.25 * top
     label = mark(
         "text",
         {"y": y("value"), "text": {"field": "shown", "type": "nominal"}},
-        dy=-10,
+        dy=14 if falls else -10,
         fontWeight="bold",
     )
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))

@@ -224,6 +224,31 @@ def test_trend_axes_start_at_zero_and_rates_carry_their_95_interval(week_metrics
     assert "no interval" in by_title["Handled"]["title"]["subtitle"]
 
 
+@pytest.mark.parametrize(
+    ("values", "dy", "shaded"),
+    [
+        ([0.8, 0.6], 14, True),  # the line comes down into the point: the label goes below
+        ([0.6, 0.8], -10, True),
+        ([0.3, 0.1], -10, True),  # falls, but below it is the axis: above
+        ([None, 0.7], -10, False),  # one week of data: no band to call shaded
+    ],
+)
+def test_a_trends_last_label_stays_off_its_line_and_shaded_means_a_band(values, dy, shaded):
+    frame = pl.DataFrame(
+        {
+            "iso_week": ["2026-W12", "2026-W13"],
+            "resolved_rate": values,
+            "resolved_rate_low": [v and v - 0.05 for v in values],
+            "resolved_rate_high": [v and v + 0.05 for v in values],
+        }
+    )
+    panel = charts._trend_panel(frame, "resolved_rate", "Resolved", ".0%")
+    panel = panel.to_dict(validate=False)
+    [label] = [u for u in panel["layer"] if u["mark"]["type"] == "text"]
+    assert label["mark"]["dy"] == dy
+    assert ("; shaded" in panel["title"]["subtitle"]) is shaded
+
+
 def test_durations_read_as_m_ss_on_trend_axes_labels_and_tooltips(week_metrics):
     spec = charts.trend(week_metrics.trend, {"aht_s": ("Handle time, mean", charts.DURATION)})
     panel = spec.to_dict()["vconcat"][0]
