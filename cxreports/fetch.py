@@ -359,11 +359,30 @@ def _get_page(
 
 
 def _token(settings: ApiSettings) -> str:
+    """The bearer token, checked before any request: it must fit in one header line.
+
+    A line break or a character outside ASCII cannot be sent in a header; http.client would
+    raise with the header, and so the token, in its message. Ours say what is wrong with it,
+    never what it is, nor where in it (a position narrows a secret down).
+    """
     token = os.environ.get(settings.token_env, "").strip()
     if not token:
         raise FetchError(
             f"no API token: set the environment variable {settings.token_env} "
             "(it is read from the environment only, never from the command line)"
+        )
+    if not all(" " <= c <= "~" for c in token):
+        found = (
+            "a line break"
+            if any(c in "\r\n" for c in token)
+            else "a control character"
+            if any(not c.isprintable() for c in token)
+            else "a character outside ASCII"
+        )
+        raise FetchError(
+            f"the API token in {settings.token_env} holds {found}, which cannot be sent in an "
+            "HTTP header; a token is one line of ASCII characters: set the variable again "
+            "(copy the token without what surrounds it)"
         )
     return token
 

@@ -248,6 +248,42 @@ def test_a_missing_token_names_the_variable(
     assert api.requests == []
 
 
+@pytest.mark.parametrize(
+    ("token", "found"),
+    [
+        ("tok-SECRET\n-123", "holds a line break"),
+        ("tok-SECRET\r-123", "holds a line break"),
+        ("tok-SECRET\t-123", "holds a control character"),
+        ("tok-SECRET\u20ac-123", "holds a character outside ASCII"),
+        ("tok-SECRET\u00e9-123", "holds a character outside ASCII"),
+    ],
+)
+def test_a_token_that_cannot_go_in_a_header_is_refused_before_any_request(
+    api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    token: str,
+    found: str,
+) -> None:
+    # it used to end in a traceback from http.client that printed the header, token and all
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", token)
+    caplog.set_level(logging.DEBUG)
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / "r")]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == FetchError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"the API token in CXREPORTS_API_TOKEN {found}" in err
+    for text in (err, caplog.text):
+        assert "SECRET" not in text
+    assert api.requests == []
+    assert not (tmp_path / "r").exists()
+
+
 def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
     api: FakeApi, tmp_path: Path
 ) -> None:

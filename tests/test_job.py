@@ -374,3 +374,24 @@ def test_every_group_of_a_job_reads_the_snapshot_of_the_store_when_it_began(
         run_weekly(read_config(config), "2026-W13")
     assert snapshot(store).version == began + 2  # both loads committed
     assert [run.parameters["as_of"] for run in planned] == [began, began]
+
+
+def test_a_token_that_cannot_go_in_a_header_fails_the_fetch_step_and_tells_the_operator(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    # it used to end in a traceback (exit 1) that printed the token, and told no one
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", "tok-SECRET\n-123")
+    server = smtp_server()
+    config = _config(tmp_path, api, server)
+
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+
+    assert code == JobError.exit_code
+    err = capsys.readouterr().err
+    assert "step=fetch ERROR failed: the API token in CXREPORTS_API_TOKEN holds a line" in err
+    assert "Traceback" not in err
+    [notice] = server.inbox.messages
+    assert notice.rcpt_tos == ["ops@example.com"]
+    assert "FAILED at fetch" in _parse(notice.content)["Subject"]
+    for text in (err, notice.content.decode()):
+        assert "SECRET" not in text
