@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from cxreports.exceptions import FetchError, ParameterError
-from cxreports.iorw import write_atomic
+from cxreports.iorw import ensure_dir, write_atomic
 
 #: Environment variable the CLI reads the endpoint from when ``--base-url`` is not given.
 BASE_URL_ENV = "CXREPORTS_API_BASE_URL"
@@ -153,8 +153,8 @@ def fetch(
         raise ParameterError(f"expected a page size of at least 1, got {settings.page_size}")
     token = _token(settings)
     started = time.monotonic()
-    folder = Path(out) / f"{since.isoformat()}_{until.isoformat()}"
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out)  # a file in the way is named as the --out given, not as a folder in it
+    folder = ensure_dir(Path(out) / f"{since.isoformat()}_{until.isoformat()}")
     manifest = _open_manifest(folder, settings, since, until)
     done: list[int] = manifest["pages_done"]
     fetched = reused = records = 0

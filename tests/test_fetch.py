@@ -19,7 +19,7 @@ import pytest
 
 import cxreports
 from cxreports.cli import main
-from cxreports.exceptions import FetchError, ParameterError
+from cxreports.exceptions import FetchError, OutputError, ParameterError
 from cxreports.fetch import MANIFEST_NAME, ApiSettings, fetch, retry_delay, validate_page
 from cxreports.sample import generate
 
@@ -417,6 +417,24 @@ def test_the_cli_fetches_then_loads(
     assert f"fetched {len(api.pages)} pages" in printed
     assert "2026-03-16_2026-03-30" in printed
     assert main(["load", str(out / "2026-03-16_2026-03-30")]) == 0
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_the_cli_names_an_out_folder_it_cannot_write(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # it used to end in a NotADirectoryError / FileNotFoundError traceback, exit 1
+    (tmp_path / "a-file").write_text("not a folder")
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / where)]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == OutputError.exit_code == 11
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{tmp_path / where}: a file is in the way where a folder is needed" in err
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+    assert api.requests == []
 
 
 def test_the_cli_takes_the_base_url_from_the_environment(
