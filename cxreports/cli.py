@@ -593,12 +593,15 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
 
 def _run_weekly(args: argparse.Namespace) -> int:
     from cxreports.config import read_config
+    from cxreports.fetch import check_base_url
     from cxreports.job import run_weekly, setup_logging
     from cxreports.period import zone
 
     setup_logging()
     if args.tz is not None:
         zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
+    if args.base_url:
+        check_base_url(args.base_url, "--base-url")  # likewise, not as [source] base_url
     config = read_config(args.config).with_overrides(
         source_path=args.source,
         base_url=args.base_url,

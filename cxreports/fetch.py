@@ -97,16 +97,76 @@ class FetchResult:
 
 
 def resolve_base_url(base_url: str | None) -> str:
-    """The endpoint URL given, else the one in ``CXREPORTS_API_BASE_URL``; it must be http(s)."""
+    """The endpoint URL given, else the one in ``CXREPORTS_API_BASE_URL``, checked by
+    :func:`check_base_url` under the name it came by."""
     url = (base_url or os.environ.get(BASE_URL_ENV, "")).strip()
     if not url:
         raise ParameterError(
             f"no CX API endpoint: pass --base-url or set {BASE_URL_ENV} "
             "(for example https://api.example.com/v1/cx-logs)"
         )
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ParameterError(f"expected an http:// or https:// API URL, got {url!r}")
+    return check_base_url(url, "--base-url" if base_url else BASE_URL_ENV)
+
+
+def check_base_url(url: str, name: str) -> str:
+    """``url``, or a :class:`ParameterError` saying what keeps it from being the endpoint.
+
+    ``name`` is how the user gave it (``--base-url``, ``[source] base_url``...). Checked
+    before any request: urllib would raise a bare ``ValueError`` for some of these, and
+    send others (a space) only to fail on every retry.
+    """
+    if problem := base_url_problem(url, name):
+        raise ParameterError(problem)
     return url
+
+
+def base_url_problem(url: str, name: str) -> str | None:
+    """What is wrong with ``url`` as the endpoint, one sentence naming it ``name``; else None.
+
+    The URL itself is never repeated: it may hold a password, and a config file's value in
+    the wrong place may be a secret.
+
+    Examples
+    --------
+    >>> base_url_problem("https://api.example.com/v1/cx-logs", "--base-url") is None
+    True
+    >>> print(base_url_problem("https:///v1/cx-logs", "--base-url"))
+    --base-url must be an http:// or https:// URL such as https://api.example.com/v1/cx-logs: \
+it names no host
+    """
+    found = _url_fault(url)
+    if found is None:
+        return None
+    return (
+        f"{name} must be an http:// or https:// URL such as "
+        f"https://api.example.com/v1/cx-logs: {found}"
+    )
+
+
+def _url_fault(url: str) -> str | None:
+    if any(c.isspace() for c in url):
+        return "it holds a space or a line break"
+    if not url.isprintable():
+        return "it holds a control character"
+    if not url.isascii():
+        return "it holds a character outside ASCII (percent-encode it, and a host in its xn-- form)"
+    if not url.lower().startswith(("http://", "https://")):
+        return "it does not start with http:// or https://"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        # "Port could not be cast to integer value as 'x'": the part after "as" repeats the URL
+        return f"it is not a valid URL ({str(exc).split(' as ')[0]})"
+    if "@" in parts.netloc:
+        return "it holds a user name or password (the token is read from the environment only)"
+    if not parts.hostname:
+        return "it names no host"
+    if port == 0:
+        return "its port is 0"
+    if "#" in url:
+        return "it holds a #fragment (a fragment is never sent to the server)"
+    return None
 
 
 def fetch(
@@ -139,7 +199,9 @@ def fetch(
     folder is not marked complete. 429 and 5xx answers,
     timeouts, dropped connections and bodies that are not a CX-log page are retried with
     exponential backoff (``Retry-After`` wins when the server sends it); a rejected token
-    fails at once. Running the same fetch again reuses the pages already saved.
+    fails at once. Running the same fetch again reuses the pages already saved. A base URL
+    that cannot be the endpoint (:func:`base_url_problem`) raises :class:`ParameterError`
+    before any request or folder.
 
     Examples
     --------
@@ -147,6 +209,7 @@ def fetch(
     >>> fetch(settings, date(2026, 3, 23), date(2026, 3, 30), "data/raw")  # doctest: +SKIP
     FetchResult(folder=PosixPath('data/raw/2026-03-23_2026-03-30'), pages_fetched=12, ...)
     """
+    check_base_url(settings.base_url, "the API's base URL")
     if since > until:
         raise ParameterError(f"expected --since on or before --until, got {since} > {until}")
     if settings.page_size < 1:

@@ -506,6 +506,62 @@ def test_the_cli_rejects_bad_parameters(
 
 
 @pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "it is not a valid URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:8765/v1 x", "it holds a space or a line break"),
+        ("http://127.0.0.1:8765/v1\tx", "it holds a space or a line break"),
+        ("http://127.0.0.1:8765/v1\x1bx", "it holds a control character"),
+        ("http://127.0.0.1:8765/v\u00e9", "it holds a character outside ASCII"),
+        ("http:///v1/cx-logs", "it names no host"),
+        ("http:127.0.0.1/v1", "it does not start with http:// or https://"),
+        ("127.0.0.1:8765/v1", "it does not start with http:// or https://"),
+        ("http://127.0.0.1:99999/v1", "it is not a valid URL (Port out of range 0-65535)"),
+        ("http://127.0.0.1:port/v1", "it is not a valid URL (Port could not be cast"),
+        ("http://127.0.0.1:0/v1", "its port is 0"),
+        ("http://me:pw-SECRET@127.0.0.1/v1", "it holds a user name or password"),
+        ("http://127.0.0.1/v1#cx", "it holds a #fragment"),
+    ],
+)
+@pytest.mark.parametrize("given", ["flag", "environment"])
+def test_a_malformed_base_url_is_one_line_exit_2_before_any_request(
+    api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    problem: str,
+    given: str,
+) -> None:
+    # 'http://[::1' used to end in a ValueError traceback; a URL with a space was retried six
+    # times (InvalidURL, ~31 s), then "Run the same fetch again to resume"
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / "r")]
+    if given == "flag":
+        argv += ["--base-url", url]
+    else:
+        monkeypatch.setenv("CXREPORTS_API_BASE_URL", url)
+    started = time.monotonic()
+
+    code = main(["fetch", *argv])
+
+    assert code == ParameterError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    where = "--base-url" if given == "flag" else "CXREPORTS_API_BASE_URL"
+    assert f"error: {where} must be an http:// or https:// URL such as https://" in err
+    assert problem in err
+    assert "SECRET" not in err
+    assert time.monotonic() - started < 5
+    assert not (tmp_path / "r").exists()
+
+
+def test_fetch_checks_the_base_url_of_its_settings(api: FakeApi, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"^the API's base URL must be .*: it names no host"):
+        fetch(ApiSettings("https://"), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
     ("attempt", "retry_after", "expected"),
     [
         (1, None, 1.0),

@@ -395,3 +395,17 @@ def test_a_token_that_cannot_go_in_a_header_fails_the_fetch_step_and_tells_the_o
     assert "FAILED at fetch" in _parse(notice.content)["Subject"]
     for text in (err, notice.content.decode()):
         assert "SECRET" not in text
+
+
+def test_a_malformed_base_url_flag_is_named_as_the_flag(tmp_path, api, smtp_server, capsys):
+    config = _config(tmp_path, api, smtp_server())
+
+    code = main(
+        ["weekly", "--config", str(config), "--base-url", "http://[::1", "--week", "2026-W13"]
+    )
+
+    assert code == ParameterError.exit_code
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("cxreports weekly: error: --base-url must be an http:// or https:// URL")
+    assert line.endswith("it is not a valid URL (Invalid IPv6 URL)")
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
