@@ -45,6 +45,9 @@ MAX_WAIT_S = 60.0
 #: exports report a total a little off what they hold); a larger shortfall stops the fetch.
 TOTAL_SHORTFALL = 0.10
 
+#: Answers that send a client elsewhere; a fetch stops at them instead of following.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
 _JSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 log = logging.getLogger(__name__)
@@ -196,12 +199,12 @@ def fetch(
     Pages follow the ``lastPage`` of page 1, at most ``settings.max_pages`` of them. A listing
     that changes on the way (another ``lastPage`` or ``total``), an empty page before the last
     one, or far fewer records than ``total`` stops the fetch with :class:`FetchError`, and the
-    folder is not marked complete. 429 and 5xx answers,
-    timeouts, dropped connections and bodies that are not a CX-log page are retried with
-    exponential backoff (``Retry-After`` wins when the server sends it); a rejected token
-    fails at once. Running the same fetch again reuses the pages already saved. A base URL
-    that cannot be the endpoint (:func:`base_url_problem`) raises :class:`ParameterError`
-    before any request or folder.
+    folder is not marked complete. 429 and 5xx answers, timeouts, dropped connections and
+    bodies that are not a CX-log page are retried with exponential backoff (``Retry-After``
+    wins when the server sends it); a rejected token or a redirect (never followed) fails at
+    once. Running the same fetch again reuses the pages already saved. A base URL that cannot
+    be the endpoint (:func:`base_url_problem`) raises :class:`ParameterError` before any
+    request or folder.
 
     Examples
     --------
@@ -365,19 +368,25 @@ def _get_page(
     """One page's body and envelope, retrying what a retry can fix."""
     url = settings.page_url(since, until, page)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    # an unredirected header is not copied onto a redirect, so the token never follows one
+    # no redirect is followed (_NoRedirect); were one ever, an unredirected header stays behind
     request.add_unredirected_header("Authorization", f"Bearer {token}")
+    opener = urllib.request.build_opener(_NoRedirect)  # per call: proxies as the env says now
     attempts = settings.max_retries + 1
     problem = ""
     for attempt in range(1, attempts + 1):
         retry_after = None
         try:
-            with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
+            with opener.open(request, timeout=settings.timeout_s) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             status, retry_after = exc.code, exc.headers.get("Retry-After")
+            location = exc.headers.get("Location")
             detail = _error_detail(exc)
             exc.close()
+            if status in REDIRECTS and location:
+                raise FetchError(
+                    _scrub(_redirected(settings, url, page, status, location), token)
+                ) from None
             if status in (401, 403):
                 raise FetchError(
                     f"the API rejected the token in {settings.token_env} (HTTP {status}); "
@@ -419,6 +428,71 @@ def _get_page(
         f"page {page}: gave up after {attempts} attempts; last problem: {problem}. "
         f"Run the same fetch again to resume: the pages already saved are kept ({url})"
     )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Leave every redirect as the HTTPError it is: a fetch asks the endpoint it was given.
+
+    urllib follows redirects silently; pages would then come from an address nobody chose
+    (and be saved as the endpoint's), and a handler that copied headers would hand it the token.
+    """
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> None:
+        return None
+
+
+def _redirected(settings: ApiSettings, url: str, page: int, status: int, location: str) -> str:
+    """The message for a redirect: where to, masked, and what to do if it is trusted."""
+    return (
+        f"page {page}: the API redirects to {_masked_target(settings, url, location)} "
+        f"(HTTP {status}); a fetch follows no redirect, so neither the request nor the token "
+        "went there: if that address is trusted, set --base-url (or [source] base_url) to it "
+        "and fetch again"
+    )
+
+
+def _masked_target(settings: ApiSettings, url: str, location: str) -> str:
+    """A redirect's ``Location``, fit to print: a user name or password as ``***@``, the
+    values of query parameters other than the fetch's own as ``***`` (a signed URL carries
+    its key there), our own parameters and any #fragment left out.
+
+    Examples
+    --------
+    >>> s = ApiSettings("https://a.example/v1")
+    >>> _masked_target(s, s.base_url, "https://u:pw@b.example/v2?page=1&sig=abc#x")
+    'https://***@b.example/v2?sig=***'
+    >>> _masked_target(s, s.base_url, "/v2/cx-logs?page=1")
+    'https://a.example/v2/cx-logs'
+    """
+    try:
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(url, location.strip()))
+    except ValueError:
+        return "an address that is not a valid URL"
+    netloc = target.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    ours = {
+        settings.since_param,
+        settings.until_param,
+        settings.page_param,
+        settings.page_size_param,
+    }
+    query = "&".join(
+        f"{urllib.parse.quote(name)}=***"
+        for name, _ in urllib.parse.parse_qsl(target.query, keep_blank_values=True)
+        if name not in ours
+    )
+    shown = urllib.parse.urlunsplit((target.scheme, netloc, target.path, query, ""))
+    # a header is the server's text: no escape sequence of it reaches the terminal
+    return "".join(c if c.isprintable() else "\ufffd" for c in shown)
 
 
 def _token(settings: ApiSettings) -> str:
