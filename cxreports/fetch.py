@@ -68,7 +68,7 @@ class ApiSettings:
     since_param: str = "startDate"
     until_param: str = "endDate"
     page_size: int = 100
-    timeout_s: float = 30
+    timeout_s: float = 30  # for a page, from the request to its last byte
     max_retries: int = 5
     backoff_base_s: float = 1.0
     token_env: str = "CXREPORTS_API_TOKEN"
@@ -199,7 +199,8 @@ def fetch(
     Pages follow the ``lastPage`` of page 1, at most ``settings.max_pages`` of them. A listing
     that changes on the way (another ``lastPage`` or ``total``), an empty page before the last
     one, or far fewer records than ``total`` stops the fetch with :class:`FetchError`, and the
-    folder is not marked complete. 429 and 5xx answers, timeouts, dropped connections and
+    folder is not marked complete. 429 and 5xx answers, timeouts (no answer, or not the whole
+    page, within ``settings.timeout_s``), dropped connections and
     bodies that are not a CX-log page are retried with exponential backoff (``Retry-After``
     wins when the server sends it); a rejected token or a redirect (never followed) fails at
     once. Running the same fetch again reuses the pages already saved. A base URL that cannot
@@ -376,8 +377,9 @@ def _get_page(
     for attempt in range(1, attempts + 1):
         retry_after = None
         try:
+            deadline = time.monotonic() + settings.timeout_s
             with opener.open(request, timeout=settings.timeout_s) as response:
-                body = response.read()
+                body = _read_by(response, deadline)
         except urllib.error.HTTPError as exc:
             status, retry_after = exc.code, exc.headers.get("Retry-After")
             location = exc.headers.get("Location")
@@ -408,10 +410,13 @@ def _get_page(
                 else f"cannot reach the API: {exc.reason}"
             )
         else:
-            try:
-                return body, validate_page(body, page)
-            except ValueError as exc:
-                problem = str(exc)
+            if body is None:
+                problem = f"the page did not arrive whole within {settings.timeout_s:g} s"
+            else:
+                try:
+                    return body, validate_page(body, page)
+                except ValueError as exc:
+                    problem = str(exc)
         problem = _scrub(problem, token)
         if attempt < attempts:
             wait = retry_delay(settings, attempt, retry_after)
@@ -428,6 +433,21 @@ def _get_page(
         f"page {page}: gave up after {attempts} attempts; last problem: {problem}. "
         f"Run the same fetch again to resume: the pages already saved are kept ({url})"
     )
+
+
+def _read_by(response: http.client.HTTPResponse, deadline: float) -> bytes | None:
+    """The whole body, or None once ``deadline`` (of ``time.monotonic``) has passed.
+
+    The socket timeout bounds each read, not the page: a server that trickles a byte a
+    second never trips it and would hold the fetch for hours. ``read1`` returns what has
+    arrived, so the deadline is looked at between bytes, not after the whole body.
+    """
+    chunks = []
+    while chunk := response.read1(1 << 16):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            return None
+    return b"".join(chunks)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

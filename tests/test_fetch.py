@@ -36,6 +36,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     stall_s: float = 0.0
+    trickle_s: float = 0.0  # seconds between the bytes of the body
 
 
 @dataclass
@@ -93,16 +94,27 @@ def api(served_pages: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi
             if fault.stall_s:
                 state.release.wait(fault.stall_s)
             body = state.pages[page] if fault.body is None else fault.body
-            return self._send(fault.status, body, fault.headers)
+            return self._send(fault.status, body, fault.headers, fault.trickle_s)
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            trickle_s: float = 0.0,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not trickle_s:
+                self.wfile.write(body)
+                return
+            for at in range(len(body)):  # until the client gives up (a broken pipe)
+                self.wfile.write(body[at : at + 1])
+                state.release.wait(trickle_s)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -183,6 +195,33 @@ def test_a_stalled_answer_times_out_and_is_retried(api: FakeApi, tmp_path: Path)
     assert api.count()[1] == 2
     assert sleeps == [1.0]
     assert saved(result.folder) == api.pages
+
+
+def test_a_page_trickled_a_byte_at_a_time_times_out_as_a_whole_and_is_retried(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    # each byte came well within the socket timeout, so a server sending one every 0.1 s
+    # held the fetch for hours on one page
+    api.always[1] = Fault(trickle_s=0.1)
+    sleeps: list[float] = []
+    started = time.monotonic()
+
+    with pytest.raises(FetchError) as info:
+        fetch(
+            settings(api, timeout_s=0.5, max_retries=2),
+            SINCE,
+            UNTIL,
+            tmp_path,
+            sleep=sleeps.append,
+        )
+
+    assert time.monotonic() - started < 5
+    assert str(info.value).startswith(
+        "page 1: gave up after 3 attempts; last problem: the page did not arrive whole within "
+        "0.5 s. Run the same fetch again to resume"
+    )
+    assert api.count()[1] == 3
+    assert sleeps == [1.0, 2.0]
 
 
 @pytest.mark.parametrize(
