@@ -15,6 +15,7 @@ import gzip
 import http.client
 import logging
 import os
+import shlex
 import sys
 import time
 import urllib.error
@@ -567,6 +568,44 @@ def _saved_page(path: Path, page: int) -> dict[str, Any] | None:
         return validate_page(gzip.decompress(path.read_bytes()), page)
     except (OSError, EOFError, ValueError):
         return None
+
+
+def unfinished_fetch(folder: Path) -> str | None:
+    """Why ``folder`` is no source yet, when its ``manifest`` is a fetch's that did not finish.
+
+    A fetch stopped part way (retries used up, a listing that changed, Ctrl-C) leaves its
+    pages on disk; read as they are, they make a week's report of some of its interactions
+    with nothing to show it. None for a finished fetch and for any other folder (one without
+    a manifest, or a file of that name that is not a fetch's).
+    """
+    try:
+        manifest = orjson.loads((folder / MANIFEST_NAME).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("complete") is not False:
+        return None
+    done, last = manifest.get("pages_done"), manifest.get("last_page")
+    count = len(done) if isinstance(done, list) else 0
+    of = f" of {last}" if isinstance(last, int) and not isinstance(last, bool) else ""
+    since, until = manifest.get("since"), manifest.get("until")
+    again = (
+        f" (--since {since} --until {until} --out {shlex.quote(str(folder.parent))})"
+        if all(isinstance(d, str) and _is_date(d) for d in (since, until))
+        else ""
+    )
+    return (
+        f"{folder} holds an incomplete fetch ({count}{of} pages saved, not marked complete): "
+        f"run the same cxreports fetch again{again} to resume it before reading it, or leave "
+        "the folder out"
+    )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date) -> dict[str, Any]:

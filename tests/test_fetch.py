@@ -347,6 +347,46 @@ def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
     assert len(api.requests) == last + 2
 
 
+def test_an_incomplete_fetch_is_refused_as_a_source_until_it_is_resumed(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # its pages were read as if they were all: a week's report of some of its interactions
+    api.always[3] = Fault(500)
+    raw, out, store = tmp_path / "raw", tmp_path / "out", tmp_path / "store"
+    with pytest.raises(FetchError, match="page 3: gave up"):
+        fetch(settings(api, max_retries=0), SINCE, UNTIL, raw, sleep=pytest.fail)
+    folder = raw / f"{SINCE}_{UNTIL}"
+    week = ["--week", "2026-W12", "--tz", "UTC"]
+
+    for argv in (
+        ["load", str(folder)],
+        ["load", str(raw)],
+        ["load", str(folder / "page_0001.json.gz")],
+        ["load", str(folder), "--out", str(store)],
+        ["metrics", "summary", str(folder), *week],
+        [
+            "report",
+            "agent-performance",
+            str(raw / "*" / "page_*.json.gz"),
+            *week,
+            "--out",
+            str(out),
+        ],
+    ):
+        code = main(argv)
+
+        assert code == ParameterError.exit_code, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{folder} holds an incomplete fetch (2 of {len(api.pages)} pages saved" in err
+        assert f"fetch again (--since {SINCE} --until {UNTIL} --out {raw}) to resume it" in err
+    assert not store.exists() and not out.exists()
+
+    del api.always[3]
+    fetch(settings(api), SINCE, UNTIL, raw, sleep=pytest.fail)
+    assert main(["load", str(raw)]) == 0
+
+
 def test_a_damaged_saved_page_is_fetched_again(api: FakeApi, tmp_path: Path) -> None:
     first = fetch(settings(api), SINCE, UNTIL, tmp_path)
     (first.folder / "page_0002.json.gz").write_bytes(b"not gzip")
