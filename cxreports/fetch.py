@@ -181,6 +181,7 @@ def fetch(
     *,
     progress: bool | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    out_name: str = "--out",
 ) -> FetchResult:
     """Download every page of the CX logs between ``since`` and ``until`` into ``out``.
 
@@ -196,6 +197,9 @@ def fetch(
         Show a progress bar on stderr; by default only when stderr is a terminal.
     sleep
         Called with the seconds to wait before a retry; tests pass a recorder.
+    out_name
+        What the user calls ``out``, for messages: ``--out`` on the command line, the weekly
+        job's ``[source] raw`` (its own ``--out`` is the reports' folder).
 
     Pages follow the ``lastPage`` of page 1, at most ``settings.max_pages`` of them. A listing
     that changes on the way (another ``lastPage`` or ``total``), an empty page before the last
@@ -223,7 +227,7 @@ def fetch(
     started = time.monotonic()
     ensure_dir(out)  # a file in the way is named as the --out given, not as a folder in it
     folder = ensure_dir(Path(out) / f"{since.isoformat()}_{until.isoformat()}")
-    manifest = _open_manifest(folder, settings, since, until)
+    manifest = _open_manifest(folder, settings, since, until, out_name)
     done: list[int] = manifest["pages_done"]
     fetched = reused = records = 0
     page = 1
@@ -608,7 +612,9 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date) -> dict[str, Any]:
+def _open_manifest(
+    folder: Path, settings: ApiSettings, since: date, until: date, out_name: str
+) -> dict[str, Any]:
     fresh = {
         "base_url": settings.base_url,
         "since": since.isoformat(),
@@ -630,7 +636,7 @@ def _open_manifest(folder: Path, settings: ApiSettings, since: date, until: date
         if manifest.get(key) != fresh[key]:
             raise FetchError(
                 f"{folder} holds pages fetched with {key} {manifest.get(key)!r}, not "
-                f"{fresh[key]!r}; use the same settings to resume, or another --out folder"
+                f"{fresh[key]!r}; use the same settings to resume, or another {out_name} folder"
             )
     return {**fresh, **manifest, "pages_done": list(manifest.get("pages_done", []))}
 

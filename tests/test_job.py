@@ -10,6 +10,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -21,6 +22,7 @@ from cxreports.cli import main
 from cxreports.config import read_config
 from cxreports.exceptions import JobError, OutputError, ParameterError, ReportError
 from cxreports.job import LOCK_NAME, run_weekly
+from cxreports.period import Week
 from cxreports.report import NOTEBOOKS
 from cxreports.sample import generate
 
@@ -409,3 +411,24 @@ def test_a_malformed_base_url_flag_is_named_as_the_flag(tmp_path, api, smtp_serv
     assert line.startswith("cxreports weekly: error: --base-url must be an http:// or https:// URL")
     assert line.endswith("it is not a valid URL (Invalid IPv6 URL)")
     assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
+
+
+def test_pages_fetched_with_another_page_size_name_the_configs_raw_folder(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    # it said "or another --out folder": weekly's --out is where the reports go, not the pages
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    config = _config(tmp_path, api, smtp_server())
+    week = Week.resolve("2026-W13", "UTC")
+    until = min(week.monday + timedelta(days=14), datetime.now(UTC).date())
+    folder = tmp_path / "raw" / f"{week.previous(7).monday}_{until}"
+    folder.mkdir(parents=True)
+    manifest = {"base_url": api, "page_size": 50, "pages_done": [1], "complete": False}
+    (folder / "manifest").write_text(json.dumps(manifest))
+
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+
+    assert code == JobError.exit_code
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("cxreports weekly:")]
+    assert f"{folder} holds pages fetched with page_size 50, not 100" in line
+    assert line.endswith("or another [source] raw folder") and "--out" not in line
