@@ -597,6 +597,7 @@ def _add_weekly(sub: argparse._SubParsersAction) -> None:
 
 def _run_weekly(args: argparse.Namespace) -> int:
     from cxreports.config import read_config
+    from cxreports.fetch import check_base_url
     from cxreports.job import run_weekly, setup_logging
     from cxreports.period import zone
 
@@ -606,6 +607,8 @@ def _run_weekly(args: argparse.Namespace) -> int:
             zone(args.tz)  # a bad --tz is named as such, not as the config file's [report] tz
         except ParameterError as exc:
             raise ParameterError(f"--tz: {exc}") from exc
+    if args.base_url:
+        check_base_url(args.base_url, "--base-url")  # likewise, not as [source] base_url
     config = read_config(args.config).with_overrides(
         source_path=args.source,
         base_url=args.base_url,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cxreports.exceptions import ParameterError
+from cxreports.fetch import base_url_problem
 from cxreports.hours import BusinessHours
 from cxreports.hours import from_config as hours_from_config
 from cxreports.mail import SmtpSettings, is_address
@@ -209,8 +210,8 @@ class Config:
         problems: list[str] = []
         if self.source_path and self.base_url:
             problems.append("[source] takes path or base_url, not both")
-        if self.base_url and not re.match(r"https?://[^\s/]+", self.base_url):
-            problems.append("[source] base_url must be an http:// or https:// URL")
+        if self.base_url and (problem := base_url_problem(self.base_url, "[source] base_url")):
+            problems.append(problem)
         for key, value in (
             ("[source] path", self.source_path),
             ("[source] raw", self.raw),

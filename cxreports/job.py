@@ -238,7 +238,7 @@ def _source(config: Config, week: Week, say) -> str:
 
     since, until = fetch_span(week)
     settings = ApiSettings(config.base_url, page_size=config.page_size)
-    result = fetch(settings, since, until, config.raw)
+    result = fetch(settings, since, until, config.raw, out_name="[source] raw")
     say(
         "fetched %d page(s), reused %d, %d records into %s",
         result.pages_fetched,

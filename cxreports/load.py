@@ -37,6 +37,7 @@ from cxreports.exceptions import (
     ParameterError,
     SourceNotFoundError,
 )
+from cxreports.fetch import unfinished_fetch
 
 #: File endings the loader reads; ``.gz`` may follow any of them.
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -442,7 +443,11 @@ def raise_on_quarantine(quarantine: pl.DataFrame) -> None:
 
 
 def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
-    """Expand files, directories and globs into a sorted, de-duplicated list of files."""
+    """Expand files, directories and globs into a sorted, de-duplicated list of files.
+
+    Pages of a fetch that did not finish (:func:`cxreports.fetch.unfinished_fetch`) are
+    refused with :class:`ParameterError`, however they are named.
+    """
     found: dict[Path, None] = {}
     for source in sources:
         text = str(source)
@@ -472,6 +477,9 @@ def resolve_sources(sources: Iterable[str | Path]) -> list[Path]:
             found[match] = None
     if not found:
         raise SourceNotFoundError("no source given: name a file, directory or glob of CX logs")
+    for folder in dict.fromkeys(path.parent for path in found):
+        if problem := unfinished_fetch(folder):
+            raise ParameterError(problem)
     return list(found)
 
 

@@ -9,7 +9,7 @@ import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +19,7 @@ import pytest
 
 import cxreports
 from cxreports.cli import main
-from cxreports.exceptions import FetchError, ParameterError
+from cxreports.exceptions import FetchError, OutputError, ParameterError
 from cxreports.fetch import MANIFEST_NAME, ApiSettings, fetch, retry_delay, validate_page
 from cxreports.sample import generate
 
@@ -36,6 +36,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     stall_s: float = 0.0
+    trickle_s: float = 0.0  # seconds between the bytes of the body
 
 
 @dataclass
@@ -93,16 +94,27 @@ def api(served_pages: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi
             if fault.stall_s:
                 state.release.wait(fault.stall_s)
             body = state.pages[page] if fault.body is None else fault.body
-            return self._send(fault.status, body, fault.headers)
+            return self._send(fault.status, body, fault.headers, fault.trickle_s)
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            trickle_s: float = 0.0,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            if not trickle_s:
+                self.wfile.write(body)
+                return
+            for at in range(len(body)):  # until the client gives up (a broken pipe)
+                self.wfile.write(body[at : at + 1])
+                state.release.wait(trickle_s)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -185,6 +197,33 @@ def test_a_stalled_answer_times_out_and_is_retried(api: FakeApi, tmp_path: Path)
     assert saved(result.folder) == api.pages
 
 
+def test_a_page_trickled_a_byte_at_a_time_times_out_as_a_whole_and_is_retried(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    # each byte came well within the socket timeout, so a server sending one every 0.1 s
+    # held the fetch for hours on one page
+    api.always[1] = Fault(trickle_s=0.1)
+    sleeps: list[float] = []
+    started = time.monotonic()
+
+    with pytest.raises(FetchError) as info:
+        fetch(
+            settings(api, timeout_s=0.5, max_retries=2),
+            SINCE,
+            UNTIL,
+            tmp_path,
+            sleep=sleeps.append,
+        )
+
+    assert time.monotonic() - started < 5
+    assert str(info.value).startswith(
+        "page 1: gave up after 3 attempts; last problem: the page did not arrive whole within "
+        "0.5 s. Run the same fetch again to resume"
+    )
+    assert api.count()[1] == 3
+    assert sleeps == [1.0, 2.0]
+
+
 @pytest.mark.parametrize(
     ("fault", "retried", "message"),
     [
@@ -248,6 +287,42 @@ def test_a_missing_token_names_the_variable(
     assert api.requests == []
 
 
+@pytest.mark.parametrize(
+    ("token", "found"),
+    [
+        ("tok-SECRET\n-123", "holds a line break"),
+        ("tok-SECRET\r-123", "holds a line break"),
+        ("tok-SECRET\t-123", "holds a control character"),
+        ("tok-SECRET\u20ac-123", "holds a character outside ASCII"),
+        ("tok-SECRET\u00e9-123", "holds a character outside ASCII"),
+    ],
+)
+def test_a_token_that_cannot_go_in_a_header_is_refused_before_any_request(
+    api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    token: str,
+    found: str,
+) -> None:
+    # it used to end in a traceback from http.client that printed the header, token and all
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", token)
+    caplog.set_level(logging.DEBUG)
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / "r")]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == FetchError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"the API token in CXREPORTS_API_TOKEN {found}" in err
+    for text in (err, caplog.text):
+        assert "SECRET" not in text
+    assert api.requests == []
+    assert not (tmp_path / "r").exists()
+
+
 def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
     api: FakeApi, tmp_path: Path
 ) -> None:
@@ -272,6 +347,46 @@ def test_an_interrupted_fetch_resumes_with_the_missing_pages_only(
     assert len(api.requests) == last + 2
 
 
+def test_an_incomplete_fetch_is_refused_as_a_source_until_it_is_resumed(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # its pages were read as if they were all: a week's report of some of its interactions
+    api.always[3] = Fault(500)
+    raw, out, store = tmp_path / "raw", tmp_path / "out", tmp_path / "store"
+    with pytest.raises(FetchError, match="page 3: gave up"):
+        fetch(settings(api, max_retries=0), SINCE, UNTIL, raw, sleep=pytest.fail)
+    folder = raw / f"{SINCE}_{UNTIL}"
+    week = ["--week", "2026-W12", "--tz", "UTC"]
+
+    for argv in (
+        ["load", str(folder)],
+        ["load", str(raw)],
+        ["load", str(folder / "page_0001.json.gz")],
+        ["load", str(folder), "--out", str(store)],
+        ["metrics", "summary", str(folder), *week],
+        [
+            "report",
+            "agent-performance",
+            str(raw / "*" / "page_*.json.gz"),
+            *week,
+            "--out",
+            str(out),
+        ],
+    ):
+        code = main(argv)
+
+        assert code == ParameterError.exit_code, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{folder} holds an incomplete fetch (2 of {len(api.pages)} pages saved" in err
+        assert f"fetch again (--since {SINCE} --until {UNTIL} --out {raw}) to resume it" in err
+    assert not store.exists() and not out.exists()
+
+    del api.always[3]
+    fetch(settings(api), SINCE, UNTIL, raw, sleep=pytest.fail)
+    assert main(["load", str(raw)]) == 0
+
+
 def test_a_damaged_saved_page_is_fetched_again(api: FakeApi, tmp_path: Path) -> None:
     first = fetch(settings(api), SINCE, UNTIL, tmp_path)
     (first.folder / "page_0002.json.gz").write_bytes(b"not gzip")
@@ -282,13 +397,59 @@ def test_a_damaged_saved_page_is_fetched_again(api: FakeApi, tmp_path: Path) -> 
     assert saved(again.folder) == api.pages
 
 
-def test_a_redirect_does_not_carry_the_token(api: FakeApi, tmp_path: Path) -> None:
-    api.faults[1] = [Fault(302, {"Location": api.url + "?moved=1"})]
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, list[str | None]]]:
+    """Another server on 127.0.0.1, where a redirect points: its URL and the Authorization
+    header of every request it got."""
+    seen: list[str | None] = []
 
-    with pytest.raises(FetchError, match=r"HTTP 401"):
-        fetch(settings(api), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
-    assert api.auth == [f"Bearer {TOKEN}", None]
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_stops_the_fetch_and_names_where_it_points_masked(
+    api: FakeApi,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    elsewhere: tuple[str, list[str | None]],
+    status: int,
+) -> None:
+    # urllib followed it: pages (and, with a copied header, the token) went to an address
+    # nobody chose
+    host, seen = elsewhere
+    query = "startDate=2026-03-16&page=1&sig=SECRET-sig"
+    api.faults[1] = [Fault(status, {"Location": f"http://me:SECRET@{host}/v2/cx-logs?{query}"})]
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path)]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == FetchError.exit_code == 7
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        f"page 1: the API redirects to http://***@{host}/v2/cx-logs?sig=*** (HTTP {status})" in err
+    )
+    assert "if that address is trusted, set --base-url" in err
+    assert "SECRET" not in err and TOKEN not in err
+    assert seen == []  # not asked at all, with the token or without
+    assert len(api.requests) == 1  # a redirect is no failure a retry mends
+    assert not list(tmp_path.rglob("page_*"))
 
 
 def test_the_progress_bar_counts_pages(
@@ -304,6 +465,21 @@ def test_resuming_with_another_page_size_is_refused(api: FakeApi, tmp_path: Path
 
     with pytest.raises(FetchError, match="page_size 50, not 100"):
         fetch(ApiSettings(api.url), SINCE, UNTIL, tmp_path)
+
+
+def test_resuming_from_another_base_url_is_refused_with_its_query_values_masked(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    first = ApiSettings(f"{api.url}?tenant=acme&key=SECRET-1", page_size=PAGE_SIZE)
+    fetch(first, SINCE, UNTIL, tmp_path)
+
+    with pytest.raises(FetchError) as refused:
+        fetch(
+            replace(first, base_url=f"{api.url}?tenant=acme&key=SECRET-2"), SINCE, UNTIL, tmp_path
+        )
+    message = str(refused.value)
+    assert f"holds pages fetched with base_url '{api.url}?tenant=***&key=***'" in message
+    assert "SECRET" not in message
 
 
 def _envelope(api: FakeApi, page: int) -> dict:
@@ -383,6 +559,24 @@ def test_the_cli_fetches_then_loads(
     assert main(["load", str(out / "2026-03-16_2026-03-30")]) == 0
 
 
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_the_cli_names_an_out_folder_it_cannot_write(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # it used to end in a NotADirectoryError / FileNotFoundError traceback, exit 1
+    (tmp_path / "a-file").write_text("not a folder")
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / where)]
+
+    code = main(["fetch", *argv, "--base-url", api.url, "--page-size", str(PAGE_SIZE)])
+
+    assert code == OutputError.exit_code == 11
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{tmp_path / where}: a file is in the way where a folder is needed" in err
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+    assert api.requests == []
+
+
 def test_the_cli_takes_the_base_url_from_the_environment(
     api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -449,6 +643,62 @@ def test_the_cli_rejects_bad_parameters(
     assert code == ParameterError.exit_code
     assert message in capsys.readouterr().err
     assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "it is not a valid URL (Invalid IPv6 URL)"),
+        ("http://127.0.0.1:8765/v1 x", "it holds a space or a line break"),
+        ("http://127.0.0.1:8765/v1\tx", "it holds a space or a line break"),
+        ("http://127.0.0.1:8765/v1\x1bx", "it holds a control character"),
+        ("http://127.0.0.1:8765/v\u00e9", "it holds a character outside ASCII"),
+        ("http:///v1/cx-logs", "it names no host"),
+        ("http:127.0.0.1/v1", "it does not start with http:// or https://"),
+        ("127.0.0.1:8765/v1", "it does not start with http:// or https://"),
+        ("http://127.0.0.1:99999/v1", "it is not a valid URL (Port out of range 0-65535)"),
+        ("http://127.0.0.1:port/v1", "it is not a valid URL (Port could not be cast"),
+        ("http://127.0.0.1:0/v1", "its port is 0"),
+        ("http://me:pw-SECRET@127.0.0.1/v1", "it holds a user name or password"),
+        ("http://127.0.0.1/v1#cx", "it holds a #fragment"),
+    ],
+)
+@pytest.mark.parametrize("given", ["flag", "environment"])
+def test_a_malformed_base_url_is_one_line_exit_2_before_any_request(
+    api: FakeApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+    problem: str,
+    given: str,
+) -> None:
+    # 'http://[::1' used to end in a ValueError traceback; a URL with a space was retried six
+    # times (InvalidURL, ~31 s), then "Run the same fetch again to resume"
+    argv = ["--since", "2026-03-16", "--until", "2026-03-30", "--out", str(tmp_path / "r")]
+    if given == "flag":
+        argv += ["--base-url", url]
+    else:
+        monkeypatch.setenv("CXREPORTS_API_BASE_URL", url)
+    started = time.monotonic()
+
+    code = main(["fetch", *argv])
+
+    assert code == ParameterError.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    where = "--base-url" if given == "flag" else "CXREPORTS_API_BASE_URL"
+    assert f"error: {where} must be an http:// or https:// URL such as https://" in err
+    assert problem in err
+    assert "SECRET" not in err
+    assert time.monotonic() - started < 5
+    assert not (tmp_path / "r").exists()
+
+
+def test_fetch_checks_the_base_url_of_its_settings(api: FakeApi, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"^the API's base URL must be .*: it names no host"):
+        fetch(ApiSettings("https://"), SINCE, UNTIL, tmp_path, sleep=pytest.fail)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -409,3 +409,58 @@ def test_a_send_to_the_to_option_is_logged_apart_from_the_groups():
     # and no group of a config can take the name of the --to group (its folder too)
     config = Config(groups=(Group("_to", ("head@example.com",)),))
     assert any("name must be" in p for p in config.problems())
+
+
+def test_a_token_that_cannot_go_in_a_header_fails_the_fetch_step_and_tells_the_operator(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    # it used to end in a traceback (exit 1) that printed the token, and told no one
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", "tok-SECRET\n-123")
+    server = smtp_server()
+    config = _config(tmp_path, api, server)
+
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+
+    assert code == JobError.exit_code
+    err = capsys.readouterr().err
+    assert "step=fetch ERROR failed: the API token in CXREPORTS_API_TOKEN holds a line" in err
+    assert "Traceback" not in err
+    [notice] = server.inbox.messages
+    assert notice.rcpt_tos == ["ops@example.com"]
+    assert "FAILED at fetch" in _parse(notice.content)["Subject"]
+    for text in (err, notice.content.decode()):
+        assert "SECRET" not in text
+
+
+def test_a_malformed_base_url_flag_is_named_as_the_flag(tmp_path, api, smtp_server, capsys):
+    config = _config(tmp_path, api, smtp_server())
+
+    code = main(
+        ["weekly", "--config", str(config), "--base-url", "http://[::1", "--week", "2026-W13"]
+    )
+
+    assert code == ParameterError.exit_code
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("cxreports weekly: error: --base-url must be an http:// or https:// URL")
+    assert line.endswith("it is not a valid URL (Invalid IPv6 URL)")
+    assert not (tmp_path / "raw").exists() and not (tmp_path / "out").exists()
+
+
+def test_pages_fetched_with_another_page_size_name_the_configs_raw_folder(
+    tmp_path, api, smtp_server, monkeypatch, capsys
+):
+    # it said "or another --out folder": weekly's --out is where the reports go, not the pages
+    monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
+    config = _config(tmp_path, api, smtp_server())
+    since, until = fetch_span(Week.resolve("2026-W13", "UTC"))
+    folder = tmp_path / "raw" / f"{since}_{until}"
+    folder.mkdir(parents=True)
+    manifest = {"base_url": api, "page_size": 50, "pages_done": [1], "complete": False}
+    (folder / "manifest").write_text(json.dumps(manifest))
+
+    code = main(["weekly", "--config", str(config), "--week", "2026-W13"])
+
+    assert code == JobError.exit_code
+    [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("cxreports weekly:")]
+    assert f"{folder} holds pages fetched with page_size 50, not 100" in line
+    assert line.endswith("or another [source] raw folder") and "--out" not in line
