@@ -1085,17 +1085,21 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
         )
         mark = _SCORECARD_READINGS.get(f["reading"] or "", "")
         tone = {"strength": "cx-good", "focus": "cx-bad"}.get(f["reading"] or "", "cx-flat")
+        # four columns, the reading under the figure's name and the interval under its
+        # value: on a phone the whole row shows without scrolling the table sideways
+        reading = f'<br><span class="cx-reading {tone}">{mark}</span>' if mark else ""
+        shown = format_value(f["unit"], f["now"])
+        if f["low"] is not None:
+            shown += f'<br><span class="cx-see">{interval}</span>'
         rows.append(
-            f'<tr><th scope="row">{html.escape(f["label"])}</th>'
-            f'<td class="num">{format_value(f["unit"], f["now"])}</td>'
-            f'<td class="num">{interval}</td>'
+            f'<tr><th scope="row">{html.escape(f["label"])}{reading}</th>'
+            f'<td class="num">{shown}</td>'
             f'<td class="num">{format_value(f["unit"], f["baseline"])}</td>'
-            f'<td class="num">{format_value(f["unit"], f["peers"])}</td>'
-            f'<td class="{tone}">{mark}</td></tr>'
+            f'<td class="num">{format_value(f["unit"], f["peers"])}</td></tr>'
         )
-    heads = ("Figure", "This week", "95% interval", "Own baseline", "Peer median", "Reading")
+    heads = ("Figure", "This week <br>(95% interval)", "Own 8 weeks", "Peer median")
     table = (
-        '<div class="cx-table-scroll"><table class="cx-hours"><thead><tr>'
+        '<div class="cx-table-scroll"><table class="cx-hours cx-figures"><thead><tr>'
         + "".join(f'<th scope="col">{h}</th>' for h in heads)
         + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )

@@ -217,7 +217,12 @@ def test_a_change_the_whole_queue_shares_reads_against_the_agents_own_weeks_not_
         assert _figure(card, "aht_median_s")["reading"] is None
         head = tables.scorecard_head(card, m)
         assert "<strong>Worse than their own 8 weeks:</strong> SLA met, but level" in head
-        assert "worse than own 8 weeks</td>" in head and "Better than" not in head
+        assert (
+            '<th scope="row">SLA met<br><span class="cx-reading cx-flat">worse than own 8 ' in head
+        )
+        assert "Better than" not in head
+        # four columns, the reading under the name: a phone shows a whole row unscrolled
+        assert head.count('<th scope="col">') == 4
     # SLA tested against the peers and against the own weeks, for each of the four agents: the
     # correction counts both
     assert m.scorecards.tests >= 2 * 4
