@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from great_tables import GT, loc, style
@@ -919,6 +920,11 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
+#: How far into a week the data must begin for the week's notes to say it covers only part:
+#: a center that opens on Monday morning begins its data a few hours in.
+_PART_WEEK = timedelta(days=1)
+
+
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
 
@@ -938,6 +944,16 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
         notes.append(
             "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
             "rather than as zeros."
+        )
+    began = metrics.quality.get("load", {}).get("first_seen")
+    if metrics.handled and began is not None and began - metrics.week.start_utc >= _PART_WEEK:
+        # the days before the data's first interaction are unknown, not quiet: the week's
+        # figures (and its chart by day) cover only the rest of it
+        local = began.astimezone(ZoneInfo(metrics.week.tz))
+        notes.append(
+            f"The data begins on {local:%a %d %b %H:%M} ({metrics.week.tz}), part way through "
+            "this week: its figures cover only the week from then, and the days before show "
+            "no interactions because the data holds none, not because none came."
         )
     if fcr and metrics.fcr_incomplete:
         notes.append(

@@ -333,3 +333,20 @@ def test_csat_by_agent_puts_the_rate_its_interval_and_answers_beside_the_name(we
     shown = tables.csat_agents(week).as_raw_html()
     headings = re.findall(r'<th class="gt_col_heading[^"]*"[^>]*scope="col"[^>]*>([^<]*)<', shown)
     assert headings[:4] == ["Agent", "CSAT", "95% CI (%)", "Responses"]
+
+
+@pytest.mark.parametrize(
+    ("first_day", "first_hour", "noted"),
+    [(26, 9, True), (23, 8, False)],  # Thursday: part of the week; Monday 08:00: the opening
+)
+def test_a_week_the_data_begins_part_way_through_says_so(first_day, first_hour, noted):
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 3, day, first_hour + i), "sla_status": "meet"}
+        for day in range(first_day, 30)
+        for i in range(3)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "Asia/Singapore")
+    notes = tables.week_notes(m)
+    began = "The data begins on Thu 26 Mar 17:00 (Asia/Singapore), part way through this week"
+    assert (began in notes) is noted
+    assert ("not because none came" in notes) is noted
