@@ -181,6 +181,8 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         )
     elif not metrics.has_csat:
         notes.append("No customer answered a CSAT survey this week.")
+    if began := tables.data_begins(metrics):
+        notes.append(began)
     ranked = metrics.agents.filter(pl.col("ranked"))
     digest = _Digest(
         subject=f"{title} · {wk.label} ({wk.tz})" + (f" · {scope}" if scope else ""),

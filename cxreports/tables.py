@@ -925,6 +925,21 @@ def _parameter(name: str, value: Any) -> Any:
 _PART_WEEK = timedelta(days=1)
 
 
+def data_begins(metrics: WeeklyMetrics) -> str | None:
+    """A sentence when the data's first interaction falls a day or more into the week: the
+    days before it are unknown, not quiet, and the week's figures (and its chart by day)
+    cover only the rest of it. None otherwise."""
+    began = metrics.quality.get("load", {}).get("first_seen")
+    if not metrics.handled or began is None or began - metrics.week.start_utc < _PART_WEEK:
+        return None
+    local = began.astimezone(ZoneInfo(metrics.week.tz))
+    return (
+        f"The data begins on {local:%a %d %b %H:%M} ({metrics.week.tz}), part way through "
+        "this week: its figures cover only the week from then, and the days before show no "
+        "interactions because the data holds none, not because none came."
+    )
+
+
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
 
@@ -945,16 +960,8 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
             "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
             "rather than as zeros."
         )
-    began = metrics.quality.get("load", {}).get("first_seen")
-    if metrics.handled and began is not None and began - metrics.week.start_utc >= _PART_WEEK:
-        # the days before the data's first interaction are unknown, not quiet: the week's
-        # figures (and its chart by day) cover only the rest of it
-        local = began.astimezone(ZoneInfo(metrics.week.tz))
-        notes.append(
-            f"The data begins on {local:%a %d %b %H:%M} ({metrics.week.tz}), part way through "
-            "this week: its figures cover only the week from then, and the days before show "
-            "no interactions because the data holds none, not because none came."
-        )
+    if began := data_begins(metrics):
+        notes.append(began)
     if fcr and metrics.fcr_incomplete:
         notes.append(
             f"First-contact resolution looks 7 days ahead for a repeat contact; the data ends "

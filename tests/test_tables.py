@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from cxreports import palette, render, tables, weekly
+from cxreports import digest, palette, render, tables, weekly
 from cxreports.schema import agent_labels, tame
 
 from .metrics_fixtures import make_logs, utc
@@ -350,3 +350,5 @@ def test_a_week_the_data_begins_part_way_through_says_so(first_day, first_hour, 
     began = "The data begins on Thu 26 Mar 17:00 (Asia/Singapore), part way through this week"
     assert (began in notes) is noted
     assert ("not because none came" in notes) is noted
+    text = digest.build(m).text  # and the email says it too
+    assert (began in text) is noted
