@@ -445,9 +445,15 @@ def distribution(
     return _described(chart, title, described)
 
 
+#: Most agents a leaderboard draws (a bar of 20 px each): 150 agents' bars ran 3,000 px, off
+#: the printed page. The agent table lists every agent.
+LEADERBOARD_MAX = 30
+
+
 def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.0f") -> alt.Chart:
     """Horizontal bars of ``metric`` per agent; agents under the minimum volume are grey, listed
-    after the ranked ones and labelled "not ranked" (shown, not ranked)."""
+    after the ranked ones and labelled "not ranked" (shown, not ranked); the first
+    :data:`LEADERBOARD_MAX` of them, the subtitle saying so when there are more."""
     data = agents.filter(pl.col(metric).is_not_null())
     if data.height == 0:
         return _empty("No agent activity this week")
@@ -471,6 +477,8 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     ).sort(["ranked", metric], descending=[True, True])
     # the sort order names the labels as drawn
     data = _drawable(data)
+    everyone = data.height
+    data = data.head(LEADERBOARD_MAX)  # a bar a row: more would run off a printed page
     order = data["label"].to_list()
     if is_duration:
         axis, scale = _duration_axis(data[metric].max(), title=title, grid=False)
@@ -501,12 +509,20 @@ def leaderboard(agents: pl.DataFrame, metric: str, title: str, *, fmt: str = ",.
     )
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("shown:N"))
     top = data.row(0, named=True)
+    cut = (
+        f"the first {data.height} of {everyone:,} agents; the agent table lists them all"
+        if everyone > data.height
+        else None
+    )
     chart = alt.layer(bars, text).properties(
-        width=WIDTH - 250, height=max(80, 20 * data.height), title=title
+        width=WIDTH - 250,
+        height=max(80, 20 * data.height),
+        title=alt.Title(title, subtitle=cut) if cut else title,
     )
     described = (
-        f"{title} per agent, {data.height} agents, ranked agents first. Highest: "
-        f"{top['label']} with {top['shown']}."
+        f"{title} per agent, {data.height} agents, ranked agents first"
+        + (f" ({cut})" if cut else "")
+        + f". Highest: {top['label']} with {top['shown']}."
     )
     return _described(chart, title, described)
 

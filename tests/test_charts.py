@@ -602,3 +602,20 @@ def test_count_axes_tick_whole_numbers_only():
         labels = [t for block in ticks for t in re.findall(r">([\d,.]+)</text>", block)]
         numbers = [label for label in labels if re.fullmatch(r"\d[\d,]*", label)]
         assert numbers and len(numbers) == len(set(numbers)), numbers
+
+
+def test_a_leaderboard_of_many_agents_draws_the_first_30_and_says_so():
+    # 150 agents' bars ran 3,000 px tall, off the printed page
+    rows = [
+        {"agent_id": f"A{i:03}", "started_at": utc(2026, 3, 24, 9, j % 60), "sla_status": "meet"}
+        for i in range(45)
+        for j in range(1 + i % 7)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=3)
+    spec = charts.leaderboard(m.agents, "handled", "Handled interactions").to_dict()
+    labels = {v["label"] for v in _spec_values(spec) if "label" in v}
+    assert len(labels) == charts.LEADERBOARD_MAX == 30
+    assert spec["title"]["subtitle"] == "the first 30 of 45 agents; the agent table lists them all"
+    assert "(the first 30 of 45 agents;" in spec["description"]
+    few = charts.leaderboard(m.agents.head(5), "handled", "Handled interactions").to_dict()
+    assert few["title"] == "Handled interactions"  # all drawn: nothing to say
