@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -352,3 +353,26 @@ def test_a_week_the_data_begins_part_way_through_says_so(first_day, first_hour, 
     assert ("not because none came" in notes) is noted
     text = digest.build(m).text  # and the email says it too
     assert (began in text) is noted
+    # last week is before the data either way: no change "from 0", nothing compared
+    assert m.changes.claims.height == 0 and m.changes.tests == 0
+    assert m.changes.sentences[0].startswith("No earlier week to compare with: the data begins")
+    assert "No earlier week to compare with" in text and "beyond noise" not in text
+
+
+def test_the_first_week_of_the_data_claims_no_rise_from_the_unknown_week_before():
+    # 63 interactions from Wednesday, none before: "Volume rose against last week (63 from
+    # 0), beyond noise" while the cards said "no comparison"
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 3, 25 + i % 5, 9, i % 60), "sla_status": "meet"}
+        for i in range(63)
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert m.changes.first_week and m.changes.claims.height == 0
+    assert "rose" not in " ".join(m.changes.sentences)
+    # a week later, the first week is there to compare with
+    later = rows + [{**r, "started_at": r["started_at"] + timedelta(days=7)} for r in rows]
+    assert not weekly(make_logs(later), "2026-W14", "UTC").changes.first_week
+    # a real week of nothing (closed) between two of work: a rise from 0, said in one space
+    closed = rows + [{**r, "started_at": r["started_at"] - timedelta(days=14)} for r in rows]
+    [said] = weekly(make_logs(closed), "2026-W13", "UTC").changes.sentences
+    assert said.startswith("Volume rose against last week (63 from 0), beyond noise")

@@ -108,12 +108,20 @@ class Changes:
     claims: pl.DataFrame
     tests: int
     baseline_weeks: int
+    #: the data begins in this week: last week is unknown, not a week of nothing, and
+    #: nothing was compared with it
+    first_week: bool = False
 
     @property
     def sentences(self) -> list[str]:
         """The claims as sentences, or the one that says nothing moved beyond noise."""
         if self.claims.height:
             return self.claims["sentence"].to_list()
+        if self.first_week:
+            return [
+                "No earlier week to compare with: the data begins in this week, so last week "
+                "is unknown, not a week without contacts."
+            ]
         return [nothing_moved(self.tests, self.baseline_weeks)]
 
 
@@ -473,7 +481,9 @@ class _Study:
         if c.kind == "duration":  # said with the medians the report shows beside the means
             now, before = _median(c, "now", self.medians), _median(c, "before", self.medians)
             amount = f"{abs(now / before - 1):.0%}" if now and before else amount
-        head = f"{c.label} {'rose' if up else 'fell'} {amount} against {against}"
+        # a count from 0 has no share to rise by: "rose against last week (63 from 0)"
+        head = " ".join(filter(None, (c.label, "rose" if up else "fell", amount)))
+        head += f" against {against}"
         before = _level(c, "before", self.medians).removeprefix("median ")
         head += f" ({_level(c, 'now', self.medians)} from {before})"
         head += ", beyond noise"

@@ -295,7 +295,10 @@ def weekly(
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     # names as reports show them (tamed: no pile of combining marks); the agents' below
     t.update({n: tamed_frame(t[n]) for n in _NAMED if n in t})
-    found = changes_.find(history)
+    if _known(prev, data_start):
+        found = changes_.find(history)
+    else:  # last week is before the data: 63 against its 0 is no rise
+        found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     baseline_agents = t.pop("baseline_agents", None)
     agent_weeks = t.pop("agent_weeks", None)
     week_categories = t.pop("week_categories", None)
