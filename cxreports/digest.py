@@ -487,25 +487,39 @@ _SMALL_SAMPLE = "a sample this small can swing widely by chance."
 
 
 def _ranking(d: _Digest) -> str:
-    """What the top-agents list holds, out of whom; with no ranked agent, why not."""
-    agents = "agent" if d.unranked == 1 else "agents"
+    """What the top-agents list holds, out of whom; with no ranked agent, why not.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as D
+    >>> print(_ranking(D(agents=[1], ranked=1, unranked=1, min_volume=20)))
+    The 1 ranked agent (at least 20 handled). 1 more agent has fewer and is in the attached report.
+    >>> _ranking(D(agents=[1, 2], ranked=5, unranked=0, min_volume=20))
+    '2 of 5 ranked agents (at least 20 handled).'
+    >>> _ranking(D(agents=[], ranked=0, unranked=3, min_volume=20))[:73]
+    'No agent is ranked this week: all 3 active agents handled fewer than 20. '
+    """
     if not d.ranked:
         if not d.unranked:
             return "No agent handled an interaction this week."
         who = (
-            "the only agent active handled fewer than"
+            "the only active agent handled"
             if d.unranked == 1
-            else f"all {d.unranked:,} agents active handled fewer than"
+            else f"all {d.unranked:,} active agents handled"
         )
         return (
-            f"No agent is ranked this week: {who} {d.min_volume}. Their figures are in the "
-            "attached report."
+            f"No agent is ranked this week: {who} fewer than {d.min_volume}. Their figures are "
+            "in the attached report."
         )
-    shown = f"{len(d.agents)} of {d.ranked} ranked agents (at least {d.min_volume} handled)."
+    shown = (
+        f"The {d.ranked} ranked agent{'s' * (d.ranked > 1)}"
+        if len(d.agents) == d.ranked
+        else f"{len(d.agents)} of {d.ranked} ranked agents"
+    ) + f" (at least {d.min_volume} handled)."
     if not d.unranked:
         return shown
-    have = "has" if d.unranked == 1 else "have"
-    return f"{shown} {d.unranked} more {agents} {have} fewer and are in the attached report."
+    more = "agent has fewer and is" if d.unranked == 1 else "agents have fewer and are"
+    return f"{shown} {d.unranked:,} more {more} in the attached report."
 
 
 def _esc(value: object) -> str:

@@ -200,7 +200,7 @@ def test_text_twin_says_what_the_html_says(body):
         assert f"  {label.replace('&amp;', '&')}: " in text
     for verdict in re.findall(r"· (?:<b[^>]*>)?(better|worse|within noise)", body.html):
         assert verdict in text
-    assert "2 of 2 ranked agents (at least 20 handled). 1 more agent has fewer" in text
+    assert "The 2 ranked agents (at least 20 handled). 1 more agent has fewer and is" in text
     for alt in re.findall(r'alt="([^"]+)"', body.html):
         assert f"  {alt}" in text
     assert (
@@ -221,7 +221,7 @@ def test_text_twin_says_what_the_html_says(body):
             lambda: _rows("A", 24, 3),
             "No customer answered a CSAT survey",
             "3 in total",
-            "No agent is ranked this week: the only agent active handled fewer than 20.",
+            "No agent is ranked this week: the only active agent handled fewer than 20.",
         ),
     ],
 )
