@@ -785,10 +785,10 @@ def not_available() -> str:
 #: When an agent is flagged (``metrics.weekly._rank_and_flag``), in a reader's words: the
 #: glossary's and the email's.
 FLAG_RULES = (
-    "ranked agents far from the whole team: AHT high or low, a mean handle time over 1.5x or "
-    "under half the team's; FRT slow, a mean first response over twice the team's; resolved, "
-    f"SLA or CSAT low, a rate on at least {MIN_RATE_BASE} cases whose whole 95% interval lies "
-    f"below the team's"
+    "ranked agents far from the whole team, on at least "
+    f"{MIN_RATE_BASE} cases: AHT high or low, a mean handle time over 1.5x or under half the "
+    "team's; FRT slow, a mean first response over twice the team's; resolved, SLA or CSAT low, "
+    "a rate whose whole 95% interval lies below the team's"
 )
 
 #: What the reports' words and figures mean, in a reader's words (docs/metrics.md has the

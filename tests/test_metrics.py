@@ -240,6 +240,23 @@ def test_wilson_guard_only_flags_clear_outliers():
     assert m.agents.filter(pl.col("agent_id") == "D")["rank"].item() is None
 
 
+def test_a_mean_of_a_handful_of_durations_raises_no_flag():
+    # ranked from 1 handled, an agent with 2 long interactions was flagged "AHT high"
+    rows = [
+        {"agent_id": "A", "started_at": utc(2026, 3, 24, 1, i), "handled_time_s": 300.0}
+        for i in range(40)
+    ]
+    for agent, n in (("B", 2), ("C", 5)):
+        rows += [
+            {"agent_id": agent, "started_at": utc(2026, 3, 24, 2, i), "handled_time_s": 3000.0}
+            for i in range(n)
+        ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC", min_volume=1)
+    flags = dict(m.agents.select("agent_id", "flags").iter_rows())
+    assert flags["B"] is None  # 2 durations: too few
+    assert flags["C"] is not None and "AHT high" in flags["C"]  # 5: enough
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

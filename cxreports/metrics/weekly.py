@@ -429,6 +429,7 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
     Flags: ``AHT high`` (over 1.5x the team's), ``AHT low`` (under half), ``FRT slow`` (mean
     first response over 2x the team's), ``resolved low``, ``SLA low``, ``CSAT low``.
 
+    A mean (AHT, FRT) is flagged only when it rests on at least ``MIN_RATE_BASE`` durations.
     An agent is flagged below the team on a rate only when the rate rests on at least
     ``MIN_RATE_BASE`` cases (responses for CSAT, SLA verdicts for SLA) and the whole 95% Wilson
     interval of their rate lies below the team's rate, so a handful of cases never raise a flag.
@@ -436,11 +437,14 @@ def _rank_and_flag(agents: pl.DataFrame, team: pl.DataFrame, min_volume: int) ->
     t = team.row(0, named=True) if team.height else {}
     ranked = pl.col("handled") >= min_volume
     checks: list[tuple[pl.Expr, str]] = []
+    # a mean of a handful of durations is no more to go by than a rate of a handful of cases
+    timed = pl.col("aht_n") >= MIN_RATE_BASE
     if t.get("aht_s"):
-        checks.append((pl.col("aht_s") > 1.5 * t["aht_s"], "AHT high"))
-        checks.append((pl.col("aht_s") < 0.5 * t["aht_s"], "AHT low"))
+        checks.append((timed & (pl.col("aht_s") > 1.5 * t["aht_s"]), "AHT high"))
+        checks.append((timed & (pl.col("aht_s") < 0.5 * t["aht_s"]), "AHT low"))
     if t.get("frt_mean_s"):
-        checks.append((pl.col("frt_mean_s") > 2 * t["frt_mean_s"], "FRT slow"))
+        slow = (pl.col("frt_n") >= MIN_RATE_BASE) & (pl.col("frt_mean_s") > 2 * t["frt_mean_s"])
+        checks.append((slow, "FRT slow"))
     for rate, label, n in (
         ("resolved_rate", "resolved", "handled"),
         ("sla_met_rate", "SLA", "sla_eligible"),
