@@ -382,7 +382,7 @@ def distribution(
     """
     data = rows.select(pl.col(column).drop_nulls())
     if data.height == 0:
-        return _empty(f"No {title.lower()} values this week")
+        return _empty(f"No {_in_sentence(title)} values this week")
     names = bucket_names(edges_s)
     counts = data.group_by(_bucket(column, edges_s)).agg(pl.len().alias("interactions"))
     frame = (
@@ -826,7 +826,7 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Chart:
     """Share of each value (``WeeklyMetrics.dispositions`` / ``categories``) as bars."""
     if frame.height == 0:
-        return _empty(f"No {title.lower()} this week")
+        return _empty(f"No {_in_sentence(title)} this week")
     data = frame.select(column, "count", "share", _shown=_percent_text(pl.col("share")))
     base = alt.Chart(_values(data)).encode(
         alt.Y(f"{column}:N", sort="-x", title=None, axis=_axis(labelLimit=140)),
@@ -876,7 +876,7 @@ def rate_by(
     ``subject`` names the groups in the title and description (default ``key``).
     """
     if frame.filter(pl.col(rate).is_not_null()).height == 0:
-        return _empty(f"No {title.lower()} data this week")
+        return _empty(f"No {_in_sentence(title)} data this week")
     data = frame if missing else frame.filter(pl.col(rate).is_not_null())
     group = pl.col(key).dt.strftime("%a %d %b") if data.schema[key] == pl.Date else pl.col(key)
     data = data.with_columns(group.cast(pl.String).fill_null("(none)").alias("group"))
@@ -1005,6 +1005,18 @@ def _percent_text(share: pl.Expr) -> pl.Expr:
         .then(pl.lit(">99%"))
         .otherwise(pl.format("{}%", whole))
     )
+
+
+def _in_sentence(title: str) -> str:
+    """A chart's title inside a sentence: its first letter in lower case, unless it begins
+    an abbreviation.
+
+    Examples
+    --------
+    >>> _in_sentence("Handle time"), _in_sentence("SLA met"), _in_sentence("CSAT (4-5 of 5)")
+    ('handle time', 'SLA met', 'CSAT (4-5 of 5)')
+    """
+    return title if title[1:2].isupper() else title[:1].lower() + title[1:]
 
 
 def _grouped(count: pl.Expr) -> pl.Expr:
@@ -1172,7 +1184,7 @@ def compared_distribution(
     """Shares per duration bucket of ``column`` for an agent's rows and their team's, as
     paired bars (the agent's first); the subtitle gives both medians."""
     if mine.select(pl.col(column).drop_nulls()).height == 0:
-        return _empty(f"No {title.lower()} values this week")
+        return _empty(f"No {_in_sentence(title)} values this week")
     names = bucket_names(edges_s)
     frame = pl.concat(
         [

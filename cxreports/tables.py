@@ -1092,12 +1092,16 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
                 f"{html.escape('; '.join(labels))}, but level with their peers (likely a "
                 "change their queue shares). "
             )
+    against = (
+        f"against the median of {card.peers} peer{'s' * (card.peers != 1)}"
+        if card.peers
+        else "none, as no other agent is ranked to compare with"
+    )
     readings = (
         f"<p><strong>▲ Strengths:</strong> {listed(card.strengths)}. "
         f"<strong>▼ Focus areas:</strong> {listed(card.focus)}. {own}"
-        f'<span class="cx-see">Strengths and focus areas: against the median of {card.peers} '
-        "peers; every reading beyond noise after correcting for every agent and figure "
-        "compared.</span></p>"
+        f'<span class="cx-see">Strengths and focus areas: {against}; every reading beyond '
+        "noise after correcting for every agent and figure compared.</span></p>"
     )
     rows = []
     for f in card.figures.iter_rows(named=True):

@@ -619,3 +619,12 @@ def test_a_leaderboard_of_many_agents_draws_the_first_30_and_says_so():
     assert "(the first 30 of 45 agents;" in spec["description"]
     few = charts.leaderboard(m.agents.head(5), "handled", "Handled interactions").to_dict()
     assert few["title"] == "Handled interactions"  # all drawn: nothing to say
+
+
+def test_an_empty_charts_sentence_keeps_an_abbreviation_in_capitals():
+    empty = _hourly([(9, None, 0, 0, 3)]).filter(pl.col("handled") > 5)
+    text = json.dumps(charts.rate_by(empty, "hour", "sla_met_rate", "SLA met").to_dict())
+    assert "No SLA met data this week" in text and "sla met" not in text
+    rows = pl.DataFrame({"handled_time_s": [None]}, schema={"handled_time_s": pl.Float64})
+    text = json.dumps(charts.distribution(rows, "handled_time_s", "Handle time").to_dict())
+    assert "No handle time values this week" in text

@@ -226,3 +226,11 @@ def test_a_change_the_whole_queue_shares_reads_against_the_agents_own_weeks_not_
     # SLA tested against the peers and against the own weeks, for each of the four agents: the
     # correction counts both
     assert m.scorecards.tests >= 2 * 4
+
+
+def test_a_card_without_peers_says_there_is_none_to_compare_with():
+    m = weekly(make_logs(_agent("A", 30, 20, 600)), "2026-W13", "UTC", scorecards=True)
+    [card] = m.scorecards.cards
+    head = tables.scorecard_head(card, m)
+    assert card.peers == 0 and "median of 0 peers" not in head
+    assert "none, as no other agent is ranked to compare with" in head
