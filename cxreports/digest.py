@@ -181,8 +181,7 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         )
     elif not metrics.has_csat:
         notes.append("No customer answered a CSAT survey this week.")
-    if began := tables.data_begins(metrics):
-        notes.append(began)
+    notes += filter(None, (tables.data_begins(metrics), tables.data_ends(metrics)))
     ranked = metrics.agents.filter(pl.col("ranked"))
     digest = _Digest(
         subject=f"{title} · {wk.label} ({wk.tz})" + (f" · {scope}" if scope else ""),
@@ -341,15 +340,21 @@ def _trend_alt(metrics: WeeklyMetrics) -> str:
         if values.null_count() == values.len():
             parts.append(f"{title}: no data in these weeks")
             continue
-        last = values[-1]
-        now = f"{last:.0%} in {weeks[-1]}" if last is not None else f"no data in {weeks[-1]}"
-        known = values.drop_nulls()
-        if known.len() == 1:
-            parts.append(f"{title} {now}, the only week with data")
-        elif f"{known.min():.0%}" == f"{known.max():.0%}":
-            parts.append(f"{title} {now}, {known.min():.0%} in every week with data")
+        last, known = values[-1], values.drop_nulls()
+        low, high = f"{known.min():.0%}", f"{known.max():.0%}"
+        if last is None:  # the weeks before hold what there is
+            earlier = (
+                f"{low} in the one week before with data"
+                if known.len() == 1
+                else (f"between {low} and {high} in the weeks before")
+            )
+            parts.append(f"{title}: no data in {weeks[-1]}, {earlier}")
+        elif known.len() == 1:
+            parts.append(f"{title} {last:.0%} in {weeks[-1]}, the only week with data")
+        elif low == high:
+            parts.append(f"{title} {last:.0%} in {weeks[-1]}, {low} in every week with data")
         else:
-            parts.append(f"{title} {now}, between {known.min():.0%} and {known.max():.0%}")
+            parts.append(f"{title} {last:.0%} in {weeks[-1]}, between {low} and {high}")
     titles = " and ".join(title for title, _ in TRENDS.values())
     return f"Line charts of {titles} per week, {weeks[0]} to {weeks[-1]}: " + "; ".join(parts) + "."
 

@@ -940,6 +940,19 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
     )
 
 
+def data_ends(metrics: WeeklyMetrics) -> str | None:
+    """A sentence when the data's last interaction came before the week began: a report of
+    nothing, which is not a week without contacts. None otherwise."""
+    ended = metrics.quality.get("load", {}).get("last_seen")
+    if metrics.handled or ended is None or ended >= metrics.week.start_utc:
+        return None
+    local = ended.astimezone(ZoneInfo(metrics.week.tz))
+    return (
+        f"The data ends on {local:%a %d %b %Y %H:%M} ({metrics.week.tz}), before this week "
+        "began: there is nothing to report for it until newer data is loaded."
+    )
+
+
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
 
@@ -960,8 +973,9 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
             "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
             "rather than as zeros."
         )
-    if began := data_begins(metrics):
-        notes.append(began)
+    for said in (data_begins(metrics), data_ends(metrics)):
+        if said:
+            notes.append(said)
     if fcr and metrics.fcr_incomplete:
         notes.append(
             f"First-contact resolution looks 7 days ahead for a repeat contact; the data ends "

@@ -316,3 +316,16 @@ def test_trends_of_a_single_week_of_data_give_no_range_of_one_value():
     assert "between 100% and 100%" not in text
     rows = _rows("A", 24, 4, met=2) + _rows("A", 17, 2, met=1)  # 50% in both weeks
     assert "SLA met 50% in 2026-W13, 50% in every week with data" in _build(rows).text
+
+
+def test_a_week_after_the_data_says_the_data_ends_before_it():
+    rows = _rows("A", 24, 30, met=20)
+    m = weekly(make_logs(rows), "2026-W14", "UTC", min_volume=20)
+    text = digest.build(m).text
+    assert "The data ends on Tue 24 Mar 2026 01:29 (UTC), before this week began" in text
+    assert "SLA met: no data in 2026-W14, 67% in the one week before with data" in text
+    from cxreports import tables
+
+    assert "The data ends on Tue 24 Mar 2026" in tables.week_notes(m)
+    # a week the data reaches says nothing of the kind
+    assert tables.data_ends(weekly(make_logs(rows), "2026-W13", "UTC")) is None
