@@ -329,3 +329,14 @@ def test_a_week_after_the_data_says_the_data_ends_before_it():
     assert "The data ends on Tue 24 Mar 2026" in tables.week_notes(m)
     # a week the data reaches says nothing of the kind
     assert tables.data_ends(weekly(make_logs(rows), "2026-W13", "UTC")) is None
+
+
+@pytest.mark.parametrize("min_volume", [1, 1000])
+def test_few_cases_is_a_fixed_count_not_the_ranking_minimum(min_volume):
+    # a minimum of 1000 marked an SLA on 531 verdicts "few cases"; a minimum of 1 left a
+    # CSAT of 3 answers unmarked
+    rows = _rows("A", 24, 40, met=30, scores=3)
+    text = _build(rows, min_volume=min_volume).text
+    assert "SLA met: 75.0% (n=40 · 95% CI" in text and "n=40 · 95% CI 60%–86%, few" not in text
+    assert "(n=3 · 95% CI" in text and "few cases)" in text
+    assert f'"few cases": fewer than {digest.FEW_CASES},' in text and digest.FEW_CASES == 20
