@@ -18,6 +18,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import polars as pl
@@ -326,11 +327,20 @@ def _daily_alt(metrics: WeeklyMetrics) -> str:
     if metrics.handled == 0:
         return f"Bar chart of interactions handled per day, {span}: none this week."
     most = days.sort("handled", descending=True, maintain_order=True).row(0)
-    fewest = days.sort("handled", maintain_order=True).row(0)
-    return (
+    said = (
         f"Bar chart of interactions handled per day, {span}: {metrics.handled:,} in total, "
-        f"most on {most[0]:%a %d} ({most[1]:,}), fewest on {fewest[0]:%a %d} ({fewest[1]:,})."
+        f"most on {most[0]:%a %d} ({most[1]:,})"
     )
+    began = metrics.quality.get("load", {}).get("first_seen")
+    if began is not None:  # a day before the data is unknown, not the fewest
+        first = began.astimezone(ZoneInfo(metrics.week.tz)).date()
+        if first > days["day"][0]:
+            days = days.filter(pl.col("day") >= first)
+            said += f", no data before {first:%a %d}"
+    if days.height > 1:
+        fewest = days.sort("handled", maintain_order=True).row(0)
+        said += f", fewest on {fewest[0]:%a %d} ({fewest[1]:,})"
+    return said + "."
 
 
 def _trend_alt(metrics: WeeklyMetrics) -> str:

@@ -353,6 +353,9 @@ def test_a_week_the_data_begins_part_way_through_says_so(first_day, first_hour, 
     assert ("not because none came" in notes) is noted
     text = digest.build(m).text  # and the email says it too
     assert (began in text) is noted
+    # and its chart by day does not call an unknown day the fewest
+    assert ("no data before Thu 26, fewest on Thu 26 (3)" in text) is noted
+    assert ("fewest on Mon 23" in text) is not noted
     # last week is before the data either way: no change "from 0", nothing compared
     assert m.changes.claims.height == 0 and m.changes.tests == 0
     assert m.changes.sentences[0].startswith("No earlier week to compare with: the data begins")
