@@ -376,7 +376,9 @@ def team_table(metrics: WeeklyMetrics) -> GT:
         *([_target_lines().alias("Targets")] if "targets" in frame.columns else []),
     )
     return _lined(
-        _sticky(GT(shown, rowname_col="Team", id="cx-teams"), "Team")
+        _whole_intervals(
+            _sticky(GT(shown, rowname_col="Team", id="cx-teams"), "Team"), shown.columns
+        )
         .fmt_percent(columns=["Resolved", "FCR", "SLA met", "CSAT"], decimals=0)
         .fmt_integer(columns=["Agents", "Handled", "CSAT n"])
         .cols_align("right", columns=["AHT mean", "FRT median"])
@@ -610,6 +612,13 @@ def business_hours_section(metrics: WeeklyMetrics) -> str:
     )
 
 
+def _whole_intervals(gt: GT, columns: Sequence[str]) -> GT:
+    """``gt`` with its 95% interval cells kept on one line: a narrow column broke "51–58"
+    after its dash."""
+    ci = [c for c in columns if c.endswith("95% CI (%)")]
+    return gt.tab_style(style.css("white-space:nowrap"), loc.body(columns=ci)) if ci else gt
+
+
 def _interval(rate: str) -> pl.Expr:
     """``low–high`` of a rate's 95% Wilson interval, in whole percent."""
     bound = [(pl.col(f"{rate}_{end}") * 100).round(0).cast(pl.Int64) for end in ("low", "high")]
@@ -637,7 +646,7 @@ def rate_table(frame: pl.DataFrame, key: str, label: str) -> GT:
         pl.col("csat_response_rate").alias("Response rate"),
     )
     return (
-        _sticky(GT(shown, rowname_col=label), label)
+        _whole_intervals(_sticky(GT(shown, rowname_col=label), label), shown.columns)
         .fmt_percent(columns=["SLA met", "FRT ≤ target*", "CSAT", "Response rate"], decimals=0)
         .fmt_number(columns=["Mean score"], decimals=2)
         .fmt_integer(columns=["Handled", "Breaches", "Responses"])
@@ -1023,7 +1032,7 @@ def csat_agents(metrics: WeeklyMetrics) -> GT:
         pl.col("handled").alias("Handled"),
     )
     return (
-        _sticky(GT(shown, rowname_col="Agent"), "Agent")
+        _whole_intervals(_sticky(GT(shown, rowname_col="Agent"), "Agent"), shown.columns)
         .fmt_percent(columns=["Response rate", "CSAT"], decimals=0)
         .fmt_number(columns="Mean score", decimals=2)
         .fmt_integer(columns=["Handled", "Surveys sent", "Responses"])

@@ -379,3 +379,9 @@ def test_the_first_week_of_the_data_claims_no_rise_from_the_unknown_week_before(
     closed = rows + [{**r, "started_at": r["started_at"] - timedelta(days=14)} for r in rows]
     [said] = weekly(make_logs(closed), "2026-W13", "UTC").changes.sentences
     assert said.startswith("Volume rose against last week (63 from 0), beyond noise")
+
+
+def test_an_interval_cell_never_breaks_after_its_dash(week):
+    shown = tables.rate_table(week.queues, "queue_name", "Queue").as_raw_html()
+    cells = re.findall(r"<td[^>]*>\d+–\d+</td>", shown)
+    assert cells and all("white-space:nowrap" in c for c in cells)
