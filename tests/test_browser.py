@@ -348,7 +348,10 @@ def test_jupyterlab_runs_each_notebook_with_interactive_charts_offline(
     tip = _hover_until_tooltip(browser, views[0])
     assert tip.strip(), "no tooltip over the first chart"
     driver.save_screenshot(str(screenshots / f"{report}-tooltip.png"))
-    assert browser.console_errors() == []
+    # anywidget gives a model 2 s to initialise, then logs this even when the chart goes on to
+    # draw: on a loaded machine it did, every chart drawn and its tooltip shown (asserted above)
+    slow = "[anywidget] Failed to initialize model."
+    assert [e for e in browser.console_errors() if slow not in e] == []
     assert browser.outside() == []
 
 
