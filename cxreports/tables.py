@@ -935,13 +935,20 @@ _PART_WEEK = timedelta(days=1)
 
 
 def data_begins(metrics: WeeklyMetrics) -> str | None:
-    """A sentence when the data's first interaction falls a day or more into the week: the
-    days before it are unknown, not quiet, and the week's figures (and its chart by day)
-    cover only the rest of it. None otherwise."""
+    """A sentence when the data's first interaction falls a day or more into the week (the
+    days before it are unknown, not quiet, and the week's figures and its chart by day cover
+    only the rest of it) or after the week. None otherwise."""
     began = metrics.quality.get("load", {}).get("first_seen")
-    if not metrics.handled or began is None or began - metrics.week.start_utc < _PART_WEEK:
+    if began is None:
         return None
     local = began.astimezone(ZoneInfo(metrics.week.tz))
+    if not metrics.handled and began >= metrics.week.end_utc:
+        return (
+            f"The data begins on {local:%a %d %b %Y %H:%M} ({metrics.week.tz}), after this "
+            "week ended: there is nothing to report for it."
+        )
+    if not metrics.handled or began - metrics.week.start_utc < _PART_WEEK:
+        return None
     return (
         f"The data begins on {local:%a %d %b %H:%M} ({metrics.week.tz}), part way through "
         "this week: its figures cover only the week from then, and the days before show no "

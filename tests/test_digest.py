@@ -329,6 +329,13 @@ def test_a_week_after_the_data_says_the_data_ends_before_it():
     assert "The data ends on Tue 24 Mar 2026" in tables.week_notes(m)
     # a week the data reaches says nothing of the kind
     assert tables.data_ends(weekly(make_logs(rows), "2026-W13", "UTC")) is None
+    # and a week before the data says the data begins after it
+    before = weekly(make_logs(rows), "2026-W12", "UTC", min_volume=20)
+    assert tables.data_begins(before) == (
+        "The data begins on Tue 24 Mar 2026 01:00 (UTC), after this week ended: there is "
+        "nothing to report for it."
+    )
+    assert "after this week ended" in digest.build(before).text
 
 
 @pytest.mark.parametrize("min_volume", [1, 1000])
