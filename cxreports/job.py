@@ -57,10 +57,20 @@ def setup_logging(level: int = logging.INFO) -> None:
     formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%SZ")
     formatter.converter = lambda *_: datetime.now(UTC).timetuple()
     handler.setFormatter(formatter)
+    handler.addFilter(_with_context)
     root = logging.getLogger("cxreports")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _with_context(record: logging.LogRecord) -> bool:
+    """A record logged outside the job's adapter (fetch's warning of a short total) has no run
+    or step: ``-`` for them, not a "Logging error" traceback in the middle of the log."""
+    for name in ("run", "step"):
+        if not hasattr(record, name):
+            setattr(record, name, "-")
+    return True
 
 
 def run_weekly(

@@ -6,6 +6,7 @@ import email
 import email.policy
 import fcntl
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -464,3 +465,15 @@ def test_pages_fetched_with_another_page_size_name_the_configs_raw_folder(
     [line] = [x for x in capsys.readouterr().err.splitlines() if x.startswith("cxreports weekly:")]
     assert f"{folder} holds pages fetched with page_size 50, not 100" in line
     assert line.endswith("or another [source] raw folder") and "--out" not in line
+
+
+def test_a_warning_logged_outside_the_jobs_adapter_is_a_line_not_a_logging_error(capsys):
+    # fetch's "received 916 records, the API's total says 917" printed "--- Logging error ---"
+    # and a traceback: the job's format names run and step, which fetch's records lack
+    from cxreports.job import setup_logging
+
+    setup_logging()
+    logging.getLogger("cxreports.fetch").warning("received %d records, total %d", 916, 917)
+    err = capsys.readouterr().err
+    assert "Logging error" not in err
+    assert "run=- step=- WARNING received 916 records, total 917" in err
