@@ -58,6 +58,12 @@ _REMOTE_IMPORT = re.compile(r"@import\s+(url\()?\s*['\"]?https?://[^;]*;", re.IG
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*['\"]?https?://[^>]*>", re.IGNORECASE)
 
 
+#: How long a cell's output may take to arrive after the cell finished. nbclient's 4 s, which
+#: papermill makes an error, was passed on a loaded machine by a cell drawing charts: the
+#: weekly job failed at render, "ran longer than 600 s" after 38.
+IOPUB_TIMEOUT_S = 60
+
+
 def failed_path(output_ipynb: str | Path) -> Path:
     """Where a notebook that failed to run is kept: ``<name>.failed.ipynb`` next to the output."""
     output_ipynb = Path(output_ipynb)
@@ -149,6 +155,7 @@ def execute_notebook(
                     language="python",
                     start_timeout=start_timeout,
                     execution_timeout=execution_timeout,
+                    iopub_timeout=IOPUB_TIMEOUT_S,
                     progress_bar=False,
                     log_output=False,
                     # the kernel starts in the notebook's folder; papermill's own `cwd` would
@@ -167,6 +174,12 @@ def execute_notebook(
             f"{exc.evalue}. The executed notebook, with the traceback, is kept in {failed}."
         ) from exc
     except CellTimeoutError as exc:
+        if "IOPub" in str(exc):  # the cell finished; its output did not all arrive in time
+            raise ReportError(
+                f"{notebook.name}: the output of {_describe_cell(failed)} did not arrive within "
+                f"{IOPUB_TIMEOUT_S} s of the cell finishing (a machine short of CPU?); the "
+                f"notebook as far as it ran is kept in {failed}."
+            ) from exc
         raise ReportError(
             f"{notebook.name}: {_describe_cell(failed)} ran longer than {execution_timeout} s and "
             f"was stopped. Raise execution_timeout or make the cell faster; the notebook as far "
