@@ -18,7 +18,6 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import altair as alt
 import polars as pl
@@ -331,9 +330,9 @@ def _daily_alt(metrics: WeeklyMetrics) -> str:
         f"Bar chart of interactions handled per day, {span}: {metrics.handled:,} in total, "
         f"most on {most[0]:%a %d} ({most[1]:,})"
     )
-    began = metrics.quality.get("load", {}).get("first_seen")
+    began = tables.data_start_local(metrics)
     if began is not None:  # a day before the data is unknown, not the fewest
-        first = began.astimezone(ZoneInfo(metrics.week.tz)).date()
+        first = began.date()
         if first > days["day"][0]:
             days = days.filter(pl.col("day") >= first)
             said += f", no data before {first:%a %d}"

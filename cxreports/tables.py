@@ -934,14 +934,20 @@ def _parameter(name: str, value: Any) -> Any:
 _PART_WEEK = timedelta(days=1)
 
 
+def data_start_local(metrics: WeeklyMetrics) -> datetime | None:
+    """The data's first interaction (all of it, whatever the scope), in the report's zone."""
+    began = metrics.quality.get("load", {}).get("first_seen")
+    return None if began is None else began.astimezone(ZoneInfo(metrics.week.tz))
+
+
 def data_begins(metrics: WeeklyMetrics) -> str | None:
     """A sentence when the data's first interaction falls a day or more into the week (the
     days before it are unknown, not quiet, and the week's figures and its chart by day cover
     only the rest of it) or after the week. None otherwise."""
-    began = metrics.quality.get("load", {}).get("first_seen")
-    if began is None:
+    local = data_start_local(metrics)
+    if local is None:
         return None
-    local = began.astimezone(ZoneInfo(metrics.week.tz))
+    began = local.astimezone(UTC)
     if not metrics.handled and began >= metrics.week.end_utc:
         return (
             f"The data begins on {local:%a %d %b %Y %H:%M} ({metrics.week.tz}), after this "
