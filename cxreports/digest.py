@@ -27,6 +27,7 @@ from cxreports import chartfont, charts, palette, tables
 from cxreports.mail import EmailBody
 from cxreports.metrics import WeeklyMetrics
 from cxreports.metrics import changes as changes_
+from cxreports.metrics.weekly import reading
 from cxreports.schema import agent_labels, isolated
 from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
@@ -190,7 +191,10 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         period=f"{wk.label} · {days[0]:%a %d %b} – {days[-1]:%a %d %b %Y} · {wk.tz}",
         scope=scope,
         notes=notes,
-        changes=metrics.changes.sentences if metrics.changes is not None else [],
+        changes=[
+            *(metrics.changes.sentences if metrics.changes is not None else []),
+            *filter(None, [tables.card_readings(metrics, KPIS)]),
+        ],
         kpis=_kpis(metrics),
         agents=_agents(ranked),
         teams=_teams(metrics),
@@ -418,16 +422,10 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
 
 
 def _verdict(kpi: dict[str, Any]) -> tuple[str, _Tone]:
-    """Better or worse only where the 95% interval says the change is more than noise."""
-    if kpi["better"] == "neutral" or kpi["outside_interval"] is None:
-        return "", "muted"
-    if kpi["provisional"]:
-        return "provisional", "muted"
-    if not kpi["outside_interval"] or kpi["change"] == 0:
-        return "within noise", "muted"
-    if (kpi["change"] > 0) == (kpi["better"] == "higher"):
-        return "better", "good"
-    return "worse", "bad"
+    """Better or worse only where the 95% interval says the change is more than noise: the
+    report's card reading (:func:`~cxreports.metrics.weekly.reading`), in the email's tones."""
+    word = reading(kpi)
+    return word, {"better": "good", "worse": "bad"}.get(word, "muted")
 
 
 def _agents(ranked: pl.DataFrame) -> list[_Agent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,8 @@ from great_tables import GT, loc, style
 
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
-from cxreports.metrics.weekly import MIN_RATE_BASE
+from cxreports.metrics import changes as changes_
+from cxreports.metrics.weekly import MIN_RATE_BASE, reading
 from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
@@ -75,6 +76,8 @@ SLA_CSAT_KPIS = (
     "sla_met_rate", "frt_mean_s", "handled", "csat_rate", "csat_score_mean",
     "frt_business_mean_s", "outside_hours_rate",
 )  # fmt: skip
+#: The headline cards of each report, by the name :func:`changes_section` is given.
+_REPORT_KPIS = {"agent-performance": AGENT_KPIS, "csat-sla": SLA_CSAT_KPIS}
 
 
 def kpi_cards(
@@ -110,22 +113,13 @@ def kpi_cards(
         if k["value"] is None or k["previous"] is None or k["change"] is None:
             delta = '<span class="cx-delta cx-flat">no comparison</span>'
         else:
-            up = k["change"] > 0
-            good = (up and k["better"] == "higher") or (not up and k["better"] == "lower")
-            arrow = "▲" if up else ("▼" if k["change"] < 0 else "■")
-            if k["better"] == "neutral" or k["change"] == 0 or k["outside_interval"] is None:
-                # no interval to tell a change from noise: its direction, and no verdict
-                reading, kind = "", "cx-flat"
-            elif k["provisional"]:
-                reading, kind = " provisional", "cx-flat"
-            elif not k["outside_interval"]:
-                # last week lies inside this week's interval: no verdict, and no colour for one
-                reading, kind = " within noise", "cx-flat"
-            else:
-                reading, kind = (" better", "cx-good") if good else (" worse", "cx-bad")
+            arrow = "▲" if k["change"] > 0 else ("▼" if k["change"] < 0 else "■")
+            # colour only for a verdict: no interval, within noise or provisional are grey
+            word = reading(k)
+            kind = {"better": "cx-good", "worse": "cx-bad"}.get(word, "cx-flat")
             delta = (
                 f'<span class="cx-delta {kind}">{arrow} '
-                f"{format_change(k['unit'], k['change'])}{reading}</span>"
+                f"{format_change(k['unit'], k['change'])}{' ' * bool(word)}{word}</span>"
                 f'<span class="cx-prev"> vs {format_value(k["unit"], k["previous"])}</span>'
             )
         extra = []
@@ -505,7 +499,9 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
     """What changed this week beyond noise, and why, in a few sentences
     (:mod:`cxreports.metrics.changes`), each linked to the headline and to the chart or table
     of ``report`` (``agent-performance``, ``csat-sla``) that shows what it names; one sentence
-    when nothing moved. A short note says how a change is told from noise."""
+    when nothing moved; a sentence for a headline card of the report whose better or worse is
+    not among them (:func:`card_readings`). A short note says how a change is told from
+    noise."""
     found = metrics.changes
     if found is None:
         return ""
@@ -530,6 +526,9 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
     against = "last week" + (
         f" and the {found.baseline_weeks}-week baseline" if found.baseline_weeks > 1 else ""
     )
+    shown = _REPORT_KPIS.get(report, tuple(metrics.kpis["metric"]))
+    if note := card_readings(metrics, shown):
+        items.append(f"<li>{html.escape(note)}</li>")
     said = (
         '<h2 id="What-changed">What changed this week</h2>'
         f'<ul class="cx-changes">{"".join(items)}</ul>'
@@ -545,6 +544,49 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
         "to matter; the share of a change a queue or channel carries splits into volume mix "
         "and rate (see the glossary).</p>"
     )
+
+
+def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
+    """The sentence that squares the headline cards with What changed: a card of ``shown``
+    whose figure reads better or worse than last week (last week outside this week's
+    interval, that one figure alone) while What changed names no change of it against last
+    week (its tests are corrected for their number and held to a change that matters), or
+    does not test it at all. None when every verdict of a card is one What changed names.
+    """
+    found = metrics.changes
+    if found is None or found.first_week:
+        return None
+    claimed = set(found.claims.filter(pl.col("comparison") == "last week")["metric"].to_list())
+    tested = {m.metric for m in changes_.MEASURES}
+    weighed, untested = [], []
+    for k in metrics.kpis.iter_rows(named=True):
+        word = reading(k)
+        if k["metric"] in shown and word in ("better", "worse") and k["metric"] not in claimed:
+            (weighed if k["metric"] in tested else untested).append(f"{k['label']} {word}")
+    said = []
+    if weighed:
+        one = len(weighed) == 1
+        cards = "card reads" if one else "cards read"
+        alone = "that one figure" if one else "each figure"
+        said.append(
+            f"The headline {cards} {changes_.and_(weighed)} than last week, judging {alone} "
+            "alone; "
+            + (
+                f"weighed with all {found.tests:,} comparisons and held to a change large "
+                f"enough to matter, {'it is' if one else 'they are'} not among the changes "
+                "named here."
+                if found.tests
+                else "there are too few cases here to compare " + ("it." if one else "them.")
+            )
+        )
+    if untested:
+        one = len(untested) == 1
+        said.append(
+            f"{'The headline' if not weighed else 'Its'} card{'s' * (not one)} "
+            f"read{'s' * one} {changes_.and_(untested)} than last week; What changed does "
+            f"not test {'that figure' if one else 'those figures'}."
+        )
+    return " ".join(said) or None
 
 
 def business_hours_section(metrics: WeeklyMetrics) -> str:
@@ -1119,12 +1161,12 @@ def scorecard_head(card: Any, metrics: WeeklyMetrics) -> str:
         return html.escape(", ".join(labels)) if labels else "none beyond noise"
 
     own = ""
-    for reading in ("worse", "better"):
-        labels = [label for label, r in card.own if r == reading]
+    for word in ("worse", "better"):
+        labels = [label for label, r in card.own if r == word]
         if labels:
             # the labels hold commas ("Handle time, median"): a semicolon between them
             own += (
-                f"<strong>{reading.capitalize()} than their own 8 weeks:</strong> "
+                f"<strong>{word.capitalize()} than their own 8 weeks:</strong> "
                 f"{html.escape('; '.join(labels))}, but level with their peers (likely a "
                 "change their queue shares). "
             )

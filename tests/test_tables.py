@@ -385,3 +385,60 @@ def test_an_interval_cell_never_breaks_after_its_dash(week):
     shown = tables.rate_table(week.queues, "queue_name", "Queue").as_raw_html()
     cells = re.findall(r"<td[^>]*>\d+–\d+</td>", shown)
     assert cells and all("white-space:nowrap" in c for c in cells)
+
+
+def _sla_weeks(met_now: int, n: int = 300, met_before: int = 240) -> list[dict]:
+    """``n`` interactions in each of W12 and W13 (UTC), ``met_before`` and ``met_now`` of them
+    meeting the SLA."""
+    return [
+        {
+            "agent_id": f"A{i % 6}",
+            "started_at": utc(2026, 3, start + i % 5, 9 + i % 8, i % 60),
+            "sla_status": "meet" if i < met else "breach",
+        }
+        for start, met in ((16, met_before), (23, met_now))
+        for i in range(n)
+    ]
+
+
+def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
+    # 80% of 300 last week, 74% of 300 now: last week lies outside this week's interval
+    # (the card says worse) but a two-proportion test gives p 0.08, far from a claim after the
+    # correction; What changed said "Nothing moved beyond noise: no headline figure differs"
+    m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
+    sla = m.kpis.row(by_predicate=pl.col("metric") == "sla_met_rate", named=True)
+    assert sla["outside_interval"] and tables.reading(sla) == "worse"
+    assert m.changes.claims.height == 0 and m.changes.tests > 0
+    section = tables.changes_section(m, "csat-sla")
+    note = (
+        "The headline card reads SLA met worse than last week, judging that one figure alone; "
+        f"weighed with all {m.changes.tests:,} comparisons and held to a change large enough to "
+        "matter, it is not among the changes named here."
+    )
+    assert f"<li>{note}</li>" in section
+    assert section.index("Nothing moved beyond noise") < section.index(note)
+    assert note in digest.build(m).text
+    # a fall What changed names (80% to 50%) needs no such sentence
+    fell = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
+    assert "sla_met_rate" in fell.changes.claims["metric"].to_list()
+    assert tables.card_readings(fell, tables.SLA_CSAT_KPIS) is None
+    assert "The headline card" not in tables.changes_section(fell, "csat-sla")
+
+
+def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
+    m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
+    fcr = {"metric": "fcr_rate", "outside_interval": True, "provisional": False, "change": 0.1}
+    kpis = m.kpis.with_columns(
+        *(
+            pl.when(pl.col("metric") == "fcr_rate").then(pl.lit(v)).otherwise(pl.col(c)).alias(c)
+            for c, v in fcr.items()
+            if c != "metric"
+        )
+    )
+    note = tables.card_readings(replace(m, kpis=kpis), tables.AGENT_KPIS)
+    assert note.endswith(
+        "Its card reads First-contact resolution better than last week; What changed does not "
+        "test that figure."
+    )
+    # the report that shows no FCR card says nothing of it
+    assert "First-contact" not in tables.card_readings(replace(m, kpis=kpis), tables.SLA_CSAT_KPIS)

@@ -694,7 +694,7 @@ def _day_text(days: list[int]) -> str:
             names.append(f"{WEEKDAYS[run[0] - 1]}–{WEEKDAYS[run[-1] - 1]}")
         else:
             names += [WEEKDAYS[d - 1] for d in run]
-    return _and(names) if names else ""
+    return and_(names) if names else ""
 
 
 def _slots_text(slots: list[tuple[int, int]]) -> str:
@@ -714,8 +714,8 @@ def _slots_text(slots: list[tuple[int, int]]) -> str:
     if not spans:
         return ""
     if len(set(spans.values())) == 1:  # the same hours each day
-        return f"{_and([WEEKDAYS[d - 1] for d in spans])} {next(iter(spans.values()))}"
-    return _and([f"{WEEKDAYS[d - 1]} {hours}" for d, hours in spans.items()])
+        return f"{and_([WEEKDAYS[d - 1] for d in spans])} {next(iter(spans.values()))}"
+    return and_([f"{WEEKDAYS[d - 1]} {hours}" for d, hours in spans.items()])
 
 
 def _hour_spans(hours: list[int]) -> list[str]:
@@ -728,7 +728,8 @@ def _hour_spans(hours: list[int]) -> list[str]:
     return [f"{a:02d}:00–{b:02d}:00" for a, b in spans]
 
 
-def _and(items: list[str]) -> str:
+def and_(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -742,13 +743,13 @@ def _names(dim: str, names: list[str]) -> str:
     """Cells as a sentence names them: ``the Billing queue``, ``the email and voice
     channels``, ``14:00–15:00``, ``Dana Lee``."""
     if dim == "hour":
-        return _and([f"{int(n):02d}:00–{int(n) + 1:02d}:00" for n in names])
+        return and_([f"{int(n):02d}:00–{int(n) + 1:02d}:00" for n in names])
     # a right-to-left name leaves the sentence in order; a pile of marks stays on its line
     names = [isolated(tame(n)) for n in names]
     if dim == "agent":
-        return _and(names)
+        return and_(names)
     kind = DIMENSIONS[dim]
-    return f"the {_and(names)} {kind}{'s' if len(names) > 1 else ''}"
+    return f"the {and_(names)} {kind}{'s' if len(names) > 1 else ''}"
 
 
 def _running(label: str) -> str:

@@ -479,6 +479,32 @@ def _change(value: float, prior: float) -> float:
     return 0.0 if abs(change) <= 1e-9 * max(abs(value), abs(prior)) else change
 
 
+#: A headline card's reading of its change against last week (:func:`reading`).
+Reading = Literal["", "provisional", "within noise", "better", "worse"]
+
+
+def reading(kpi: dict[str, Any]) -> Reading:
+    """The word a headline card (a row of ``WeeklyMetrics.kpis``) gives its change against
+    last week: *better* or *worse* only where last week lies outside this week's 95% interval,
+    *within noise* where inside, *provisional* while the data does not reach the end of the
+    figure's window (FCR), nothing for a figure without an interval or without a change.
+
+    Examples
+    --------
+    >>> card = {"better": "higher", "change": -0.2, "outside_interval": True,
+    ...         "provisional": False}
+    >>> reading(card), reading(card | {"outside_interval": False}), reading(card | {"change": 0})
+    ('worse', 'within noise', '')
+    """
+    if kpi["better"] == "neutral" or not kpi["change"] or kpi["outside_interval"] is None:
+        return ""
+    if kpi["provisional"]:
+        return "provisional"
+    if not kpi["outside_interval"]:
+        return "within noise"
+    return "better" if (kpi["change"] > 0) == (kpi["better"] == "higher") else "worse"
+
+
 def _kpis(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
     now = current.row(0, named=True)
     before = previous.row(0, named=True) if previous is not None else dict.fromkeys(now)
