@@ -686,7 +686,7 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
 
 def trend(
     trend_frame: pl.DataFrame, metrics: dict[str, tuple[str, str]], *, columns: int = 1
-) -> alt.VConcatChart:
+) -> Panels:
     """Small multiples, one line per metric over the trend weeks, ``columns`` to a row.
 
     ``metrics`` maps a column to (title, d3 format or :data:`DURATION`), e.g.
@@ -714,8 +714,38 @@ def trend(
     ]
     weeks = trend_frame["iso_week"].to_list()
     title = f"Weekly trends {weeks[0]} to {weeks[-1]}" if weeks else "Weekly trends"
-    chart = alt.vconcat(*rows, spacing=24)
-    return _described(chart, title, f"{title}, oldest first. " + "; ".join(described) + ".")
+    chart = _described(
+        Panels(vconcat=rows, spacing=24),
+        title,
+        f"{title}, oldest first. " + "; ".join(described) + ".",
+    )
+    if columns == 1:
+        # what each panel says for itself when a notebook shows it alone
+        titles = [panel_title for panel_title, _ in metrics.values()]
+        chart.usermeta = {
+            "title": title,
+            "panels": [[t, f"{d}."] for t, d in zip(titles, described, strict=True)],
+        }
+    return chart
+
+
+class Panels(alt.VConcatChart):
+    """Small multiples one under the other (:func:`trend`): one chart to its spec, the email's
+    picture and the tests, and panel by panel to a notebook, each panel its own output with
+    its own title and description. A desktop report sets them two to a row
+    (``cxreport.css``); a phone and paper keep one under the other."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        meta = self.usermeta if isinstance(self.usermeta, dict) else {}
+        panels = meta.get("panels") or []
+        if len(panels) != len(self.vconcat):  # laid out in columns: one chart
+            whole = alt.vconcat(*self.vconcat, spacing=self.spacing)
+            display(_described(whole, meta.get("title", "Weekly trends"), self.description))
+            return
+        for panel, (title, text) in zip(self.vconcat, panels, strict=True):
+            display(_described(alt.vconcat(panel), title, text))
 
 
 def _count_steps(largest: int, bins: int = 5) -> list[int]:

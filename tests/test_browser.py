@@ -36,6 +36,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from cxreports import digest, digestfiles, render
+from cxreports.charts import AGENT_TRENDS, SLA_CSAT_TRENDS
 from cxreports.report import REPORTS
 
 pytestmark = pytest.mark.slow
@@ -622,6 +623,14 @@ return [...document.body.querySelectorAll('*')]
   .map(el => el.tagName + ' ' + (el.textContent || '').slice(0, 40));
 """
 
+#: Every chart's title, top and right edge, in page order.
+_CHART_BOXES = """
+return [...document.querySelectorAll('svg.marks')].map(s => {
+  const r = s.getBoundingClientRect();
+  return [s.querySelector(':scope > title')?.textContent ?? '', r.top, r.right];
+});
+"""
+
 #: The height of every row of the data-quality tables.
 _KV_ROWS = """
 return [...document.querySelectorAll('table.cx-kv tr')].map(r => r.getBoundingClientRect().height);
@@ -666,6 +675,21 @@ def test_html_report_fits_the_screen_with_cards_and_row_headers_in_view(
         # is not stretched to the tallest one beside it, its rows spaced out
         heights = browser.driver.execute_script(_KV_ROWS)
         assert len(heights) >= 8 and max(heights) < 1.3 * min(heights), heights
+    # a phone shows one chart a row; a desktop sets the trends' panels two to a row, and a
+    # chart beside the one before it (charts at a phone's width left two thirds of it empty)
+    boxes = browser.driver.execute_script(_CHART_BOXES)
+    beside = {(a[0], b[0]) for a, b in pairwise(boxes) if abs(a[1] - b[1]) < 1}
+    trends = [
+        t for t, _ in (AGENT_TRENDS if report == "agent-performance" else SLA_CSAT_TRENDS).values()
+    ]
+    pairs = {(trends[0], trends[1]), (trends[2], trends[3])}
+    if report == "agent-performance":
+        pairs |= {("Handle time", "First response time"), ("Dispositions", "Wrap-up categories")}
+    if screen == "phone":
+        assert beside == set()
+    else:
+        assert pairs <= beside, beside
+        assert all(right <= layout["width"] for _, _, right in boxes)
 
 
 @pytest.mark.parametrize("report", list(REPORTS))
