@@ -536,13 +536,12 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
     if not found.tests:  # nothing could be compared: no method to explain, no "0 comparisons"
         return said
     return (
-        said
-        + f'<p class="cx-method">How a change is told from noise: each headline figure is tested '
-        f"against {against}, and so is each queue, channel, hour and agent that could explain "
-        f"it ({found.tests:,} comparisons). A change is said only when it stays beyond noise "
-        "after correcting for that many tests (a 5% false-discovery rate) and is large enough "
-        "to matter; the share of a change a queue or channel carries splits into volume mix "
-        "and rate (see the glossary).</p>"
+        said + f'<p class="cx-method">How a change is told from noise: {changes_.TESTED} are '
+        f"each tested against {against}, and so is each queue, channel, hour and agent that "
+        f"could explain it ({found.tests:,} comparisons). A change is said only when it stays "
+        "beyond noise after correcting for that many tests (a 5% false-discovery rate) and is "
+        "large enough to matter; the share of a change a queue or channel carries splits into "
+        "volume mix and rate (see the glossary).</p>"
     )
 
 
@@ -558,19 +557,23 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
         return None
     claimed = set(found.claims.filter(pl.col("comparison") == "last week")["metric"].to_list())
     tested = {m.metric for m in changes_.MEASURES}
-    weighed, untested = [], []
+    weighed: dict[str, list[str]] = {"worse": [], "better": []}
+    untested: dict[str, list[str]] = {"worse": [], "better": []}
     for k in metrics.kpis.iter_rows(named=True):
         word = reading(k)
         if k["metric"] in shown and word in ("better", "worse") and k["metric"] not in claimed:
-            (weighed if k["metric"] in tested else untested).append(f"{k['label']} {word}")
+            (weighed if k["metric"] in tested else untested)[word].append(k["label"])
+
+    def read(labels: dict[str, list[str]]) -> str:
+        # "SLA met and CSAT worse", "Resolved worse and CSAT better"
+        return changes_.and_([f"{changes_.and_(n)} {w}" for w, n in labels.items() if n])
+
     said = []
-    if weighed:
-        one = len(weighed) == 1
-        cards = "card reads" if one else "cards read"
-        alone = "that one figure" if one else "each figure"
+    if count := sum(map(len, weighed.values())):
+        one = count == 1
         said.append(
-            f"The headline {cards} {changes_.and_(weighed)} than last week, judging {alone} "
-            "alone; "
+            f"The headline {'card reads' if one else 'cards read'} {read(weighed)} than last "
+            f"week, judging {'that one figure' if one else 'each figure'} alone; "
             + (
                 f"weighed with all {found.tests:,} comparisons and held to a change large "
                 f"enough to matter, {'it is' if one else 'they are'} not among the changes "
@@ -579,13 +582,11 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
                 else "there are too few cases here to compare " + ("it." if one else "them.")
             )
         )
-    if untested:
-        one = len(untested) == 1
-        said.append(
-            f"{'The headline' if not weighed else 'Its'} card{'s' * (not one)} "
-            f"read{'s' * one} {changes_.and_(untested)} than last week; What changed does "
-            f"not test {'that figure' if one else 'those figures'}."
-        )
+    said += [
+        f"{label} reads {word} than last week on its card alone; What changed does not test it."
+        for word, labels in untested.items()
+        for label in labels
+    ]
     return " ".join(said) or None
 
 

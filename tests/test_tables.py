@@ -405,6 +405,7 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
     # 80% of 300 last week, 74% of 300 now: last week lies outside this week's interval
     # (the card says worse) but a two-proportion test gives p 0.08, far from a claim after the
     # correction; What changed said "Nothing moved beyond noise: no headline figure differs"
+    # beside it
     m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
     sla = m.kpis.row(by_predicate=pl.col("metric") == "sla_met_rate", named=True)
     assert sla["outside_interval"] and tables.reading(sla) == "worse"
@@ -437,8 +438,19 @@ def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
     )
     note = tables.card_readings(replace(m, kpis=kpis), tables.AGENT_KPIS)
     assert note.endswith(
-        "Its card reads First-contact resolution better than last week; What changed does not "
-        "test that figure."
+        "First-contact resolution reads better than last week on its card alone; What changed "
+        "does not test it."
+    )
+    # two figures of one reading are read together
+    both = kpis.with_columns(
+        outside_interval=pl.when(pl.col("metric") == "resolved_rate")
+        .then(True)
+        .otherwise(pl.col("outside_interval")),
+        change=pl.when(pl.col("metric") == "resolved_rate").then(-0.2).otherwise(pl.col("change")),
+    )
+    assert tables.card_readings(replace(m, kpis=both), tables.AGENT_KPIS).startswith(
+        "The headline cards read Resolved and SLA met worse than last week, judging each figure "
+        "alone; weighed with all"
     )
     # the report that shows no FCR card says nothing of it
     assert "First-contact" not in tables.card_readings(replace(m, kpis=kpis), tables.SLA_CSAT_KPIS)

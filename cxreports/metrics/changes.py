@@ -75,6 +75,9 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )  # fmt: skip
 
+#: The figures :data:`MEASURES` tests, in a sentence.
+TESTED = "SLA met, CSAT, resolved, transferred, handle time and first response"
+
 #: The periods a week's rows fall in: this week, last week, the baseline's older weeks; and
 #: the baseline's weeks together (the medians the sentences quote).
 _PERIOD = pl.Enum(["now", "last", "older", "baseline"])
@@ -137,8 +140,8 @@ def nothing_moved(tests: int, baseline_weeks: int) -> str:
         f" or the {baseline_weeks}-week baseline" if baseline_weeks > 1 else ""
     )
     return (
-        f"Nothing moved beyond noise: no headline figure differs from {against} by more than "
-        f"chance would explain ({tests:,} comparisons checked)."
+        f"Nothing moved beyond noise: none of {TESTED.replace(' and ', ' or ')} differs from "
+        f"{against} by more than chance would explain ({tests:,} comparisons checked)."
     )
 
 
