@@ -572,8 +572,8 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
     if count := sum(map(len, weighed.values())):
         one = count == 1
         said.append(
-            f"The headline {'card reads' if one else 'cards read'} {read(weighed)} than last "
-            f"week, judging {'that one figure' if one else 'each figure'} alone; "
+            f"The headline reads {read(weighed)} than last week, judging "
+            f"{'that figure' if one else 'each figure'} by its own interval alone; "
             + (
                 f"weighed with all {found.tests:,} comparisons and held to a change large "
                 f"enough to matter, {'it is' if one else 'they are'} not among the changes "
@@ -583,7 +583,7 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
             )
         )
     said += [
-        f"{label} reads {word} than last week on its card alone; What changed does not test it."
+        f"{label} reads {word} than last week by its own interval; What changed does not test it."
         for word, labels in untested.items()
         for label in labels
     ]

@@ -412,7 +412,8 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
     assert m.changes.claims.height == 0 and m.changes.tests > 0
     section = tables.changes_section(m, "csat-sla")
     note = (
-        "The headline card reads SLA met worse than last week, judging that one figure alone; "
+        "The headline reads SLA met worse than last week, judging that figure by its own interval "
+        "alone; "
         f"weighed with all {m.changes.tests:,} comparisons and held to a change large enough to "
         "matter, it is not among the changes named here."
     )
@@ -423,7 +424,7 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
     fell = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
     assert "sla_met_rate" in fell.changes.claims["metric"].to_list()
     assert tables.card_readings(fell, tables.SLA_CSAT_KPIS) is None
-    assert "The headline card" not in tables.changes_section(fell, "csat-sla")
+    assert "The headline reads" not in tables.changes_section(fell, "csat-sla")
 
 
 def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
@@ -438,7 +439,7 @@ def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
     )
     note = tables.card_readings(replace(m, kpis=kpis), tables.AGENT_KPIS)
     assert note.endswith(
-        "First-contact resolution reads better than last week on its card alone; What changed "
+        "First-contact resolution reads better than last week by its own interval; What changed "
         "does not test it."
     )
     # two figures of one reading are read together
@@ -449,8 +450,8 @@ def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
         change=pl.when(pl.col("metric") == "resolved_rate").then(-0.2).otherwise(pl.col("change")),
     )
     assert tables.card_readings(replace(m, kpis=both), tables.AGENT_KPIS).startswith(
-        "The headline cards read Resolved and SLA met worse than last week, judging each figure "
-        "alone; weighed with all"
+        "The headline reads Resolved and SLA met worse than last week, judging each figure by its "
+        "own interval alone; weighed with all"
     )
     # the report that shows no FCR card says nothing of it
     assert "First-contact" not in tables.card_readings(replace(m, kpis=kpis), tables.SLA_CSAT_KPIS)
