@@ -600,17 +600,20 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         )
         .otherwise(pl.lit("—")),
     )
+    # the axis, and its top: the height the last value's label is placed against
     if fmt == DURATION:
         axis, scale = _duration_axis(data["value"].max(), title=None)
+        top = scale.domain[1]
     elif fmt.endswith("%"):
         axis = _axis(format=fmt, title=None, values=[0, 0.25, 0.5, 0.75, 1])
-        scale = alt.Scale(domain=[0, 1])
+        scale, top = alt.Scale(domain=[0, 1]), 1.0
     else:
         if fmt in _WHOLE_FORMATS:
             axis = _count_axis(data["value"].max(), title=None)
         else:
             axis = _axis(format=fmt, title=None, tickCount=4)
-        scale = alt.Scale(zero=True)
+        values = (data["value"].max(), data["high"].max())
+        scale, top = alt.Scale(zero=True), max((v for v in values if v is not None), default=0)
     axis, scale = axis.to_dict(validate=False), scale.to_dict(validate=False)
     x = {
         "field": "week",
@@ -664,8 +667,6 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     # the last value's label above its point, or below it where the line comes down into
     # the point from above (and the point is clear of the axis): the label stays off the line
     known = data.filter(pl.col("value").is_not_null())["value"]
-    highest = [v for v in (known.max(), data["high"].max()) if v is not None]
-    top = 1.0 if fmt.endswith("%") else max(highest, default=0.0)
     falls = known.len() > 1 and known[-2] > known[-1] > 0.25 * top
     label = mark(
         "text",
