@@ -723,9 +723,13 @@ def trend(
     if columns == 1:
         # what each panel says for itself when a notebook shows it alone
         titles = [panel_title for panel_title, _ in metrics.values()]
+        span = f"{weeks[0]} to {weeks[-1]}, oldest first" if weeks else "no weeks"
         chart.usermeta = {
             "title": title,
-            "panels": [[t, f"{d}."] for t, d in zip(titles, described, strict=True)],
+            "panels": [
+                [t, f"{t}, {span}: {d.removeprefix(f'{t}: ')}."]
+                for t, d in zip(titles, described, strict=True)
+            ],
         }
     return chart
 
@@ -741,12 +745,17 @@ class Panels(alt.VConcatChart):
 
         meta = self.usermeta if isinstance(self.usermeta, dict) else {}
         panels = meta.get("panels") or []
-        if len(panels) != len(self.vconcat):  # laid out in columns: one chart
-            whole = alt.vconcat(*self.vconcat, spacing=self.spacing)
-            display(_described(whole, meta.get("title", "Weekly trends"), self.description))
+        # set beyond what trend() sets (a title, a configuration): shown as one chart, as set
+        styled = {k for k, v in self._kwds.items() if v is not alt.Undefined} - _PANELS_OWN
+        if styled or not panels or len(panels) != len(self.vconcat):
+            display(alt.VConcatChart(**self._kwds))
             return
         for panel, (title, text) in zip(self.vconcat, panels, strict=True):
             display(_described(alt.vconcat(panel), title, text))
+
+
+#: What :func:`trend` sets on its :class:`Panels`.
+_PANELS_OWN = frozenset({"vconcat", "spacing", "description", "usermeta"})
 
 
 def _count_steps(largest: int, bins: int = 5) -> list[int]:

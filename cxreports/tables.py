@@ -546,47 +546,50 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
 
 
 def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
-    """The sentence that squares the headline cards with What changed: a card of ``shown``
-    whose figure reads better or worse than last week (last week outside this week's
-    interval, that one figure alone) while What changed names no change of it against last
-    week (its tests are corrected for their number and held to a change that matters), or
-    does not test it at all. None when every verdict of a card is one What changed names.
+    """The sentences that square the headline with What changed: a figure of ``shown`` that
+    reads better or worse than last week by its own interval while What changed names no
+    change of it, said for what became of its test (within noise once weighed with every
+    comparison; beyond noise too but left out of the changes named; not tested this week,
+    too few cases; never tested, first-contact resolution). None when What changed names a
+    change of every such figure (against last week or the baseline).
     """
     found = metrics.changes
     if found is None or found.first_week:
         return None
-    claimed = set(found.claims.filter(pl.col("comparison") == "last week")["metric"].to_list())
-    tested = {m.metric for m in changes_.MEASURES}
-    weighed: dict[str, list[str]] = {"worse": [], "better": []}
-    untested: dict[str, list[str]] = {"worse": [], "better": []}
+    named = set(found.claims["metric"].to_list())
+    groups: dict[str, dict[str, list[str]]] = {}
     for k in metrics.kpis.iter_rows(named=True):
         word = reading(k)
-        if k["metric"] in shown and word in ("better", "worse") and k["metric"] not in claimed:
-            (weighed if k["metric"] in tested else untested)[word].append(k["label"])
-
-    def read(labels: dict[str, list[str]]) -> str:
-        # "SLA met and CSAT worse", "Resolved worse and CSAT better"
-        return changes_.and_([f"{changes_.and_(n)} {w}" for w, n in labels.items() if n])
-
+        if k["metric"] not in shown or word not in ("better", "worse") or k["metric"] in named:
+            continue
+        fate = found.headline.get((k["metric"], "last week"), "not tested")
+        groups.setdefault(fate, {"worse": [], "better": []})[word].append(k["label"])
     said = []
-    if count := sum(map(len, weighed.values())):
-        one = count == 1
+    for fate in ("noise", "beyond", "too few", "not tested"):
+        if fate not in groups:
+            continue
+        words = [(w, n) for w, n in groups[fate].items() if n]
+        one = len(words) == 1 and len(words[0][1]) == 1
+        # "SLA met reads worse", "SLA met and CSAT read worse", "Resolved reads worse, and
+        # CSAT better,"
+        (word, first), *other = words
+        figures = f"{changes_.and_(first)} {'reads' if len(first) == 1 else 'read'} {word}"
+        if other:
+            figures += f", and {changes_.and_(other[0][1])} {other[0][0]},"
+        it = "it" if one else "them"
+        tail = {
+            "noise": f"weighed with all {found.tests:,} comparisons, "
+            f"{'it is' if one else 'they are'} within noise",
+            "beyond": f"What changed finds {it} beyond noise too but leaves {it} out of the "
+            "changes it names, which keep to the largest",
+            "too few": f"What changed has too few cases to test {it} "
+            f"({changes_.MIN_CASES} on each side)",
+            "not tested": f"What changed does not test {it}",
+        }[fate]
         said.append(
-            f"The headline reads {read(weighed)} than last week, judging "
-            f"{'that figure' if one else 'each figure'} by its own interval alone; "
-            + (
-                f"weighed with all {found.tests:,} comparisons and held to a change large "
-                f"enough to matter, {'it is' if one else 'they are'} not among the changes "
-                "named here."
-                if found.tests
-                else "there are too few cases here to compare " + ("it." if one else "them.")
-            )
+            f"{'' if said else 'In the headline, '}{figures} than last week"
+            f"{' by its own interval' if one else ', each by its own interval'}; {tail}."
         )
-    said += [
-        f"{label} reads {word} than last week by its own interval; What changed does not test it."
-        for word, labels in untested.items()
-        for label in labels
-    ]
     return " ".join(said) or None
 
 

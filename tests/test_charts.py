@@ -628,3 +628,28 @@ def test_an_empty_charts_sentence_keeps_an_abbreviation_in_capitals():
     rows = pl.DataFrame({"handled_time_s": [None]}, schema={"handled_time_s": pl.Float64})
     text = json.dumps(charts.distribution(rows, "handled_time_s", "Handle time").to_dict())
     assert "No handle time values this week" in text
+
+
+def test_a_notebook_shows_the_trend_panel_by_panel_each_described_with_its_weeks(monkeypatch):
+    import IPython.display
+
+    m = weekly(make_logs(varied_rows(60, 3)), "2026-W13", "UTC")
+    shown: list = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    chart = charts.trend(m.trend, charts.AGENT_TRENDS)
+    chart._ipython_display_()
+    assert [c.usermeta["title"] for c in shown] == [t for t, _ in charts.AGENT_TRENDS.values()]
+    assert shown[0].description.startswith("Handled, 2026-W06 to 2026-W13, oldest first: — → ")
+    assert all(len(c.vconcat) == 1 for c in shown)
+    # the spec, the email's picture and the tests still see one chart of four panels
+    assert len(chart.to_dict()["vconcat"]) == 4
+    # a trend styled further, or laid out in columns, is shown whole, as styled
+    for whole in (
+        chart.properties(title="Trends"),
+        chart.configure_axis(labelColor="red"),
+        charts.trend(m.trend, charts.AGENT_TRENDS, columns=2),
+    ):
+        shown.clear()
+        whole._ipython_display_()
+        assert len(shown) == 1 and type(shown[0]) is alt.VConcatChart
+        assert shown[0].to_dict() == whole.to_dict()

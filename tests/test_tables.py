@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from cxreports import digest, palette, render, tables, weekly
+from cxreports.metrics import changes as changes_
 from cxreports.schema import agent_labels, tame
 
 from .metrics_fixtures import make_logs, utc
@@ -387,21 +388,22 @@ def test_an_interval_cell_never_breaks_after_its_dash(week):
     assert cells and all("white-space:nowrap" in c for c in cells)
 
 
-def _sla_weeks(met_now: int, n: int = 300, met_before: int = 240) -> list[dict]:
+def _sla_weeks(met_now: int, n: int = 300, met_before: int = 240, **row) -> list[dict]:
     """``n`` interactions in each of W12 and W13 (UTC), ``met_before`` and ``met_now`` of them
-    meeting the SLA."""
+    meeting the SLA; ``row``: columns given to every interaction."""
     return [
         {
             "agent_id": f"A{i % 6}",
             "started_at": utc(2026, 3, start + i % 5, 9 + i % 8, i % 60),
             "sla_status": "meet" if i < met else "breach",
+            **row,
         }
         for start, met in ((16, met_before), (23, met_now))
         for i in range(n)
     ]
 
 
-def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
+def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it(monkeypatch):
     # 80% of 300 last week, 74% of 300 now: last week lies outside this week's interval
     # (the card says worse) but a two-proportion test gives p 0.08, far from a claim after the
     # correction; What changed said "Nothing moved beyond noise: no headline figure differs"
@@ -409,13 +411,13 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
     m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
     sla = m.kpis.row(by_predicate=pl.col("metric") == "sla_met_rate", named=True)
     assert sla["outside_interval"] and tables.reading(sla) == "worse"
-    assert m.changes.claims.height == 0 and m.changes.tests > 0
+    assert m.changes.claims.height == 0 and m.changes.headline["sla_met_rate", "last week"] == (
+        "noise"
+    )
     section = tables.changes_section(m, "csat-sla")
     note = (
-        "The headline reads SLA met worse than last week, judging that figure by its own interval "
-        "alone; "
-        f"weighed with all {m.changes.tests:,} comparisons and held to a change large enough to "
-        "matter, it is not among the changes named here."
+        "In the headline, SLA met reads worse than last week by its own interval; weighed with "
+        f"all {m.changes.tests:,} comparisons, it is within noise."
     )
     assert f"<li>{note}</li>" in section
     assert section.index("Nothing moved beyond noise") < section.index(note)
@@ -424,11 +426,33 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it():
     fell = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
     assert "sla_met_rate" in fell.changes.claims["metric"].to_list()
     assert tables.card_readings(fell, tables.SLA_CSAT_KPIS) is None
-    assert "The headline reads" not in tables.changes_section(fell, "csat-sla")
+    assert "In the headline" not in tables.changes_section(fell, "csat-sla")
+    # the same fall beyond noise but past the most claims said: not "within noise"
+    monkeypatch.setattr(changes_, "MAX_CLAIMS", 0)
+    unsaid = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
+    assert tables.card_readings(unsaid, tables.SLA_CSAT_KPIS) == (
+        "In the headline, SLA met reads worse than last week by its own interval; What changed "
+        "finds it beyond noise too but leaves it out of the changes it names, which keep to the "
+        "largest."
+    )
 
 
-def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
-    m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
+def test_a_card_verdict_what_changed_could_not_test_says_why():
+    # CSAT from 12 answers a week, 0 to 12 satisfied: the card's interval says better, but
+    # What changed tests nothing on fewer than 20 cases a side
+    rows = [
+        {**r, "csat_status": "completed", "csat_score": 1 + 4 * (r["started_at"].day > 22)}
+        if i % 25 == 0
+        else r
+        for i, r in enumerate(_sla_weeks(222))
+    ]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert m.changes.headline["csat_rate", "last week"] == "too few"
+    assert tables.card_readings(m, tables.SLA_CSAT_KPIS).endswith(
+        "CSAT (4-5 of 5) reads better than last week by its own interval; What changed has too "
+        "few cases to test it (20 on each side)."
+    )
+    # first-contact resolution is never tested; two figures of each reading are read together
     fcr = {"metric": "fcr_rate", "outside_interval": True, "provisional": False, "change": 0.1}
     kpis = m.kpis.with_columns(
         *(
@@ -442,16 +466,32 @@ def test_a_card_verdict_of_a_figure_what_changed_does_not_test_says_so():
         "First-contact resolution reads better than last week by its own interval; What changed "
         "does not test it."
     )
-    # two figures of one reading are read together
-    both = kpis.with_columns(
-        outside_interval=pl.when(pl.col("metric") == "resolved_rate")
-        .then(True)
-        .otherwise(pl.col("outside_interval")),
-        change=pl.when(pl.col("metric") == "resolved_rate").then(-0.2).otherwise(pl.col("change")),
-    )
-    assert tables.card_readings(replace(m, kpis=both), tables.AGENT_KPIS).startswith(
-        "The headline reads Resolved and SLA met worse than last week, judging each figure by its "
-        "own interval alone; weighed with all"
-    )
     # the report that shows no FCR card says nothing of it
     assert "First-contact" not in tables.card_readings(replace(m, kpis=kpis), tables.SLA_CSAT_KPIS)
+    mixed = replace(
+        m,
+        kpis=kpis,
+        changes=replace(
+            m.changes,
+            headline={**m.changes.headline, ("fcr_rate", "last week"): "too few"},
+        ),
+    )
+    assert "SLA met reads worse" in tables.card_readings(mixed, tables.AGENT_KPIS)
+    assert (
+        "First-contact resolution and CSAT (4-5 of 5) read better than last week, each by its own "
+        "interval; What changed has too few cases to test them (20 on each side)."
+    ) in tables.card_readings(mixed, tables.AGENT_KPIS)
+
+
+def test_a_change_named_against_the_baseline_is_not_squared_again():
+    m = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
+    claim = {"metric": "sla_met_rate", "comparison": "the 8-week baseline", "sentence": "s",
+             "dimension": None, "now": 0.74, "before": 0.8, "p_value": 0.001}  # fmt: skip
+    named = replace(m.changes, claims=pl.DataFrame([claim], schema=changes_.SCHEMA))
+    assert tables.card_readings(replace(m, changes=named), tables.SLA_CSAT_KPIS) is None
+
+
+def test_a_week_before_the_data_compares_nothing():
+    rows = _sla_weeks(222)
+    m = weekly(make_logs(rows), "2026-W10", "UTC")
+    assert m.changes.sentences == ["Nothing to compare: the data begins after this week."]

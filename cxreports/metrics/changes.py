@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
@@ -76,7 +76,7 @@ MEASURES: tuple[Measure, ...] = (
 )  # fmt: skip
 
 #: The figures :data:`MEASURES` tests, in a sentence.
-TESTED = "SLA met, CSAT, resolved, transferred, handle time and first response"
+TESTED = "volume, SLA met, CSAT, resolved, transferred, handle time and first response"
 
 #: The periods a week's rows fall in: this week, last week, the baseline's older weeks; and
 #: the baseline's weeks together (the medians the sentences quote).
@@ -114,12 +114,21 @@ class Changes:
     #: the data begins in this week: last week is unknown, not a week of nothing, and
     #: nothing was compared with it
     first_week: bool = False
+    #: what became of each headline test, by (metric, comparison): ``"too few"`` (no test:
+    #: fewer than :data:`MIN_CASES` a side), ``"noise"`` (tested, within noise after the
+    #: correction) or ``"beyond"`` (beyond noise; said unless too small to matter or past
+    #: :data:`MAX_CLAIMS`)
+    headline: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: the data begins after this week: nothing in it, nothing to compare
+    before_data: bool = False
 
     @property
     def sentences(self) -> list[str]:
         """The claims as sentences, or the one that says nothing moved beyond noise."""
         if self.claims.height:
             return self.claims["sentence"].to_list()
+        if self.before_data:
+            return ["Nothing to compare: the data begins after this week."]
         if self.first_week:
             return [
                 "No earlier week to compare with: the data begins in this week, so last week "
@@ -360,6 +369,8 @@ class _Study:
         # each agent's id and name by the name a cell has, when the rows have no ``agent``
         self.labels = labels
         self.p: list[float] = []
+        #: each headline figure's test, by (metric, comparison); None where none was made
+        self.headline: dict[tuple[str, str], int | None] = {}
 
     def _test(self, p: float | None) -> int | None:
         if p is None:
@@ -385,6 +396,10 @@ class _Study:
             for m in (None, *MEASURES):
                 candidates += self._candidate(m, comparison)
         found = benjamini_hochberg(self.p)
+        headline = {
+            key: "too few" if test is None else ("beyond" if found[test] else "noise")
+            for key, test in self.headline.items()
+        }
         kept = [
             c
             for c in candidates
@@ -408,7 +423,10 @@ class _Study:
                     "p_value": self.p[c.test],
                 }
             )
-        return Changes(pl.DataFrame(claims, schema=SCHEMA), len(self.p), self.baseline_weeks)
+        return Changes(
+            pl.DataFrame(claims, schema=SCHEMA), len(self.p), self.baseline_weeks,
+            headline=headline,
+        )  # fmt: skip
 
     def _medians_agree(self, c: _Candidate) -> bool:
         now, before = _median(c, "now", self.medians), _median(c, "before", self.medians)
@@ -429,6 +447,7 @@ class _Study:
         else:
             test = self._test(compare_means(now, before, kind))
             values = (now.mean, before.mean)  # type: ignore[assignment]
+        self.headline[metric, comparison] = test
         if test is None:
             return []
         cells = {dim: self._cells(dim, metric, kind, comparison, weeks) for dim in DIMENSIONS}

@@ -298,7 +298,10 @@ def weekly(
     if _known(prev, data_start):
         found = changes_.find(history)
     else:  # last week is before the data: 63 against its 0 is no rise
-        found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
+        found = changes_.Changes(
+            pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True,
+            before_data=not _known(wk, data_start),
+        )  # fmt: skip
     baseline_agents = t.pop("baseline_agents", None)
     agent_weeks = t.pop("agent_weeks", None)
     week_categories = t.pop("week_categories", None)
