@@ -491,7 +491,12 @@ def test_a_change_named_against_the_baseline_is_not_squared_again():
     assert tables.card_readings(replace(m, changes=named), tables.SLA_CSAT_KPIS) is None
 
 
-def test_a_week_before_the_data_compares_nothing():
+def test_a_week_before_or_after_the_data_compares_nothing():
     rows = _sla_weeks(222)
     m = weekly(make_logs(rows), "2026-W10", "UTC")
     assert m.changes.sentences == ["Nothing to compare: the data begins after this week."]
+    after = weekly(make_logs(rows), "2026-W14", "UTC")
+    assert after.changes.sentences == ["Nothing to compare: the data ends before this week."]
+    # the trend does not fall to 0 in the week after the data: that week is unknown
+    assert after.trend["handled"].to_list()[-3:] == [300, 300, None]
+    assert after.kpis.row(0, named=True)["previous"] is None

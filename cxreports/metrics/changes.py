@@ -119,16 +119,19 @@ class Changes:
     #: correction) or ``"beyond"`` (beyond noise; said unless too small to matter or past
     #: :data:`MAX_CLAIMS`)
     headline: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: the data begins after this week: nothing in it, nothing to compare
-    before_data: bool = False
+    #: the week lies before the data's first interaction or after its last: nothing in it
+    #: is known, nothing was compared
+    outside: Literal["before", "after"] | None = None
 
     @property
     def sentences(self) -> list[str]:
         """The claims as sentences, or the one that says nothing moved beyond noise."""
         if self.claims.height:
             return self.claims["sentence"].to_list()
-        if self.before_data:
+        if self.outside == "before":
             return ["Nothing to compare: the data begins after this week."]
+        if self.outside == "after":
+            return ["Nothing to compare: the data ends before this week."]
         if self.first_week:
             return [
                 "No earlier week to compare with: the data begins in this week, so last week "

@@ -58,6 +58,9 @@ ROW_COLUMNS = (
     "disposition", "sla_status", "csat_score",
 )  # fmt: skip
 
+#: The data's first and last start (all of it, whatever the scope); None without data.
+Span = tuple[datetime | None, datetime | None]
+
 #: Weeks in the trend by default, ending with the report week.
 TREND_WEEKS = 8
 
@@ -251,7 +254,7 @@ def weekly(
 
     by = BREAKDOWNS
     lazy_rows, lazy_prev = rows.lazy(), prev_rows.lazy()
-    data_start = _data_start(logs)
+    span = _data_span(logs)
     cats = (
         logs.wrap_up_categories.lazy()
         .filter(pl.col("level") == 1)
@@ -268,7 +271,7 @@ def weekly(
         "queues": _breakdown(lazy_rows, by["queues"], aggs),
         "channels": _breakdown(lazy_rows, by["channels"], aggs),
         "hourly": _breakdown(lazy_rows, by["hourly"], aggs),
-        "trend": _trend(base, wk, trend_weeks, aggs, data_start),
+        "trend": _trend(base, wk, trend_weeks, aggs, span),
         "heatmap": volume.heatmap(lazy_rows),
         "dispositions": volume.mix(lazy_rows, "disposition"),
         "categories": volume.mix(cats, "value").rename({"value": "category"}),
@@ -290,17 +293,17 @@ def weekly(
         queries["baseline_agents"] = _breakdown(baseline_rows, by["agents"], aggs).join(
             scorecards_.log_sums(baseline_rows), on="agent_id", how="left", nulls_equal=True
         )
-        queries["agent_weeks"] = _agent_weeks(history, wk, data_start)
+        queries["agent_weeks"] = _agent_weeks(history, wk, span)
         queries["week_categories"] = cats.select("id", "value")
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     # names as reports show them (tamed: no pile of combining marks); the agents' below
     t.update({n: tamed_frame(t[n]) for n in _NAMED if n in t})
-    if _known(prev, data_start):
+    if _known(prev, span) and _known(wk, span):
         found = changes_.find(history)
-    else:  # last week is before the data: 63 against its 0 is no rise
+    else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
         found = changes_.Changes(
-            pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True,
-            before_data=not _known(wk, data_start),
+            pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=_known(wk, span),
+            outside=_outside(wk, span),
         )  # fmt: skip
     baseline_agents = t.pop("baseline_agents", None)
     agent_weeks = t.pop("agent_weeks", None)
@@ -331,7 +334,7 @@ def weekly(
         summary=summary,
         previous_summary=previous_summary,
         # last week ended before the data starts: nothing to compare with, not a week of 0
-        kpis=_kpis(summary, previous_summary if _known(prev, data_start) else None),
+        kpis=_kpis(summary, previous_summary if _known(prev, span) and _known(wk, span) else None),
         agents=agents,
         daily=daily,
         **t,
@@ -585,15 +588,15 @@ def _weeks_back(base: pl.LazyFrame, week: Week, tz: str) -> pl.LazyFrame:
     )
 
 
-def _agent_weeks(history: pl.LazyFrame, week: Week, data_start: datetime | None) -> pl.LazyFrame:
+def _agent_weeks(history: pl.LazyFrame, week: Week, span: Span) -> pl.LazyFrame:
     """Handled per agent of ``week`` and per week of the baseline and ``week``, oldest first,
-    a week without interactions 0 (null if it ended before the data starts)."""
+    a week without interactions 0 (null if it lies outside the data: :func:`_known`)."""
     spans = [week.previous(n) for n in reversed(range(changes_.BASELINE_WEEKS + 1))]
     weeks = pl.LazyFrame(
         {
             "_week": list(reversed(range(changes_.BASELINE_WEEKS + 1))),
             "iso_week": [w.label for w in spans],
-            "_known": [_known(w, data_start) for w in spans],
+            "_known": [_known(w, span) for w in spans],
         },
         schema={"_week": pl.Int32, "iso_week": pl.String, "_known": pl.Boolean},
     )
@@ -616,11 +619,9 @@ def _agent_weeks(history: pl.LazyFrame, week: Week, data_start: datetime | None)
     )
 
 
-def _trend(
-    base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, data_start: datetime | None
-) -> pl.LazyFrame:
+def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, span: Span) -> pl.LazyFrame:
     """The headline figures of each of the ``weeks`` weeks ending with ``week``
-    (:func:`_position`); a week that ends before the data starts has no figures at all."""
+    (:func:`_position`); a week outside the data (:func:`_known`) has no figures at all."""
     spans = [week.previous(n) for n in reversed(range(weeks))]
     rows = counted(_position(base, week, weeks))
     per_week = _breakdown(rows, ["_week"], aggs)
@@ -631,26 +632,40 @@ def _trend(
     return (
         frame.join(per_week, on="_week", how="left", maintain_order="left")
         .drop("_week")
-        .with_columns(_handled(spans, data_start))
+        .with_columns(_handled(spans, span))
     )
 
 
-def _data_start(logs: CxLogs) -> datetime | None:
-    """The first start in the data (all of it, whatever the scope): a store window's
-    ``first_seen``, or the loaded interactions' earliest."""
+def _data_span(logs: CxLogs) -> Span:
+    """The first and last start in the data (all of it, whatever the scope): a store window's
+    ``first_seen`` and ``last_seen``, or the loaded interactions' earliest and latest."""
     if "first_seen" in logs.extra:
-        return logs.extra["first_seen"]
-    return logs.interactions.select(pl.col("started_at").min()).item()
+        return logs.extra["first_seen"], logs.extra.get("last_seen")
+    started = pl.col("started_at")
+    first, last = logs.interactions.select(started.min().alias("a"), started.max().alias("b")).row(
+        0
+    )
+    return first, last
 
 
-def _known(week: Week, data_start: datetime | None) -> bool:
+def _known(week: Week, span: Span) -> bool:
     """Whether the data reaches into ``week``: a week that ended before the data's first
-    interaction is unknown (no data, not no contacts)."""
-    return data_start is not None and week.end_utc > data_start
+    interaction, or began after its last, is unknown (no data, not no contacts)."""
+    first, last = span
+    if first is None or week.end_utc <= first:
+        return False
+    return last is None or week.start_utc <= last
 
 
-def _handled(weeks: list[Week], data_start: datetime | None) -> pl.Expr:
+def _outside(week: Week, span: Span) -> Literal["before", "after"] | None:
+    """Where ``week`` lies when the data does not reach into it: before or after the data."""
+    if _known(week, span):
+        return None
+    return "after" if span[0] is not None and week.end_utc > span[0] else "before"
+
+
+def _handled(weeks: list[Week], span: Span) -> pl.Expr:
     """``handled`` of ``weeks``: 0 where a week had no interaction, null where it is unknown
     (:func:`_known`)."""
-    known = pl.Series([_known(w, data_start) for w in weeks], dtype=pl.Boolean)
+    known = pl.Series([_known(w, span) for w in weeks], dtype=pl.Boolean)
     return pl.when(pl.lit(known)).then(pl.col("handled").fill_null(0)).alias("handled")
