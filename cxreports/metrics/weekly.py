@@ -298,7 +298,9 @@ def weekly(
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     # names as reports show them (tamed: no pile of combining marks); the agents' below
     t.update({n: tamed_frame(t[n]) for n in _NAMED if n in t})
-    if _known(prev, span) and _known(wk, span):
+    # last week and this one both within the data: else nothing is compared
+    comparable = _known(prev, span) and _known(wk, span)
+    if comparable:
         found = changes_.find(history)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
         found = changes_.Changes(
@@ -333,8 +335,8 @@ def weekly(
         },
         summary=summary,
         previous_summary=previous_summary,
-        # last week ended before the data starts: nothing to compare with, not a week of 0
-        kpis=_kpis(summary, previous_summary if _known(prev, span) and _known(wk, span) else None),
+        # a week outside the data: nothing to compare with, not a week of 0
+        kpis=_kpis(summary, previous_summary if comparable else None),
         agents=agents,
         daily=daily,
         **t,
@@ -641,11 +643,8 @@ def _data_span(logs: CxLogs) -> Span:
     ``first_seen`` and ``last_seen``, or the loaded interactions' earliest and latest."""
     if "first_seen" in logs.extra:
         return logs.extra["first_seen"], logs.extra.get("last_seen")
-    started = pl.col("started_at")
-    first, last = logs.interactions.select(started.min().alias("a"), started.max().alias("b")).row(
-        0
-    )
-    return first, last
+    started = logs.interactions["started_at"]
+    return started.min(), started.max()  # type: ignore[return-value]
 
 
 def _known(week: Week, span: Span) -> bool:
