@@ -48,6 +48,11 @@ BUSINESS_KPIS: tuple[tuple[str, str, str, str], ...] = (
     ("outside_hours_rate", "Started outside hours", "rate", "neutral"),
 )
 
+#: The columns of the headline KPIs and of their intervals.
+_KPI_COLUMNS = frozenset(
+    f"{c}{end}" for c, *_ in (*KPIS, *BUSINESS_KPIS) for end in ("", "_low", "_high")
+)
+
 #: Per-agent columns compared with the previous week (``<name>_prev``).
 AGENT_COMPARED = ("handled", "aht_s", "frt_mean_s", "resolved_rate", "sla_met_rate", "csat_rate")
 
@@ -336,7 +341,7 @@ def weekly(
         summary=summary,
         previous_summary=previous_summary,
         # a week outside the data: nothing to compare with, not a week of 0
-        kpis=_kpis(summary, previous_summary if comparable else None),
+        kpis=_kpis(summary, previous_summary if comparable else None, known=_known(wk, span)),
         agents=agents,
         daily=daily,
         **t,
@@ -513,8 +518,14 @@ def reading(kpi: dict[str, Any]) -> Reading:
     return "better" if (kpi["change"] > 0) == (kpi["better"] == "higher") else "worse"
 
 
-def _kpis(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+def _kpis(
+    current: pl.DataFrame, previous: pl.DataFrame | None, *, known: bool = True
+) -> pl.DataFrame:
+    """The headline cards' rows; a week outside the data (not ``known``) has no values, not
+    a count of 0."""
     now = current.row(0, named=True)
+    if not known:
+        now = {k: None if k in _KPI_COLUMNS else v for k, v in now.items()}
     before = previous.row(0, named=True) if previous is not None else dict.fromkeys(now)
     rows = []
     business = BUSINESS_KPIS if "outside_hours" in now else ()
