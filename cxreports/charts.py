@@ -864,7 +864,9 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Chart:
-    """Share of each value (``WeeklyMetrics.dispositions`` / ``categories``) as bars."""
+    """Share of each value (``WeeklyMetrics.dispositions`` / ``categories``) as bars, on an
+    axis of 0-100%: two such charts side by side (a desktop report sets dispositions beside
+    wrap-up categories) compare bar for bar, and a share is never drawn as most of something."""
     if frame.height == 0:
         return _empty(f"No {_in_sentence(title)} this week")
     data = frame.select(column, "count", "share", _shown=_percent_text(pl.col("share")))
@@ -872,9 +874,9 @@ def mix(frame: pl.DataFrame, column: str, title: str) -> alt.LayerChart | alt.Ch
         alt.Y(f"{column}:N", sort="-x", title=None, axis=_axis(labelLimit=140)),
         alt.X(
             "share:Q",
-            axis=_axis(format="%", tickCount=4, grid=False),
+            axis=_axis(format="%", values=[0, 0.5, 1], grid=False),
             title="share of handled",
-            scale=alt.Scale(domainMin=0),
+            scale=alt.Scale(domain=[0, 1]),
         ),
         tooltip=[
             alt.Tooltip(f"{column}:N"),

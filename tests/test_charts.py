@@ -653,3 +653,16 @@ def test_a_notebook_shows_the_trend_panel_by_panel_each_described_with_its_weeks
         whole._ipython_display_()
         assert len(shown) == 1 and type(shown[0]) is alt.VConcatChart
         assert shown[0].to_dict() == whole.to_dict()
+
+
+def test_shares_are_drawn_on_an_axis_of_0_to_100_percent():
+    # dispositions (72% at most) beside wrap-up categories (23%) on a desktop: each on its own
+    # axis, a 23% bar was as long as a 72% one
+    m = weekly(make_logs(varied_rows(60, 3)), "2026-W13", "UTC")
+    categories = pl.DataFrame({"category": ["Billing", "Orders"], "count": [3, 10]}).with_columns(
+        share=pl.col("count") / 13
+    )
+    for frame, column in ((m.dispositions, "disposition"), (categories, "category")):
+        spec = charts.mix(frame, column, "Mix").to_dict()
+        [x] = {json.dumps(layer["encoding"]["x"]["scale"]) for layer in spec["layer"]}
+        assert json.loads(x) == {"domain": [0, 1]}
