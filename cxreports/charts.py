@@ -1314,7 +1314,8 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
         base.mark_bar(color=PRIMARY) + base.mark_text(dy=-6).encode(text=alt.Text("handled:Q"))
     ).properties(width=WIDTH - 90, height=80, title=title)
     described = f"{title}: " + ", ".join(
-        f"{r['iso_week']} {r['handled']}" for r in data.iter_rows(named=True)
+        f"{r['iso_week']} {'no data' if r['handled'] is None else r['handled']}"
+        for r in data.iter_rows(named=True)
     )
     return _described(chart, title, described)
 

@@ -173,7 +173,9 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
     )
     days = wk.days
     notes = []
-    if metrics.handled == 0:
+    if tables.outside_data(metrics):
+        pass  # the data's notes below say where the data is; nothing else applies
+    elif metrics.handled == 0:
         within = describe_filters(
             metrics.params["queues"], metrics.params["channels"], metrics.params.get("teams", [])
         )
@@ -389,7 +391,7 @@ def _kpis(metrics: WeeklyMetrics) -> list[_Kpi]:
         if median is not None:
             details.append(f"median {duration(median)}")
         few = unit != "count" and value is not None and k["n"] < FEW_CASES
-        if unit != "count":
+        if unit != "count" and value is not None:
             details.append(f"n={k['n']:,}")
         if k["low"] is not None:
             details.append(f"95% CI {k['low']:.0%}–{k['high']:.0%}")

@@ -545,6 +545,12 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
     )
 
 
+def outside_data(metrics: WeeklyMetrics) -> bool:
+    """Whether the week lies before the data's first interaction or after its last: its notes
+    say so (:func:`data_begins`, :func:`data_ends`), not that no interaction was handled."""
+    return metrics.changes is not None and metrics.changes.outside is not None
+
+
 def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
     """The sentences that square the headline with What changed: a figure of ``shown`` that
     reads better or worse than last week by its own interval while What changed names no
@@ -578,12 +584,13 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
             figures += f", and {changes_.and_(other[0][1])} {other[0][0]},"
         it = "it" if one else "them"
         tail = {
-            "noise": f"weighed with all {found.tests:,} comparisons, "
-            f"{'it is' if one else 'they are'} within noise",
+            "noise": f"What changed, which counts last week's own noise too and weighs all "
+            f"{found.tests:,} comparisons together, finds {it} within noise",
             "beyond": f"What changed finds {it} beyond noise too but leaves {it} out of the "
-            "changes it names, which keep to the largest",
-            "too few": f"What changed has too few cases to test {it} "
-            f"({changes_.MIN_CASES} on each side)",
+            f"changes it names (smaller than matters, or past the {changes_.MAX_CLAIMS} it "
+            "names)",
+            "too few": f"What changed has too few cases to test {it} (fewer than "
+            f"{changes_.MIN_CASES} on a side)",
             "not tested": f"What changed does not test {it}",
         }[fate]
         said.append(
@@ -1027,7 +1034,9 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
     ``fcr=False`` leaves out the FCR caveat, for reports that show no FCR figure.
     """
     notes = []
-    if metrics.handled == 0:
+    if outside_data(metrics):
+        pass  # the data's notes below say where the data is; nothing else applies
+    elif metrics.handled == 0:
         filters = scope.describe(
             metrics.params["queues"], metrics.params["channels"], metrics.params.get("teams", [])
         )

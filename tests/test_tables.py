@@ -416,11 +416,12 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it(monkeypatc
     )
     section = tables.changes_section(m, "csat-sla")
     note = (
-        "In the headline, SLA met reads worse than last week by its own interval; weighed with "
-        f"all {m.changes.tests:,} comparisons, it is within noise."
+        "In the headline, SLA met reads worse than last week by its own interval; What changed, "
+        f"which counts last week's own noise too and weighs all {m.changes.tests:,} comparisons "
+        "together, finds it within noise."
     )
-    assert f"<li>{note}</li>" in section
-    assert section.index("Nothing moved beyond noise") < section.index(note)
+    assert f"<li>{html.escape(note)}</li>" in section
+    assert section.index("Nothing moved beyond noise") < section.index(html.escape(note))
     assert note in digest.build(m).text
     # a fall What changed names (80% to 50%) needs no such sentence
     fell = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
@@ -428,12 +429,12 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it(monkeypatc
     assert tables.card_readings(fell, tables.SLA_CSAT_KPIS) is None
     assert "In the headline" not in tables.changes_section(fell, "csat-sla")
     # the same fall beyond noise but past the most claims said: not "within noise"
-    monkeypatch.setattr(changes_, "MAX_CLAIMS", 0)
+    monkeypatch.setattr(changes_, "MATERIAL", {**changes_.MATERIAL, "rate": 1.0})
     unsaid = weekly(make_logs(_sla_weeks(150)), "2026-W13", "UTC")
     assert tables.card_readings(unsaid, tables.SLA_CSAT_KPIS) == (
         "In the headline, SLA met reads worse than last week by its own interval; What changed "
-        "finds it beyond noise too but leaves it out of the changes it names, which keep to the "
-        "largest."
+        "finds it beyond noise too but leaves it out of the changes it names (smaller than "
+        "matters, or past the 6 it names)."
     )
 
 
@@ -450,7 +451,7 @@ def test_a_card_verdict_what_changed_could_not_test_says_why():
     assert m.changes.headline["csat_rate", "last week"] == "too few"
     assert tables.card_readings(m, tables.SLA_CSAT_KPIS).endswith(
         "CSAT (4-5 of 5) reads better than last week by its own interval; What changed has too "
-        "few cases to test it (20 on each side)."
+        "few cases to test it (fewer than 20 on a side)."
     )
     # first-contact resolution is never tested; two figures of each reading are read together
     fcr = {"metric": "fcr_rate", "outside_interval": True, "provisional": False, "change": 0.1}
@@ -479,7 +480,7 @@ def test_a_card_verdict_what_changed_could_not_test_says_why():
     assert "SLA met reads worse" in tables.card_readings(mixed, tables.AGENT_KPIS)
     assert (
         "First-contact resolution and CSAT (4-5 of 5) read better than last week, each by its own "
-        "interval; What changed has too few cases to test them (20 on each side)."
+        "interval; What changed has too few cases to test them (fewer than 20 on a side)."
     ) in tables.card_readings(mixed, tables.AGENT_KPIS)
 
 
@@ -501,3 +502,8 @@ def test_a_week_before_or_after_the_data_compares_nothing():
     assert after.trend["handled"].to_list()[-3:] == [300, 300, None]
     handled = after.kpis.row(0, named=True)
     assert handled["metric"] == "handled" and handled["value"] is handled["previous"] is None
+    # its notes say where the data is, not that no interaction was handled; nor "n=0"
+    for week in (m, after):
+        notes, text = tables.week_notes(week), digest.build(week).text
+        assert "No interactions were handled" not in notes + text
+        assert "n=0" not in text and "The data" in notes

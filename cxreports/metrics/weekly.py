@@ -668,10 +668,11 @@ def _known(week: Week, span: Span) -> bool:
 
 
 def _outside(week: Week, span: Span) -> Literal["before", "after"] | None:
-    """Where ``week`` lies when the data does not reach into it: before or after the data."""
-    if _known(week, span):
+    """Where ``week`` lies when the data does not reach into it: before or after the data
+    (None within it, or without any data: a week of nothing, not one outside something)."""
+    if span[0] is None or _known(week, span):
         return None
-    return "after" if span[0] is not None and week.end_utc > span[0] else "before"
+    return "after" if week.end_utc > span[0] else "before"
 
 
 def _handled(weeks: list[Week], span: Span) -> pl.Expr:
