@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from great_tables import GT, loc, style
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.metrics import changes as changes_
-from cxreports.metrics.weekly import MIN_RATE_BASE, reading
+from cxreports.metrics.weekly import MIN_RATE_BASE, PART_WEEK, reading
 from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
@@ -982,11 +982,6 @@ def _parameter(name: str, value: Any) -> Any:
     return value
 
 
-#: How far into a week the data must begin for the week's notes to say it covers only part:
-#: a center that opens on Monday morning begins its data a few hours in.
-_PART_WEEK = timedelta(days=1)
-
-
 def data_start_local(metrics: WeeklyMetrics) -> datetime | None:
     """The data's first interaction (all of it, whatever the scope), in the report's zone."""
     began = metrics.quality.get("load", {}).get("first_seen")
@@ -1006,7 +1001,7 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
             f"The data begins on {local:%a %d %b %Y %H:%M} ({metrics.week.tz}), after this "
             "week ended: there is nothing to report for it."
         )
-    if not metrics.handled or began - metrics.week.start_utc < _PART_WEEK:
+    if not metrics.handled or began - metrics.week.start_utc < PART_WEEK:
         return None
     return (
         f"The data begins on {local:%a %d %b %H:%M} ({metrics.week.tz}), part way through "

@@ -373,9 +373,12 @@ def test_the_first_week_of_the_data_claims_no_rise_from_the_unknown_week_before(
     m = weekly(make_logs(rows), "2026-W13", "UTC")
     assert m.changes.first_week and m.changes.claims.height == 0
     assert "rose" not in " ".join(m.changes.sentences)
-    # a week later, the first week is there to compare with
+    # a week later the first week, begun on a Wednesday, is still no whole week to compare
+    # with; two weeks later the second is
     later = rows + [{**r, "started_at": r["started_at"] + timedelta(days=7)} for r in rows]
-    assert not weekly(make_logs(later), "2026-W14", "UTC").changes.first_week
+    assert weekly(make_logs(later), "2026-W14", "UTC").changes.first_week
+    later += [{**r, "started_at": r["started_at"] + timedelta(days=14)} for r in rows]
+    assert not weekly(make_logs(later), "2026-W15", "UTC").changes.first_week
     # a real week of nothing (closed) between two of work: a rise from 0, said in one space
     closed = rows + [{**r, "started_at": r["started_at"] - timedelta(days=14)} for r in rows]
     [said] = weekly(make_logs(closed), "2026-W13", "UTC").changes.sentences
@@ -439,11 +442,11 @@ def test_a_card_verdict_what_changed_does_not_name_is_squared_with_it(monkeypatc
 
 
 def test_a_card_verdict_what_changed_could_not_test_says_why():
-    # CSAT from 12 answers a week, 0 to 12 satisfied: the card's interval says better, but
-    # What changed tests nothing on fewer than 20 cases a side
+    # CSAT from 25 answers last week (none satisfied) and 12 this week (all): the card's
+    # interval says better, but What changed tests nothing on fewer than 20 cases a side
     rows = [
         {**r, "csat_status": "completed", "csat_score": 1 + 4 * (r["started_at"].day > 22)}
-        if i % 25 == 0
+        if i % (25 if r["started_at"].day > 22 else 12) == 0
         else r
         for i, r in enumerate(_sla_weeks(222))
     ]
@@ -507,3 +510,22 @@ def test_a_week_before_or_after_the_data_compares_nothing():
         notes, text = tables.week_notes(week), digest.build(week).text
         assert "No interactions were handled" not in notes + text
         assert "n=0" not in text and "The data" in notes
+
+
+def test_a_week_the_data_begins_late_into_is_no_last_week_to_compare_with():
+    # 8 interactions on the Sunday evening of W12, 300 in W13: "Volume rose 6038% against
+    # last week (491 from 8)" and cards "worse" against a rate of 7 verdicts
+    sunday = [
+        {"agent_id": "A", "started_at": utc(2026, 3, 22, 20, i), "sla_status": "meet"}
+        for i in range(8)
+    ]
+    rows = sunday + [r for r in _sla_weeks(222) if r["started_at"].day >= 23]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert m.changes.first_week and m.changes.claims.height == 0
+    assert "rose" not in " ".join(m.changes.sentences)
+    sla = m.kpis.row(by_predicate=pl.col("metric") == "sla_met_rate", named=True)
+    assert sla["previous"] == 1.0 and sla["outside_interval"] is None  # no verdict on 8
+    # a week later, W13 is a whole last week and W12 no week of the baseline
+    later = rows + [{**r, "started_at": r["started_at"] + timedelta(days=7)} for r in rows[8:]]
+    found = weekly(make_logs(later), "2026-W14", "UTC").changes
+    assert not found.first_week and found.baseline_weeks == 1

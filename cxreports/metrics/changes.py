@@ -134,8 +134,8 @@ class Changes:
             return ["Nothing to compare: the data ends before this week."]
         if self.first_week:
             return [
-                "No earlier week to compare with: the data begins in this week, so last week "
-                "is unknown, not a week without contacts."
+                "No earlier week to compare with: the data begins in this week (or part way "
+                "through the last), so last week is unknown, not a week without contacts."
             ]
         return [nothing_moved(self.tests, self.baseline_weeks)]
 
@@ -157,9 +157,10 @@ def nothing_moved(tests: int, baseline_weeks: int) -> str:
     )
 
 
-def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
+def find(rows: pl.DataFrame | pl.LazyFrame, *, last_week: bool = True) -> Changes:
     """The changes of the current week (``_week`` 0) against last week (1) and the baseline
-    (1 to :data:`BASELINE_WEEKS`), beyond noise.
+    (1 to :data:`BASELINE_WEEKS`), beyond noise; against the baseline alone without
+    ``last_week`` (a week the data covers only in part is no week to compare with).
 
     ``rows`` are counted interactions with the outcome columns, the local ``weekday`` and
     ``hour``, the ``agent`` (as the report names them), or else its ``agent_id`` and
@@ -236,7 +237,7 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
     study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels)
-    return study.run(lazy)
+    return study.run(lazy, last_week)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,10 +389,10 @@ class _Study:
         older = _stats(row_of["older"], metric) if "older" in row_of else Sums()
         return last + older
 
-    def run(self, lazy: pl.LazyFrame) -> Changes:
+    def run(self, lazy: pl.LazyFrame, last_week: bool = True) -> Changes:
         if "now" not in self.totals:
             return Changes(pl.DataFrame(schema=SCHEMA), 0, self.baseline_weeks)
-        comparisons = ["last week"]
+        comparisons = ["last week"] if last_week else []
         if self.baseline_weeks > 1:
             comparisons.append(f"the {self.baseline_weeks}-week baseline")
         candidates = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import polars as pl
@@ -65,6 +65,11 @@ ROW_COLUMNS = (
 
 #: The data's first and last start (all of it, whatever the scope); None without data.
 Span = tuple[datetime | None, datetime | None]
+
+#: How far into a week the data must begin for the week to count as only partly in the data
+#: (its notes say so; it is no "last week" and no week of a baseline): a center that opens on
+#: Monday morning begins its data a few hours in.
+PART_WEEK = timedelta(days=1)
 
 #: Weeks in the trend by default, ending with the report week.
 TREND_WEEKS = 8
@@ -306,7 +311,24 @@ def weekly(
     # last week and this one both within the data: else nothing is compared
     comparable = _known(prev, span) and _known(wk, span)
     if comparable:
-        found = changes_.find(history)
+        # an earlier week the data begins a day or more into is part of a week: 8 contacts of
+        # a Sunday evening are no last week to compare 491 with, nor a week of the baseline
+        partial = [
+            n
+            for n in range(1, changes_.BASELINE_WEEKS + 1)
+            if _known(wk.previous(n), span) and span[0] - wk.previous(n).start_utc >= PART_WEEK  # type: ignore[operator]
+        ]
+        whole = [
+            n
+            for n in range(1, changes_.BASELINE_WEEKS + 1)
+            if n not in partial and _known(wk.previous(n), span)
+        ]
+        if whole:
+            found = changes_.find(
+                history.filter(~pl.col("_week").is_in(partial)), last_week=1 not in partial
+            )
+        else:  # no whole week before this one: nothing to compare with
+            found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
         found = changes_.Changes(
             pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=_known(wk, span),
@@ -531,6 +553,7 @@ def _kpis(
     business = BUSINESS_KPIS if "outside_hours" in now else ()
     for column, label, unit, better in (*KPIS, *business):
         value, prior = now[column], before[column]
+        before_n = before.get(cases_of(column))
         low = now.get(f"{column}_low")
         high = now.get(f"{column}_high")
         rows.append(
@@ -545,8 +568,9 @@ def _kpis(
                 "n": int(now[cases_of(column)] or 0),
                 "low": low,
                 "high": high,
+                # last week on fewer cases than What changed tests is no week to judge by
                 "outside_interval": None
-                if low is None or prior is None
+                if low is None or prior is None or (before_n or 0) < changes_.MIN_CASES
                 else bool(prior < low or prior > high),
                 # this week's FCR still waits for repeat contacts the data does not reach yet
                 "provisional": column == "fcr_rate" and bool(now.get("fcr_window_incomplete")),
