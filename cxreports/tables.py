@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -1010,16 +1010,32 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
     )
 
 
+#: How long before a week's end the data must stop for its notes to say the rest is unknown:
+#: a center closed at weekends ends a whole week's data on Friday evening, 2 days early.
+_ENDS_EARLY = timedelta(days=3)
+
+
 def data_ends(metrics: WeeklyMetrics) -> str | None:
-    """A sentence when the data's last interaction came before the week began: a report of
-    nothing, which is not a week without contacts. None otherwise."""
+    """A sentence when the data's last interaction came before the week began (a report of
+    nothing, which is not a week without contacts) or :data:`_ENDS_EARLY` or more before it
+    ended (the days after are unknown, not quiet). None otherwise."""
     ended = metrics.quality.get("load", {}).get("last_seen")
-    if metrics.handled or ended is None or ended >= metrics.week.start_utc:
+    week = metrics.week
+    if ended is None or week.end_utc - ended < _ENDS_EARLY:
         return None
-    local = ended.astimezone(ZoneInfo(metrics.week.tz))
+    local = ended.astimezone(ZoneInfo(week.tz))
+    if not metrics.handled and ended < week.start_utc:
+        return (
+            f"The data ends on {local:%a %d %b %Y %H:%M} ({week.tz}), before this week "
+            "began: there is nothing to report for it until newer data is loaded."
+        )
+    if not metrics.handled or ended < week.start_utc:
+        return None
     return (
-        f"The data ends on {local:%a %d %b %Y %H:%M} ({metrics.week.tz}), before this week "
-        "began: there is nothing to report for it until newer data is loaded."
+        f"The data ends on {local:%a %d %b %H:%M} ({week.tz}), part way through this week: "
+        "its figures cover only the week until then, and the days after show no interactions "
+        "because the data holds none, not because none came (a fall in volume against last "
+        "week may be only that)."
     )
 
 

@@ -529,3 +529,15 @@ def test_a_week_the_data_begins_late_into_is_no_last_week_to_compare_with():
     later = rows + [{**r, "started_at": r["started_at"] + timedelta(days=7)} for r in rows[8:]]
     found = weekly(make_logs(later), "2026-W14", "UTC").changes
     assert not found.first_week and found.baseline_weeks == 1
+
+
+def test_a_week_the_data_ends_part_way_through_says_so():
+    # a store of a subset of pages ended on a Monday: "Volume fell 81% against last week"
+    # with no word that the rest of the week is not in the data
+    rows = [r for r in _sla_weeks(222) if r["started_at"].day <= 23]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    note = tables.data_ends(m)
+    assert note.startswith("The data ends on Mon 23 Mar 16:5") and "part way through" in note
+    assert note in digest.build(m).text and html.escape(note) in tables.week_notes(m)
+    # a week whose data ends on Friday evening (a center closed at weekends) says nothing
+    assert tables.data_ends(weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")) is None
