@@ -327,8 +327,9 @@ def test_a_week_after_the_data_says_the_data_ends_before_it():
     from cxreports import tables
 
     assert "The data ends on Tue 24 Mar 2026" in tables.week_notes(m)
-    # a week the data reaches says nothing of the kind
-    assert tables.data_ends(weekly(make_logs(rows), "2026-W13", "UTC")) is None
+    # a week the data stops early in says it ends part way through, not before the week
+    within = tables.data_ends(weekly(make_logs(rows), "2026-W13", "UTC"))
+    assert "part way through this week" in within and "before this week began" not in within
     # and a week before the data says the data begins after it
     before = weekly(make_logs(rows), "2026-W12", "UTC", min_volume=20)
     assert tables.data_begins(before) == (
