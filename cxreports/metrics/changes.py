@@ -157,10 +157,9 @@ def nothing_moved(tests: int, baseline_weeks: int) -> str:
     )
 
 
-def find(rows: pl.DataFrame | pl.LazyFrame, *, last_week: bool = True) -> Changes:
+def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     """The changes of the current week (``_week`` 0) against last week (1) and the baseline
-    (1 to :data:`BASELINE_WEEKS`), beyond noise; against the baseline alone without
-    ``last_week`` (a week the data covers only in part is no week to compare with).
+    (1 to :data:`BASELINE_WEEKS`), beyond noise.
 
     ``rows`` are counted interactions with the outcome columns, the local ``weekday`` and
     ``hour``, the ``agent`` (as the report names them), or else its ``agent_id`` and
@@ -237,7 +236,7 @@ def find(rows: pl.DataFrame | pl.LazyFrame, *, last_week: bool = True) -> Change
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
     study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels)
-    return study.run(lazy, last_week)
+    return study.run(lazy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,10 +388,10 @@ class _Study:
         older = _stats(row_of["older"], metric) if "older" in row_of else Sums()
         return last + older
 
-    def run(self, lazy: pl.LazyFrame, last_week: bool = True) -> Changes:
+    def run(self, lazy: pl.LazyFrame) -> Changes:
         if "now" not in self.totals:
             return Changes(pl.DataFrame(schema=SCHEMA), 0, self.baseline_weeks)
-        comparisons = ["last week"] if last_week else []
+        comparisons = ["last week"]
         if self.baseline_weeks > 1:
             comparisons.append(f"the {self.baseline_weeks}-week baseline")
         candidates = []

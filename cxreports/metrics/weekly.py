@@ -324,9 +324,9 @@ def weekly(
             if n not in partial and _known(wk.previous(n), span)
         ]
         if whole:
-            found = changes_.find(
-                history.filter(~pl.col("_week").is_in(partial)), last_week=1 not in partial
-            )
+            # (only the data's first week can be partial: when it is last week, no whole
+            # week precedes it and nothing is compared, below)
+            found = changes_.find(history.filter(~pl.col("_week").is_in(partial)))
         else:  # no whole week before this one: nothing to compare with
             found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
