@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from great_tables import GT, loc, style
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.metrics import changes as changes_
-from cxreports.metrics.weekly import MIN_RATE_BASE, PART_WEEK, reading
+from cxreports.metrics.weekly import ENDS_EARLY, MIN_RATE_BASE, PART_WEEK, reading
 from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
@@ -537,7 +537,9 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
         return said
     return (
         said + f'<p class="cx-method">How a change is told from noise: {changes_.TESTED} are '
-        f"each tested against {against}, and so is each queue, channel, hour and agent that "
+        f"each tested against {against}"
+        + (f", every week only up to {found.until} (where the data ends)" if found.until else "")
+        + ", and so is each queue, channel, hour and agent that "
         f"could explain it ({found.tests:,} comparisons). A change is said only when it stays "
         "beyond noise after correcting for that many tests (a 5% false-discovery rate) and is "
         "large enough to matter; the share of a change a queue or channel carries splits into "
@@ -593,6 +595,8 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
             f"{changes_.MIN_CASES} on a side)",
             "not tested": f"What changed does not test {it}",
         }[fate]
+        if found.until and fate != "not tested":
+            tail += f", comparing each week only up to {found.until}"
         said.append(
             f"{'' if said else 'In the headline, '}{figures} than last week"
             f"{' by its own interval' if one else ', each by its own interval'}; {tail}."
@@ -1010,18 +1014,14 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
     )
 
 
-#: How long before a week's end the data must stop for its notes to say the rest is unknown:
-#: a center closed at weekends ends a whole week's data on Friday evening, 2 days early.
-_ENDS_EARLY = timedelta(days=3)
-
-
 def data_ends(metrics: WeeklyMetrics) -> str | None:
     """A sentence when the data's last interaction came before the week began (a report of
-    nothing, which is not a week without contacts) or :data:`_ENDS_EARLY` or more before it
+    nothing, which is not a week without contacts) or :data:`~cxreports.metrics.weekly.ENDS_EARLY`
+    or more before it
     ended (the days after are unknown, not quiet). None otherwise."""
     ended = metrics.quality.get("load", {}).get("last_seen")
     week = metrics.week
-    if ended is None or week.end_utc - ended < _ENDS_EARLY:
+    if ended is None or week.end_utc - ended < ENDS_EARLY:
         return None
     local = ended.astimezone(ZoneInfo(week.tz))
     if not metrics.handled and ended < week.start_utc:
@@ -1034,8 +1034,9 @@ def data_ends(metrics: WeeklyMetrics) -> str | None:
     return (
         f"The data ends on {local:%a %d %b %H:%M} ({week.tz}), part way through this week: "
         "its figures cover only the week until then, and the days after show no interactions "
-        "because the data holds none, not because none came (a fall in volume against last "
-        "week may be only that)."
+        "because the data holds none, not because none came. The headline compares this part "
+        "of a week with the whole of last week (a fall in volume may be only that); What "
+        "changed compares every week only up to the same point."
     )
 
 

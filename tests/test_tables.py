@@ -541,3 +541,25 @@ def test_a_week_the_data_ends_part_way_through_says_so():
     assert note in digest.build(m).text and html.escape(note) in tables.week_notes(m)
     # a week whose data ends on Friday evening (a center closed at weekends) says nothing
     assert tables.data_ends(weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")) is None
+
+
+def test_a_week_the_data_ends_part_way_through_is_compared_up_to_the_same_point():
+    # the data ends on Monday 23 Mar: What changed said "Volume fell 80% against last week
+    # (60 from 300), beyond noise", a Monday against a whole week
+    rows = [r for r in _sla_weeks(222) if r["started_at"].day <= 23]
+    until = f"{max(r['started_at'] for r in rows):%a %H:%M}"
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert m.changes.until == until and "count" not in m.changes.claims["metric"].to_list()
+    assert m.changes.headline["count", "last week"] == "noise"  # 60 against last Monday's 60
+    assert f"last week, each up to {until} (where the data ends), by" in m.changes.sentences[0]
+    assert f"every week only up to {until} (where" in tables.changes_section(m, "csat-sla")
+    # three times last Monday's contacts by the same time is a rise, said for what it is
+    busy = rows + [{**r, "agent_id": "A9"} for r in rows if r["started_at"].day == 23] * 2
+    found = weekly(make_logs(busy), "2026-W13", "UTC").changes
+    volume = found.claims.row(by_predicate=pl.col("metric") == "count", named=True)
+    assert (volume["now"], volume["before"]) == (180, 60)
+    assert volume["sentence"].startswith(
+        f"Volume rose 200% against last week up to {until} (180 from 60), beyond noise"
+    )
+    # a week whose data runs to its Friday evening is compared whole
+    assert weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC").changes.until is None

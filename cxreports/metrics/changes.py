@@ -122,6 +122,9 @@ class Changes:
     #: the week lies before the data's first interaction or after its last: nothing in it
     #: is known, nothing was compared
     outside: Literal["before", "after"] | None = None
+    #: the data ends part way through this week: every week was compared only up to this
+    #: point of it (local weekday and time, "Mon 10:42")
+    until: str | None = None
 
     @property
     def sentences(self) -> list[str]:
@@ -137,12 +140,13 @@ class Changes:
                 "No earlier week to compare with: the data begins in this week (or part way "
                 "through the last), so last week is unknown, not a week without contacts."
             ]
-        return [nothing_moved(self.tests, self.baseline_weeks)]
+        return [nothing_moved(self.tests, self.baseline_weeks, self.until)]
 
 
-def nothing_moved(tests: int, baseline_weeks: int) -> str:
+def nothing_moved(tests: int, baseline_weeks: int, until: str | None = None) -> str:
     """The sentence for a week without a change beyond noise (or with too few interactions
-    to make a single comparison)."""
+    to make a single comparison); ``until``: the point of every week compared, when the data
+    ends part way through this one."""
     if not tests:
         return (
             "Too few interactions to tell a change from noise: no figure has the 20 cases a "
@@ -151,20 +155,23 @@ def nothing_moved(tests: int, baseline_weeks: int) -> str:
     against = "last week" + (
         f" or the {baseline_weeks}-week baseline" if baseline_weeks > 1 else ""
     )
+    if until:
+        against += f", each up to {until} (where the data ends),"
     return (
         f"Nothing moved beyond noise: none of {TESTED.replace(' and ', ' or ')} differs from "
         f"{against} by more than chance would explain ({tests:,} comparisons checked)."
     )
 
 
-def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
+def find(rows: pl.DataFrame | pl.LazyFrame, until: str | None = None) -> Changes:
     """The changes of the current week (``_week`` 0) against last week (1) and the baseline
     (1 to :data:`BASELINE_WEEKS`), beyond noise.
 
     ``rows`` are counted interactions with the outcome columns, the local ``weekday`` and
     ``hour``, the ``agent`` (as the report names them), or else its ``agent_id`` and
     ``agent_name`` (named here, per agent rather than per row), and ``_week``: weeks back from
-    this one.
+    this one. ``until`` names the point of the week the rows of every week stop at, when the
+    data ends part way through this one ("Mon 10:42"): the sentences say so.
     """
     week_index = "_week"
     rows = rows.lazy()
@@ -235,7 +242,9 @@ def find(rows: pl.DataFrame | pl.LazyFrame) -> Changes:
     totals = fine.group_by("_period").agg(summed)
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
     baseline_weeks = int(weeks.item())
-    study = _Study(totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels)
+    study = _Study(
+        totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels, until
+    )
     return study.run(lazy)
 
 
@@ -359,6 +368,7 @@ class _Study:
         baseline_weeks: int,
         medians: pl.DataFrame,
         labels: pl.DataFrame | None = None,
+        until: str | None = None,
     ) -> None:
         self.totals = {r["_period"]: r for r in totals.iter_rows(named=True)}
         # each cell's rows by period, read once: every measure and comparison reads them
@@ -371,6 +381,7 @@ class _Study:
         self.medians = {r["_period"]: r for r in medians.iter_rows(named=True)}
         # each agent's id and name by the name a cell has, when the rows have no ``agent``
         self.labels = labels
+        self.until = until
         self.p: list[float] = []
         #: each headline figure's test, by (metric, comparison); None where none was made
         self.headline: dict[tuple[str, str], int | None] = {}
@@ -390,7 +401,7 @@ class _Study:
 
     def run(self, lazy: pl.LazyFrame) -> Changes:
         if "now" not in self.totals:
-            return Changes(pl.DataFrame(schema=SCHEMA), 0, self.baseline_weeks)
+            return Changes(pl.DataFrame(schema=SCHEMA), 0, self.baseline_weeks, until=self.until)
         comparisons = ["last week"]
         if self.baseline_weeks > 1:
             comparisons.append(f"the {self.baseline_weeks}-week baseline")
@@ -428,7 +439,7 @@ class _Study:
             )
         return Changes(
             pl.DataFrame(claims, schema=SCHEMA), len(self.p), self.baseline_weeks,
-            headline=headline,
+            headline=headline, until=self.until,
         )  # fmt: skip
 
     def _medians_agree(self, c: _Candidate) -> bool:
@@ -508,7 +519,7 @@ class _Study:
             amount = f"{abs(now / before - 1):.0%}" if now and before else amount
         # a count from 0 has no share to rise by: "rose against last week (63 from 0)"
         head = " ".join(filter(None, (c.label, "rose" if up else "fell", amount)))
-        head += f" against {against}"
+        head += f" against {against}" + (f" up to {self.until}" if self.until else "")
         before = _level(c, "before", self.medians).removeprefix("median ")
         head += f" ({_level(c, 'now', self.medians)} from {before})"
         head += ", beyond noise"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -70,6 +71,10 @@ Span = tuple[datetime | None, datetime | None]
 #: (its notes say so; it is no "last week" and no week of a baseline): a center that opens on
 #: Monday morning begins its data a few hours in.
 PART_WEEK = timedelta(days=1)
+#: How long before a week's end the data must stop for the week to count as cut short: its
+#: notes say the rest is unknown, and What changed compares every week only up to the same
+#: point. A center closed at weekends ends a whole week's data on Friday evening, 2 days early.
+ENDS_EARLY = timedelta(days=3)
 
 #: Weeks in the trend by default, ending with the report week.
 TREND_WEEKS = 8
@@ -326,7 +331,16 @@ def weekly(
         if whole:
             # (only the data's first week can be partial: when it is last week, no whole
             # week precedes it and nothing is compared, below)
-            found = changes_.find(history.filter(~pl.col("_week").is_in(partial)))
+            compared = history.filter(~pl.col("_week").is_in(partial))
+            until = None
+            if (cut := _cut_short(wk, span)) is not None:
+                # the data stops part way through this week: 92 contacts to Monday morning
+                # against 495 in the whole of last week is no fall; every week up to Monday
+                # morning is a comparison
+                local = cut.astimezone(ZoneInfo(tz))
+                compared = compared.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
+                until = f"{local:%a %H:%M}"
+            found = changes_.find(compared, until=until)
         else:  # no whole week before this one: nothing to compare with
             found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
@@ -689,6 +703,31 @@ def _known(week: Week, span: Span) -> bool:
     if first is None or week.end_utc <= first:
         return False
     return last is None or week.start_utc <= last
+
+
+def _cut_short(week: Week, span: Span) -> datetime | None:
+    """The data's last start when it falls :data:`ENDS_EARLY` or more before the end of
+    ``week`` (a week in the data): the rest of the week is unknown. None otherwise."""
+    last = span[1]
+    if last is None or not _known(week, span) or week.end_utc - last < ENDS_EARLY:
+        return None
+    return last
+
+
+def _into(local: datetime) -> int:
+    """Seconds from the start of its (local, Monday) week to ``local``."""
+    return (local.weekday() * 24 + local.hour) * 3600 + local.minute * 60 + local.second
+
+
+def _into_week(started: pl.Expr, tz: str) -> pl.Expr:
+    """:func:`_into` of each start, in ``tz``."""
+    local = started.dt.convert_time_zone(tz)
+    days = local.dt.weekday().cast(pl.Int32) - 1
+    return (
+        (days * 24 + local.dt.hour().cast(pl.Int32)) * 3600
+        + local.dt.minute().cast(pl.Int32) * 60
+        + local.dt.second().cast(pl.Int32)
+    )
 
 
 def _outside(week: Week, span: Span) -> Literal["before", "after"] | None:
