@@ -664,6 +664,15 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     layers.append(
         mark("line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY})
     )
+    part = _part_weeks(trend_frame, fmt)
+    if part:
+        # a count of part of a week is no fall: its point drawn hollow, and said
+        hollow = mark(
+            "point", {"tooltip": tooltip, "y": y("value")},
+            filled=True, fill="white", stroke=PRIMARY, strokeWidth=1.5, size=36, opacity=1,
+        )  # fmt: skip
+        hollow["data"] = _values(data.filter(pl.col("week").is_in(part)))
+        layers.append(hollow)
     # the last value's label above its point, or below it where the line comes down into
     # the point from above (and the point is clear of the axis): the label stays off the line
     known = data.filter(pl.col("value").is_not_null())["value"]
@@ -676,6 +685,9 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     )
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))
     layers.append(label)
+    if part:
+        weeks = ", ".join(part)
+        subtitle = [subtitle, f"hollow: only part of the week is in the data ({weeks})"]
     return alt.LayerSpec(
         data=_values(data),
         layer=layers,
@@ -683,6 +695,16 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         height=120,
         title=alt.Title(title, subtitle=subtitle),
     )
+
+
+def _part_weeks(trend_frame: pl.DataFrame, fmt: str) -> list[str]:
+    """The weeks (``W13``) of a count's trend only part of which is in the data (their counts
+    are of that part: no fall); none for a rate or a duration, which a part of a week
+    measures as well as a whole."""
+    if fmt not in _WHOLE_FORMATS or "part_week" not in trend_frame.columns:
+        return []
+    known = trend_frame.filter(pl.col("part_week"))
+    return known["iso_week"].str.slice(5).to_list()
 
 
 def trend(
@@ -708,7 +730,9 @@ def trend(
             continue
         charts.append(_trend_panel(trend_frame, column, title, fmt))
         values = [_format(v, fmt) for v in trend_frame[column].to_list()]
-        described.append(f"{title}: {' → '.join(values)}")
+        part = _part_weeks(trend_frame, fmt)
+        of_part = f" ({', '.join(part)} only part of a week)" if part else ""
+        described.append(f"{title}: {' → '.join(values)}{of_part}")
     rows = [
         alt.hconcat(*charts[i : i + columns]) if columns > 1 else charts[i]
         for i in range(0, len(charts), columns)

@@ -249,6 +249,32 @@ def test_a_trends_last_label_stays_off_its_line_and_shaded_means_a_band(values, 
     assert ("; shaded" in panel["title"]["subtitle"]) is shaded
 
 
+def test_a_count_of_part_of_a_week_is_drawn_hollow_and_said():
+    # the data ends on Monday: 92 against 495 drew a cliff no reader could tell from a fall
+    frame = pl.DataFrame(
+        {
+            "iso_week": ["2026-W11", "2026-W12", "2026-W13"],
+            "handled": [480, 495, 92],
+            "resolved_rate": [0.7, 0.72, 0.69],
+            "part_week": [True, False, True],
+        }
+    )
+    chart = charts.trend(frame, {"handled": ("Handled", ",.0f"), "resolved_rate": ("R", ".0%")})
+    handled, resolved = chart.to_dict()["vconcat"]
+    [hollow] = [u for u in handled["layer"] if u["mark"]["type"] == "point"]
+    assert hollow["mark"]["fill"] == "white"
+    assert [v["week"] for v in hollow["data"]["values"]] == ["W11", "W13"]
+    assert handled["title"]["subtitle"][1] == (
+        "hollow: only part of the week is in the data (W11, W13)"
+    )
+    assert "(W11, W13 only part of a week)" in chart.usermeta["panels"][0][1]
+    # a rate of part of a week is a rate: drawn as any other
+    assert not any(u["mark"]["type"] == "point" for u in resolved["layer"])
+    assert "part" not in str(resolved["title"]) + chart.usermeta["panels"][1][1]
+    whole = charts.trend(frame.with_columns(part_week=False), {"handled": ("H", ",.0f")})
+    assert isinstance(whole.to_dict()["vconcat"][0]["title"]["subtitle"], str)
+
+
 def test_durations_read_as_m_ss_on_trend_axes_labels_and_tooltips(week_metrics):
     spec = charts.trend(week_metrics.trend, {"aht_s": ("Handle time, mean", charts.DURATION)})
     panel = spec.to_dict()["vconcat"][0]

@@ -361,6 +361,8 @@ def test_a_week_the_data_begins_part_way_through_says_so(first_day, first_hour, 
     assert m.changes.claims.height == 0 and m.changes.tests == 0
     assert m.changes.sentences[0].startswith("No earlier week to compare with: the data begins")
     assert "No earlier week to compare with" in text and "beyond noise" not in text
+    # its trend marks it as part of a week (the weeks before are unknown, not part)
+    assert m.trend["part_week"].to_list() == [False] * 7 + [noted]
 
 
 def test_the_first_week_of_the_data_claims_no_rise_from_the_unknown_week_before():
@@ -561,5 +563,8 @@ def test_a_week_the_data_ends_part_way_through_is_compared_up_to_the_same_point(
     assert volume["sentence"].startswith(
         f"Volume rose 200% against last week up to {until} (180 from 60), beyond noise"
     )
-    # a week whose data runs to its Friday evening is compared whole
-    assert weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC").changes.until is None
+    # and its trend marks it as part of a week
+    assert m.trend["part_week"].to_list() == [False] * 7 + [True]
+    # a week whose data runs to its Friday evening is compared whole, and is a whole week
+    whole = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
+    assert whole.changes.until is None and not whole.trend["part_week"].any()

@@ -680,11 +680,20 @@ def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, span: Span)
         {"_week": range(weeks), "iso_week": [w.label for w in spans]},
         schema={"_week": pl.Int32, "iso_week": pl.String},
     )
+    part = pl.Series([_part_week(w, span) for w in spans], dtype=pl.Boolean)
     return (
         frame.join(per_week, on="_week", how="left", maintain_order="left")
         .drop("_week")
-        .with_columns(_handled(spans, span))
+        .with_columns(_handled(spans, span), pl.lit(part).alias("part_week"))
     )
+
+
+def _part_week(week: Week, span: Span) -> bool:
+    """Whether only part of ``week`` is in the data: the data begins :data:`PART_WEEK` or
+    more into it, or ends :data:`ENDS_EARLY` or more before its end (:func:`_cut_short`)."""
+    if not _known(week, span):
+        return False
+    return span[0] - week.start_utc >= PART_WEEK or _cut_short(week, span) is not None  # type: ignore[operator]
 
 
 def _data_span(logs: CxLogs) -> Span:
