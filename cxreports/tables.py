@@ -19,7 +19,7 @@ from great_tables import GT, loc, style
 from cxreports import palette, scope
 from cxreports.metrics import NOT_AVAILABLE, WeeklyMetrics
 from cxreports.metrics import changes as changes_
-from cxreports.metrics.weekly import ENDS_EARLY, MIN_RATE_BASE, PART_WEEK, reading
+from cxreports.metrics.weekly import MIN_RATE_BASE, PART_WEEK, reading
 from cxreports.schema import agent_labels, isolated, tame
 from cxreports.teams import UNASSIGNED
 from cxreports.units import duration
@@ -1016,28 +1016,38 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
 
 def data_ends(metrics: WeeklyMetrics) -> str | None:
     """A sentence when the data's last interaction came before the week began (a report of
-    nothing, which is not a week without contacts) or :data:`~cxreports.metrics.weekly.ENDS_EARLY`
-    or more before it
-    ended (the days after are unknown, not quiet). None otherwise."""
+    nothing, which is not a week without contacts) or part way through it
+    (:attr:`~cxreports.metrics.weekly.WeeklyMetrics.ends_early`: the days after are unknown,
+    not quiet). None otherwise."""
     ended = metrics.quality.get("load", {}).get("last_seen")
     week = metrics.week
-    if ended is None or week.end_utc - ended < ENDS_EARLY:
+    if ended is None:
         return None
     local = ended.astimezone(ZoneInfo(week.tz))
-    if not metrics.handled and ended < week.start_utc:
+    if ended < week.start_utc:
         return (
             f"The data ends on {local:%a %d %b %Y %H:%M} ({week.tz}), before this week "
             "began: there is nothing to report for it until newer data is loaded."
         )
-    if not metrics.handled or ended < week.start_utc:
+    if metrics.ends_early is None:
         return None
-    return (
+    said = (
         f"The data ends on {local:%a %d %b %H:%M} ({week.tz}), part way through this week: "
         "its figures cover only the week until then, and the days after show no interactions "
-        "because the data holds none, not because none came. The headline compares this part "
-        "of a week with the whole of last week (a fall in volume may be only that); What "
-        "changed compares every week only up to the same point."
+        "because the data holds none, not because none came."
     )
+    if metrics.kpis["previous"].is_not_null().any():  # the cards compare with last week
+        said += (
+            " The headline compares this part of a week with the whole of last week (a fall "
+            "in volume may be only that)"
+        )
+        found = metrics.changes
+        said += (
+            "; What changed compares every week only up to the same point."
+            if found is not None and found.until
+            else "."
+        )
+    return said
 
 
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:

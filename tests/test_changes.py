@@ -273,3 +273,16 @@ def test_both_reports_and_the_email_open_with_what_changed(rendered):
             assert f'href="{anchor}"' in section and anchor[1:] in page
     body = (rendered["csat-sla"]["html"].parent / "email" / "body.txt").read_text()
     assert "WHAT CHANGED\n  SLA met fell" in body
+
+
+def test_nothing_moved_names_only_the_figures_it_could_test():
+    said = changes.nothing_moved(1, 1, "Mon 09:12", ["SLA met", "CSAT"])
+    assert said == (
+        "Nothing moved beyond noise, comparing each week up to Mon 09:12 (where the data "
+        "ends): none of volume, resolved, transferred, handle time or first response differs "
+        "from last week by more than chance would explain (1 comparison checked); SLA met and "
+        "CSAT have too few cases to test (fewer than 20 on a side)."
+    )
+    one = changes.nothing_moved(2, 8, untested=list(changes.NAMES.values())[1:])
+    assert one.startswith("Nothing moved beyond noise: volume does not differ from last week or")
+    assert changes.nothing_moved(3, 8, untested=list(changes.NAMES.values())).startswith("Too few")

@@ -553,7 +553,12 @@ def test_a_week_the_data_ends_part_way_through_is_compared_up_to_the_same_point(
     m = weekly(make_logs(rows), "2026-W13", "UTC")
     assert m.changes.until == until and "count" not in m.changes.claims["metric"].to_list()
     assert m.changes.headline["count", "last week"] == "noise"  # 60 against last Monday's 60
-    assert f"last week, each up to {until} (where the data ends), by" in m.changes.sentences[0]
+    assert m.changes.sentences == [
+        f"Nothing moved beyond noise, comparing each week up to {until} (where the data ends): "
+        "none of volume or SLA met differs from last week by more than chance would explain "
+        f"({m.changes.tests} comparisons checked); CSAT, resolved, transferred, handle time "
+        "and first response have too few cases to test (fewer than 20 on a side)."
+    ]
     assert f"every week only up to {until} (where" in tables.changes_section(m, "csat-sla")
     # three times last Monday's contacts by the same time is a rise, said for what it is
     busy = rows + [{**r, "agent_id": "A9"} for r in rows if r["started_at"].day == 23] * 2
@@ -568,3 +573,52 @@ def test_a_week_the_data_ends_part_way_through_is_compared_up_to_the_same_point(
     # a week whose data runs to its Friday evening is compared whole, and is a whole week
     whole = weekly(make_logs(_sla_weeks(222)), "2026-W13", "UTC")
     assert whole.changes.until is None and not whole.trend["part_week"].any()
+
+
+def _every_day(weeks: int, last) -> list[dict]:
+    """A center open every day: a contact every 2 hours of ``weeks`` weeks to W13 (UTC), the
+    data ending at ``last``."""
+    monday = utc(2026, 3, 23) - timedelta(weeks=weeks - 1)
+    every = (monday + timedelta(hours=2 * i) for i in range(84 * weeks))
+    return [{"agent_id": "A", "started_at": t} for t in every if t <= last]
+
+
+def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_that_point():
+    # a center open every day whose data ends on Friday 02:00, 2 days 22 hours before the
+    # week's end: "Volume fell 40% against last week (50 from 84)", with no note
+    m = weekly(make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC")
+    assert m.changes.until == "Fri 02:00" and m.changes.claims.height == 0
+    assert m.ends_early == utc(2026, 3, 27, 2) and "part way through" in tables.data_ends(m)
+    # data that runs to Sunday 22:00 misses less of a week than a change worth a sentence
+    m = weekly(make_logs(_every_day(3, utc(2026, 3, 29, 22))), "2026-W13", "UTC")
+    assert m.changes.until is None and m.ends_early is None and tables.data_ends(m) is None
+
+
+def test_a_baseline_counts_every_week_in_the_data_not_only_those_with_rows():
+    # cut at Monday 00:14, weeks without a contact by then were left out of the baseline: 30
+    # against "the 3-week baseline (40 a week)" read as a fall from the two busy weeks
+    monday = utc(2026, 3, 23)
+    rows = [{"started_at": monday - timedelta(weeks=8)}]  # the data begins on a Monday
+    for n in range(9):
+        start = monday - timedelta(weeks=n)
+        busy = {0: 30, 3: 60, 5: 60}.get(n, 0)
+        apart = timedelta(seconds=29 if n == 0 else 14)  # all before this week's last
+        rows += [{"started_at": start + apart * i} for i in range(busy)]
+        if n:  # every earlier week in the data: 60 on Wednesday
+            rows += [{"started_at": start + timedelta(days=2, minutes=i)} for i in range(60)]
+    found = weekly(make_logs(rows), "2026-W13", "UTC").changes
+    assert found.until == "Mon 00:14" and found.baseline_weeks == 8
+    assert found.sentences[0].startswith(
+        "Volume rose 98% against the 8-week baseline up to Mon 00:14 (30 from 15 a week)"
+    )
+
+
+def test_a_first_week_the_data_ends_part_way_through_promises_no_comparison():
+    rows = [r for r in _every_day(1, utc(2026, 3, 24, 12))]
+    m = weekly(make_logs(rows), "2026-W13", "UTC")
+    assert m.changes.first_week and m.ends_early == utc(2026, 3, 24, 12)
+    assert tables.data_ends(m) == (
+        "The data ends on Tue 24 Mar 12:00 (UTC), part way through this week: its figures "
+        "cover only the week until then, and the days after show no interactions because the "
+        "data holds none, not because none came."
+    )

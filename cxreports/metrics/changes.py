@@ -75,8 +75,18 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )  # fmt: skip
 
-#: The figures :data:`MEASURES` tests, in a sentence.
-TESTED = "volume, SLA met, CSAT, resolved, transferred, handle time and first response"
+#: Each figure tested (the volume, then :data:`MEASURES`) by the word a sentence calls it.
+NAMES = {
+    "count": "volume",
+    "sla_met_rate": "SLA met",
+    "csat_rate": "CSAT",
+    "resolved_rate": "resolved",
+    "transfer_rate": "transferred",
+    "aht_s": "handle time",
+    "frt_mean_s": "first response",
+}
+#: The figures tested, in a sentence.
+TESTED = ", ".join(list(NAMES.values())[:-1]) + " and " + list(NAMES.values())[-1]
 
 #: The periods a week's rows fall in: this week, last week, the baseline's older weeks; and
 #: the baseline's weeks together (the medians the sentences quote).
@@ -140,14 +150,24 @@ class Changes:
                 "No earlier week to compare with: the data begins in this week (or part way "
                 "through the last), so last week is unknown, not a week without contacts."
             ]
-        return [nothing_moved(self.tests, self.baseline_weeks, self.until)]
+        return [nothing_moved(self.tests, self.baseline_weeks, self.until, self.untested)]
+
+    @property
+    def untested(self) -> list[str]:
+        """The figures (:data:`NAMES`) no comparison could test: too few cases in each."""
+        fates: dict[str, set[str]] = {}
+        for (metric, _), fate in self.headline.items():
+            fates.setdefault(metric, set()).add(fate)
+        return [NAMES[m] for m in NAMES if fates.get(m) == {"too few"}]
 
 
-def nothing_moved(tests: int, baseline_weeks: int, until: str | None = None) -> str:
+def nothing_moved(
+    tests: int, baseline_weeks: int, until: str | None = None, untested: Sequence[str] = ()
+) -> str:
     """The sentence for a week without a change beyond noise (or with too few interactions
     to make a single comparison); ``until``: the point of every week compared, when the data
-    ends part way through this one."""
-    if not tests:
+    ends part way through this one; ``untested``: the figures too few cases could test."""
+    if not tests or len(untested) == len(NAMES):
         return (
             "Too few interactions to tell a change from noise: no figure has the 20 cases a "
             "side a comparison needs."
@@ -155,15 +175,31 @@ def nothing_moved(tests: int, baseline_weeks: int, until: str | None = None) -> 
     against = "last week" + (
         f" or the {baseline_weeks}-week baseline" if baseline_weeks > 1 else ""
     )
+    tested = [n for n in NAMES.values() if n not in untested]
+    if len(tested) == 1:
+        figures = f"{tested[0]} does not differ"
+    else:
+        figures = f"none of {', '.join(tested[:-1])} or {tested[-1]} differs"
+    head = "Nothing moved beyond noise"
     if until:
-        against += f", each up to {until} (where the data ends),"
-    return (
-        f"Nothing moved beyond noise: none of {TESTED.replace(' and ', ' or ')} differs from "
-        f"{against} by more than chance would explain ({tests:,} comparisons checked)."
+        head += f", comparing each week up to {until} (where the data ends)"
+    said = (
+        f"{head}: {figures} from {against} by more than chance would explain ({tests:,} "
+        f"comparison{'s' if tests != 1 else ''} checked)"
     )
+    if untested:
+        said += (
+            f"; {and_(list(untested))} {'has' if len(untested) == 1 else 'have'} too few "
+            f"cases to test (fewer than {MIN_CASES} on a side)"
+        )
+    return said + "."
 
 
-def find(rows: pl.DataFrame | pl.LazyFrame, until: str | None = None) -> Changes:
+def find(
+    rows: pl.DataFrame | pl.LazyFrame,
+    until: str | None = None,
+    baseline_weeks: int | None = None,
+) -> Changes:
     """The changes of the current week (``_week`` 0) against last week (1) and the baseline
     (1 to :data:`BASELINE_WEEKS`), beyond noise.
 
@@ -172,6 +208,9 @@ def find(rows: pl.DataFrame | pl.LazyFrame, until: str | None = None) -> Changes
     ``agent_name`` (named here, per agent rather than per row), and ``_week``: weeks back from
     this one. ``until`` names the point of the week the rows of every week stop at, when the
     data ends part way through this one ("Mon 10:42"): the sentences say so.
+    ``baseline_weeks``: the weeks before this one the data covers (a week without a row in
+    the scope, or none before ``until``, is a week of 0, not one fewer); by default, those
+    with rows.
     """
     week_index = "_week"
     rows = rows.lazy()
@@ -241,7 +280,8 @@ def find(rows: pl.DataFrame | pl.LazyFrame, until: str | None = None) -> Changes
         labels = named_as.unique()
     totals = fine.group_by("_period").agg(summed)
     by_dim = {dim: fine.group_by("_period", dim).agg(summed) for dim in cells}
-    baseline_weeks = int(weeks.item())
+    if baseline_weeks is None:
+        baseline_weeks = int(weeks.item())
     study = _Study(
         totals, {**by_dim, "agent": by_agent}, baseline_weeks, medians_frame, labels, until
     )

@@ -71,9 +71,9 @@ Span = tuple[datetime | None, datetime | None]
 #: (its notes say so; it is no "last week" and no week of a baseline): a center that opens on
 #: Monday morning begins its data a few hours in.
 PART_WEEK = timedelta(days=1)
-#: How long before a week's end the data must stop for the week to count as cut short: its
-#: notes say the rest is unknown, and What changed compares every week only up to the same
-#: point. A center closed at weekends ends a whole week's data on Friday evening, 2 days early.
+#: How long before a week's end the data must stop for the week to count as cut short when no
+#: whole week before it tells (:func:`_ends_early`): a center closed at weekends ends a whole
+#: week's data on Friday evening, 2 days early.
 ENDS_EARLY = timedelta(days=3)
 
 #: Weeks in the trend by default, ending with the report week.
@@ -159,6 +159,10 @@ class WeeklyMetrics:
     changes: changes_.Changes | None = None
     #: Every agent's scorecard, when asked for (:mod:`cxreports.metrics.scorecards`).
     scorecards: scorecards_.Scorecards | None = None
+    #: The data's last start when the data ends part way through the week
+    #: (:func:`_ends_early`): the rest of it is unknown, and What changed compares every week
+    #: only up to the same point.
+    ends_early: datetime | None = None
 
     @property
     def handled(self) -> int:
@@ -333,17 +337,20 @@ def weekly(
             # week precedes it and nothing is compared, below)
             compared = history.filter(~pl.col("_week").is_in(partial))
             until = None
-            if (cut := _cut_short(wk, span)) is not None:
+            ends_early = _ends_early(wk, span, history.filter(pl.col("_week").is_in(whole)), tz)
+            if ends_early is not None:
                 # the data stops part way through this week: 92 contacts to Monday morning
                 # against 495 in the whole of last week is no fall; every week up to Monday
                 # morning is a comparison
-                local = cut.astimezone(ZoneInfo(tz))
+                local = ends_early.astimezone(ZoneInfo(tz))
                 compared = compared.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
                 until = f"{local:%a %H:%M}"
-            found = changes_.find(compared, until=until)
+            found = changes_.find(compared, until=until, baseline_weeks=len(whole))
         else:  # no whole week before this one: nothing to compare with
+            ends_early = _ends_early(wk, span, None, tz)
             found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
+        ends_early = _ends_early(wk, span, None, tz)
         found = changes_.Changes(
             pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=_known(wk, span),
             outside=_outside(wk, span),
@@ -359,6 +366,10 @@ def weekly(
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
     )
+    if t["trend"].height:  # the report week's part: as far as its interactions tell
+        flags = t["trend"]["part_week"].to_list()
+        flags[-1] = _known(wk, span) and (_begins_late(wk, span) or ends_early is not None)
+        t["trend"] = t["trend"].with_columns(pl.Series("part_week", flags, dtype=pl.Boolean))
     metrics = WeeklyMetrics(
         week=wk,
         params={
@@ -389,6 +400,7 @@ def weekly(
         quality=data_quality(logs, week_all),
         hours=business_hours,
         changes=found,
+        ends_early=ends_early,
     )
     if scorecards:
         cards = scorecards_.build(
@@ -689,11 +701,40 @@ def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, span: Span)
 
 
 def _part_week(week: Week, span: Span) -> bool:
-    """Whether only part of ``week`` is in the data: the data begins :data:`PART_WEEK` or
-    more into it, or ends :data:`ENDS_EARLY` or more before its end (:func:`_cut_short`)."""
+    """Whether only part of ``week`` is in the data, by the clock: the data begins
+    :data:`PART_WEEK` or more into it, or ends :data:`ENDS_EARLY` or more before its end (the
+    report week is judged by its interactions: :func:`_ends_early`)."""
     if not _known(week, span):
         return False
-    return span[0] - week.start_utc >= PART_WEEK or _cut_short(week, span) is not None  # type: ignore[operator]
+    last = span[1]
+    ends = last is not None and week.end_utc - last >= ENDS_EARLY
+    return _begins_late(week, span) or ends
+
+
+def _begins_late(week: Week, span: Span) -> bool:
+    """Whether the data begins :data:`PART_WEEK` or more into ``week``."""
+    return span[0] is not None and span[0] - week.start_utc >= PART_WEEK
+
+
+def _ends_early(
+    week: Week, span: Span, whole_weeks: pl.LazyFrame | None, tz: str
+) -> datetime | None:
+    """The data's last start when the data ends part way through ``week`` (a week in the
+    data): before the whole weeks before it (``whole_weeks``' rows) had seen 5% of their
+    interactions (:data:`changes.MATERIAL`, the smallest change in volume worth a sentence),
+    by the same local weekday and time; without such weeks, :data:`ENDS_EARLY` or more before
+    its end. None otherwise: a center closed at weekends ends a whole week on Friday evening,
+    one open every day late on Sunday."""
+    last = span[1]
+    if last is None or not _known(week, span) or last >= week.end_utc:
+        return None
+    if whole_weeks is not None:
+        into = _into(last.astimezone(ZoneInfo(tz)))
+        after = (_into_week(pl.col("started_at"), tz) > into).mean()
+        later = whole_weeks.select(after).collect().item()
+        if later is not None:
+            return last if later >= changes_.MATERIAL["count"] else None
+    return last if week.end_utc - last >= ENDS_EARLY else None
 
 
 def _data_span(logs: CxLogs) -> Span:
@@ -712,15 +753,6 @@ def _known(week: Week, span: Span) -> bool:
     if first is None or week.end_utc <= first:
         return False
     return last is None or week.start_utc <= last
-
-
-def _cut_short(week: Week, span: Span) -> datetime | None:
-    """The data's last start when it falls :data:`ENDS_EARLY` or more before the end of
-    ``week`` (a week in the data): the rest of the week is unknown. None otherwise."""
-    last = span[1]
-    if last is None or not _known(week, span) or week.end_utc - last < ENDS_EARLY:
-        return None
-    return last
 
 
 def _into(local: datetime) -> int:
