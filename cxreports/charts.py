@@ -993,22 +993,7 @@ def rate_by(
         ]
         if count:
             lines.append(f"{count_title}: {only['_label']}" if total else only["_label"])
-        note = (
-            alt.Chart(alt.Data(values=[{"text": lines}]))
-            .mark_text(
-                fontSize=FONT_SIZE,
-                color=palette.TEXT,
-                align="left",
-                baseline="top",
-                x=0,
-                y=4,
-                lineHeight=FONT_SIZE + 5,
-                limit=WIDTH - 20,  # a queue's long name ends in "…" rather than widen the chart
-            )
-            .encode(text=alt.Text("text:N"))
-            .properties(width=WIDTH - 20, height=(FONT_SIZE + 5) * len(lines) + 4)
-        )
-        return _described(note, heading, ". ".join(lines) + ".")
+        return _described(_words(lines), heading, ". ".join(lines) + ".")
     order = data["group"].to_list()
     # the labels beside the bars get the room their longest one takes ("2,500 of 10,300"), so
     # that the chart keeps its width (on a phone, a wider chart is shrunk with its text)
@@ -1134,10 +1119,44 @@ def worst_hours(hourly: pl.DataFrame) -> alt.LayerChart | alt.Chart:
     return chart
 
 
+def _words(lines: list[str]) -> alt.Chart:
+    """``lines`` of text where a chart would draw a single bar."""
+    return (
+        alt.Chart(alt.Data(values=[{"text": lines}]))
+        .mark_text(
+            fontSize=FONT_SIZE,
+            color=palette.TEXT,
+            align="left",
+            baseline="top",
+            x=0,
+            y=4,
+            lineHeight=FONT_SIZE + 5,
+            limit=WIDTH - 20,  # a queue's long name ends in "…" rather than widen the chart
+        )
+        .encode(text=alt.Text("text:N"))
+        .properties(width=WIDTH - 20, height=(FONT_SIZE + 5) * len(lines) + 4)
+    )
+
+
+#: What a group of :func:`ratings` is, by its column.
+_GROUPS = {"queue_name": "queue", "channel": "channel"}
+
+
 def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
-    """CSAT ratings 1-5 as stacked shares per group (``WeeklyMetrics.csat_by_*``), 1 left."""
+    """CSAT ratings 1-5 as stacked shares per group (``WeeklyMetrics.csat_by_*``), 1 left;
+    by queue or channel with only one of them (a report of one queue), in words: its bar
+    would be the one of all responses again."""
     if dist["responses"].sum() == 0:
         return _empty("No CSAT scores this week: no customer answered a survey")
+    answered = dist.group_by(key).agg(pl.col("responses").sum()).filter(pl.col("responses") > 0)
+    if key in _GROUPS and answered.height == 1:
+        group = pl.col(key).cast(pl.String).fill_null("(none)").alias("group")
+        only = _drawable(answered.select(group, "responses")).row(0, named=True)
+        lines = [
+            f"One {_GROUPS[key]} in this report: {only['group']}",
+            f"Its ratings are those of all responses ({only['responses']:,})",
+        ]
+        return _described(_words(lines), f"CSAT ratings: {title}", ". ".join(lines) + ".")
     data = dist.with_columns(
         group=pl.col(key).cast(pl.String).fill_null("(none)") if key else pl.lit("All"),
         rating=pl.col("csat_score").cast(pl.String),

@@ -462,6 +462,18 @@ def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_
     one_day = week_metrics.daily.filter(pl.col("sla_met_rate").is_not_null()).head(1)
     by_day = charts.rate_by(one_day, "day", "sla_met_rate", "SLA met", subject="day")
     assert any(u["mark"]["type"] == "bar" for u in _layers(by_day.to_dict()))
+    # and its CSAT ratings by queue, which would be the bar of all responses again
+    ratings = charts.ratings(week_metrics.csat_by_queue, "queue_name", "By queue").to_dict()
+    [lines] = [v["text"] for v in _spec_values(ratings) if "text" in v]
+    responses = week_metrics.csat_ratings["responses"].sum()
+    assert lines == [
+        f"One queue in this report: {q['queue_name']}",
+        f"Its ratings are those of all responses ({responses})",
+    ]
+    # two channels are drawn, a bar each
+    one = week_metrics.csat_by_channel
+    two = pl.concat([one, one.with_columns(channel=pl.lit("email"))])
+    assert charts.ratings(two, "channel", "By channel").to_dict()["mark"]["type"] == "bar"
 
 
 def test_bars_labelled_with_their_value_have_no_gridlines_through_the_labels(
