@@ -674,13 +674,18 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         hollow["data"] = _values(data.filter(pl.col("week").is_in(part)))
         layers.append(hollow)
     # the last value's label above its point, or below it where the line comes down into
-    # the point from above (and the point is clear of the axis): the label stays off the line
+    # the point from above (and the point is clear of the axis): the label stays off the line;
+    # with a band, above or below the band, off its dashed edges
     known = data.filter(pl.col("value").is_not_null())["value"]
-    falls = known.len() > 1 and known[-2] > known[-1] > 0.25 * top
+    low, high = last["low"], last["high"]
+    floor = known[-1] if low is None else low
+    falls = known.len() > 1 and known[-2] > known[-1] and floor > 0.25 * top
+    edge = (low if falls else high) is not None
+    anchor = ("low" if falls else "high") if edge else "value"
     label = mark(
         "text",
-        {"y": y("value"), "text": {"field": "shown", "type": "nominal"}},
-        dy=14 if falls else -10,
+        {"y": y(anchor), "text": {"field": "shown", "type": "nominal"}},
+        dy=(12 if falls else -5) if edge else (14 if falls else -10),
         fontWeight="bold",
     )
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))

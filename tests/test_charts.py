@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import ANY
 
 import altair as alt
 import polars as pl
@@ -227,10 +228,10 @@ def test_trend_axes_start_at_zero_and_rates_carry_their_95_interval(week_metrics
 @pytest.mark.parametrize(
     ("values", "dy", "shaded"),
     [
-        ([0.8, 0.6], 14, True),  # the line comes down into the point: the label goes below
-        ([0.6, 0.8], -10, True),
-        ([0.3, 0.1], -10, True),  # falls, but below it is the axis: above
-        ([None, 0.7], -10, False),  # one week of data: no band to call shaded
+        ([0.8, 0.6], ("low", 12), True),  # the line comes down into the point: below the band
+        ([0.6, 0.8], ("high", -5), True),  # above the band, off its dashed edge
+        ([0.3, 0.1], ("high", -5), True),  # falls, but below it is the axis: above
+        ([None, 0.7], ("high", -5), False),  # one week of data: no band to call shaded
     ],
 )
 def test_a_trends_last_label_stays_off_its_line_and_shaded_means_a_band(values, dy, shaded):
@@ -245,8 +246,15 @@ def test_a_trends_last_label_stays_off_its_line_and_shaded_means_a_band(values, 
     panel = charts._trend_panel(frame, "resolved_rate", "Resolved", ".0%")
     panel = panel.to_dict(validate=False)
     [label] = [u for u in panel["layer"] if u["mark"]["type"] == "text"]
-    assert label["mark"]["dy"] == dy
+    assert (label["encoding"]["y"]["field"], label["mark"]["dy"]) == dy
     assert ("; shaded" in panel["title"]["subtitle"]) is shaded
+    # a measure without an interval: the label sits by its point
+    plain = charts._trend_panel(
+        frame.select("iso_week", "resolved_rate"), "resolved_rate", "R", ".1f"
+    )
+    [label] = [u for u in plain.to_dict(validate=False)["layer"] if u["mark"]["type"] == "text"]
+    assert label["encoding"]["y"]["field"] == "value"
+    assert label["mark"]["dy"] == {(0.8, 0.6): 14, (0.6, 0.8): -10}.get(tuple(values), ANY)
 
 
 def test_a_count_of_part_of_a_week_is_drawn_hollow_and_said():
