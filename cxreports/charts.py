@@ -1351,20 +1351,31 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
 
 
 def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.Chart:
-    """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week."""
+    """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week; a
+    week only part of which is in the data (``part_week``) drawn pale and said."""
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
+    part = data.filter(pl.col("part_week"))["week"].to_list() if "part_week" in data else []
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
         alt.Y("handled:Q", title=None, axis=_count_axis(data["handled"].max(), 3, grid=False)),
         tooltip=[alt.Tooltip("iso_week:N"), alt.Tooltip("handled:Q")],
     )
-    chart = (
-        base.mark_bar(color=PRIMARY) + base.mark_text(dy=-6).encode(text=alt.Text("handled:Q"))
-    ).properties(width=WIDTH - 90, height=80, title=title)
+    bars = base.mark_bar(color=PRIMARY)
+    heading: str | alt.Title = title
+    if part:
+        pale = alt.condition(alt.FieldOneOfPredicate("week", part), alt.value(0.35), alt.value(1))
+        bars = bars.encode(opacity=pale)
+        said = f"pale: only part of the week is in the data (W{', W'.join(part)})"
+        heading = alt.Title(title, subtitle=said)
+    chart = (bars + base.mark_text(dy=-6).encode(text=alt.Text("handled:Q"))).properties(
+        width=WIDTH - 90, height=80, title=heading
+    )
     described = f"{title}: " + ", ".join(
         f"{r['iso_week']} {'no data' if r['handled'] is None else r['handled']}"
         for r in data.iter_rows(named=True)
     )
+    if part:
+        described += f" (W{', W'.join(part)} only part of a week)"
     return _described(chart, title, described)
 
 

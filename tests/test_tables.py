@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from cxreports import digest, palette, render, tables, weekly
+from cxreports import charts, digest, palette, render, tables, weekly
 from cxreports.metrics import changes as changes_
 from cxreports.schema import agent_labels, tame
 
@@ -589,6 +589,12 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     m = weekly(make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC")
     assert m.changes.until == "Fri 02:00" and m.changes.claims.height == 0
     assert m.ends_early == utc(2026, 3, 27, 2) and "part way through" in tables.data_ends(m)
+    # the agent's scorecard draws the week pale
+    [card] = weekly(
+        make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC", scorecards=True
+    ).scorecards.cards
+    assert card.volume["part_week"].to_list()[-3:] == [False, False, True]
+    assert "(W13 only part of a week)" in charts.weekly_volume(card.volume).to_dict()["description"]
     # data that runs to Sunday 22:00 misses less of a week than a change worth a sentence
     m = weekly(make_logs(_every_day(3, utc(2026, 3, 29, 22))), "2026-W13", "UTC")
     assert m.changes.until is None and m.ends_early is None and tables.data_ends(m) is None

@@ -111,8 +111,9 @@ def build(
     breakdown over the baseline's weeks, ``rows`` the week's counted interactions
     (``WeeklyMetrics.rows``), ``categories`` the first-level wrap-up categories of those rows
     (``id``, ``value``) and ``volume`` handled per agent and week (``agent_id``, ``iso_week``,
-    ``handled``, the weeks in order). ``baseline_weeks`` (the baseline's weeks with data) turns
-    the baseline's volume into a weekly one.
+    ``handled``, the weeks in order; ``part_week``: only part of the week is in the data).
+    ``baseline_weeks`` (the baseline's weeks with data) turns the baseline's volume into a
+    weekly one.
     """
     # each page is headed by the agent's name; two agents of one name, by it and their id
     agents = agents.filter(pl.col("agent_id").is_not_null()).with_columns(_label=agent_labels())
@@ -163,6 +164,7 @@ def build(
     found = benjamini_hochberg(p_values) if p_values else []
 
     weekly_volume = volume.partition_by("agent_id", as_dict=True)
+    shown = [c for c in ("iso_week", "handled", "part_week") if c in volume.columns]
     by_agent = rows.partition_by("agent_id", as_dict=True)
     # each team's rows once, not once for every agent of the team; by the team's name as the
     # agents' table holds it (tamed)
@@ -245,7 +247,7 @@ def build(
                 rows=mine_rows,
                 team_rows=team_rows,
                 categories=_mix(agent_cats),
-                volume=weekly_volume.get((agent,), volume.clear()).select("iso_week", "handled"),
+                volume=weekly_volume.get((agent,), volume.clear()).select(shown),
             )
         )
     return Scorecards(tuple(cards), len(p_values))

@@ -307,8 +307,21 @@ def weekly(
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
         )
     history = _weeks_back(base, wk, tz)
-    if scorecards:
-        baseline_rows = history.filter(pl.col("_week").is_between(1, changes_.BASELINE_WEEKS))
+    # an earlier week the data begins a day or more into is part of a week: 8 contacts of a
+    # Sunday evening are no last week to compare 491 with, nor a week of the baseline
+    partial = [
+        n
+        for n in range(1, changes_.BASELINE_WEEKS + 1)
+        if _known(wk.previous(n), span) and _begins_late(wk.previous(n), span)
+    ]
+    whole = [
+        n
+        for n in range(1, changes_.BASELINE_WEEKS + 1)
+        if n not in partial and _known(wk.previous(n), span)
+    ]
+    if scorecards:  # an agent's own baseline: every week of it in the data (rates of a
+        # part of a week are rates; its volume is averaged over the weeks summed, below)
+        baseline_rows = history.filter(pl.col("_week").is_in(partial + whole))
         queries["baseline_agents"] = _breakdown(baseline_rows, by["agents"], aggs).join(
             scorecards_.log_sums(baseline_rows), on="agent_id", how="left", nulls_equal=True
         )
@@ -320,18 +333,6 @@ def weekly(
     # last week and this one both within the data: else nothing is compared
     comparable = _known(prev, span) and _known(wk, span)
     if comparable:
-        # an earlier week the data begins a day or more into is part of a week: 8 contacts of
-        # a Sunday evening are no last week to compare 491 with, nor a week of the baseline
-        partial = [
-            n
-            for n in range(1, changes_.BASELINE_WEEKS + 1)
-            if _known(wk.previous(n), span) and span[0] - wk.previous(n).start_utc >= PART_WEEK  # type: ignore[operator]
-        ]
-        whole = [
-            n
-            for n in range(1, changes_.BASELINE_WEEKS + 1)
-            if n not in partial and _known(wk.previous(n), span)
-        ]
         if whole:
             # (only the data's first week can be partial: when it is last week, no whole
             # week precedes it and nothing is compared, below)
@@ -366,10 +367,15 @@ def weekly(
     daily = days.join(t.pop("daily"), on="day", how="left", maintain_order="left").with_columns(
         pl.col("handled").fill_null(0)
     )
-    if t["trend"].height:  # the report week's part: as far as its interactions tell
-        flags = t["trend"]["part_week"].to_list()
-        flags[-1] = _known(wk, span) and (_begins_late(wk, span) or ends_early is not None)
-        t["trend"] = t["trend"].with_columns(pl.Series("part_week", flags, dtype=pl.Boolean))
+    # the weeks only part of which is in the data, in the trend and the scorecards' volume;
+    # the report week's as What changed judged it
+    weeks_back = max(trend_weeks, changes_.BASELINE_WEEKS + 1)
+    part = {w.label: _part_week(w, span) for w in map(wk.previous, range(weeks_back))}
+    part[wk.label] = _known(wk, span) and (_begins_late(wk, span) or ends_early is not None)
+    part_week = pl.col("iso_week").replace_strict(part, default=False, return_dtype=pl.Boolean)
+    t["trend"] = t["trend"].with_columns(part_week.alias("part_week"))
+    if agent_weeks is not None:
+        agent_weeks = agent_weeks.with_columns(part_week.alias("part_week"))
     metrics = WeeklyMetrics(
         week=wk,
         params={
@@ -409,7 +415,7 @@ def weekly(
             metrics.rows,
             week_categories,
             agent_weeks,
-            baseline_weeks=found.baseline_weeks,
+            baseline_weeks=len(partial + whole),
         )
         metrics = replace(metrics, scorecards=cards)
     return metrics
@@ -692,11 +698,10 @@ def _trend(base: pl.LazyFrame, week: Week, weeks: int, aggs: Stages, span: Span)
         {"_week": range(weeks), "iso_week": [w.label for w in spans]},
         schema={"_week": pl.Int32, "iso_week": pl.String},
     )
-    part = pl.Series([_part_week(w, span) for w in spans], dtype=pl.Boolean)
     return (
         frame.join(per_week, on="_week", how="left", maintain_order="left")
         .drop("_week")
-        .with_columns(_handled(spans, span), pl.lit(part).alias("part_week"))
+        .with_columns(_handled(spans, span))
     )
 
 
