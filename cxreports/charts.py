@@ -1149,8 +1149,8 @@ _GROUPS = {"queue_name": "queue", "channel": "channel"}
 
 def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
     """CSAT ratings 1-5 as stacked shares per group (``WeeklyMetrics.csat_by_*``), 1 left;
-    by queue or channel with only one of them (a report of one queue), in words: its bar
-    would be the one of all responses again."""
+    by queue or channel with only one of them answered (a report of one queue), in words: its
+    bar would be the one of all responses again."""
     if dist["responses"].sum() == 0:
         return _empty("No CSAT scores this week: no customer answered a survey")
     answered = dist.group_by(key).agg(pl.col("responses").sum()).filter(pl.col("responses") > 0)
@@ -1158,8 +1158,9 @@ def ratings(dist: pl.DataFrame, key: str | None, title: str) -> alt.Chart:
         group = pl.col(key).cast(pl.String).fill_null("(none)").alias("group")
         only = _drawable(answered.select(group, "responses")).row(0, named=True)
         lines = [
-            f"One {_GROUPS[key]} in this report: {only['group']}",
-            f"Its ratings are those of all responses ({only['responses']:,})",
+            f"The only {_GROUPS[key]} with survey answers:",
+            only["group"],
+            f"its ratings are those of all responses ({only['responses']:,})",
         ]
         return _described(_words(lines), f"CSAT ratings: {title}", ". ".join(lines) + ".")
     data = dist.with_columns(

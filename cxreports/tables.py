@@ -540,7 +540,8 @@ def changes_section(metrics: WeeklyMetrics, report: str = "") -> str:
         f"each tested against {against}"
         + (f", every week only up to {found.until} (where the data ends)" if found.until else "")
         + ", and so is each queue, channel, hour and agent that "
-        f"could explain it ({found.tests:,} comparisons). A change is said only when it stays "
+        f"could explain it ({found.tests:,} comparison{'s' if found.tests != 1 else ''}). "
+        "A change is said only when it stays "
         "beyond noise after correcting for that many tests (a 5% false-discovery rate) and is "
         "large enough to matter; the share of a change a queue or channel carries splits into "
         "volume mix and rate (see the glossary).</p>"
@@ -591,8 +592,8 @@ def card_readings(metrics: WeeklyMetrics, shown: Collection[str]) -> str | None:
             "beyond": f"What changed finds {it} beyond noise too but leaves {it} out of the "
             f"changes it names (smaller than matters, or past the {changes_.MAX_CLAIMS} it "
             "names)",
-            "too few": f"What changed has too few cases to test {it} (fewer than "
-            f"{changes_.MIN_CASES} on a side)",
+            "too few": f"What changed could not test {it} (fewer than "
+            f"{changes_.MIN_CASES} cases on a side, or too few of one outcome)",
             "not tested": f"What changed does not test {it}",
         }[fate]
         if found.until and fate != "not tested":
@@ -1014,11 +1015,12 @@ def data_begins(metrics: WeeklyMetrics) -> str | None:
     )
 
 
-def data_ends(metrics: WeeklyMetrics) -> str | None:
+def data_ends(metrics: WeeklyMetrics, *, compared: bool = True) -> str | None:
     """A sentence when the data's last interaction came before the week began (a report of
     nothing, which is not a week without contacts) or part way through it
     (:attr:`~cxreports.metrics.weekly.WeeklyMetrics.ends_early`: the days after are unknown,
-    not quiet). None otherwise."""
+    not quiet). None otherwise. ``compared``: the report has the headline and What changed,
+    and the sentence says what each compares (the scorecards compare with their own)."""
     ended = metrics.quality.get("load", {}).get("last_seen")
     week = metrics.week
     if ended is None:
@@ -1036,7 +1038,7 @@ def data_ends(metrics: WeeklyMetrics) -> str | None:
         "its figures cover only the week until then, and the days after show no interactions "
         "because the data holds none, not because none came."
     )
-    if metrics.kpis["previous"].is_not_null().any():  # the cards compare with last week
+    if compared and metrics.kpis["previous"].is_not_null().any():  # cards against last week
         said += (
             " The headline compares this part of a week with the whole of last week (a fall "
             "in volume may be only that)"
@@ -1050,10 +1052,12 @@ def data_ends(metrics: WeeklyMetrics) -> str | None:
     return said
 
 
-def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
+def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True, compared: bool = True) -> str:
     """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
 
-    ``fcr=False`` leaves out the FCR caveat, for reports that show no FCR figure.
+    ``fcr=False`` leaves out the FCR caveat, for reports that show no FCR figure;
+    ``compared=False`` says nothing of the headline and What changed, for reports without them
+    (the scorecards).
     """
     notes = []
     if outside_data(metrics):
@@ -1072,7 +1076,7 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True) -> str:
             "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
             "rather than as zeros."
         )
-    for said in (data_begins(metrics), data_ends(metrics)):
+    for said in (data_begins(metrics), data_ends(metrics, compared=compared)):
         if said:
             notes.append(said)
     if fcr and metrics.fcr_incomplete:

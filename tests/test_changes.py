@@ -281,7 +281,7 @@ def test_nothing_moved_names_only_the_figures_it_could_test():
         "Nothing moved beyond noise, comparing each week up to Mon 09:12 (where the data "
         "ends): none of volume, resolved, transferred, handle time or first response differs "
         "from last week by more than chance would explain (1 comparison checked); SLA met and "
-        "CSAT have too few cases to test (fewer than 20 on a side)."
+        "CSAT could not be tested (fewer than 20 cases on a side, or too few of one outcome)."
     )
     one = changes.nothing_moved(2, 8, untested=list(changes.NAMES.values())[1:])
     assert one.startswith("Nothing moved beyond noise: volume does not differ from last week or")

@@ -475,8 +475,9 @@ def test_a_report_of_one_queue_says_its_figures_instead_of_drawing_one_bar(week_
     [lines] = [v["text"] for v in _spec_values(ratings) if "text" in v]
     responses = week_metrics.csat_ratings["responses"].sum()
     assert lines == [
-        f"One queue in this report: {q['queue_name']}",
-        f"Its ratings are those of all responses ({responses})",
+        "The only queue with survey answers:",
+        q["queue_name"],
+        f"its ratings are those of all responses ({responses})",
     ]
     # two channels are drawn, a bar each
     one = week_metrics.csat_by_channel

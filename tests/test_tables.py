@@ -455,8 +455,8 @@ def test_a_card_verdict_what_changed_could_not_test_says_why():
     m = weekly(make_logs(rows), "2026-W13", "UTC")
     assert m.changes.headline["csat_rate", "last week"] == "too few"
     assert tables.card_readings(m, tables.SLA_CSAT_KPIS).endswith(
-        "CSAT (4-5 of 5) reads better than last week by its own interval; What changed has too "
-        "few cases to test it (fewer than 20 on a side)."
+        "CSAT (4-5 of 5) reads better than last week by its own interval; What changed could not "
+        "test it (fewer than 20 cases on a side, or too few of one outcome)."
     )
     # first-contact resolution is never tested; two figures of each reading are read together
     fcr = {"metric": "fcr_rate", "outside_interval": True, "provisional": False, "change": 0.1}
@@ -485,7 +485,8 @@ def test_a_card_verdict_what_changed_could_not_test_says_why():
     assert "SLA met reads worse" in tables.card_readings(mixed, tables.AGENT_KPIS)
     assert (
         "First-contact resolution and CSAT (4-5 of 5) read better than last week, each by its own "
-        "interval; What changed has too few cases to test them (fewer than 20 on a side)."
+        "interval; What changed could not test them (fewer than 20 cases on a side, or too few "
+        "of one outcome)."
     ) in tables.card_readings(mixed, tables.AGENT_KPIS)
 
 
@@ -557,7 +558,8 @@ def test_a_week_the_data_ends_part_way_through_is_compared_up_to_the_same_point(
         f"Nothing moved beyond noise, comparing each week up to {until} (where the data ends): "
         "none of volume or SLA met differs from last week by more than chance would explain "
         f"({m.changes.tests} comparisons checked); CSAT, resolved, transferred, handle time "
-        "and first response have too few cases to test (fewer than 20 on a side)."
+        "and first response could not be tested (fewer than 20 cases on a side, or too few of one "
+        "outcome)."
     ]
     assert f"every week only up to {until} (where" in tables.changes_section(m, "csat-sla")
     # three times last Monday's contacts by the same time is a rise, said for what it is
@@ -589,6 +591,9 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     m = weekly(make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC")
     assert m.changes.until == "Fri 02:00" and m.changes.claims.height == 0
     assert m.ends_early == utc(2026, 3, 27, 2) and "part way through" in tables.data_ends(m)
+    # the scorecards, which have no headline nor What changed, are not told what those compare
+    assert "What changed compares" in tables.week_notes(m)
+    assert "What changed" not in tables.week_notes(m, compared=False)
     # the agent's scorecard draws the week pale
     [card] = weekly(
         make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC", scorecards=True
@@ -600,7 +605,7 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     assert m.changes.until is None and m.ends_early is None and tables.data_ends(m) is None
 
 
-def test_a_baseline_counts_every_week_in_the_data_not_only_those_with_rows():
+def test_a_baseline_counts_every_week_with_rows_not_only_those_with_rows_before_the_cut():
     # cut at Monday 00:14, weeks without a contact by then were left out of the baseline: 30
     # against "the 3-week baseline (40 a week)" read as a fall from the two busy weeks
     monday = utc(2026, 3, 23)

@@ -189,8 +189,8 @@ def nothing_moved(
     )
     if untested:
         said += (
-            f"; {and_(list(untested))} {'has' if len(untested) == 1 else 'have'} too few "
-            f"cases to test (fewer than {MIN_CASES} on a side)"
+            f"; {and_(list(untested))} could not be tested (fewer than {MIN_CASES} cases on a "
+            "side, or too few of one outcome)"
         )
     return said + "."
 
@@ -208,9 +208,8 @@ def find(
     ``agent_name`` (named here, per agent rather than per row), and ``_week``: weeks back from
     this one. ``until`` names the point of the week the rows of every week stop at, when the
     data ends part way through this one ("Mon 10:42"): the sentences say so.
-    ``baseline_weeks``: the weeks before this one the data covers (a week without a row in
-    the scope, or none before ``until``, is a week of 0, not one fewer); by default, those
-    with rows.
+    ``baseline_weeks``: the weeks before this one with rows (those with none before
+    ``until`` included: a week of 0 by then, not one fewer); by default, those with rows.
     """
     week_index = "_week"
     rows = rows.lazy()

@@ -337,16 +337,20 @@ def weekly(
             # (only the data's first week can be partial: when it is last week, no whole
             # week precedes it and nothing is compared, below)
             compared = history.filter(~pl.col("_week").is_in(partial))
-            until = None
+            until, weeks = None, None
             ends_early = _ends_early(wk, span, history.filter(pl.col("_week").is_in(whole)), tz)
             if ends_early is not None:
+                # the baseline's weeks are those with rows at all, not only before the cut: a
+                # week quiet until Monday 00:14 is a week of 0 by then
+                earlier = compared.filter(pl.col("_week") > 0).select(pl.col("_week").n_unique())
+                weeks = earlier.collect().item()
                 # the data stops part way through this week: 92 contacts to Monday morning
                 # against 495 in the whole of last week is no fall; every week up to Monday
                 # morning is a comparison
                 local = ends_early.astimezone(ZoneInfo(tz))
                 compared = compared.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
                 until = f"{local:%a %H:%M}"
-            found = changes_.find(compared, until=until, baseline_weeks=len(whole))
+            found = changes_.find(compared, until=until, baseline_weeks=weeks)
         else:  # no whole week before this one: nothing to compare with
             ends_early = _ends_early(wk, span, None, tz)
             found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
