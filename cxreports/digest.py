@@ -18,6 +18,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import polars as pl
@@ -342,6 +343,10 @@ def _daily_alt(metrics: WeeklyMetrics) -> str:
         if first > days["day"][0]:
             days = days.filter(pl.col("day") >= first)
             said += f", no data before {first:%a %d}"
+    if metrics.ends_early is not None:  # nor a day after it
+        last = metrics.ends_early.astimezone(ZoneInfo(metrics.week.tz)).date()
+        days = days.filter(pl.col("day") <= last)
+        said += f", no data after {last:%a %d}"
     if days.height > 1:
         fewest = days.sort("handled", maintain_order=True).row(0)
         said += f", fewest on {fewest[0]:%a %d} ({fewest[1]:,})"

@@ -591,6 +591,8 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     m = weekly(make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC")
     assert m.changes.until == "Fri 02:00" and m.changes.claims.height == 0
     assert m.ends_early == utc(2026, 3, 27, 2) and "part way through" in tables.data_ends(m)
+    # the email's chart by day calls no day after the data the fewest
+    assert "no data after Fri 27" in digest.build(m).text and "(0)" not in digest.build(m).text
     # the scorecards, which have no headline nor What changed, are not told what those compare
     assert "What changed compares" in tables.week_notes(m)
     assert "What changed" not in tables.week_notes(m, compared=False)
