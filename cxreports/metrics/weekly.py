@@ -337,13 +337,9 @@ def weekly(
             # (only the data's first week can be partial: when it is last week, no whole
             # week precedes it and nothing is compared, below)
             compared = history.filter(~pl.col("_week").is_in(partial))
-            until, weeks = None, None
-            ends_early = _ends_early(wk, span, history.filter(pl.col("_week").is_in(whole)), tz)
+            until = None
+            ends_early, weeks = _ends_early(wk, span, compared, whole, tz)
             if ends_early is not None:
-                # the baseline's weeks are those with rows at all, not only before the cut: a
-                # week quiet until Monday 00:14 is a week of 0 by then
-                earlier = compared.filter(pl.col("_week") > 0).select(pl.col("_week").n_unique())
-                weeks = earlier.collect().item()
                 # the data stops part way through this week: 92 contacts to Monday morning
                 # against 495 in the whole of last week is no fall; every week up to Monday
                 # morning is a comparison
@@ -352,10 +348,10 @@ def weekly(
                 until = f"{local:%a %H:%M}"
             found = changes_.find(compared, until=until, baseline_weeks=weeks)
         else:  # no whole week before this one: nothing to compare with
-            ends_early = _ends_early(wk, span, None, tz)
+            ends_early, _ = _ends_early(wk, span, None, [], tz)
             found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
-        ends_early = _ends_early(wk, span, None, tz)
+        ends_early, _ = _ends_early(wk, span, None, [], tz)
         found = changes_.Changes(
             pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=_known(wk, span),
             outside=_outside(wk, span),
@@ -726,24 +722,38 @@ def _begins_late(week: Week, span: Span) -> bool:
 
 
 def _ends_early(
-    week: Week, span: Span, whole_weeks: pl.LazyFrame | None, tz: str
-) -> datetime | None:
+    week: Week, span: Span, rows: pl.LazyFrame | None, whole: list[int], tz: str
+) -> tuple[datetime | None, int | None]:
     """The data's last start when the data ends part way through ``week`` (a week in the
-    data): before the whole weeks before it (``whole_weeks``' rows) had seen 5% of their
-    interactions (:data:`changes.MATERIAL`, the smallest change in volume worth a sentence),
-    by the same local weekday and time; without such weeks, :data:`ENDS_EARLY` or more before
-    its end. None otherwise: a center closed at weekends ends a whole week on Friday evening,
-    one open every day late on Sunday."""
+    data), and then the weeks before it with ``rows`` (the baseline's weeks: those with rows at
+    all, not only before that point; a week quiet until Monday 00:14 is a week of 0 by then).
+
+    Part way: before the ``whole`` weeks before it had seen 5% of their interactions
+    (:data:`changes.MATERIAL`, the smallest change in volume worth a sentence), by the same
+    local weekday and time; without such weeks, :data:`ENDS_EARLY` or more before its end.
+    Not part way: a center closed at weekends ends a whole week on Friday evening, one open
+    every day late on Sunday. (None, None) when the data does not end in ``week``."""
     last = span[1]
     if last is None or not _known(week, span) or last >= week.end_utc:
-        return None
-    if whole_weeks is not None:
-        into = _into(last.astimezone(ZoneInfo(tz)))
-        after = (_into_week(pl.col("started_at"), tz) > into).mean()
-        later = whole_weeks.select(after).collect().item()
-        if later is not None:
-            return last if later >= changes_.MATERIAL["count"] else None
-    return last if week.end_utc - last >= ENDS_EARLY else None
+        return None, None
+    clock = last if week.end_utc - last >= ENDS_EARLY else None
+    if rows is None or not whole:
+        return clock, None
+    into = _into(last.astimezone(ZoneInfo(tz)))
+    earlier = pl.col("_week").filter(pl.col("_week") > 0)
+    later, weeks = (  # one pass over the rows for both
+        rows.select(
+            (_into_week(pl.col("started_at"), tz) > into)
+            .filter(pl.col("_week").is_in(whole))
+            .mean(),
+            earlier.n_unique(),
+        )
+        .collect()
+        .row(0)
+    )
+    if later is None:
+        return clock, weeks
+    return (last if later >= changes_.MATERIAL["count"] else None), weeks
 
 
 def _data_span(logs: CxLogs) -> Span:
