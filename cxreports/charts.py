@@ -691,8 +691,7 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))
     layers.append(label)
     if part:
-        weeks = ", ".join(part)
-        subtitle = [subtitle, f"hollow: only part of the week is in the data ({weeks})"]
+        subtitle = [subtitle, f"hollow: {_part_said(part)}"]
     return alt.LayerSpec(
         data=_values(data),
         layer=layers,
@@ -710,6 +709,11 @@ def _part_weeks(trend_frame: pl.DataFrame, fmt: str) -> list[str]:
         return []
     known = trend_frame.filter(pl.col("part_week"))
     return known["iso_week"].str.slice(5).to_list()
+
+
+def _part_said(weeks: list[str]) -> str:
+    """What a week's pale or hollow mark means, for ``weeks`` (``W13``)."""
+    return f"only part of the week is in the data ({', '.join(weeks)})"
 
 
 def trend(
@@ -1355,7 +1359,11 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week; a
     week only part of which is in the data (``part_week``) drawn pale and said."""
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
-    part = data.filter(pl.col("part_week"))["week"].to_list() if "part_week" in data else []
+    part = (  # W13
+        data.filter(pl.col("part_week"))["iso_week"].str.slice(5).to_list()
+        if "part_week" in data.columns
+        else []
+    )
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
         alt.Y("handled:Q", title=None, axis=_count_axis(data["handled"].max(), 3, grid=False)),
@@ -1364,10 +1372,10 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     bars = base.mark_bar(color=PRIMARY)
     heading: str | alt.Title = title
     if part:
-        pale = alt.condition(alt.FieldOneOfPredicate("week", part), alt.value(0.35), alt.value(1))
+        weeks = [w.removeprefix("W") for w in part]
+        pale = alt.condition(alt.FieldOneOfPredicate("week", weeks), alt.value(0.35), alt.value(1))
         bars = bars.encode(opacity=pale)
-        said = f"pale: only part of the week is in the data (W{', W'.join(part)})"
-        heading = alt.Title(title, subtitle=said)
+        heading = alt.Title(title, subtitle=f"pale: {_part_said(part)}")
     chart = (bars + base.mark_text(dy=-6).encode(text=alt.Text("handled:Q"))).properties(
         width=WIDTH - 90, height=80, title=heading
     )
@@ -1376,7 +1384,7 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
         for r in data.iter_rows(named=True)
     )
     if part:
-        described += f" (W{', W'.join(part)} only part of a week)"
+        described += f" ({', '.join(part)} only part of a week)"
     return _described(chart, title, described)
 
 

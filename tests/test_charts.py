@@ -279,6 +279,12 @@ def test_a_count_of_part_of_a_week_is_drawn_hollow_and_said():
     # a rate of part of a week is a rate: drawn as any other
     assert not any(u["mark"]["type"] == "point" for u in resolved["layer"])
     assert "part" not in str(resolved["title"]) + chart.usermeta["panels"][1][1]
+    # a scorecard's weekly volume draws them pale; a frame without the column, none
+    pale = charts.weekly_volume(frame).to_dict()
+    assert pale["layer"][0]["encoding"]["opacity"]["condition"]["test"]["oneOf"] == ["11", "13"]
+    assert pale["title"]["subtitle"] == "pale: only part of the week is in the data (W11, W13)"
+    plain = charts.weekly_volume(frame.drop("part_week")).to_dict()
+    assert "opacity" not in plain["layer"][0]["encoding"]
     whole = charts.trend(frame.with_columns(part_week=False), {"handled": ("H", ",.0f")})
     assert isinstance(whole.to_dict()["vconcat"][0]["title"]["subtitle"], str)
 
