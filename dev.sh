@@ -33,6 +33,10 @@ system_packages() {
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   # the README's PySpark snippet runs on a local Spark session in the tests: Java 17 or newer
   java -version 2>&1 | grep -E 'version "(1[7-9]|[2-9][0-9])' >/dev/null || missing+=(openjdk-17-jre-headless)
+  # the package's one C part (cxreports/_jsonkeys.c) is compiled when it is installed
+  command -v cc >/dev/null || missing+=(gcc libc6-dev)
+  "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || missing+=(python3-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "dev.sh: installing system packages: ${missing[*]}"
     need_root apt-get update -qq
@@ -47,8 +51,10 @@ setup() {
   fi
   local stamp="$VENV/.cxreports-installed"
   local want
-  want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  want=$(cat pyproject.toml requirements.lock cxreports/*.c | sha256sum | cut -c1-16)
+  # (and the compiled part is there: an editable install builds it into cxreports/)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
+    || ! compgen -G 'cxreports/_jsonkeys.*.so' >/dev/null; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
       -c requirements.lock -e '.[test]'

@@ -38,6 +38,7 @@ from cxreports.exceptions import (
     SourceNotFoundError,
 )
 from cxreports.fetch import unfinished_fetch
+from cxreports.jsonkeys import repeats_a_key
 
 #: File endings the loader reads; ``.gz`` may follow any of them.
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -313,7 +314,7 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
             problems.append(_frame([_problem(source, None, None, error)]))
             continue
         if _is_page(data, source):
-            page = _read_page(data, page_schema)
+            page = None if repeats_a_key(data) else _read_page(data, page_schema)
             if page is not None:
                 read.append((source, page, None, True))
                 continue
@@ -493,6 +494,9 @@ def read_records(
     loader adds ``_source`` and ``_position`` to a batch at once, which is cheaper than per file.
     """
     kind = _kind(source)
+    if repeats_a_key(data):
+        # polars' one-call reader would keep the first value: the careful path keeps the last
+        return _careful_read(data, kind, source, record_schema)
     try:
         raw = _fast_read(data, kind, record_schema)
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
@@ -925,14 +929,13 @@ def _careful_read(
 
 
 def _loads(data: bytes) -> Any:
-    """JSON as the fast path reads it: an object that repeats a key keeps its first value.
+    """JSON as every reader takes it: an object that repeats a key keeps its last value.
 
-    polars' reader keeps the first value; giving it the last would take a second parse of
-    every clean page. orjson (which keeps the last) checks the text and gives the errors; the
-    standard library builds the values, its hook keeping the first of a repeated key.
+    orjson checks the text and gives the errors; the standard library builds the values, as
+    Python integers however large (orjson would make a float of one beyond 64 bits).
     """
     orjson.loads(data)
-    return json.loads(data, object_pairs_hook=_first_of_each_key)
+    return json.loads(data)
 
 
 def _dumps(value: Any) -> bytes:
@@ -941,13 +944,6 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _first_of_each_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
 
 
 def _malformed(data: bytes, exc: orjson.JSONDecodeError) -> str:

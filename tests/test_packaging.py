@@ -14,6 +14,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,7 +57,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     for name in BUILD_INPUTS:
         source = ROOT / name
         if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
+            # (and not the compiled part an editable install left: the build makes its own)
+            ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc", "*.so")
             shutil.copytree(source, src / name, ignore=ignore)
         else:
             shutil.copy2(source, src / name)
@@ -94,12 +96,14 @@ def test_the_wheel_and_the_sdist_carry_the_notebooks_and_templates(dist, tmp_pat
         names = whl.namelist()
     # notebooks/ is mapped into the package, not installed as a top-level package of its own
     assert not [n for n in names if n.startswith("notebooks/")]
+    # the scan for repeated JSON keys, compiled (and its source in the sdist, below)
+    assert [n for n in names if re.fullmatch(r"cxreports/_jsonkeys\.cpython-.*\.so", n)], names
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
     for name in shipped:
         in_sdist = name.replace("cxreports/notebooks/", "notebooks/")
         assert in_sdist in members, in_sdist
-    assert "pyproject.toml" in members
+    assert "pyproject.toml" in members and "cxreports/_jsonkeys.c" in members
     # and a wheel built from the sdist (what `pip install cxreports-0.1.0.tar.gz` does) maps them
     _sh(
         [sys.executable, "-m", "pip", "wheel", sdist, "--no-deps", "--no-build-isolation",
