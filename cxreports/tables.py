@@ -1039,15 +1039,11 @@ def data_ends(metrics: WeeklyMetrics, *, compared: bool = True) -> str | None:
         "because the data holds none, not because none came."
     )
     if compared and metrics.kpis["previous"].is_not_null().any():  # cards against last week
-        said += (
-            " The headline compares this part of a week with the whole of last week (a fall "
-            "in volume may be only that)"
-        )
         found = metrics.changes
         said += (
-            "; What changed compares every week only up to the same point."
-            if found is not None and found.until
-            else "."
+            f" The headline and the agents' changes compare it with last week up to the same "
+            f"point ({local:%a %H:%M})"
+            + (", and What changed every week." if found is not None and found.until else ".")
         )
     return said
 

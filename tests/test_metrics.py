@@ -123,8 +123,9 @@ _LATER = [{"agent_id": "C", "started_at": utc(2026, 4, 6, 16, 0)}]
 def test_the_same_figure_summed_in_another_order_is_no_change():
     # 56.2 s three times averages 56.20000000000001 and once 56.2
     rows = [
+        # (this week's on Sunday: a week whose data ends on Tuesday is compared up to then)
         {"agent_id": "A", "started_at": utc(2026, 3, day, 9, k), "first_response_time_s": 56.2}
-        for day, n in ((17, 3), (24, 1))
+        for day, n in ((17, 3), (29, 1))
         for k in range(n)
     ]
     kpi = {r["metric"]: r for r in weekly(make_logs(rows), "2026-W13", "UTC").kpis.to_dicts()}

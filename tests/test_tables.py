@@ -591,11 +591,21 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     m = weekly(make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC")
     assert m.changes.until == "Fri 02:00" and m.changes.claims.height == 0
     assert m.ends_early == utc(2026, 3, 27, 2) and "part way through" in tables.data_ends(m)
+    # the headline and the agent's change compare with last week up to Friday 02:00 (12 a day
+    # from Monday to Thursday, and 00:00 and 02:00 on Friday), not with its whole 84
+    handled = m.kpis.filter(pl.col("metric") == "handled").row(0, named=True)
+    assert (handled["value"], handled["previous"], handled["change"]) == (50, 50, 0)
+    assert m.agents.select("handled", "handled_prev").row(0) == (50, 50)
+    assert tables.data_ends(m).endswith(
+        "The headline and the agents' changes compare it with last week up to the same point "
+        "(Fri 02:00), and What changed every week."
+    )
     # the email's chart by day calls no day after the data the fewest
     assert "no data after Fri 27" in digest.build(m).text and "(0)" not in digest.build(m).text
     # the scorecards, which have no headline nor What changed, are not told what those compare
-    assert "What changed compares" in tables.week_notes(m)
+    assert "and What changed every week" in tables.week_notes(m)
     assert "What changed" not in tables.week_notes(m, compared=False)
+    assert "headline" not in tables.week_notes(m, compared=False)
     # the agent's scorecard draws the week pale
     [card] = weekly(
         make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC", scorecards=True

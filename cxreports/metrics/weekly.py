@@ -123,7 +123,9 @@ class WeeklyMetrics:
     """The numbers of one report week; every table is a finished polars frame.
 
     ``rows`` are the week's counted interactions (not deleted, not bot rooms) with local-time
-    columns; they hold no customer data beyond opaque ids.
+    columns; they hold no customer data beyond opaque ids. ``previous_summary`` is last week's,
+    which ``kpis`` and ``agents`` compare with: up to the same point of it when the data ends
+    part way through this week (``ends_early``).
     """
 
     week: Week
@@ -160,8 +162,8 @@ class WeeklyMetrics:
     #: Every agent's scorecard, when asked for (:mod:`cxreports.metrics.scorecards`).
     scorecards: scorecards_.Scorecards | None = None
     #: The data's last start when the data ends part way through the week
-    #: (:func:`_ends_early`): the rest of it is unknown, and What changed compares every week
-    #: only up to the same point.
+    #: (:func:`_ends_early`): the rest of it is unknown, and the headline, the agents' changes
+    #: and What changed compare every week only up to the same point.
     ends_early: datetime | None = None
 
     @property
@@ -360,7 +362,16 @@ def weekly(
     agent_weeks = t.pop("agent_weeks", None)
     week_categories = t.pop("week_categories", None)
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
-    agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
+    prev_agents = t.pop("prev_agents")
+    if ends_early is not None and comparable:
+        # the headline and each agent's change against last week up to the same point too:
+        # 92 contacts to Monday morning against last Monday morning's, not its whole week
+        local = ends_early.astimezone(ZoneInfo(tz))
+        same_part = lazy_prev.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
+        previous_summary, prev_agents = pl.collect_all(
+            [_breakdown(same_part, by[name], aggs) for name in ("summary", "agents")]
+        )
+    agents = _compare_agents(t.pop("agents"), prev_agents)
     agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
     agents = tamed_frame(agents)  # (the teams' names too)
     days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
