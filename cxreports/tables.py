@@ -1020,7 +1020,7 @@ def data_ends(metrics: WeeklyMetrics, *, compared: bool = True) -> str | None:
     nothing, which is not a week without contacts) or part way through it
     (:attr:`~cxreports.metrics.weekly.WeeklyMetrics.ends_early`: the days after are unknown,
     not quiet). None otherwise. ``compared``: the report has the headline and What changed,
-    and the sentence says what each compares (the scorecards compare with their own)."""
+    and the sentence says what each compares; else it speaks of the scorecards' baselines."""
     ended = metrics.quality.get("load", {}).get("last_seen")
     week = metrics.week
     if ended is None:
@@ -1038,7 +1038,12 @@ def data_ends(metrics: WeeklyMetrics, *, compared: bool = True) -> str | None:
         "its figures cover only the week until then, and the days after show no interactions "
         "because the data holds none, not because none came."
     )
-    if compared and metrics.kpis["previous"].is_not_null().any():  # cards against last week
+    if not compared and metrics.scorecards is not None:
+        said += (
+            " Each agent's baseline counts their earlier weeks only up to the same point "
+            f"({local:%a %H:%M})."
+        )
+    elif compared and metrics.kpis["previous"].is_not_null().any():  # against last week
         found = metrics.changes
         said += (
             f" The headline and the agents' changes compare it with last week up to the same "

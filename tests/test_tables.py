@@ -606,10 +606,17 @@ def test_a_week_the_data_ends_in_is_cut_short_by_what_earlier_weeks_had_after_th
     assert "and What changed every week" in tables.week_notes(m)
     assert "What changed" not in tables.week_notes(m, compared=False)
     assert "headline" not in tables.week_notes(m, compared=False)
-    # the agent's scorecard draws the week pale
-    [card] = weekly(
+    # the agent's scorecard draws the week pale, and sets it beside their earlier weeks up
+    # to Friday 02:00 (50 each), not their whole 84
+    carded = weekly(
         make_logs(_every_day(3, utc(2026, 3, 27, 2))), "2026-W13", "UTC", scorecards=True
-    ).scorecards.cards
+    )
+    [card] = carded.scorecards.cards
+    handled = card.figures.filter(pl.col("metric") == "handled").row(0, named=True)
+    assert (handled["now"], handled["baseline"]) == (50, 50)
+    assert tables.data_ends(carded, compared=False).endswith(
+        "Each agent's baseline counts their earlier weeks only up to the same point (Fri 02:00)."
+    )
     assert card.volume["part_week"].to_list()[-3:] == [False, False, True]
     assert "(W13 only part of a week)" in charts.weekly_volume(card.volume).to_dict()["description"]
     # data that runs to Sunday 22:00 misses less of a week than a change worth a sentence

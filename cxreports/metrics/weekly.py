@@ -274,8 +274,35 @@ def weekly(
     prev_rows = counted(in_week(base, prev)).collect()
 
     by = BREAKDOWNS
-    lazy_rows, lazy_prev = rows.lazy(), prev_rows.lazy()
     span = _data_span(logs)
+    history = _weeks_back(base, wk, tz)
+    # an earlier week the data begins a day or more into is part of a week: 8 contacts of a
+    # Sunday evening are no last week to compare 491 with, nor a week of the baseline
+    partial = [
+        n
+        for n in range(1, changes_.BASELINE_WEEKS + 1)
+        if _known(wk.previous(n), span) and _begins_late(wk.previous(n), span)
+    ]
+    whole = [
+        n
+        for n in range(1, changes_.BASELINE_WEEKS + 1)
+        if n not in partial and _known(wk.previous(n), span)
+    ]
+    # last week and this one both within the data: else nothing is compared
+    comparable = _known(prev, span) and _known(wk, span)
+    compared = history.filter(~pl.col("_week").is_in(partial))
+    ends_early, weeks = _ends_early(wk, span, compared, whole if comparable else [], tz)
+    until = cut = None
+    if ends_early is not None:
+        # the data stops part way through this week: 92 contacts to Monday morning against
+        # 495 in the whole of last week is no fall. Last week (the headline, each agent's
+        # change), the baseline (What changed, the scorecards) count only up to Monday morning
+        local = ends_early.astimezone(ZoneInfo(tz))
+        cut = _into_week(pl.col("started_at"), tz) <= _into(local)
+        until = f"{local:%a %H:%M}"
+        compared = compared.filter(cut)
+    lazy_rows = rows.lazy()
+    lazy_prev = prev_rows.lazy() if cut is None else prev_rows.lazy().filter(cut)
     cats = (
         logs.wrap_up_categories.lazy()
         .filter(pl.col("level") == 1)
@@ -308,22 +335,11 @@ def weekly(
             .select("team", "lead", pl.exclude("team", "lead"))
             .sort(pl.col("team") == UNASSIGNED, "team")  # agents in no team last
         )
-    history = _weeks_back(base, wk, tz)
-    # an earlier week the data begins a day or more into is part of a week: 8 contacts of a
-    # Sunday evening are no last week to compare 491 with, nor a week of the baseline
-    partial = [
-        n
-        for n in range(1, changes_.BASELINE_WEEKS + 1)
-        if _known(wk.previous(n), span) and _begins_late(wk.previous(n), span)
-    ]
-    whole = [
-        n
-        for n in range(1, changes_.BASELINE_WEEKS + 1)
-        if n not in partial and _known(wk.previous(n), span)
-    ]
     if scorecards:  # an agent's own baseline: every week of it in the data (rates of a
         # part of a week are rates; its volume is averaged over the weeks summed, below)
         baseline_rows = history.filter(pl.col("_week").is_in(partial + whole))
+        if cut is not None:
+            baseline_rows = baseline_rows.filter(cut)
         queries["baseline_agents"] = _breakdown(baseline_rows, by["agents"], aggs).join(
             scorecards_.log_sums(baseline_rows), on="agent_id", how="left", nulls_equal=True
         )
@@ -332,28 +348,13 @@ def weekly(
     t = dict(zip(queries, pl.collect_all(queries.values()), strict=True))
     # names as reports show them (tamed: no pile of combining marks); the agents' below
     t.update({n: tamed_frame(t[n]) for n in _NAMED if n in t})
-    # last week and this one both within the data: else nothing is compared
-    comparable = _known(prev, span) and _known(wk, span)
-    if comparable:
-        if whole:
-            # (only the data's first week can be partial: when it is last week, no whole
-            # week precedes it and nothing is compared, below)
-            compared = history.filter(~pl.col("_week").is_in(partial))
-            until = None
-            ends_early, weeks = _ends_early(wk, span, compared, whole, tz)
-            if ends_early is not None:
-                # the data stops part way through this week: 92 contacts to Monday morning
-                # against 495 in the whole of last week is no fall; every week up to Monday
-                # morning is a comparison
-                local = ends_early.astimezone(ZoneInfo(tz))
-                compared = compared.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
-                until = f"{local:%a %H:%M}"
-            found = changes_.find(compared, until=until, baseline_weeks=weeks)
-        else:  # no whole week before this one: nothing to compare with
-            ends_early, _ = _ends_early(wk, span, None, [], tz)
-            found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
+    if comparable and whole:
+        found = changes_.find(compared, until=until, baseline_weeks=weeks)
+    elif comparable:  # no whole week before this one: nothing to compare with
+        # (only the data's first week can be partial: when it is last week, no whole week
+        # precedes it and nothing is compared)
+        found = changes_.Changes(pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=True)
     else:  # a week outside the data: 63 against its 0 is no rise, 0 against 563 no fall
-        ends_early, _ = _ends_early(wk, span, None, [], tz)
         found = changes_.Changes(
             pl.DataFrame(schema=changes_.SCHEMA), 0, 0, first_week=_known(wk, span),
             outside=_outside(wk, span),
@@ -362,16 +363,7 @@ def weekly(
     agent_weeks = t.pop("agent_weeks", None)
     week_categories = t.pop("week_categories", None)
     summary, previous_summary = t.pop("summary"), t.pop("previous_summary")
-    prev_agents = t.pop("prev_agents")
-    if ends_early is not None and comparable:
-        # the headline and each agent's change against last week up to the same point too:
-        # 92 contacts to Monday morning against last Monday morning's, not its whole week
-        local = ends_early.astimezone(ZoneInfo(tz))
-        same_part = lazy_prev.filter(_into_week(pl.col("started_at"), tz) <= _into(local))
-        previous_summary, prev_agents = pl.collect_all(
-            [_breakdown(same_part, by[name], aggs) for name in ("summary", "agents")]
-        )
-    agents = _compare_agents(t.pop("agents"), prev_agents)
+    agents = _compare_agents(t.pop("agents"), t.pop("prev_agents"))
     agents = with_team(_rank_and_flag(agents, summary, min_volume).lazy(), team_map).collect()
     agents = tamed_frame(agents)  # (the teams' names too)
     days = pl.DataFrame({"day": wk.days}, schema={"day": pl.Date})
