@@ -661,12 +661,20 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         subtitle += f" (95% interval {last['range']}{'; shaded' if banded else ''})"
     else:
         subtitle += " · no interval for this measure"
-    layers.append(
-        mark("line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY})
+    solid = mark(
+        "line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY}
     )
     part = _part_weeks(trend_frame, fmt)
     if part:
-        # a count of part of a week is no fall: its point drawn hollow, and said
+        # a count of part of a week is no fall: the line runs dashed into its point, drawn
+        # hollow, and said (the dashes show only where the solid line over the whole weeks
+        # does not cover them)
+        layers.append(
+            mark("line", {"y": y("value")}, color=PRIMARY, strokeWidth=1.5, strokeDash=[3, 3])
+        )
+        solid["data"] = _values(data.filter(~pl.col("week").is_in(part)))
+    layers.append(solid)
+    if part:
         hollow = mark(
             "point", {"tooltip": tooltip, "y": y("value")},
             filled=True, fill="white", stroke=PRIMARY, strokeWidth=1.5, size=36, opacity=1,

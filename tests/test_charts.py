@@ -272,6 +272,11 @@ def test_a_count_of_part_of_a_week_is_drawn_hollow_and_said():
     [hollow] = [u for u in handled["layer"] if u["mark"]["type"] == "point"]
     assert hollow["mark"]["fill"] == "white"
     assert [v["week"] for v in hollow["data"]["values"]] == ["W11", "W13"]
+    # the solid line joins the whole weeks; the line into a part week's point is dashed
+    dashed, solid = [u for u in handled["layer"] if u["mark"]["type"] == "line"]
+    assert dashed["mark"]["strokeDash"] and "data" not in dashed  # every week
+    assert "strokeDash" not in solid["mark"]
+    assert [v["week"] for v in solid["data"]["values"]] == ["W12"]
     assert handled["title"]["subtitle"][1] == (
         "hollow: only part of the week is in the data (W11, W13)"
     )
