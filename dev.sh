@@ -51,7 +51,7 @@ setup() {
   fi
   local stamp="$VENV/.cxreports-installed"
   local want
-  want=$(cat pyproject.toml requirements.lock cxreports/*.c | sha256sum | cut -c1-16)
+  want=$(cat pyproject.toml setup.py requirements.lock cxreports/*.c | sha256sum | cut -c1-16)
   # (and the compiled part is there: an editable install builds it into cxreports/)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] \
     || ! compgen -G 'cxreports/_jsonkeys.*.so' >/dev/null; then

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What the build reads; the rest of a clone (tests, docs, CI) is not packaged.
-BUILD_INPUTS = ("pyproject.toml", "README.md", "cxreports", "notebooks")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "cxreports", "notebooks")
 PROBE = """\
 import sys
 
