@@ -30,7 +30,6 @@ from cxreports.metrics import WeeklyMetrics
 from cxreports.metrics import changes as changes_
 from cxreports.metrics.weekly import reading
 from cxreports.schema import agent_labels, isolated
-from cxreports.scope import describe as describe_filters
 from cxreports.tables import duration, format_change, format_value
 from cxreports.targets import STATUS
 
@@ -173,20 +172,7 @@ def build(metrics: WeeklyMetrics, *, title: str = "Weekly contact-center report"
         )
     )
     days = wk.days
-    notes = []
-    if tables.outside_data(metrics):
-        pass  # the data's notes below say where the data is; nothing else applies
-    elif metrics.handled == 0:
-        within = describe_filters(
-            metrics.params["queues"], metrics.params["channels"], metrics.params.get("teams", [])
-        )
-        notes.append(
-            "No interactions were handled by agents in this week"
-            + (f" for {within}." if within else ".")
-        )
-    elif not metrics.has_csat:
-        notes.append("No customer answered a CSAT survey this week.")
-    notes += filter(None, (tables.data_begins(metrics), tables.data_ends(metrics)))
+    notes = tables.caveats(metrics, fcr=False, short=True)
     ranked = metrics.agents.filter(pl.col("ranked"))
     digest = _Digest(
         subject=f"{title} · {wk.label} ({wk.tz})" + (f" · {scope}" if scope else ""),

@@ -1054,11 +1054,20 @@ def data_ends(metrics: WeeklyMetrics, *, compared: bool = True) -> str | None:
 
 
 def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True, compared: bool = True) -> str:
-    """Caveats the reader must see before the numbers: empty week, no CSAT, open FCR window.
+    """Caveats the reader must see before the numbers (:func:`caveats`), as the report's
+    notes."""
+    return "".join(note(n) for n in caveats(metrics, fcr=fcr, compared=compared))
+
+
+def caveats(
+    metrics: WeeklyMetrics, *, fcr: bool = True, compared: bool = True, short: bool = False
+) -> list[str]:
+    """Caveats the reader must see before the numbers: empty week, no CSAT, where the data
+    begins or ends, open FCR window.
 
     ``fcr=False`` leaves out the FCR caveat, for reports that show no FCR figure;
     ``compared=False`` says nothing of the headline and What changed, for reports without them
-    (the scorecards).
+    (the scorecards); ``short`` leaves out what the report's own page explains (the email).
     """
     notes = []
     if outside_data(metrics):
@@ -1069,24 +1078,27 @@ def week_notes(metrics: WeeklyMetrics, *, fcr: bool = True, compared: bool = Tru
         )
         within = f" for {filters}" if filters else ""
         notes.append(
-            f"No interactions were handled by agents in this week{within}. The tables below "
-            "are empty on purpose; check the week, the time zone, the filters and the source."
+            f"No interactions were handled by agents in this week{within}."
+            + (
+                ""
+                if short
+                else " The tables below are empty on purpose; check the week, the time zone, "
+                "the filters and the source."
+            )
         )
     elif not metrics.has_csat:
         notes.append(
-            "No customer answered a CSAT survey this week, so CSAT figures are shown as '—' "
-            "rather than as zeros."
+            "No customer answered a CSAT survey this week"
+            + ("." if short else ", so CSAT figures are shown as '—' rather than as zeros.")
         )
-    for said in (data_begins(metrics), data_ends(metrics, compared=compared)):
-        if said:
-            notes.append(said)
+    notes += filter(None, (data_begins(metrics), data_ends(metrics, compared=compared)))
     if fcr and metrics.fcr_incomplete:
         notes.append(
             f"First-contact resolution looks 7 days ahead for a repeat contact; the data ends "
             f"before that window closes for {metrics.fcr_incomplete:,} of this week's "
             "interactions, so FCR may fall once later data arrives."
         )
-    return "".join(note(n) for n in notes)
+    return notes
 
 
 def bots_table(bots: pl.DataFrame) -> GT:
