@@ -1331,18 +1331,31 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
     verdicts = rows.filter(pl.col("sla_status").is_not_null())
     if verdicts.height == 0:
         return _empty("No SLA verdicts this week")
+    counts = verdicts.group_by("hour").agg(
+        (pl.col("sla_status") != "meet").sum().alias("breaches"),
+        pl.len().alias("verdicts"),
+    )
+    # every hour from the first to the last with a verdict, so that the axis skips none: an
+    # hour without verdicts has no bar (0 would read as none breached)
+    hours = pl.DataFrame(
+        {"hour": range(counts["hour"].min(), counts["hour"].max() + 1)},
+        schema={"hour": counts.schema["hour"]},
+    )
     data = (
-        verdicts.group_by("hour")
-        .agg(
-            (pl.col("sla_status") != "meet").sum().alias("breaches"),
-            pl.len().alias("verdicts"),
-        )
-        .sort("hour")
+        hours.join(counts, on="hour", how="left")
+        .with_columns(pl.col("verdicts").fill_null(0))
         .with_columns(label=pl.format("{}:00", pl.col("hour").cast(pl.String).str.zfill(2)))
     )
     total = int(data["breaches"].sum())
     base = alt.Chart(_values(data)).encode(
-        alt.X("label:O", title="hour of the day", sort=None, axis=_axis(labelAngle=-90)),
+        alt.X(
+            "label:O",
+            title="hour of the day",
+            sort=None,
+            axis=_axis(labelAngle=-90),
+            # the hours without a bar stay on the axis too (a null bar leaves the domain)
+            scale=alt.Scale(domain=data["label"].to_list()),
+        ),
         alt.Y(
             "breaches:Q", title="breaches", axis=_count_axis(data["breaches"].max(), 3, grid=False)
         ),
@@ -1355,7 +1368,7 @@ def breaches_by_hour(rows: pl.DataFrame, title: str = "SLA breaches by hour") ->
         height=90,
         title=alt.Title(title, subtitle=f"{total:,} of {verdicts.height:,} SLA verdicts breached"),
     )
-    worst = data.sort("breaches", descending=True).row(0, named=True)
+    worst = data.sort("breaches", descending=True, nulls_last=True).row(0, named=True)
     described = (
         f"{title}: {total} breaches of {verdicts.height} verdicts; most at {worst['label']} "
         f"({worst['breaches']})."

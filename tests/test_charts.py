@@ -662,6 +662,24 @@ def test_count_axes_tick_whole_numbers_only():
         assert numbers and len(numbers) == len(set(numbers)), numbers
 
 
+def test_breaches_by_hour_skip_no_hour_and_draw_none_for_an_hour_without_verdicts():
+    # 17:00 then 19:00 (0 breaches of 2): the axis ran 17:00, 19:00, 20:00 with 18:00 missing
+    import vl_convert
+
+    rows = pl.DataFrame(
+        {"hour": [17, 17, 19, 19, 20], "sla_status": ["breach", "meet", "meet", "meet", "breach"]},
+        schema={"hour": pl.Int8, "sla_status": pl.String},
+    )
+    chart = charts.breaches_by_hour(rows)
+    values = {v["label"]: (v["breaches"], v["verdicts"]) for v in _spec_values(chart.to_dict())}
+    assert values == {"17:00": (1, 2), "18:00": (None, 0), "19:00": (0, 2), "20:00": (1, 1)}
+    svg = vl_convert.vegalite_to_svg(chart.to_dict())
+    assert re.findall(r">(\d\d:00)</text>", svg) == ["17:00", "18:00", "19:00", "20:00"]
+    # three bars and three labels (19:00's 0 among them); none for 18:00
+    assert len(re.findall(r'aria-roledescription="bar"', svg)) == 3
+    assert "most at 17:00 (1)" in chart.description
+
+
 def test_a_leaderboard_of_many_agents_draws_the_first_30_and_says_so():
     # 150 agents' bars ran 3,000 px tall, off the printed page
     rows = [
