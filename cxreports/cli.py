@@ -279,6 +279,8 @@ def _report_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from cxreports import store
     from cxreports.export import frame_to_text
     from cxreports.report import prepare
@@ -308,7 +310,14 @@ def _run_metrics(args: argparse.Namespace) -> int:
         **_report_parameters(args),
         as_of=as_of,
     )
-    sys.stdout.write(frame_to_text(metrics.table(args.table), args.format))
+    table = metrics.table(args.table)
+    if args.table == "agents":  # as the reports list them: by rank, then the agents below
+        # the minimum volume, most handled first
+        table = table.sort(
+            "rank", pl.col("handled"), "agent_name", "agent_id",
+            descending=[False, True, False, False], nulls_last=True,
+        )  # fmt: skip
+    sys.stdout.write(frame_to_text(table, args.format))
     return 0
 
 

@@ -120,6 +120,12 @@ def test_metrics_agents_csv(sample: Path, capsys: pytest.CaptureFixture[str]):
     assert agents.columns[:2] == ["agent_id", "agent_name"]
     assert agents.height > 0
     assert agents["agent_id"].is_unique().all()
+    # as the reports list them: ranked agents by rank, then the rest, most handled first
+    ranked = agents.filter(pl.col("ranked"))
+    assert ranked["rank"].to_list() == sorted(ranked["rank"].to_list())
+    assert agents["ranked"].to_list() == sorted(agents["ranked"].to_list(), reverse=True)
+    rest = agents.filter(~pl.col("ranked"))["handled"].to_list()
+    assert rest == sorted(rest, reverse=True)
 
     code, stdout, _ = run(
         capsys, "metrics", "summary", str(sample), "--week", WEEK, "--tz", TZ, "--format", "csv"
