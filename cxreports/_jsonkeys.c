@@ -6,22 +6,24 @@
  * Each key read is hashed (FNV-1a, 64 bits), mixed with a number given to its object, and
  * looked up in one open-addressing table shared by every open object; the keys of the open
  * objects are also kept on a stack, so that when the table fills with the keys of objects
- * since closed it is rebuilt from the stack alone. Each key costs O(1) whatever the input.
+ * since closed it is rebuilt from the stack alone. A look-up walks MAX_PROBES slots at most,
+ * so each key costs O(1) whatever the input, keys chosen to collide too.
  *
- * It answers 1 (yes, or cannot tell cheaply: the careful path decides) for a repeated key; a
- * key written with a backslash escape (one key can be spelled two ways); objects nested
- * deeper than MAX_DEPTH; more than MAX_OPEN_KEYS keys open at once; two keys whose mixed
- * hashes collide (a chance of 2^-64 a pair). Text that is not JSON gets some answer; the
- * parsers reject it either way. The GIL is released while it runs.
+ * It answers 1 (yes, or cannot tell cheaply: the standard library's parser decides) for a
+ * repeated key; a key written with a backslash escape (one key can be spelled two ways); more
+ * than MAX_OPEN_KEYS keys open at once; a look-up past MAX_PROBES slots; two keys whose
+ * mixed hashes collide (a chance of 2^-64 a pair). Text that is not JSON gets some answer;
+ * the parsers reject it either way. The GIL is released while it runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DEPTH 64
 #define MAX_OPEN_KEYS (1 << 16)
+#define MAX_PROBES 64 /* a table at most half full needs 2 on average */
 #define FIRST_BITS 12 /* 32 KB: stays in the cache while most objects have a few dozen keys */
 
 typedef struct {
@@ -35,11 +37,13 @@ static inline size_t slot_of(uint64_t v, int bits) {
     return (size_t)((v * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-/* 1 if v is already in the table (a repeated key), else inserts it and returns 0 */
+/* 1 if v is already in the table (a repeated key), or if it is not found within
+   MAX_PROBES slots (keys chosen to collide would make each look-up a walk through all of
+   them: the careful path decides instead); else inserts it and returns 0 */
 static inline int seen(Scan *s, uint64_t v) {
     size_t mask = ((size_t)1 << s->bits) - 1, i = slot_of(v, s->bits);
-    while (s->table[i]) {
-        if (s->table[i] == v)
+    for (int probes = 0; s->table[i]; probes++) {
+        if (s->table[i] == v || probes == MAX_PROBES)
             return 1;
         i = (i + 1) & mask;
     }
@@ -52,7 +56,7 @@ static inline int seen(Scan *s, uint64_t v) {
 static const uint8_t TOKEN[256] = {['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1, [','] = 1};
 
 /* The table half full: keep only the open objects' keys, in a table twice as large if they
-   alone fill a quarter of it. -1 if memory runs out. */
+   alone fill a quarter of it. -1 if memory runs out, 1 if they collide past MAX_PROBES. */
 static int rebuild(Scan *s, size_t top) {
     if (top > ((size_t)1 << s->bits) / 4) {
         uint64_t *larger = realloc(s->table, ((size_t)2 << s->bits) * sizeof(uint64_t));
@@ -64,28 +68,35 @@ static int rebuild(Scan *s, size_t top) {
     memset(s->table, 0, ((size_t)1 << s->bits) * sizeof(uint64_t));
     s->used = 0;
     for (size_t k = 0; k < top; k++)
-        seen(s, s->keys[k]);
+        if (seen(s, s->keys[k]))
+            return 1; /* the open keys alone collide past MAX_PROBES */
     return 0;
 }
 
+/* What the scan holds for each open object or array, as deep as the text nests. */
+typedef struct {
+    uint8_t is_object;
+    uint64_t mix;     /* an object's number, spread over 64 bits */
+    size_t first_key; /* where an object's keys start in Scan.keys */
+} Level;
+
 static int scan(const unsigned char *buf, size_t n) {
     Scan s;
-    uint8_t is_object[MAX_DEPTH];
-    uint64_t mix[MAX_DEPTH];      /* each open object's number, spread over 64 bits */
-    size_t first_key[MAX_DEPTH];  /* where each open object's keys start in s.keys */
-    size_t top = 0;               /* keys held on the stack */
+    size_t levels = 64;
+    Level *level = malloc(levels * sizeof(Level));
+    size_t top = 0; /* keys held on the stack */
     uint64_t objects = 0;
-    int depth = -1, expect_key = 0, answer = 0;
+    ptrdiff_t depth = -1;
+    int expect_key = 0, answer = 0;
     size_t i = 0;
 
     s.bits = FIRST_BITS;
     s.table = calloc((size_t)1 << s.bits, sizeof(uint64_t));
     s.keys = malloc(MAX_OPEN_KEYS * sizeof(uint64_t));
     s.used = 0;
-    if (!s.table || !s.keys) {
-        free(s.table);
-        free(s.keys);
-        return -1;
+    if (!s.table || !s.keys || !level) {
+        answer = -1;
+        goto done;
     }
     while (i < n) {
         while (i < n && !TOKEN[buf[i]])
@@ -104,7 +115,7 @@ static int scan(const unsigned char *buf, size_t n) {
                     }
                     h = (h ^ buf[j]) * 1099511628211ull;
                 }
-                uint64_t v = h ^ mix[depth];
+                uint64_t v = h ^ level[depth].mix;
                 if (!v)
                     v = 1;
                 if (top == MAX_OPEN_KEYS || seen(&s, v)) {
@@ -112,10 +123,8 @@ static int scan(const unsigned char *buf, size_t n) {
                     goto done;
                 }
                 s.keys[top++] = v;
-                if (s.used > ((size_t)1 << s.bits) / 2 && rebuild(&s, top) < 0) {
-                    answer = -1;
+                if (s.used > ((size_t)1 << s.bits) / 2 && (answer = rebuild(&s, top)) != 0)
                     goto done;
-                }
                 expect_key = 0;
             } else {
                 /* the next quote not escaped: one preceded by an even run of backslashes */
@@ -138,31 +147,37 @@ static int scan(const unsigned char *buf, size_t n) {
             continue;
         }
         if (c == '{' || c == '[') {
-            if (++depth == MAX_DEPTH) {
-                answer = 1;
-                goto done;
+            if ((size_t)++depth == levels) {
+                Level *deeper = realloc(level, 2 * levels * sizeof(Level));
+                if (!deeper) {
+                    answer = -1;
+                    goto done;
+                }
+                level = deeper;
+                levels *= 2;
             }
-            is_object[depth] = c == '{';
+            level[depth].is_object = c == '{';
             if (c == '{') {
-                first_key[depth] = top;
-                mix[depth] = (++objects) * 0xD6E8FEB86659FD93ull;
+                level[depth].first_key = top;
+                level[depth].mix = (++objects) * 0xD6E8FEB86659FD93ull;
             }
             expect_key = c == '{';
         } else if (c == '}' || c == ']') {
             if (depth < 0)
                 goto done; /* not JSON: the parser says what is wrong */
-            if (is_object[depth])
-                top = first_key[depth];
+            if (level[depth].is_object)
+                top = level[depth].first_key;
             depth--;
             expect_key = 0;
         } else if (c == ',') {
-            expect_key = depth >= 0 && is_object[depth];
+            expect_key = depth >= 0 && level[depth].is_object;
         }
         i++;
     }
 done:
     free(s.table);
     free(s.keys);
+    free(level);
     return answer;
 }
 
@@ -195,8 +210,8 @@ PyMODINIT_FUNC PyInit__jsonkeys(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(m, "MAX_DEPTH", MAX_DEPTH) < 0 ||
-        PyModule_AddIntConstant(m, "MAX_OPEN_KEYS", MAX_OPEN_KEYS) < 0) {
+    if (PyModule_AddIntConstant(m, "MAX_OPEN_KEYS", MAX_OPEN_KEYS) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_PROBES", MAX_PROBES) < 0) {
         Py_DECREF(m);
         return NULL;
     }

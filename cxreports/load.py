@@ -313,15 +313,16 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         if error:
             problems.append(_frame([_problem(source, None, None, error)]))
             continue
-        if _is_page(data, source):
-            page = None if repeats_a_key(data) else _read_page(data, page_schema)
+        once = _keys_once(data, _kind(source))
+        if once is not None and _is_page(data, source):
+            page = _read_page(once, page_schema)
             if page is not None:
                 read.append((source, page, None, True))
                 continue
             # not a well-formed page: the careful path finds and names what is wrong
             raw, positions, bad = _careful_read(data, "json", source, record_schema)
         else:
-            raw, positions, bad = read_records(data, source, record_schema)
+            raw, positions, bad = _read_records(data, once, source, record_schema)
         problems.append(bad)
         if raw.height:
             read.append((source, raw, positions, False))
@@ -493,12 +494,18 @@ def read_records(
     Positions are None when the records are the whole file in order (0, 1, 2, ...); the
     loader adds ``_source`` and ``_position`` to a batch at once, which is cheaper than per file.
     """
+    return _read_records(data, _keys_once(data, _kind(source)), source, record_schema)
+
+
+def _read_records(
+    data: bytes, once: bytes | None, source: str, record_schema: pl.Schema
+) -> tuple[pl.DataFrame, list[int] | None, pl.DataFrame]:
+    """:func:`read_records` of ``data``, ``once`` being :func:`_keys_once` of it."""
     kind = _kind(source)
-    if repeats_a_key(data):
-        # polars' one-call reader would keep the first value: the careful path keeps the last
+    if once is None:
         return _careful_read(data, kind, source, record_schema)
     try:
-        raw = _fast_read(data, kind, record_schema)
+        raw = _fast_read(once, kind, record_schema)
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
         return _careful_read(data, kind, source, record_schema)
     return raw, None, S.empty(S.QUARANTINE)
@@ -880,7 +887,7 @@ def _careful_read(
     problems: list[dict[str, Any]] = []
     records: list[tuple[int, Any]] = []
     if kind == "ndjson":
-        for i, line in enumerate(data.splitlines()):
+        for i, line in enumerate(data.split(b"\n")):  # (a lone CR is a space in a record)
             if not line.strip():
                 continue
             try:
@@ -922,10 +929,32 @@ def _careful_read(
         else:
             good.append((position, record))
     if good:
-        raw = pl.read_json(io.BytesIO(_dumps([r for _, r in good])), schema=record_schema)
+        record = pl.Struct(record_schema)
+        kept = [_read_fields(r, record) for _, r in good]
+        raw = pl.read_json(io.BytesIO(_dumps(kept)), schema=record_schema)
     else:
         raw = pl.DataFrame(schema=record_schema)
     return raw, [p for p, _ in good], _frame(problems)
+
+
+def _keys_once(data: bytes, kind: str) -> bytes | None:
+    """``data`` for polars' one-call reader, which keeps a repeated key's first value: where
+    an object repeats a key (:func:`~cxreports.jsonkeys.repeats_a_key`), written again with
+    each key once and its last value, as every JSON reader keeps it. The file's other records
+    meet the same reader either way. ``data`` itself where the standard library's parser
+    cannot read it (the one-call reader refuses it too, and the careful path says why); None
+    where the file nests too deeply for it: the careful path reads it."""
+    if not repeats_a_key(data):
+        return data
+    try:
+        if kind == "ndjson":
+            lines = data.split(b"\n")  # (as JSON lines are: a lone CR is a space in a record)
+            return b"\n".join(_dumps(json.loads(line)) for line in lines if line.strip())
+        return _dumps(json.loads(data))
+    except ValueError:
+        return data
+    except RecursionError:
+        return None
 
 
 def _loads(data: bytes) -> Any:
@@ -935,15 +964,28 @@ def _loads(data: bytes) -> Any:
     Python integers however large (orjson would make a float of one beyond 64 bits).
     """
     orjson.loads(data)
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except RecursionError:  # orjson follows 1,024 levels; the standard library a few fewer
+        raise _TooDeep(_TOO_DEEP, "", 0) from None
+
+
+class _TooDeep(orjson.JSONDecodeError):
+    """JSON that orjson reads and the standard library's parser does not: nested too deeply."""
+
+
+_TOO_DEEP = (
+    "nested too deeply to read record by record (the standard library's JSON reader stops "
+    "near 1,000 levels; orjson at 1,024): flatten the file's deepest field"
+)
 
 
 def _dumps(value: Any) -> bytes:
     """``value`` as compact JSON; integers beyond 64 bits too, which orjson refuses."""
     try:
         return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except TypeError:  # (or a lone surrogate, which orjson refuses too: written as \ud800)
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _malformed(data: bytes, exc: orjson.JSONDecodeError) -> str:
@@ -955,6 +997,8 @@ def _malformed(data: bytes, exc: orjson.JSONDecodeError) -> str:
             f"not UTF-8 text: expected UTF-8, got byte 0x{data[bad.start]:02x} at offset "
             f"{bad.start}; re-export the file as UTF-8"
         )
+    if isinstance(exc, _TooDeep):
+        return _TOO_DEEP
     truncated = " (the file looks truncated)" if "EOF" in str(exc) or "end" in str(exc) else ""
     return f"malformed JSON{truncated}: {exc}"
 
@@ -1008,6 +1052,22 @@ def _type_error(value: Any, dtype: pl.DataType, path: str) -> str | None:
         pl.Float64: isinstance(value, int | float) and not isinstance(value, bool),
     }.get(dtype.base_type(), True)
     return None if ok else _mismatch(path, _KIND_WORDS.get(dtype.base_type(), str(dtype)), value)
+
+
+def _read_fields(value: Any, dtype: pl.DataType) -> Any:
+    """``value`` (which fits ``dtype``: :func:`_type_error`) with only the fields ``dtype``
+    reads, and a number beyond 64 bits as its reader would take it: for polars' reader, a
+    39-digit number stops the whole file, even in a field it does not read."""
+    if isinstance(dtype, pl.Struct) and isinstance(value, dict):
+        return {
+            f.name: _read_fields(value[f.name], f.dtype) for f in dtype.fields if f.name in value
+        }
+    if isinstance(dtype, pl.List) and isinstance(value, list):
+        return [_read_fields(item, dtype.inner) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        # (a duration or a whole number then fails its range check, a text keeps its digits)
+        return {pl.Float64: float, pl.String: str}.get(dtype.base_type(), lambda v: v)(value)
+    return value
 
 
 def _mismatch(path: str, expected: str, value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxreports.jsonkeys import MAX_DEPTH, MAX_OPEN_KEYS, repeats_a_key
+from cxreports.jsonkeys import MAX_OPEN_KEYS, MAX_PROBES, repeats_a_key
 
 # few keys, so that objects repeat them often; some look like JSON themselves
 KEYS = st.sampled_from(["a", "b", "id", "{", "}", "[", ",", ":", '"', "a\\", "é", "🙂", "a b"])
@@ -108,12 +109,31 @@ def test_the_scan_reads_objects_strings_and_lines(text: str, repeated: bool) -> 
     assert repeats_a_key(text.encode()) is repeated
 
 
-def test_the_scan_says_yes_where_it_cannot_tell_cheaply() -> None:
-    """Deeper than it tracks, or more keys open than it holds: the careful path decides."""
-    deep = '{"a":' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1)
-    assert repeats_a_key(deep.encode())
-    shallow = '{"a":' * MAX_DEPTH + "1" + "}" * MAX_DEPTH
-    assert not repeats_a_key(shallow.encode())
+def test_the_scan_follows_any_depth_and_says_yes_where_it_cannot_tell_cheaply() -> None:
+    """More keys open than it holds, or a look-up walking past MAX_PROBES slots (keys chosen to
+    collide): the standard library's parser decides, as for a key written with an escape."""
+    deep = '{"a":' * 5000 + "1" + "}" * 5000  # deeper than any parser here reads: not its call
+    assert not repeats_a_key(deep.encode())
+    assert repeats_a_key(('{"a":' * 5000 + '{"b":1,"b":2}' + "}" * 5000).encode())
     wide = "{" + ",".join(f'"k{i}": {i}' for i in range(MAX_OPEN_KEYS + 1)) + "}"
     assert repeats_a_key(wide.encode())
     assert not repeats_a_key(wide.replace(f',"k{MAX_OPEN_KEYS}": {MAX_OPEN_KEYS}', "").encode())
+    # keys whose hashes all fall in the table's first slot (its first object's, 4,096 slots;
+    # the hash as _jsonkeys.c computes it): each look-up walks the keys before it
+    colliding = []
+    for i in itertools.count():
+        key = f"k{i}"
+        h = 14695981039346656037
+        for byte in key.encode():
+            h = ((h ^ byte) * 1099511628211) % 2**64
+        v = h ^ 0xD6E8FEB86659FD93
+        if (v * 0x9E3779B97F4A7C15) % 2**64 >> (64 - 12) == 0:
+            colliding.append(key)
+            if len(colliding) == MAX_PROBES + 2:
+                break
+
+    def keyed(keys: list[str]) -> bytes:
+        return ("{" + ",".join(f'"{k}": 1' for k in keys) + "}").encode()
+
+    assert not repeats_a_key(keyed(colliding[: MAX_PROBES - 4]))
+    assert repeats_a_key(keyed(colliding))

@@ -641,6 +641,74 @@ def test_a_repeated_key_keeps_its_last_value_on_both_paths(
             assert got.equals(want), (way, table)
 
 
+@pytest.mark.parametrize("name", ["page.json", "list.json", "lines.ndjson"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("queueName", 1.5),  # a number for a text: polars' reader keeps its text
+        ("contactLabel", [1.5]),
+        ("handledTime", True),  # (docs/data.md: 1)
+        ("queueName", "Tier \ud800 2"),  # a lone surrogate, which orjson refuses
+    ],
+)
+def test_a_repeated_key_elsewhere_in_a_file_changes_nothing_else(
+    tmp_path: Path, seed_record, name: str, field: str, value
+):
+    """A repeat sends the file to be written again with each key once and read by the same
+    reader: a neighbour's value the one-call reader takes stays taken, not quarantined."""
+    odd = seed_record | {field: value}
+    encode = {
+        "page.json": _page_bytes,
+        "list.json": lambda records: json.dumps(records).encode(),
+        "lines.ndjson": _lines_bytes,
+    }[name]
+    loaded = {}
+    for folder, other in (("once", {"extra": 2}), ("repeated", None)):
+        (tmp_path / folder).mkdir()
+        data = encode([odd, seed_record | {"id": "other", "extra": 2}])
+        if other is None:
+            data = data.replace(b'"extra": 2', b'"extra": 1, "extra": 2')
+        (tmp_path / folder / name).write_bytes(data)
+        loaded[folder] = load(tmp_path / folder)
+    once, repeated = loaded["once"], loaded["repeated"]
+    assert (repeated.loaded, repeated.quarantined) == (once.loaded, once.quarantined)
+    for table in ("interactions", *S.CHILD_TABLES):
+        want = getattr(once, table).drop("source_file", strict=False)
+        assert getattr(repeated, table).drop("source_file", strict=False).equals(want), table
+
+
+def test_files_the_careful_path_reads_whole(tmp_path: Path, seed_record):
+    """Valid JSON the record-by-record path had refused or split: a JSON line with a lone CR
+    as a space in it, a 39-digit number in a field no table reads; and one nested 1,010
+    deep, which polars' reader reads, orjson too, but the standard library's parser (which
+    reads a file that repeats a key) does not: that file is quarantined whole, saying why."""
+    deep = ("[" * 1010 + '{"x": 1}' + "]" * 1010).encode()
+    files = {
+        "deep.json": _page_bytes(
+            [seed_record | {"deep": "DEEP"}, seed_record | {"id": "b"}]
+        ).replace(b'"DEEP"', deep),
+        "cr.ndjson": _lines_bytes([seed_record, seed_record | {"id": "b"}]).replace(
+            b'"caseId":', b'"caseId":\r', 1
+        ),
+        "big.json": _page_bytes([seed_record | {"big": 10**38}, seed_record | {"id": "b"}]),
+    }
+    for name, data in files.items():
+        for repeat in (False, True):
+            folder = tmp_path / f"{name}-{repeat}"
+            folder.mkdir()
+            if repeat:  # the second record repeats a key
+                data = data.replace(b'"id": "b"', b'"id": "a", "id": "b"')
+            (folder / name).write_bytes(data)
+            logs = load(folder)
+            if name == "deep.json" and repeat:
+                [reason] = logs.quarantine["reason"].to_list()
+                assert reason.startswith("nested too deeply to read record by record")
+                assert (logs.loaded, logs.quarantine["position"].to_list()) == (0, [None])
+                continue
+            assert (logs.loaded, logs.quarantined) == (2, 0), (name, repeat, logs.quarantine)
+            assert logs.records_read == 2
+
+
 def test_a_folder_source_lists_its_pages_at_any_depth_in_path_order(tmp_path: Path) -> None:
     from cxreports.load import resolve_sources
 
