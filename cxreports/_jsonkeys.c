@@ -1,19 +1,23 @@
 /*
- * cxreports._jsonkeys: whether JSON text repeats a key in one object, in one pass over its
- * bytes. See cxreports/jsonkeys.py for why the loader asks and what the answer means.
+ * cxreports._jsonkeys: whether JSON text repeats a key in one object, and the text without
+ * the earlier pairs of each repeated key, in one pass over its bytes. See
+ * cxreports/jsonkeys.py for why the loader asks and what it does with the answer.
  *
  * The scan skips strings (and their escapes) and tracks the objects open around each byte.
  * Each key read is hashed (FNV-1a, 64 bits), mixed with a number given to its object, and
  * looked up in one open-addressing table shared by every open object; the keys of the open
- * objects are also kept on a stack, so that when the table fills with the keys of objects
- * since closed it is rebuilt from the stack alone. A look-up walks MAX_PROBES slots at most,
- * so each key costs O(1) whatever the input, keys chosen to collide too.
+ * objects are also kept on a stack (where each pair begins and the comma after it), so that
+ * when the table fills with the keys of objects since closed it is rebuilt from the stack
+ * alone. A look-up walks MAX_PROBES slots at most, so each key costs O(1) whatever the input,
+ * keys chosen to collide too. A key met again in its object (the same bytes) marks its
+ * earlier pair, from its opening quote to its comma, to be left out: what is left is the text
+ * with each key once and its last value, every other byte as it was.
  *
- * It answers 1 (yes, or cannot tell cheaply: the standard library's parser decides) for a
- * repeated key; a key written with a backslash escape (one key can be spelled two ways); more
- * than MAX_OPEN_KEYS keys open at once; a look-up past MAX_PROBES slots; two keys whose
- * mixed hashes collide (a chance of 2^-64 a pair). Text that is not JSON gets some answer;
- * the parsers reject it either way. The GIL is released while it runs.
+ * It cannot tell cheaply (and leaves it to the standard library's parser) where a key is
+ * written with a backslash escape (one key can be spelled two ways), more than MAX_OPEN_KEYS
+ * keys are open at once, a look-up walks past MAX_PROBES slots, or two keys of one object
+ * share a hash. Text that is not JSON gets some answer; the parsers reject it either way. The
+ * GIL is released while it runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -26,50 +30,68 @@
 #define MAX_PROBES 64 /* a table at most half full needs 2 on average */
 #define FIRST_BITS 12 /* 32 KB: stays in the cache while most objects have a few dozen keys */
 
+/* A key held for an open object: its mixed hash, where its pair begins (the key's opening
+   quote) and the comma after its value (0 until one is read). */
 typedef struct {
-    uint64_t *table; /* 0 = empty slot */
-    uint64_t *keys;  /* mixed hashes of the open objects' keys, outermost first */
+    uint64_t v;
+    size_t start, len, comma;
+} Key;
+
+typedef struct {
+    uint64_t v;      /* 0 = empty slot */
+    uint32_t key;    /* the index in Scan.keys of the latest key with this hash */
+} Slot;
+
+typedef struct {
+    Slot *table;
+    Key *keys;       /* the open objects' keys, outermost first */
     size_t used;     /* slots taken in the table, by open and closed objects' keys */
     int bits;        /* the table has 2^bits slots */
+    size_t (*drop)[2]; /* byte spans of earlier pairs of a repeated key */
+    size_t drops, room;
 } Scan;
 
 static inline size_t slot_of(uint64_t v, int bits) {
     return (size_t)((v * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-/* 1 if v is already in the table (a repeated key), or if it is not found within
+/* The slot of v: where it is, or the empty one where it goes; NULL if not found within
    MAX_PROBES slots (keys chosen to collide would make each look-up a walk through all of
-   them: the careful path decides instead); else inserts it and returns 0 */
-static inline int seen(Scan *s, uint64_t v) {
+   them: the standard library's parser decides instead). */
+static inline Slot *find(Scan *s, uint64_t v) {
     size_t mask = ((size_t)1 << s->bits) - 1, i = slot_of(v, s->bits);
-    for (int probes = 0; s->table[i]; probes++) {
-        if (s->table[i] == v || probes == MAX_PROBES)
-            return 1;
+    for (int probes = 0; s->table[i].v && s->table[i].v != v; probes++) {
+        if (probes == MAX_PROBES)
+            return NULL;
         i = (i + 1) & mask;
     }
-    s->table[i] = v;
-    s->used++;
-    return 0;
+    return &s->table[i];
 }
 
 /* the bytes the scan acts on; every other byte (space, digits, letters) is skipped */
 static const uint8_t TOKEN[256] = {['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1, [','] = 1};
 
-/* The table half full: keep only the open objects' keys, in a table twice as large if they
-   alone fill a quarter of it. -1 if memory runs out, 1 if they collide past MAX_PROBES. */
+/* The table half full: keep only the open objects' keys (the latest of each), in a table
+   twice as large if they alone fill a quarter of it. -1 if memory runs out, 1 if they
+   collide past MAX_PROBES. */
 static int rebuild(Scan *s, size_t top) {
     if (top > ((size_t)1 << s->bits) / 4) {
-        uint64_t *larger = realloc(s->table, ((size_t)2 << s->bits) * sizeof(uint64_t));
+        Slot *larger = realloc(s->table, ((size_t)2 << s->bits) * sizeof(Slot));
         if (!larger)
             return -1;
         s->table = larger;
         s->bits++;
     }
-    memset(s->table, 0, ((size_t)1 << s->bits) * sizeof(uint64_t));
+    memset(s->table, 0, ((size_t)1 << s->bits) * sizeof(Slot));
     s->used = 0;
-    for (size_t k = 0; k < top; k++)
-        if (seen(s, s->keys[k]))
-            return 1; /* the open keys alone collide past MAX_PROBES */
+    for (size_t k = 0; k < top; k++) {
+        Slot *slot = find(s, s->keys[k].v);
+        if (!slot)
+            return 1;
+        s->used += !slot->v;
+        slot->v = s->keys[k].v;
+        slot->key = (uint32_t)k;
+    }
     return 0;
 }
 
@@ -80,8 +102,9 @@ typedef struct {
     size_t first_key; /* where an object's keys start in Scan.keys */
 } Level;
 
-static int scan(const unsigned char *buf, size_t n) {
-    Scan s;
+/* 0: no object repeats a key; 1: the spans in s->drop are the earlier pairs of each repeated
+   key; 2: cannot tell cheaply (see the top); -1: out of memory. */
+static int scan(const unsigned char *buf, size_t n, Scan *s) {
     size_t levels = 64;
     Level *level = malloc(levels * sizeof(Level));
     size_t top = 0; /* keys held on the stack */
@@ -90,11 +113,12 @@ static int scan(const unsigned char *buf, size_t n) {
     int expect_key = 0, answer = 0;
     size_t i = 0;
 
-    s.bits = FIRST_BITS;
-    s.table = calloc((size_t)1 << s.bits, sizeof(uint64_t));
-    s.keys = malloc(MAX_OPEN_KEYS * sizeof(uint64_t));
-    s.used = 0;
-    if (!s.table || !s.keys || !level) {
+    s->bits = FIRST_BITS;
+    s->table = calloc((size_t)1 << s->bits, sizeof(Slot));
+    s->keys = malloc(MAX_OPEN_KEYS * sizeof(Key));
+    s->used = s->drops = s->room = 0;
+    s->drop = NULL;
+    if (!s->table || !s->keys || !level) {
         answer = -1;
         goto done;
     }
@@ -110,7 +134,7 @@ static int scan(const unsigned char *buf, size_t n) {
                 uint64_t h = 14695981039346656037ull; /* FNV-1a */
                 for (; j < n && buf[j] != '"'; j++) {
                     if (buf[j] == '\\') {
-                        answer = 1; /* an escape: the same key may be spelled two ways */
+                        answer = 2; /* an escape: the same key may be spelled two ways */
                         goto done;
                     }
                     h = (h ^ buf[j]) * 1099511628211ull;
@@ -118,13 +142,49 @@ static int scan(const unsigned char *buf, size_t n) {
                 uint64_t v = h ^ level[depth].mix;
                 if (!v)
                     v = 1;
-                if (top == MAX_OPEN_KEYS || seen(&s, v)) {
-                    answer = 1;
+                Slot *slot = top == MAX_OPEN_KEYS ? NULL : find(s, v);
+                if (!slot) {
+                    answer = 2;
                     goto done;
                 }
-                s.keys[top++] = v;
-                if (s.used > ((size_t)1 << s.bits) / 2 && (answer = rebuild(&s, top)) != 0)
-                    goto done;
+                if (slot->v) { /* a repeat: its earlier pair, up to its comma, goes */
+                    Key *earlier = &s->keys[slot->key];
+                    size_t len = j - i - 1;
+                    if (slot->key < level[depth].first_key || earlier->len != len ||
+                        memcmp(buf + earlier->start + 1, buf + i + 1, len) != 0 ||
+                        !earlier->comma) {
+                        /* two keys of one hash (a chance of 2^-64, or chosen), or not JSON:
+                           the standard library's parser decides */
+                        answer = 2;
+                        goto done;
+                    }
+                    if (s->drops == s->room) {
+                        size_t room = s->room ? 2 * s->room : 16;
+                        size_t(*more)[2] = realloc(s->drop, room * sizeof *s->drop);
+                        if (!more) {
+                            answer = -1;
+                            goto done;
+                        }
+                        s->drop = more;
+                        s->room = room;
+                    }
+                    s->drop[s->drops][0] = earlier->start;
+                    s->drop[s->drops][1] = earlier->comma + 1;
+                    s->drops++;
+                    answer = 1;
+                } else {
+                    slot->v = v;
+                    s->used++;
+                }
+                slot->key = (uint32_t)top;
+                s->keys[top++] = (Key){v, i, j - i - 1, 0};
+                if (s->used > ((size_t)1 << s->bits) / 2) {
+                    int rebuilt = rebuild(s, top);
+                    if (rebuilt) {
+                        answer = rebuilt < 0 ? -1 : 2;
+                        goto done;
+                    }
+                }
                 expect_key = 0;
             } else {
                 /* the next quote not escaped: one preceded by an even run of backslashes */
@@ -171,33 +231,81 @@ static int scan(const unsigned char *buf, size_t n) {
             expect_key = 0;
         } else if (c == ',') {
             expect_key = depth >= 0 && level[depth].is_object;
+            if (expect_key && top > level[depth].first_key)
+                s->keys[top - 1].comma = i; /* the object's latest pair ends here */
         }
         i++;
     }
 done:
-    free(s.table);
-    free(s.keys);
+    free(s->table);
+    free(s->keys);
     free(level);
     return answer;
 }
 
-static PyObject *repeats_a_key(PyObject *self, PyObject *args) {
+static int by_start(const void *a, const void *b) {
+    size_t x = ((const size_t *)a)[0], y = ((const size_t *)b)[0];
+    return (x > y) - (x < y);
+}
+
+/* data without the spans (sorted; one inside another's value goes with it) */
+static PyObject *without(const char *data, size_t n, size_t (*drop)[2], size_t drops) {
+    qsort(drop, drops, sizeof *drop, by_start);
+    size_t kept = n, end = 0;
+    for (size_t k = 0; k < drops; k++)
+        if (drop[k][0] >= end) {
+            kept -= drop[k][1] - drop[k][0];
+            end = drop[k][1];
+        }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)kept);
+    if (!out)
+        return NULL;
+    char *to = PyBytes_AS_STRING(out);
+    size_t from = 0;
+    end = 0;
+    for (size_t k = 0; k < drops; k++) {
+        if (drop[k][0] < end)
+            continue;
+        memcpy(to, data + from, drop[k][0] - from);
+        to += drop[k][0] - from;
+        from = end = drop[k][1];
+    }
+    memcpy(to, data + from, n - from);
+    return out;
+}
+
+static PyObject *keys_once(PyObject *self, PyObject *args) {
     Py_buffer data;
+    Scan s;
     int answer;
-    if (!PyArg_ParseTuple(args, "y*:repeats_a_key", &data))
+    PyObject *out = NULL;
+    if (!PyArg_ParseTuple(args, "y*:keys_once", &data))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    answer = scan((const unsigned char *)data.buf, (size_t)data.len);
+    answer = scan((const unsigned char *)data.buf, (size_t)data.len, &s);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&data);
     if (answer < 0)
-        return PyErr_NoMemory();
-    return PyBool_FromLong(answer);
+        PyErr_NoMemory();
+    else if (answer == 0)
+        out = PyTuple_Pack(2, Py_False, Py_None);
+    else if (answer == 2)
+        out = PyTuple_Pack(2, Py_True, Py_None);
+    else {
+        PyObject *once = without((const char *)data.buf, (size_t)data.len, s.drop, s.drops);
+        if (once) {
+            out = PyTuple_Pack(2, Py_True, once);
+            Py_DECREF(once);
+        }
+    }
+    free(s.drop);
+    PyBuffer_Release(&data);
+    return out;
 }
 
 static PyMethodDef methods[] = {
-    {"repeats_a_key", repeats_a_key, METH_VARARGS,
-     "repeats_a_key(data, /)\n--\n\nWhether some object in the JSON text repeats a key."},
+    {"keys_once", keys_once, METH_VARARGS,
+     "keys_once(data, /)\n--\n\n(whether some object in the JSON text repeats a key, the text "
+     "without the earlier pairs of each repeated key or None where it cannot tell)"},
     {NULL, NULL, 0, NULL},
 };
 

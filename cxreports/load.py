@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import sys
@@ -38,7 +39,7 @@ from cxreports.exceptions import (
     SourceNotFoundError,
 )
 from cxreports.fetch import unfinished_fetch
-from cxreports.jsonkeys import repeats_a_key
+from cxreports.jsonkeys import keys_once
 
 #: File endings the loader reads; ``.gz`` may follow any of them.
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -508,6 +509,12 @@ def _read_records(
         raw = _fast_read(once, kind, record_schema)
     except (pl.exceptions.PolarsError, ValueError, OverflowError):
         return _careful_read(data, kind, source, record_schema)
+    if kind == "ndjson" and raw.height != once.count(b"\n") + (not once.endswith(b"\n")):
+        # blank lines, which the reader skips: a record's position is its line, as the
+        # careful path numbers it ("line 4", not the third record)
+        lines = [i for i, line in enumerate(once.split(b"\n")) if line.strip()]
+        if len(lines) == raw.height:
+            return raw, lines, S.empty(S.QUARANTINE)
     return raw, None, S.empty(S.QUARANTINE)
 
 
@@ -939,22 +946,45 @@ def _careful_read(
 
 def _keys_once(data: bytes, kind: str) -> bytes | None:
     """``data`` for polars' one-call reader, which keeps a repeated key's first value: where
-    an object repeats a key (:func:`~cxreports.jsonkeys.repeats_a_key`), written again with
-    each key once and its last value, as every JSON reader keeps it. The file's other records
-    meet the same reader either way. ``data`` itself where the standard library's parser
-    cannot read it (the one-call reader refuses it too, and the careful path says why); None
-    where the file nests too deeply for it: the careful path reads it."""
-    if not repeats_a_key(data):
+    an object repeats a key, without the earlier pairs of each repeated key (every other byte
+    as it was: :func:`~cxreports.jsonkeys.keys_once`), so that the last value is read and the
+    file's other records meet the same reader as ever.
+
+    Where the scan cannot tell cheaply, the standard library's parser writes the file again,
+    each key once: taking only what orjson takes (UTF-8, no NaN nor infinities); ``data``
+    itself where it cannot read it (the one-call reader refuses it too, and the careful path
+    says why); None where the file nests too deeply for it: the careful path reads it."""
+    repeats, once = keys_once(data)
+    if not repeats:
         return data
+    if once is not None:
+        return once
     try:
         if kind == "ndjson":
             lines = data.split(b"\n")  # (as JSON lines are: a lone CR is a space in a record)
-            return b"\n".join(_dumps(json.loads(line)) for line in lines if line.strip())
-        return _dumps(json.loads(data))
+            return b"\n".join(_dumps(_strict_loads(line)) for line in lines if line.strip())
+        return _dumps(_strict_loads(data))
     except ValueError:
         return data
     except RecursionError:
         return None
+
+
+def _strict_loads(data: bytes) -> Any:
+    """The standard library's parser, taking only what orjson takes: UTF-8 without a BOM, no
+    NaN nor infinity (``Infinity``, ``1e400``)."""
+    return json.loads(data.decode("utf-8"), parse_constant=_refused, parse_float=_finite)
+
+
+def _refused(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is infinite as a double")
+    return value
 
 
 def _loads(data: bytes) -> Any:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxreports.jsonkeys import MAX_OPEN_KEYS, MAX_PROBES, repeats_a_key
+from cxreports.jsonkeys import MAX_OPEN_KEYS, MAX_PROBES, keys_once, repeats_a_key
 
 # few keys, so that objects repeat them often; some look like JSON themselves
 KEYS = st.sampled_from(["a", "b", "id", "{", "}", "[", ",", ":", '"', "a\\", "é", "🙂", "a b"])
@@ -72,6 +72,11 @@ def test_the_scan_finds_every_repeated_key_and_no_other(
     text = _dump(value, ascii_only, space)
     repeated = _repeats(text)
     said = repeats_a_key(text.encode())
+    # and the text without each repeated key's earlier pairs: every key once, the last value
+    _, once = keys_once(text.encode())
+    if said and once is not None:
+        assert not _repeats(once.decode()), once
+        assert json.loads(once) == json.loads(text)
     if repeated:
         assert said, text
     elif not any("\\" in json.dumps(k, ensure_ascii=ascii_only) for k in _keys(value)):
