@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - an install without its compiled
         "a C compiler present (./dev.sh setup, or pip install -e . after apt install gcc)"
     ) from exc
 
-__all__ = ["MAX_OPEN_KEYS", "MAX_PROBES", "keys_once", "repeats_a_key"]
+__all__ = ["MAX_OPEN_KEYS", "MAX_PROBES", "keys_once"]
 
 
 def keys_once(data: bytes) -> tuple[bool, bytes | None]:
@@ -40,8 +40,3 @@ def keys_once(data: bytes) -> tuple[bool, bytes | None]:
     (False, None)
     """
     return _keys_once(data)
-
-
-def repeats_a_key(data: bytes) -> bool:
-    """Whether some object in the JSON text ``data`` repeats a key (or may: see above)."""
-    return _keys_once(data)[0]

@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import sys
@@ -950,10 +949,9 @@ def _keys_once(data: bytes, kind: str) -> bytes | None:
     as it was: :func:`~cxreports.jsonkeys.keys_once`), so that the last value is read and the
     file's other records meet the same reader as ever.
 
-    Where the scan cannot tell cheaply, the standard library's parser writes the file again,
-    each key once: taking only what orjson takes (UTF-8, no NaN nor infinities); ``data``
-    itself where it cannot read it (the one-call reader refuses it too, and the careful path
-    says why); None where the file nests too deeply for it: the careful path reads it."""
+    Where the scan cannot tell cheaply, the file is written again from what :func:`_loads`
+    reads (what orjson takes, each key once); None where that refuses it (malformed, nested
+    too deeply, a lone surrogate): the careful path says why."""
     repeats, once = keys_once(data)
     if not repeats:
         return data
@@ -962,29 +960,10 @@ def _keys_once(data: bytes, kind: str) -> bytes | None:
     try:
         if kind == "ndjson":
             lines = data.split(b"\n")  # (as JSON lines are: a lone CR is a space in a record)
-            return b"\n".join(_dumps(_strict_loads(line)) for line in lines if line.strip())
-        return _dumps(_strict_loads(data))
-    except ValueError:
-        return data
-    except RecursionError:
+            return b"\n".join(_dumps(_loads(line)) for line in lines if line.strip())
+        return _dumps(_loads(data))
+    except (ValueError, RecursionError):  # (RecursionError: writing a deep file again)
         return None
-
-
-def _strict_loads(data: bytes) -> Any:
-    """The standard library's parser, taking only what orjson takes: UTF-8 without a BOM, no
-    NaN nor infinity (``Infinity``, ``1e400``)."""
-    return json.loads(data.decode("utf-8"), parse_constant=_refused, parse_float=_finite)
-
-
-def _refused(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (math.inf, -math.inf):
-        raise ValueError(f"{text} is infinite as a double")
-    return value
 
 
 def _loads(data: bytes) -> Any:
