@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -569,8 +570,10 @@ def _format(value: float | None, fmt: str) -> str:
     return f"{value:{fmt.lstrip('.')}}" if fmt.startswith(".") else f"{value:{fmt}}"
 
 
-def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -> alt.LayerSpec:
-    """One metric's panel of :func:`trend`.
+def _trend_panel(
+    trend_frame: pl.DataFrame, column: str, title: str, fmt: str, part: Sequence[str] = ()
+) -> alt.LayerSpec:
+    """One metric's panel of :func:`trend`, the weeks ``part`` (:func:`_part_weeks`) hollow.
 
     Written as its Vega-Lite spec rather than built from altair charts: altair copies every
     layer again each time one is added, laid out or turned into its spec, which made building
@@ -664,7 +667,6 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     solid = mark(
         "line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY}
     )
-    part = _part_weeks(trend_frame, fmt)
     if part:
         # a count of part of a week is no fall: the line runs dashed into its point, drawn
         # hollow, and said (the dashes show only where the solid line over the whole weeks
@@ -672,14 +674,14 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
         layers.append(
             mark("line", {"y": y("value")}, color=PRIMARY, strokeWidth=1.5, strokeDash=[3, 3])
         )
-        solid["data"] = _values(data.filter(~pl.col("week").is_in(part)))
+        solid["data"] = _values(data.filter(~pl.col("week").is_in(list(part))))
     layers.append(solid)
     if part:
         hollow = mark(
             "point", {"tooltip": tooltip, "y": y("value")},
             filled=True, fill="white", stroke=PRIMARY, strokeWidth=1.5, size=36, opacity=1,
         )  # fmt: skip
-        hollow["data"] = _values(data.filter(pl.col("week").is_in(part)))
+        hollow["data"] = _values(data.filter(pl.col("week").is_in(list(part))))
         layers.append(hollow)
     # the last value's label above its point, or below it where the line comes down into
     # the point from above (and the point is clear of the axis): the label stays off the line;
@@ -699,7 +701,7 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))
     layers.append(label)
     if part:
-        subtitle = [subtitle, f"hollow: {_part_said(part)}"]
+        subtitle = [subtitle, f"hollow: {_part_said(list(part))}"]
     return alt.LayerSpec(
         data=_values(data),
         layer=layers,
@@ -709,14 +711,12 @@ def _trend_panel(trend_frame: pl.DataFrame, column: str, title: str, fmt: str) -
     )
 
 
-def _part_weeks(trend_frame: pl.DataFrame, fmt: str) -> list[str]:
-    """The weeks (``W13``) of a count's trend only part of which is in the data (their counts
-    are of that part: no fall); none for a rate or a duration, which a part of a week
-    measures as well as a whole."""
-    if fmt not in _WHOLE_FORMATS or "part_week" not in trend_frame.columns:
+def _part_weeks(frame: pl.DataFrame) -> list[str]:
+    """The weeks (``W13``) of a frame by ``iso_week`` only part of which is in the data
+    (``part_week``): a count of them is of that part, no fall."""
+    if "part_week" not in frame.columns:
         return []
-    known = trend_frame.filter(pl.col("part_week"))
-    return known["iso_week"].str.slice(5).to_list()
+    return frame.filter(pl.col("part_week"))["iso_week"].str.slice(5).to_list()
 
 
 def _part_said(weeks: list[str]) -> str:
@@ -736,6 +736,7 @@ def trend(
     """
     charts = []
     described = []
+    part_weeks = _part_weeks(trend_frame)
     for column, (title, fmt) in metrics.items():
         if trend_frame[column].null_count() == trend_frame.height:
             charts.append(
@@ -745,9 +746,10 @@ def trend(
             )
             described.append(f"{title}: no data")
             continue
-        charts.append(_trend_panel(trend_frame, column, title, fmt))
+        # (a rate or a duration of a part of a week is measured as well as of a whole)
+        part = part_weeks if fmt in _WHOLE_FORMATS else []
+        charts.append(_trend_panel(trend_frame, column, title, fmt, part))
         values = [_format(v, fmt) for v in trend_frame[column].to_list()]
-        part = _part_weeks(trend_frame, fmt)
         of_part = f" ({', '.join(part)} only part of a week)" if part else ""
         described.append(f"{title}: {' → '.join(values)}{of_part}")
     rows = [
@@ -1380,11 +1382,7 @@ def weekly_volume(volume: pl.DataFrame, title: str = "Handled per week") -> alt.
     """Handled interactions per ISO week (``iso_week``, ``handled``), the last this week; a
     week only part of which is in the data (``part_week``) drawn pale and said."""
     data = volume.with_columns(week=pl.col("iso_week").str.slice(6))
-    part = (  # W13
-        data.filter(pl.col("part_week"))["iso_week"].str.slice(5).to_list()
-        if "part_week" in data.columns
-        else []
-    )
+    part = _part_weeks(data)
     base = alt.Chart(_values(data)).encode(
         alt.X("week:O", title="ISO week", sort=None, axis=_axis(labelAngle=0)),
         alt.Y("handled:Q", title=None, axis=_count_axis(data["handled"].max(), 3, grid=False)),
