@@ -15,14 +15,31 @@ DATA = Path(__file__).parent / "data"
 SEED_PAGE = DATA / "seed_page.json"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):  # type: ignore[no-untyped-def]
     """Under pytest-xdist (``./dev.sh test`` runs two workers, ``--dist loadgroup``): a test
     file's tests on one worker, so that its module fixtures are made once, and every Spark test
     on one worker, so that the suite starts one Spark session (and test_browser.py's one
-    browser). Without xdist the marks do nothing."""
+    browser). Without xdist the marks do nothing.
+
+    xdist groups by a suffix it adds to each node id; pytest 9.2 keeps node ids where xdist
+    3.8 cannot change them, so every test was scheduled on its own (module fixtures made on
+    both workers, two Spark sessions): a worker that finds no suffix stops the run.
+    """
+    groups = {}
     for item in items:
         group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+        groups[id(item)] = group
+    result = yield
+    if getattr(config.option, "loadgroup", False):
+        lost = [item.nodeid for item in items if not item.nodeid.endswith(f"@{groups[id(item)]}")]
+        if lost:
+            raise RuntimeError(
+                f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} more): this pytest "
+                "and pytest-xdist do not work together; install the versions requirements.lock pins"
+            )
+    return result
 
 
 @pytest.fixture
