@@ -245,7 +245,7 @@ def main() -> int:
         if "store" not in chosen and not (store / "interactions" / "_delta_log").is_dir():
             parser.error("the store is not built yet: include the store step")
         steps = [s for s in steps if s in chosen]
-    groups = 3 if args.quick else args.groups
+    groups = 2 if args.quick else args.groups
     # Every step but the report runs `repeat` times and keeps its best run, the pandas baseline
     # included. The runs are interleaved (each round runs every step once), so a ratio compares
     # steps that saw the same machine: these machines are shared and their speed drifts.

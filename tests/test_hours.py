@@ -342,7 +342,7 @@ def test_the_weekly_job_shows_business_hours(
     config = tmp_path / "cx.toml"
     config.write_text(
         f"[source]\npath = '{sample_dir}'\n"
-        f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\n"
+        f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\nformats = ['html']\n"
         f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
         "from = 'r@example.com'\n"
         "[[groups]]\nname = 'all'\nto = ['lead@example.com']\n"

@@ -155,7 +155,7 @@ def test_after_a_partial_refusal_a_rerun_mails_only_those_who_did_not_get_it(
 ):
     monkeypatch.setenv("CXREPORTS_API_TOKEN", TOKEN)
     server = smtp_server(refuse={"deputy@example.com"})
-    config = _config(tmp_path, api, server)
+    config = _config(tmp_path, api, server, extra='formats = ["html"]')
     # a recipient written with a name: the log records the address, and a rerun looked it up
     # by the whole text, so head got the reports twice
     text = config.read_text().replace('"head@example.com"', '"Head Of CX <head@example.com>"')

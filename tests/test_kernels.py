@@ -641,7 +641,7 @@ def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, t
     command = [
         sys.executable, "-c", "import sys; from cxreports.cli import main; sys.exit(main())",
         "report", "all", str(store), "--week", "2026-W13", "--tz", "Asia/Singapore",
-        "--out", str(out),
+        "--out", str(out), "--format", "html",
     ]  # fmt: skip
     env = {**os.environ, "TMPDIR": tempfile.gettempdir()}  # this module's private one
     run = subprocess.Popen(command, start_new_session=True, env=env)
@@ -660,7 +660,7 @@ def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, t
     assert [p.name for p in week.iterdir() if p.name.startswith(".")] == []
     # nothing of either run in the temporary folder: no kernel's key in a connection file
     assert in_temporary_folder() - before == set()
-    assert (week / "agent-performance.pdf").is_file() and (week / "email" / "body.html").is_file()
+    assert (week / "agent-performance.html").is_file() and (week / "email" / "body.html").is_file()
 
 
 def test_digest_staging_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path):

@@ -163,7 +163,7 @@ def test_each_group_is_mailed_only_the_scorecards_of_the_agents_it_covers(
     config.write_text(
         f"[source]\npath = '{sample_dir}'\n"
         f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\nscorecards = true\n"
-        f"team_map = '{teams}'\n"
+        f"team_map = '{teams}'\nformats = ['html']\n"
         f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
         "from = 'r@example.com'\n"
         "[[groups]]\nname = 'north'\nto = ['north@example.com']\nteams = ['North']\n"

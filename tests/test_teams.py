@@ -323,7 +323,7 @@ def test_a_team_lead_is_mailed_their_teams_reports_only(sample_dir: Path, tmp_pa
     config.write_text(
         f"[source]\npath = '{sample_dir}'\n"
         f"[report]\ntz = 'Asia/Singapore'\nout = '{tmp_path / 'out'}'\n"
-        f"team_map = '{teams}'\n"
+        f"team_map = '{teams}'\nformats = ['html']\n"
         f"[smtp]\nhost = '{server.host}'\nport = {server.port}\nsecurity = 'none'\n"
         "from = 'r@example.com'\n"
         "[[groups]]\nname = 'north'\nto = ['north-lead@example.com']\nteams = ['North']\n"
