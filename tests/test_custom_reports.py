@@ -185,7 +185,9 @@ def test_a_custom_notebook_rendered_beside_a_built_in_one_reads_the_whole_window
     update([sample_dir], store)
     notebook = _copy(tmp_path, "window_check.ipynb", _prints_the_window)
     out = tmp_path / "out"
-    render_reports(["csat-sla"], [store], WEEK, TZ, out, custom=[custom_report(notebook)])
+    render_reports(
+        ["csat-sla"], [store], WEEK, TZ, out, custom=[custom_report(notebook)], formats=["html"]
+    )
     executed = nbformat.read(out / WEEK / "window-check.ipynb", as_version=4)
     printed = [
         o["text"] for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout"

@@ -807,7 +807,9 @@ def test_a_run_split_across_kernels_maps_the_week_this_process_computed(
 
     monkeypatch.setattr(report_module, "share_week", sharing)
     monkeypatch.setattr(KernelPool, "close", closing)
-    run = plan(["csat-sla", "agent-performance"], [store], WEEK, TZ, tmp_path / "out")
+    run = plan(
+        ["csat-sla", "agent-performance"], [store], WEEK, TZ, tmp_path / "out", formats=["html"]
+    )
     [written] = _within(HANG_S, lambda: render_runs([run], kernels=2))
     assert len(weeks["computed here"]) == 1
     assert weeks["at the end"] == weeks["computed here"]
