@@ -28,6 +28,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     groups = {}
     for item in items:
+        if item.get_closest_marker("spark"):  # a Spark session is as slow to start as a render
+            item.add_marker(pytest.mark.slow)
         group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
         groups[id(item)] = group

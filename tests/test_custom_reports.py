@@ -175,6 +175,7 @@ def _prints_the_window(nb):
     )
 
 
+@pytest.mark.slow
 def test_a_custom_notebook_rendered_beside_a_built_in_one_reads_the_whole_window(
     sample_dir, tmp_path
 ):

@@ -627,6 +627,7 @@ def test_socket_folders_of_killed_runs_are_removed_and_live_ones_kept():
     assert not Path(kernel.sockets).exists()
 
 
+@pytest.mark.slow
 def test_a_run_killed_half_way_leaves_nothing_hidden_once_it_runs_again(store, tmp_path):
     import signal
     import sys

@@ -1360,6 +1360,7 @@ def s3_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         server.wait()
 
 
+@pytest.mark.slow
 def test_a_store_on_s3_is_built_updated_read_and_guarded(
     s3_store: str, sample_dir: Path, tmp_path: Path, seed_record
 ):
