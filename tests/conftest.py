@@ -26,16 +26,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     3.8 cannot change them, so every test was scheduled on its own (module fixtures made on
     both workers, two Spark sessions): a worker that finds no suffix stops the run.
     """
-    groups = {}
     for item in items:
         if item.get_closest_marker("spark"):  # a Spark session is as slow to start as a render
             item.add_marker(pytest.mark.slow)
-        group = "spark" if item.get_closest_marker("spark") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-        groups[id(item)] = group
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     result = yield
     if getattr(config.option, "loadgroup", False):
-        lost = [item.nodeid for item in items if not item.nodeid.endswith(f"@{groups[id(item)]}")]
+        lost = [
+            item.nodeid
+            for item in items
+            if not item.nodeid.endswith(f"@{item.get_closest_marker('xdist_group').args[0]}")
+        ]
         if lost:
             raise RuntimeError(
                 f"pytest-xdist did not group {lost[0]} (and {len(lost) - 1} more): this pytest "
