@@ -667,6 +667,7 @@ def _trend_panel(
     solid = mark(
         "line", {"tooltip": tooltip, "y": y("value")}, color=PRIMARY, point={"color": PRIMARY}
     )
+    part = list(part)
     if part:
         # a count of part of a week is no fall: the line runs dashed into its point, drawn
         # hollow, and said (the dashes show only where the solid line over the whole weeks
@@ -674,14 +675,14 @@ def _trend_panel(
         layers.append(
             mark("line", {"y": y("value")}, color=PRIMARY, strokeWidth=1.5, strokeDash=[3, 3])
         )
-        solid["data"] = _values(data.filter(~pl.col("week").is_in(list(part))))
+        solid["data"] = _values(data.filter(~pl.col("week").is_in(part)))
     layers.append(solid)
     if part:
         hollow = mark(
             "point", {"tooltip": tooltip, "y": y("value")},
             filled=True, fill="white", stroke=PRIMARY, strokeWidth=1.5, size=36, opacity=1,
         )  # fmt: skip
-        hollow["data"] = _values(data.filter(pl.col("week").is_in(list(part))))
+        hollow["data"] = _values(data.filter(pl.col("week").is_in(part)))
         layers.append(hollow)
     # the last value's label above its point, or below it where the line comes down into
     # the point from above (and the point is clear of the axis): the label stays off the line;
@@ -701,7 +702,7 @@ def _trend_panel(
     label["data"] = _values(data.filter(pl.col("week") == last["week"]))
     layers.append(label)
     if part:
-        subtitle = [subtitle, f"hollow: {_part_said(list(part))}"]
+        subtitle = [subtitle, f"hollow: {_part_said(part)}"]
     return alt.LayerSpec(
         data=_values(data),
         layer=layers,
