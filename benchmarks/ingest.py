@@ -73,6 +73,9 @@ def fanout_groups(queues: tuple[str, ...], channels: tuple[str, ...], n: int) ->
 def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dict[str, object]:
     """Run one measured step in this process; returns its figures."""
     files = sorted(data.glob("*.json"))
+    if name == "store":
+        # the last run's store is deleted before the clock starts: the step times the build
+        shutil.rmtree(store, ignore_errors=True)
     if name == "merge":
         # the copy is made before the clock starts: the step times the merge alone
         merged = store.with_name("store-merged")
@@ -113,7 +116,6 @@ def step(name: str, data: Path, store: Path, out: Path, groups: int = 20) -> dic
         logs = cxreports.load(data, progress=False)
         extra["rows"] = logs.loaded
     elif name == "store":
-        shutil.rmtree(store, ignore_errors=True)
         update([data], store, progress=False)
     elif name == "merge":
         result = update([data, data.with_name("new-week")], merged, progress=False)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import glob
-import gzip
 import hashlib
 import io
 import json
 import os
 import re
 import sys
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +27,9 @@ from typing import Any, TypeVar
 
 import orjson
 import polars as pl
+
+# the same CRC-32 and gunzip as the standard library's zlib, 2-5 times as fast (SIMD)
+from zlib_ng import gzip_ng, zlib_ng
 
 from cxreports import schema as S
 from cxreports.exceptions import (
@@ -1183,14 +1184,14 @@ def _read_file(path: Path) -> tuple[bytes, str | None, int | None, int]:
         raw = path.read_bytes()
     except OSError as exc:
         return b"", f"cannot read file: {exc}", None, 0
-    stored_crc = zlib.crc32(raw)
+    stored_crc = zlib_ng.crc32(raw)
     if not raw:
         return b"", "the file is empty (0 bytes)", stored_crc, 0
     data = raw
     if path.suffix.lower() == ".gz":
         try:
-            data = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+            data = gzip_ng.decompress(raw)
+        except (OSError, EOFError, zlib_ng.error) as exc:
             return b"", f"not a readable gzip file (truncated or damaged): {exc}", stored_crc, 0
         if not data:
             return b"", "the file is empty (0 bytes once gunzipped)", stored_crc, 0
@@ -1198,7 +1199,7 @@ def _read_file(path: Path) -> tuple[bytes, str | None, int | None, int]:
         data = data[len(codecs.BOM_UTF8) :]
     if not data or data.isspace():
         return b"", "the file is empty (only whitespace)", stored_crc, 0
-    return data, None, stored_crc, stored_crc if data is raw else zlib.crc32(data)
+    return data, None, stored_crc, stored_crc if data is raw else zlib_ng.crc32(data)
 
 
 def content_key(crc: int) -> str:

@@ -41,7 +41,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from zlib_ng import zlib_ng
 
 from cxreports import schema as S
 from cxreports.exceptions import (
@@ -719,7 +719,7 @@ def _content_key(path: Path) -> str | None:
     try:
         with open(path, "rb") as handle:
             while chunk := handle.read(1 << 22):
-                crc = zlib.crc32(chunk, crc)  # releases the GIL: the threads hash in parallel
+                crc = zlib_ng.crc32(chunk, crc)  # releases the GIL: the threads hash in parallel
     except OSError:
         return None  # the loader quarantines an unreadable file with its reason
     return content_key(crc)
