@@ -18,6 +18,10 @@
  * keys are open at once, a look-up walks past MAX_PROBES slots, or two keys of one object
  * share a hash. Text that is not JSON gets some answer; the parsers reject it either way. The
  * GIL is released while it runs.
+ *
+ * The same pass finds where an API page keeps its records (page_records): the array at
+ * cxLogs.data of the top object, if every element of it is an object. The loader then reads
+ * that array alone, which polars does faster than the page around it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -49,6 +53,11 @@ typedef struct {
     int bits;        /* the table has 2^bits slots */
     size_t (*drop)[2]; /* byte spans of earlier pairs of a repeated key */
     size_t drops, room;
+    /* the records of a page: the array at cxLogs.data, from its '[' to after its ']' */
+    size_t records_start, records_end, records; /* records: its elements, all objects */
+    int records_found; /* times such an array closed */
+    int records_bad;   /* an element of it is not an object */
+    int complete;      /* the scan reached the end with every object and array closed */
 } Scan;
 
 static inline size_t slot_of(uint64_t v, int bits) {
@@ -98,9 +107,21 @@ static int rebuild(Scan *s, size_t top) {
 /* What the scan holds for each open object or array, as deep as the text nests. */
 typedef struct {
     uint8_t is_object;
+    uint8_t role;     /* 1: the page's cxLogs object; 2: its data array (the records) */
     uint64_t mix;     /* an object's number, spread over 64 bits */
     size_t first_key; /* where an object's keys start in Scan.keys */
 } Level;
+
+/* The first byte at or after i that is not JSON white space; 0 at the end of the text. */
+static inline unsigned char next_byte(const unsigned char *buf, size_t n, size_t i) {
+    while (i < n && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+        i++;
+    return i < n ? buf[i] : 0;
+}
+
+static inline int is_key(const unsigned char *buf, size_t start, size_t len, const char *name) {
+    return len == strlen(name) && memcmp(buf + start, name, len) == 0;
+}
 
 /* 0: no object repeats a key; 1: the spans in s->drop are the earlier pairs of each repeated
    key; 2: cannot tell cheaply (see the top); -1: out of memory. */
@@ -111,6 +132,7 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
     uint64_t objects = 0;
     ptrdiff_t depth = -1;
     int expect_key = 0, answer = 0;
+    int pending = 0; /* the value about to be read is cxLogs' (1) or its data's (2) */
     size_t i = 0;
 
     s->bits = FIRST_BITS;
@@ -118,6 +140,8 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
     s->keys = malloc(MAX_OPEN_KEYS * sizeof(Key));
     s->used = s->drops = s->room = 0;
     s->drop = NULL;
+    s->records_start = s->records_end = s->records = 0;
+    s->records_found = s->records_bad = s->complete = 0;
     if (!s->table || !s->keys || !level) {
         answer = -1;
         goto done;
@@ -128,6 +152,8 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
         if (i == n)
             break;
         unsigned char c = buf[i];
+        int role = pending; /* what the token opens, if it is the value of such a key */
+        pending = 0;
         if (c == '"') {
             size_t j = i + 1;
             if (expect_key) {
@@ -185,6 +211,11 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
                         goto done;
                     }
                 }
+                size_t start = i + 1, len = j - i - 1;
+                if (depth == 0 && is_key(buf, start, len, "cxLogs"))
+                    pending = 1;
+                else if (level[depth].role == 1 && is_key(buf, start, len, "data"))
+                    pending = 2;
                 expect_key = 0;
             } else {
                 /* the next quote not escaped: one preceded by an even run of backslashes */
@@ -217,6 +248,18 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
                 levels *= 2;
             }
             level[depth].is_object = c == '{';
+            level[depth].role = 0;
+            if (depth > 0 && level[depth - 1].role == 2)
+                s->records++; /* an element of the records (only objects are let through) */
+            if (role == 1 && c == '{' && depth == 1)
+                level[depth].role = 1;
+            else if (role == 2 && c == '[' && depth == 2) {
+                level[depth].role = 2;
+                s->records_start = i;
+                unsigned char first = next_byte(buf, n, i + 1);
+                if (first != '{' && first != ']')
+                    s->records_bad = 1;
+            }
             if (c == '{') {
                 level[depth].first_key = top;
                 level[depth].mix = (++objects) * 0xD6E8FEB86659FD93ull;
@@ -227,15 +270,22 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
                 goto done; /* not JSON: the parser says what is wrong */
             if (level[depth].is_object)
                 top = level[depth].first_key;
+            if (level[depth].role == 2) {
+                s->records_end = i + 1;
+                s->records_found++;
+            }
             depth--;
             expect_key = 0;
         } else if (c == ',') {
             expect_key = depth >= 0 && level[depth].is_object;
+            if (depth >= 0 && level[depth].role == 2 && next_byte(buf, n, i + 1) != '{')
+                s->records_bad = 1;
             if (expect_key && top > level[depth].first_key)
                 s->keys[top - 1].comma = i; /* the object's latest pair ends here */
         }
         i++;
     }
+    s->complete = depth == -1;
 done:
     free(s->table);
     free(s->keys);
@@ -274,38 +324,63 @@ static PyObject *without(const char *data, size_t n, size_t (*drop)[2], size_t d
     return out;
 }
 
-static PyObject *keys_once(PyObject *self, PyObject *args) {
+/* (repeats, once) as keys_once gives them; with records, also where a page's records are */
+static PyObject *run_scan(PyObject *args, const char *format, int records) {
     Py_buffer data;
     Scan s;
     int answer;
-    PyObject *out = NULL;
-    if (!PyArg_ParseTuple(args, "y*:keys_once", &data))
+    PyObject *out = NULL, *once = NULL, *span = NULL;
+    if (!PyArg_ParseTuple(args, format, &data))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     answer = scan((const unsigned char *)data.buf, (size_t)data.len, &s);
     Py_END_ALLOW_THREADS
-    if (answer < 0)
+    if (answer < 0) {
         PyErr_NoMemory();
-    else if (answer == 0)
-        out = PyTuple_Pack(2, Py_False, Py_None);
-    else if (answer == 2)
-        out = PyTuple_Pack(2, Py_True, Py_None);
-    else {
-        PyObject *once = without((const char *)data.buf, (size_t)data.len, s.drop, s.drops);
-        if (once) {
-            out = PyTuple_Pack(2, Py_True, once);
-            Py_DECREF(once);
-        }
+        goto fail;
     }
+    if (answer == 1) {
+        once = without((const char *)data.buf, (size_t)data.len, s.drop, s.drops);
+        if (!once)
+            goto fail;
+    } else {
+        once = Py_NewRef(Py_None);
+    }
+    if (!records) {
+        out = PyTuple_Pack(2, answer ? Py_True : Py_False, once);
+    } else {
+        if (answer == 0 && s.complete && s.records_found == 1 && !s.records_bad)
+            span = Py_BuildValue("(nnn)", (Py_ssize_t)s.records_start,
+                                 (Py_ssize_t)s.records_end, (Py_ssize_t)s.records);
+        else
+            span = Py_NewRef(Py_None);
+        if (span)
+            out = PyTuple_Pack(3, answer ? Py_True : Py_False, once, span);
+    }
+fail:
+    Py_XDECREF(once);
+    Py_XDECREF(span);
     free(s.drop);
     PyBuffer_Release(&data);
     return out;
+}
+
+static PyObject *keys_once(PyObject *self, PyObject *args) {
+    return run_scan(args, "y*:keys_once", 0);
+}
+
+static PyObject *page_records(PyObject *self, PyObject *args) {
+    return run_scan(args, "y*:page_records", 1);
 }
 
 static PyMethodDef methods[] = {
     {"keys_once", keys_once, METH_VARARGS,
      "keys_once(data, /)\n--\n\n(whether some object in the JSON text repeats a key, the text "
      "without the earlier pairs of each repeated key or None where it cannot tell)"},
+    {"page_records", page_records, METH_VARARGS,
+     "page_records(data, /)\n--\n\nkeys_once's answer and text, and (start, end, records): "
+     "the byte span of the array at cxLogs.data and its elements, where the text is one "
+     "closed object, repeats no key and every element of that array is an object; else None"},
     {NULL, NULL, 0, NULL},
 };
 

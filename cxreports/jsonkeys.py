@@ -20,13 +20,14 @@ from __future__ import annotations
 try:
     from cxreports._jsonkeys import MAX_OPEN_KEYS, MAX_PROBES
     from cxreports._jsonkeys import keys_once as _keys_once
+    from cxreports._jsonkeys import page_records as _page_records
 except ImportError as exc:  # pragma: no cover - an install without its compiled part
     raise ImportError(
         "cxreports' compiled part (cxreports._jsonkeys) is missing: install the package with "
         "a C compiler present (./dev.sh setup, or pip install -e . after apt install gcc)"
     ) from exc
 
-__all__ = ["MAX_OPEN_KEYS", "MAX_PROBES", "keys_once"]
+__all__ = ["MAX_OPEN_KEYS", "MAX_PROBES", "keys_once", "page_records"]
 
 
 def keys_once(data: bytes) -> tuple[bool, bytes | None]:
@@ -40,3 +41,17 @@ def keys_once(data: bytes) -> tuple[bool, bytes | None]:
     (False, None)
     """
     return _keys_once(data)
+
+
+def page_records(data: bytes) -> tuple[bool, bytes | None, tuple[int, int, int] | None]:
+    """:func:`keys_once` of ``data``, and where an API page keeps its records: the byte span
+    ``(start, end)`` of the array at ``cxLogs.data`` with its number of elements, found in
+    the same pass. The span is None unless the text is one object, every object and array in
+    it is closed, no object repeats a key, and every element of that array is an object.
+
+    >>> page_records(b'{"cxLogs": {"data": [{"id": "a"}, {"id": "b"}]}}')
+    (False, None, (20, 46, 2))
+    >>> page_records(b'{"cxLogs": {"data": [{"id": "a"}, null]}}')[2] is None
+    True
+    """
+    return _page_records(data)

@@ -39,7 +39,7 @@ from cxreports.exceptions import (
     SourceNotFoundError,
 )
 from cxreports.fetch import unfinished_fetch
-from cxreports.jsonkeys import keys_once
+from cxreports.jsonkeys import keys_once, page_records
 
 #: File endings the loader reads; ``.gz`` may follow any of them.
 SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -314,7 +314,15 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         if error:
             problems.append(_frame([_problem(source, None, None, error)]))
             continue
-        once = _keys_once(data, _kind(source))
+        scanned = None
+        if _is_page(data, source):
+            # the usual page: its records read straight from the bytes of their array
+            scanned = page_records(data)
+            if (records := _records_of_page(data, scanned[2], record_schema)) is not None:
+                if records.height:
+                    read.append((source, records, None, False))
+                continue
+        once = _keys_once(data, _kind(source), scanned[:2] if scanned else None)
         if once is not None and _is_page(data, source):
             page = _read_page(once, page_schema)
             if page is not None:
@@ -358,6 +366,28 @@ def _page_schema(record_schema: pl.Schema) -> dict[str, pl.DataType]:
 def _is_page(data: bytes, source: str) -> bool:
     """Whether a file should be an API page: JSON that is not a plain list of records."""
     return _kind(source) == "json" and data.lstrip()[:1] != b"["
+
+
+def _records_of_page(
+    data: bytes, span: tuple[int, int, int] | None, record_schema: pl.Schema
+) -> pl.DataFrame | None:
+    """An API page's records, read from the bytes of its ``cxLogs.data`` array alone (polars
+    reads an array of records faster than the page around it, and leaves nothing to unwrap);
+    None where the page is not plainly one (:func:`~cxreports.jsonkeys.page_records` found no
+    such array), or it does not read: the page path reads it and names what is wrong.
+
+    The rest of the page, with the array left out, must be JSON too: a page whose records
+    are whole but whose end was cut off, or that has more after it, is not taken.
+    """
+    if span is None:
+        return None
+    start, end, count = span
+    try:
+        orjson.loads(data[:start] + b"[]" + data[end:])
+        records = pl.read_json(io.BytesIO(memoryview(data)[start:end]), schema=record_schema)
+    except (orjson.JSONDecodeError, pl.exceptions.PolarsError, ValueError, OverflowError):
+        return None
+    return records if records.height == count else None
 
 
 def _read_page(data: bytes, page_schema: dict[str, pl.DataType]) -> pl.DataFrame | None:
@@ -944,7 +974,9 @@ def _careful_read(
     return raw, [p for p, _ in good], _frame(problems)
 
 
-def _keys_once(data: bytes, kind: str) -> bytes | None:
+def _keys_once(
+    data: bytes, kind: str, scanned: tuple[bool, bytes | None] | None = None
+) -> bytes | None:
     """``data`` for polars' one-call reader, which keeps a repeated key's first value: where
     an object repeats a key, without the earlier pairs of each repeated key (every other byte
     as it was: :func:`~cxreports.jsonkeys.keys_once`), so that the last value is read and the
@@ -952,8 +984,9 @@ def _keys_once(data: bytes, kind: str) -> bytes | None:
 
     Where the scan cannot tell cheaply, the file is written again from what :func:`_loads`
     reads (what orjson takes, each key once); None where that refuses it (malformed, nested
-    too deeply, a lone surrogate): the careful path says why."""
-    repeats, once = keys_once(data)
+    too deeply, a lone surrogate): the careful path says why. ``scanned`` is the scan's
+    answer where it was had already (:func:`~cxreports.jsonkeys.page_records`)."""
+    repeats, once = scanned if scanned is not None else keys_once(data)
     if not repeats:
         return data
     if once is not None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxreports.jsonkeys import MAX_OPEN_KEYS, MAX_PROBES, keys_once
+from cxreports.jsonkeys import MAX_OPEN_KEYS, MAX_PROBES, keys_once, page_records
 
 # few keys, so that objects repeat them often; some look like JSON themselves
 KEYS = st.sampled_from(["a", "b", "id", "{", "}", "[", ",", ":", '"', "a\\", "é", "🙂", "a b"])
@@ -77,6 +77,8 @@ def test_the_scan_finds_every_repeated_key_and_no_other(
     text = _dump(value, ascii_only, space)
     repeated = _repeats(text)
     said = repeats_a_key(text.encode())
+    # the page scan gives the same answer and text
+    assert page_records(text.encode())[:2] == keys_once(text.encode())
     # and the text without each repeated key's earlier pairs: every key once, the last value
     _, once = keys_once(text.encode())
     if said and once is not None:
@@ -147,3 +149,34 @@ def test_the_scan_follows_any_depth_and_says_yes_where_it_cannot_tell_cheaply() 
 
     assert not repeats_a_key(keyed(colliding[: MAX_PROBES - 4]))
     assert repeats_a_key(keyed(colliding))
+
+
+@pytest.mark.parametrize(
+    ("text", "records"),
+    [
+        ('{"cxLogs": {"data": [{"a": 1}, {"b": [1, {}]}], "n": 2}}', '[{"a": 1}, {"b": [1, {}]}]'),
+        ('{"id": "r", "cxLogs": {"page": 1, "data": []}}', "[]"),
+        ('{"cxLogs":{"data":[\n  {"data": [{"x": 1}]}\n ]}}', '[\n  {"data": [{"x": 1}]}\n ]'),
+        ('{"cxLogs": {"data": [{"s": "]}\\""}]}}', '[{"s": "]}\\""}]'),  # brackets in a string
+        ('{"cxLogs": {"data": [null]}}', None),  # an element that is not an object
+        ('{"cxLogs": {"data": [{}, 1]}}', None),
+        ('{"cxLogs": {"data": [{}, []]}}', None),
+        ('{"cxLogs": {"data": [{}]}', None),  # the page not closed
+        ('{"cxLogs": {"data": [{}], "data": []}}', None),  # a repeated key: the last is read
+        ('{"cxLogs": {"meta": {"data": [{}]}}}', None),  # no data array in cxLogs itself
+        ('{"x": {"cxLogs": {"data": [{}]}}}', None),
+        ('{"cxLogs": [{"data": [{}]}]}', None),
+        ('{"cxLogs": {"data": {"0": {}}}}', None),
+        ('{"cx\\u004cogs": {"data": [{}]}}', None),  # a key with an escape: not told cheaply
+        ('[{"cxLogs": {"data": [{}]}}]', None),
+    ],
+)
+def test_the_page_scan_finds_the_records_array_and_only_it(text: str, records: str | None) -> None:
+    data = text.encode()
+    span = page_records(data)[2]
+    if records is None:
+        assert span is None
+        return
+    start, end, count = span
+    assert data[start:end].decode() == records
+    assert count == len(json.loads(records))

@@ -15,6 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -204,3 +205,54 @@ def test_damaged_files_never_break_a_load(records, layout, cut, gz, cut_after_gz
         logs = load(tmp)
         assert "uuid-string" in logs.interactions["id"].to_list()
         _check(Path(tmp), [bad, good])
+
+
+_ENVELOPES = st.sampled_from(
+    [
+        # (keys of the page before cxLogs, keys of cxLogs before data, after data, indent)
+        ({"requestId": "r"}, {}, {"total": 1}, None),
+        ({}, {"page": 1, "data2": [{"id": "x"}]}, {}, 2),
+        ({"meta": {"data": [{"id": "not a record"}]}}, {"cursor": None}, {"next": "b"}, None),
+        ({"cxLog": {"data": []}}, {"Data": [{}]}, {"totals": {"data": [1]}}, "\t"),
+    ]
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    records=_records(),
+    envelope=_ENVELOPES,
+    cut=st.one_of(st.none(), st.floats(0, 1)),
+    noise=st.sampled_from([b"", b" ", b"\n", b"}", b"]", b",", b"{}", b"x"]),
+)
+def test_a_page_read_from_its_records_array_loads_as_the_whole_page_does(
+    records, envelope, cut, noise
+):
+    """The loader reads a usual page's records from the bytes of its cxLogs.data array alone:
+    whatever the records and the page around them, the load is the one of the whole page."""
+    before, inside, after, indent = envelope
+    doc = {**before, "cxLogs": {**inside, "data": records, **after}}
+    data = json.dumps(doc, indent=indent).encode()
+    if cut is not None:
+        data = data[: int(len(data) * cut)]
+    data += noise
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.json"
+        path.write_bytes(data)
+        fast = load(path)
+        with mock.patch("cxreports.load._records_of_page", lambda *args: None):
+            whole = load(path)
+    assert (fast.records_read, fast.loaded, fast.superseded, fast.quarantined) == (
+        whole.records_read,
+        whole.loaded,
+        whole.superseded,
+        whole.quarantined,
+    )
+    for name, frame in whole.tables().items():
+        assert fast.tables()[name].equals(frame), name
+    assert fast.quarantine.equals(whole.quarantine)
+    assert fast.fingerprint == whole.fingerprint
