@@ -565,14 +565,10 @@ class _Writer:
             if replaced.height:
                 written |= self._drop_stored(replaced.select("id", "_file"))
             superseded += versus.height
-        winners = interactions.select("_rid", PARTITION)
         files = []
-        for name in PART_TABLES:
-            frame = interactions if name == "interactions" else batch.tables[name]
-            if name != "interactions":
-                frame = frame.join(winners, on="_rid", how="inner")
-            for (month,), rows in frame.group_by(PARTITION, maintain_order=True):
-                files.append((self.tables[name], rows, str(month)))
+        for name, frame in _with_months(interactions, batch.tables).items():
+            by_month = frame.partition_by(PARTITION, maintain_order=True, as_dict=True)
+            files += [(self.tables[name], rows, str(month)) for (month,), rows in by_month.items()]
         _write_files(files)
         written |= {str(m) for m in interactions[PARTITION].unique()}
         self.index = pl.concat(
@@ -653,6 +649,27 @@ class _Writer:
         version = self.tables["interactions"].commit({META_KEY: snap.meta()}, always=True)
         self.snapshot = dataclasses.replace(snap, version=version)
         return version
+
+
+def _with_months(
+    interactions: pl.DataFrame, tables: dict[str, pl.DataFrame]
+) -> dict[str, pl.DataFrame]:
+    """Each part table of a batch: ``interactions`` (the winning versions) as they are, and
+    each child table's rows of those interactions with their month, looked up by ``_rid``
+    (the batch numbers its records in one run: a gather from a list of months, not a join)."""
+    rids = [frame["_rid"] for frame in (interactions, *tables.values()) if frame.height]
+    out = {"interactions": interactions}
+    if not rids:  # every table is empty: nothing to write
+        return out
+    low = min(int(r.min()) for r in rids)  # type: ignore[arg-type]
+    high = max(int(r.max()) for r in rids)  # type: ignore[arg-type]
+    month = pl.Series(PARTITION, [None] * (high - low + 1), dtype=pl.String)
+    month.scatter(interactions["_rid"].cast(pl.Int64) - low, interactions[PARTITION])
+    for name in S.CHILD_TABLES:
+        frame = tables[name]
+        months = month.gather(frame["_rid"].cast(pl.Int64) - low)
+        out[name] = frame.with_columns(months).filter(months.is_not_null())
+    return out
 
 
 def _read(table: _Table, schema: pl.Schema) -> pl.DataFrame:
