@@ -755,3 +755,31 @@ def test_a_folder_source_lists_its_pages_at_any_depth_in_path_order(tmp_path: Pa
         "z.json.gz",
     ]
     assert found == sorted(found)
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        # values polars cannot read where the loader does not look: a number beyond 64 bits
+        '{"requestId": 1111111111111111111111111111111111111111, "cxLogs": {"data": RECORDS}}',
+        '{"cxLogs": {"total": -99999999999999999999999, "data": RECORDS, "page": 1}}',
+    ],
+)
+def test_a_page_is_read_by_its_records_whatever_the_rest_of_it_holds(
+    seed_record, tmp_path, envelope
+):
+    """The records of a page are read as those of a clean page, with polars' one-call reader,
+    however unreadable to polars the page's other fields are (they are ignored); before, such
+    a page was read record by record, which rejects what the one-call reader converts."""
+    seed_record["agentId"] = True  # the one-call reader makes text of it; one by one rejects it
+    records = json.dumps([seed_record, {**seed_record, "id": "second"}])
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps({"cxLogs": {"data": json.loads(records), "total": 2}}))
+    odd = tmp_path / "odd.json"
+    odd.write_text(envelope.replace("RECORDS", records))
+    expected, got = load(clean), load(odd)
+    assert (got.loaded, got.quarantined) == (expected.loaded, expected.quarantined) == (2, 0)
+    assert got.interactions["agent_id"].to_list() == ["true", "true"]
+    assert got.interactions.drop("source_file").equals(expected.interactions.drop("source_file"))
+    for name in S.CHILD_TABLES:
+        assert getattr(got, name).equals(getattr(expected, name)), name

@@ -233,7 +233,8 @@ def test_a_page_read_from_its_records_array_loads_as_the_whole_page_does(
     records, envelope, cut, noise
 ):
     """The loader reads a usual page's records from the bytes of its cxLogs.data array alone:
-    whatever the records and the page around them, the load is the one of the whole page."""
+    whatever the records, the page around them (all of it JSON that polars reads: see
+    test_load.py for the rest) and where the page is cut, the load is the one of the whole page."""
     before, inside, after, indent = envelope
     doc = {**before, "cxLogs": {**inside, "data": records, **after}}
     data = json.dumps(doc, indent=indent).encode()
