@@ -12,12 +12,14 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import glob
+import gzip
 import hashlib
 import io
 import json
 import os
 import re
 import sys
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -1224,8 +1226,15 @@ def _read_file(path: Path) -> tuple[bytes, str | None, int | None, int]:
     if path.suffix.lower() == ".gz":
         try:
             data = gzip_ng.decompress(raw)
-        except (OSError, EOFError, zlib_ng.error) as exc:
-            return b"", f"not a readable gzip file (truncated or damaged): {exc}", stored_crc, 0
+        except (OSError, EOFError, zlib_ng.error):
+            # zlib-ng is stricter than the standard library in one place (a header's own
+            # checksum, which it checks) and words one error less aptly (garbage after a
+            # member reads as a cut file): where it refuses, the standard library decides
+            try:
+                data = gzip.decompress(raw)
+            except (OSError, EOFError, zlib.error) as exc:
+                problem = f"not a readable gzip file (truncated or damaged): {exc}"
+                return b"", problem, stored_crc, 0
         if not data:
             return b"", "the file is empty (0 bytes once gunzipped)", stored_crc, 0
     if data.startswith(codecs.BOM_UTF8):

@@ -380,6 +380,12 @@ def _lines_bytes(records: list) -> bytes:
         ),
         ("a.json.gz", b"\x1f\x8b\x08\x00" + b"\x00" * 6 + b"\xff" * 20, "not a readable gzip"),
         ("a.json.gz", b"plain text, not gzip", "not a readable gzip file"),
+        # garbage after a whole member: said as the standard library says it, not as a cut file
+        (
+            "a.json.gz",
+            gzip.compress(b"{}", mtime=0) + b"garbage",
+            "not a readable gzip file (truncated or damaged): Not a gzipped file",
+        ),
     ],
 )
 def test_an_empty_or_unreadable_first_file_is_quarantined_whole(
@@ -783,3 +789,15 @@ def test_a_page_is_read_by_its_records_whatever_the_rest_of_it_holds(
     assert got.interactions.drop("source_file").equals(expected.interactions.drop("source_file"))
     for name in S.CHILD_TABLES:
         assert getattr(got, name).equals(getattr(expected, name)), name
+
+
+def test_a_gzip_page_whose_header_checksum_is_wrong_is_read_as_the_standard_library_reads_it(
+    seed_record, tmp_path
+):
+    """A gzip header may carry a checksum of itself (FHCRC); the standard library reads past a
+    wrong one (the content's own checksum, at the end, is checked), and so does the loader."""
+    packed = gzip.compress(_page_bytes([seed_record]), mtime=0)
+    flagged = packed[:3] + bytes([packed[3] | 0x02]) + packed[4:10] + b"\x00\x00" + packed[10:]
+    (tmp_path / "page.json.gz").write_bytes(flagged)
+    logs = load(tmp_path)
+    assert (logs.loaded, logs.quarantined) == (1, 0)
