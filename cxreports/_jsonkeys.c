@@ -55,7 +55,6 @@ typedef struct {
     size_t drops, room;
     /* the records of a page: the array at cxLogs.data, from its '[' to after its ']' */
     size_t records_start, records_end, records; /* records: its elements, all objects */
-    int records_found; /* times such an array closed */
     int records_bad;   /* an element of it is not an object */
     int complete;      /* the scan reached the end with every object and array closed */
 } Scan;
@@ -141,7 +140,7 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
     s->used = s->drops = s->room = 0;
     s->drop = NULL;
     s->records_start = s->records_end = s->records = 0;
-    s->records_found = s->records_bad = s->complete = 0;
+    s->records_bad = s->complete = 0;
     if (!s->table || !s->keys || !level) {
         answer = -1;
         goto done;
@@ -270,10 +269,8 @@ static int scan(const unsigned char *buf, size_t n, Scan *s) {
                 goto done; /* not JSON: the parser says what is wrong */
             if (level[depth].is_object)
                 top = level[depth].first_key;
-            if (level[depth].role == 2) {
-                s->records_end = i + 1;
-                s->records_found++;
-            }
+            if (level[depth].role == 2)
+                s->records_end = i + 1; /* (once: a second cxLogs or data is a repeat) */
             depth--;
             expect_key = 0;
         } else if (c == ',') {
@@ -349,7 +346,7 @@ static PyObject *run_scan(PyObject *args, const char *format, int records) {
     if (!records) {
         out = PyTuple_Pack(2, answer ? Py_True : Py_False, once);
     } else {
-        if (answer == 0 && s.complete && s.records_found == 1 && !s.records_bad)
+        if (answer == 0 && s.complete && s.records_end && !s.records_bad)
             span = Py_BuildValue("(nnn)", (Py_ssize_t)s.records_start,
                                  (Py_ssize_t)s.records_end, (Py_ssize_t)s.records);
         else

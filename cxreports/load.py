@@ -316,8 +316,8 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
         if error:
             problems.append(_frame([_problem(source, None, None, error)]))
             continue
-        scanned = None
-        if _is_page(data, source):
+        scanned, is_page = None, _is_page(data, source)
+        if is_page:
             # the usual page: its records read straight from the bytes of their array
             scanned = page_records(data)
             if (records := _records_of_page(data, scanned[2], record_schema)) is not None:
@@ -325,7 +325,7 @@ def _read_group(files: list[Path], record_schema: pl.Schema, csat: pl.Expr) -> _
                     read.append((source, records, None, False))
                 continue
         once = _keys_once(data, _kind(source), scanned[:2] if scanned else None)
-        if once is not None and _is_page(data, source):
+        if once is not None and is_page:
             page = _read_page(once, page_schema)
             if page is not None:
                 read.append((source, page, None, True))
